@@ -1,0 +1,30 @@
+//! The domain of premium-spread, free of I/O.
+//!
+//! Everything that talks to a network or a database depends on this crate, never the other way
+//! round. Types are parsed at the boundary: a [`Coin`], a [`Price`] or a [`Venue`] that exists is
+//! valid. Money is [`rust_decimal::Decimal`], never `f64`.
+//!
+//! Layout: [`venue`] (exchanges and their region), [`coin`], [`price`], [`ticker`], [`fx`]
+//! (USD/KRW rates and their sources), [`premium`] (the formulas of DESIGN §1), [`position`]
+//! (hedged positions and their PnL), [`job`] (job kinds shared by the worker and the API).
+
+pub mod coin;
+pub mod fx;
+pub mod job;
+pub mod position;
+pub mod premium;
+pub mod price;
+pub mod ticker;
+pub mod venue;
+
+pub use coin::{Coin, CoinError};
+pub use fx::{FxRate, FxSource};
+pub use job::JobKind;
+pub use position::{Pnl, Position, PositionError, PositionSide};
+pub use premium::{Premium, PremiumError, PremiumInputs, display_rate, premium_rate};
+pub use price::{Price, PriceError};
+pub use ticker::Ticker;
+pub use venue::{Region, Venue, VenueError, VenuePair};
+
+/// Re-exported so downstream crates name one `Decimal`.
+pub use rust_decimal::Decimal;
