@@ -1,1 +1,138 @@
-fn main() {}
+//! `premium-spread`: one binary, one subcommand per process kind (DESIGN §3).
+//! `main` parses the command line, loads the settings, builds the part asked for and runs it
+//! until Ctrl-C or SIGTERM.
+
+use std::{path::PathBuf, process::ExitCode, sync::Arc};
+
+use clap::{Parser, Subcommand};
+use settings::{LogFormat, Settings};
+
+#[derive(Parser)]
+#[command(
+    name = "premium-spread",
+    version,
+    about = "Tracks the Korean \"kimchi premium\" second by second"
+)]
+struct Cli {
+    /// TOML config file (also `PREMIUM_CONFIG`); environment variables override it.
+    #[arg(long, global = true, env = "PREMIUM_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// One worker replica: apalis workers for the three job kinds plus the cron sources.
+    Worker,
+    /// The offline market simulator: every venue's and FX source's API on one local port.
+    Sim(SimArgs),
+}
+
+#[derive(clap::Args)]
+struct SimArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:9100")]
+    addr: String,
+    /// Seed of the random walks (same seed, same prices).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Kimchi premium the Korean prices carry, percent.
+    #[arg(long, default_value = "1.5")]
+    premium: rust_decimal::Decimal,
+    /// Synthetic coins (SIM001…) served besides BTC, ETH, XRP, SOL, DOGE.
+    #[arg(long, default_value_t = 300)]
+    extra_coins: usize,
+}
+
+fn init_logging(format: LogFormat) {
+    use tracing_subscriber::{EnvFilter, fmt};
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    match format {
+        LogFormat::Json => fmt()
+            .json()
+            .with_env_filter(filter)
+            .with_target(false)
+            .init(),
+        LogFormat::Text => fmt().with_env_filter(filter).with_target(false).init(),
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+fn load_settings(cli: &Cli) -> Result<Arc<Settings>, String> {
+    Settings::load(cli.config.as_deref())
+        .map(Arc::new)
+        .map_err(|e| e.to_string())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let log_format = std::env::var("LOG_FORMAT")
+        .ok()
+        .and_then(|v| {
+            if v.eq_ignore_ascii_case("json") {
+                Some(LogFormat::Json)
+            } else {
+                None
+            }
+        })
+        .unwrap_or_default();
+    init_logging(log_format);
+    let result: Result<(), String> = match &cli.command {
+        Command::Sim(args) => run_sim(args).await,
+        Command::Worker => match load_settings(&cli) {
+            Ok(settings) => worker::run(settings, shutdown_signal())
+                .await
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e),
+        },
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("premium-spread: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run_sim(args: &SimArgs) -> Result<(), String> {
+    let listener = tokio::net::TcpListener::bind(&args.addr)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let cfg = sim::SimConfig {
+        seed: args.seed,
+        premium_pct: args.premium,
+        extra_coins: args.extra_coins,
+        ..Default::default()
+    };
+    println!(
+        "market simulator on http://{addr} (point every venue at it with PREMIUM_SIM_URL=http://{addr})"
+    );
+    sim::serve(listener, cfg, shutdown_signal())
+        .await
+        .map_err(|e| e.to_string())
+}

@@ -13,7 +13,11 @@ pub enum JobKind {
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 3] = [JobKind::FetchTicker, JobKind::FetchFx, JobKind::ComputePremium];
+    pub const ALL: [JobKind; 3] = [
+        JobKind::FetchTicker,
+        JobKind::FetchFx,
+        JobKind::ComputePremium,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -37,7 +41,9 @@ impl FromStr for JobKind {
             .into_iter()
             .find(|k| k.as_str() == s.trim())
             .ok_or_else(|| {
-                format!("unknown job kind `{s}`: expected fetch-ticker, fetch-fx or compute-premium")
+                format!(
+                    "unknown job kind `{s}`: expected fetch-ticker, fetch-fx or compute-premium"
+                )
             })
     }
 }

@@ -151,8 +151,14 @@ mod tests {
             1,
             Coin::parse("BTC").unwrap(),
             VenuePair::new(Venue::Upbit, Venue::Binance).unwrap(),
-            PositionSide { quantity: dec!(0.5), entry_price: price(dec!(129555000)) },
-            PositionSide { quantity: dec!(0.5), entry_price: price(dec!(89277.1)) },
+            PositionSide {
+                quantity: dec!(0.5),
+                entry_price: price(dec!(129555000)),
+            },
+            PositionSide {
+                quantity: dec!(0.5),
+                entry_price: price(dec!(89277.1)),
+            },
             3,
             price(dec!(1432.6)),
             Utc::now(),
@@ -165,7 +171,11 @@ mod tests {
         let pos = position();
         assert_eq!(crate::display_rate(pos.entry_premium), dec!(1.30));
         let pnl = pos
-            .pnl(price(dec!(130000000)), price(dec!(89000)), price(dec!(1440)))
+            .pnl(
+                price(dec!(130000000)),
+                price(dec!(89000)),
+                price(dec!(1440)),
+            )
             .unwrap();
         assert_eq!(pnl.korea_pnl, dec!(222500)); // (130,000,000 − 129,555,000) × 0.5
         assert_eq!(pnl.foreign_pnl_krw, dec!(199512.0)); // (89,277.1 − 89,000) × 0.5 × 1,440
@@ -176,12 +186,27 @@ mod tests {
 
     #[test]
     fn bad_positions_are_rejected() {
-        let k = PositionSide { quantity: dec!(0), entry_price: price(dec!(1)) };
-        let f = PositionSide { quantity: dec!(1), entry_price: price(dec!(1)) };
+        let k = PositionSide {
+            quantity: dec!(0),
+            entry_price: price(dec!(1)),
+        };
+        let f = PositionSide {
+            quantity: dec!(1),
+            entry_price: price(dec!(1)),
+        };
         let pair = VenuePair::new(Venue::Upbit, Venue::Binance).unwrap();
         let coin = Coin::parse("BTC").unwrap();
         assert!(matches!(
-            Position::open(1, coin.clone(), pair, k, f.clone(), 1, price(dec!(1400)), Utc::now()),
+            Position::open(
+                1,
+                coin.clone(),
+                pair,
+                k,
+                f.clone(),
+                1,
+                price(dec!(1400)),
+                Utc::now()
+            ),
             Err(PositionError::NotPositive { .. })
         ));
         let k = f.clone();

@@ -78,7 +78,10 @@ pub struct Premium {
 }
 
 impl Premium {
-    pub fn compute(inputs: PremiumInputs, computed_at: DateTime<Utc>) -> Result<Self, PremiumError> {
+    pub fn compute(
+        inputs: PremiumInputs,
+        computed_at: DateTime<Utc>,
+    ) -> Result<Self, PremiumError> {
         let rate = premium_rate(inputs.korea_krw, inputs.foreign_usd, inputs.usd_krw)?;
         let usdt_rate = match inputs.usdt_krw {
             Some(u) => Some(premium_rate(inputs.korea_krw, inputs.foreign_usd, u)?),

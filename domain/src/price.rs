@@ -77,13 +77,28 @@ mod tests {
 
     #[test]
     fn only_positive_numbers_are_prices() {
-        assert_eq!(Price::parse("11793.63104562").unwrap().value(), dec!(11793.63104562));
-        assert_eq!(Price::from_f64(163248000.0).unwrap().value(), dec!(163248000));
+        assert_eq!(
+            Price::parse("11793.63104562").unwrap().value(),
+            dec!(11793.63104562)
+        );
+        assert_eq!(
+            Price::from_f64(163248000.0).unwrap().value(),
+            dec!(163248000)
+        );
         assert_eq!(Price::from_f64(0.1).unwrap().value(), dec!(0.1));
         assert!(matches!(Price::parse("0"), Err(PriceError::NotPositive(_))));
-        assert!(matches!(Price::parse("0.000"), Err(PriceError::NotPositive(_))));
-        assert!(matches!(Price::parse("-1"), Err(PriceError::NotPositive(_))));
-        assert!(matches!(Price::parse("abc"), Err(PriceError::NotNumeric(_))));
+        assert!(matches!(
+            Price::parse("0.000"),
+            Err(PriceError::NotPositive(_))
+        ));
+        assert!(matches!(
+            Price::parse("-1"),
+            Err(PriceError::NotPositive(_))
+        ));
+        assert!(matches!(
+            Price::parse("abc"),
+            Err(PriceError::NotNumeric(_))
+        ));
         assert!(matches!(Price::parse(""), Err(PriceError::NotNumeric(_))));
         assert!(Price::from_f64(f64::NAN).is_err());
     }

@@ -1,1 +1,772 @@
-//! settings
+//! premium-spread's settings: one typed struct with working local defaults, overridden by a
+//! TOML config file and then by environment variables, validated once at start.
+//!
+//! Precedence (last wins): [`Settings::default`] → config file (`--config`, `PREMIUM_CONFIG`)
+//! → `PREMIUM_*` variables (nested keys joined by `__`, e.g. `PREMIUM_HTTP__TIMEOUT_MS=1500`)
+//! → the plain service variables `REDIS_URL`, `DATABASE_URL`, `API_ADDR`, `ADMIN_TOKEN`,
+//! `ADMIN_TOKEN_FILE`, `REDIS_PREFIX`, `LOG_FORMAT` → `PREMIUM_SIM_URL`, which points every venue
+//! and FX source at `<url>/<prefix>`. Lists (coins, venues, pairs, FX sources) accept a TOML
+//! array or a comma-separated string. The README's configuration reference lists every key.
+
+use std::{collections::BTreeMap, fmt, path::Path, str::FromStr, time::Duration};
+
+use domain::{Coin, FxSource, Region, Venue, VenuePair};
+use figment::{
+    Figment,
+    providers::{Env, Format, Serialized, Toml},
+};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use venues::{BinancePrice, BithumbApi, ClientConfig, VenueOptions};
+
+/// Every base-URL key: the five venues and the three FX sources. These are also the simulator's
+/// path prefixes.
+pub const URL_KEYS: [&str; 8] = [
+    "bithumb",
+    "upbit",
+    "binance",
+    "bybit",
+    "okx",
+    "dunamu",
+    "erapi",
+    "frankfurter",
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("invalid settings: {0}")]
+    Load(String),
+    #[error("invalid settings: {0}")]
+    Invalid(String),
+}
+
+/// A secret string (admin token, API key): never printed by `Debug`, never serialized back.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+    /// The secret itself; call only where it is compared or sent, never where it is logged.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(Secret)
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("***")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// Cron expressions (6 fields, seconds first, e.g. `*/1 * * * * *`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Schedules {
+    pub ticker: String,
+    pub premium: String,
+    pub fx: String,
+}
+
+impl Default for Schedules {
+    fn default() -> Self {
+        Schedules {
+            ticker: "*/1 * * * * *".into(),
+            premium: "*/1 * * * * *".into(),
+            fx: "0 */10 * * * *".into(),
+        }
+    }
+}
+
+/// How old an input may be and still reach a premium.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Freshness {
+    /// Tickers (venue observation time to computation), milliseconds.
+    pub ticker_ms: u64,
+    /// Per FX source, seconds: each source has its own cadence (a daily rate is not stale
+    /// after 15 minutes).
+    pub fx_secs: BTreeMap<FxSource, u64>,
+}
+
+impl Default for Freshness {
+    fn default() -> Self {
+        Freshness {
+            ticker_ms: 5_000,
+            fx_secs: BTreeMap::from([
+                (FxSource::Dunamu, 15 * 60),
+                (FxSource::Erapi, 26 * 3600),
+                (FxSource::Frankfurter, 4 * 24 * 3600),
+            ]),
+        }
+    }
+}
+
+impl Freshness {
+    pub fn fx_limit(&self, source: FxSource) -> Duration {
+        Duration::from_secs(self.fx_secs.get(&source).copied().unwrap_or(15 * 60))
+    }
+}
+
+/// Time-to-live of the hot cache in Redis (the original design: tickers 5 s, premium 5 s,
+/// FX 15 min or the source's own freshness, whichever is longer).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CacheTtl {
+    pub ticker_secs: u64,
+    pub premium_secs: u64,
+    /// Recent premium history per coin: entries kept (sorted set, capped).
+    pub history_len: usize,
+}
+
+impl Default for CacheTtl {
+    fn default() -> Self {
+        CacheTtl {
+            ticker_secs: 5,
+            premium_secs: 5,
+            history_len: 3_600,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Http {
+    /// Per request, connect included.
+    pub timeout_ms: u64,
+    pub user_agent: String,
+}
+
+impl Default for Http {
+    fn default() -> Self {
+        Http {
+            timeout_ms: 2_000,
+            user_agent: concat!("premium-spread/", env!("CARGO_PKG_VERSION")).into(),
+        }
+    }
+}
+
+/// Retry policy of one job kind: `delay(n) = min(cap, base × 2^(n−1))`, then full jitter
+/// over its upper half (see the `jobs` crate, `retry.rs`).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RetryPolicy {
+    pub max_attempts: u32,
+    pub base_ms: u64,
+    pub cap_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Retries {
+    pub fetch_ticker: RetryPolicy,
+    pub fetch_fx: RetryPolicy,
+    pub compute_premium: RetryPolicy,
+}
+
+impl Default for Retries {
+    fn default() -> Self {
+        Retries {
+            // Inside its 1 s cadence: a ticker older than that is replaced by the next tick.
+            fetch_ticker: RetryPolicy {
+                max_attempts: 2,
+                base_ms: 200,
+                cap_ms: 400,
+            },
+            // ~8 attempts over a few minutes: 1, 2, 4, 8, 16, 32, 60 s (before jitter).
+            fetch_fx: RetryPolicy {
+                max_attempts: 8,
+                base_ms: 1_000,
+                cap_ms: 60_000,
+            },
+            compute_premium: RetryPolicy {
+                max_attempts: 2,
+                base_ms: 200,
+                cap_ms: 400,
+            },
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WorkerSettings {
+    /// Jobs run at once per queue in one replica.
+    pub concurrency: usize,
+    /// Idle poll interval of a queue, milliseconds.
+    pub poll_interval_ms: u64,
+    /// Heartbeat of a worker, milliseconds; a worker silent for
+    /// `heartbeat_ms × missed_heartbeats` is dead and its in-flight jobs are re-queued.
+    pub heartbeat_ms: u64,
+    pub missed_heartbeats: u32,
+    /// Longest a single job may run before it is cancelled, milliseconds.
+    pub job_timeout_ms: u64,
+    /// How long shutdown waits for running jobs, milliseconds.
+    pub shutdown_timeout_ms: u64,
+    /// A tick job (1 s cadence) not started within this many seconds of its tick is dropped
+    /// instead of run late.
+    pub max_tick_lag_secs: u64,
+    /// Run the cron sources in this replica (default true; false makes a consume-only replica).
+    pub cron: bool,
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        WorkerSettings {
+            concurrency: 8,
+            poll_interval_ms: 10,
+            heartbeat_ms: 1_000,
+            missed_heartbeats: 3,
+            job_timeout_ms: 10_000,
+            shutdown_timeout_ms: 10_000,
+            max_tick_lag_secs: 30,
+            cron: true,
+        }
+    }
+}
+
+/// How long things are kept.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Retention {
+    /// PostgreSQL history (tickers, FX, premiums), days.
+    pub history_days: u32,
+    /// Finished job records in Redis, seconds. Longer than any dedup window.
+    pub job_records_secs: u64,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            history_days: 30,
+            job_records_secs: 3_600,
+        }
+    }
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    pub redis_url: String,
+    pub database_url: String,
+    pub api_addr: String,
+    pub admin_token: Option<Secret>,
+    pub admin_token_file: Option<String>,
+    /// Prefix of every Redis key this deployment writes (queues, cache, records).
+    pub redis_prefix: String,
+    pub log_format: LogFormat,
+    #[serde(deserialize_with = "list", serialize_with = "ser_list")]
+    pub coins: Vec<Coin>,
+    #[serde(deserialize_with = "list", serialize_with = "ser_list")]
+    pub venues: Vec<Venue>,
+    /// (Korean venue, foreign venue) pairs; the first is the default pair of the API.
+    #[serde(deserialize_with = "list", serialize_with = "ser_list")]
+    pub pairs: Vec<VenuePair>,
+    /// Korean venue whose KRW-USDT price is the "crypto FX" of the tether premium.
+    pub usdt_venue: Venue,
+    /// USD/KRW sources in fallback order; the first fresh one is used.
+    #[serde(deserialize_with = "list", serialize_with = "ser_list")]
+    pub fx_sources: Vec<FxSource>,
+    pub binance_price: BinancePrice,
+    pub bithumb_api: BithumbApi,
+    pub schedule: Schedules,
+    pub freshness: Freshness,
+    pub cache: CacheTtl,
+    pub http: Http,
+    /// Base URL per venue and FX source (keys: [`URL_KEYS`]).
+    pub urls: BTreeMap<String, String>,
+    /// When set, every venue and FX source is `<sim_url>/<key>`.
+    pub sim_url: Option<String>,
+    /// Requests per second allowed per venue, shared by all replicas.
+    pub rate_limits: BTreeMap<Venue, u32>,
+    pub retry: Retries,
+    pub worker: WorkerSettings,
+    pub retention: Retention,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            redis_url: "redis://127.0.0.1:6379/".into(),
+            database_url: "postgres://postgres@127.0.0.1:5432/premium_spread".into(),
+            api_addr: "127.0.0.1:8080".into(),
+            admin_token: None,
+            admin_token_file: None,
+            redis_prefix: "ps".into(),
+            log_format: LogFormat::Text,
+            coins: ["BTC", "ETH", "XRP", "SOL", "DOGE"]
+                .iter()
+                .map(|c| Coin::parse(c).expect("valid default coin"))
+                .collect(),
+            venues: Venue::ALL.to_vec(),
+            pairs: vec![
+                VenuePair::new(Venue::Upbit, Venue::Binance).expect("valid pair"),
+                VenuePair::new(Venue::Bithumb, Venue::Binance).expect("valid pair"),
+                VenuePair::new(Venue::Upbit, Venue::Bybit).expect("valid pair"),
+                VenuePair::new(Venue::Upbit, Venue::Okx).expect("valid pair"),
+            ],
+            usdt_venue: Venue::Upbit,
+            fx_sources: FxSource::ALL.to_vec(),
+            binance_price: BinancePrice::Mark,
+            bithumb_api: BithumbApi::V1,
+            schedule: Schedules::default(),
+            freshness: Freshness::default(),
+            cache: CacheTtl::default(),
+            http: Http::default(),
+            urls: default_urls(),
+            sim_url: None,
+            // Below each venue's documented limit (Bithumb ≤ 15/s, Upbit 10/s, Binance
+            // 2400 weight/min, Bybit 600/5 s, OKX 20/2 s).
+            rate_limits: BTreeMap::from([
+                (Venue::Bithumb, 10),
+                (Venue::Upbit, 8),
+                (Venue::Binance, 20),
+                (Venue::Bybit, 50),
+                (Venue::Okx, 8),
+            ]),
+            retry: Retries::default(),
+            worker: WorkerSettings::default(),
+            retention: Retention::default(),
+        }
+    }
+}
+
+fn default_urls() -> BTreeMap<String, String> {
+    [
+        ("bithumb", "https://api.bithumb.com"),
+        ("upbit", "https://api.upbit.com"),
+        ("binance", "https://fapi.binance.com"),
+        ("bybit", "https://api.bybit.com"),
+        ("okx", "https://www.okx.com"),
+        ("dunamu", "https://quotation-api-cdn.dunamu.com"),
+        ("erapi", "https://open.er-api.com"),
+        ("frankfurter", "https://api.frankfurter.dev"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+/// Accepts a list or a comma-separated string of parseable items.
+fn list<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: FromStr,
+    T::Err: fmt::Display,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        One(String),
+        Many(Vec<String>),
+    }
+    let items = match Raw::deserialize(d)? {
+        Raw::One(s) => s
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect(),
+        Raw::Many(v) => v,
+    };
+    items
+        .iter()
+        .map(|s| s.parse::<T>().map_err(serde::de::Error::custom))
+        .collect()
+}
+
+fn ser_list<S: Serializer, T: fmt::Display>(v: &[T], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(v.iter().map(|t| t.to_string()))
+}
+
+/// The plain (unprefixed) variables and the key each sets.
+const PLAIN_ENV: [(&str, &str); 8] = [
+    ("REDIS_URL", "redis_url"),
+    ("DATABASE_URL", "database_url"),
+    ("API_ADDR", "api_addr"),
+    ("ADMIN_TOKEN", "admin_token"),
+    ("ADMIN_TOKEN_FILE", "admin_token_file"),
+    ("REDIS_PREFIX", "redis_prefix"),
+    ("LOG_FORMAT", "log_format"),
+    ("PREMIUM_SIM_URL", "sim_url"),
+];
+
+impl Settings {
+    /// Loads defaults, then `config_file` (if any), then the environment; validates.
+    pub fn load(config_file: Option<&Path>) -> Result<Self, SettingsError> {
+        Self::from_figment(Self::figment(config_file))
+    }
+
+    /// The provider chain, exposed so tests can add to it.
+    pub fn figment(config_file: Option<&Path>) -> Figment {
+        let mut f = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(path) = config_file {
+            f = f.merge(Toml::file_exact(path));
+        }
+        let plain: Vec<&str> = PLAIN_ENV.iter().map(|(v, _)| *v).collect();
+        f.merge(
+            Env::prefixed("PREMIUM_")
+                .split("__")
+                .ignore(&["CONFIG", "SIM_URL"]),
+        )
+        .merge(Env::raw().only(&plain).map(|k| {
+            PLAIN_ENV
+                .iter()
+                .find(|(v, _)| k.as_str().eq_ignore_ascii_case(v))
+                .map(|(_, key)| (*key).into())
+                .unwrap_or_else(|| k.as_str().to_lowercase().into())
+        }))
+    }
+
+    pub fn from_figment(f: Figment) -> Result<Self, SettingsError> {
+        let mut s: Settings = f.extract().map_err(|e| {
+            // figment's error names the key and the provider (file or variable) it came from.
+            let mut msg = String::new();
+            for (i, err) in e.into_iter().enumerate() {
+                if i > 0 {
+                    msg.push_str("; ");
+                }
+                msg.push_str(&err.to_string());
+            }
+            SettingsError::Load(msg)
+        })?;
+        s.apply_sim_url();
+        s.load_admin_token_file()?;
+        s.validate()?;
+        Ok(s)
+    }
+
+    fn apply_sim_url(&mut self) {
+        if let Some(sim) = self.sim_url.as_deref().map(|s| s.trim_end_matches('/')) {
+            let sim = sim.to_string();
+            for k in URL_KEYS {
+                self.urls.insert(k.to_string(), format!("{sim}/{k}"));
+            }
+        }
+    }
+
+    fn load_admin_token_file(&mut self) -> Result<(), SettingsError> {
+        if self.admin_token.is_none()
+            && let Some(path) = &self.admin_token_file
+        {
+            let raw = std::fs::read_to_string(path).map_err(|e| {
+                SettingsError::Invalid(format!("admin_token_file `{path}` cannot be read: {e}"))
+            })?;
+            let token = raw.trim();
+            if token.is_empty() {
+                return Err(SettingsError::Invalid(format!(
+                    "admin_token_file `{path}` is empty"
+                )));
+            }
+            self.admin_token = Some(Secret::new(token));
+        }
+        Ok(())
+    }
+
+    /// Checks everything that deserialization cannot; the first problem is the error.
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        let bad = |m: String| Err(SettingsError::Invalid(m));
+        if self.coins.is_empty() {
+            return bad("coins is empty: track at least one coin, e.g. coins = \"BTC,ETH\"".into());
+        }
+        if self.venues.is_empty() {
+            return bad("venues is empty: enable at least one Korean and one foreign venue".into());
+        }
+        if self.pairs.is_empty() {
+            return bad(
+                "pairs is empty: give at least one pair, e.g. pairs = \"upbit-binance\"".into(),
+            );
+        }
+        for pair in &self.pairs {
+            for v in [pair.korea, pair.foreign] {
+                if !self.venues.contains(&v) {
+                    return bad(format!(
+                        "pair `{pair}` uses venue `{v}`, which is not in venues"
+                    ));
+                }
+            }
+        }
+        if self.usdt_venue.region() != Region::Korea {
+            return bad(format!(
+                "usdt_venue `{}` must be a Korean venue (bithumb, upbit)",
+                self.usdt_venue
+            ));
+        }
+        if !self.venues.contains(&self.usdt_venue) {
+            return bad(format!("usdt_venue `{}` is not in venues", self.usdt_venue));
+        }
+        if self.fx_sources.is_empty() {
+            return bad(
+                "fx_sources is empty: give at least one of dunamu, erapi, frankfurter".into(),
+            );
+        }
+        for (name, expr) in [
+            ("schedule.ticker", &self.schedule.ticker),
+            ("schedule.premium", &self.schedule.premium),
+            ("schedule.fx", &self.schedule.fx),
+        ] {
+            if let Err(e) = cron::Schedule::from_str(expr) {
+                return bad(format!(
+                    "{name} `{expr}` is not a valid cron expression (6 fields, seconds first, e.g. `*/1 * * * * *`): {e}"
+                ));
+            }
+        }
+        for k in URL_KEYS {
+            match self.urls.get(k) {
+                None => return bad(format!("urls.{k} is missing")),
+                Some(u) if !(u.starts_with("http://") || u.starts_with("https://")) => {
+                    return bad(format!(
+                        "urls.{k} `{u}` must start with http:// or https://"
+                    ));
+                }
+                _ => {}
+            }
+        }
+        if let Some(k) = self.urls.keys().find(|k| !URL_KEYS.contains(&k.as_str())) {
+            return bad(format!(
+                "urls.{k}: unknown key, expected one of {}",
+                URL_KEYS.join(", ")
+            ));
+        }
+        if !self.redis_url.starts_with("redis://") && !self.redis_url.starts_with("rediss://") {
+            return bad("redis_url must start with redis:// or rediss://".into());
+        }
+        if !self.database_url.starts_with("postgres://")
+            && !self.database_url.starts_with("postgresql://")
+        {
+            return bad("database_url must start with postgres://".into());
+        }
+        if self.api_addr.parse::<std::net::SocketAddr>().is_err() {
+            return bad(format!(
+                "api_addr `{}` is not host:port, e.g. 127.0.0.1:8080",
+                self.api_addr
+            ));
+        }
+        if self.redis_prefix.is_empty() || self.redis_prefix.contains(char::is_whitespace) {
+            return bad("redis_prefix must be a non-empty word".into());
+        }
+        if self.http.timeout_ms == 0 {
+            return bad("http.timeout_ms must be positive".into());
+        }
+        for (name, p) in [
+            ("fetch_ticker", self.retry.fetch_ticker),
+            ("fetch_fx", self.retry.fetch_fx),
+            ("compute_premium", self.retry.compute_premium),
+        ] {
+            if p.max_attempts == 0 || p.base_ms == 0 || p.cap_ms < p.base_ms {
+                return bad(format!(
+                    "retry.{name}: max_attempts and base_ms must be positive and cap_ms ≥ base_ms"
+                ));
+            }
+        }
+        if self.worker.concurrency == 0 || self.worker.poll_interval_ms == 0 {
+            return bad("worker.concurrency and worker.poll_interval_ms must be positive".into());
+        }
+        if self.worker.heartbeat_ms < 100 || self.worker.missed_heartbeats == 0 {
+            return bad(
+                "worker.heartbeat_ms must be ≥ 100 and worker.missed_heartbeats ≥ 1".into(),
+            );
+        }
+        if let Some((v, _)) = self.rate_limits.iter().find(|(_, n)| **n == 0) {
+            return bad(format!("rate_limits.{v} must be positive"));
+        }
+        if self.retention.job_records_secs < 60 {
+            return bad(
+                "retention.job_records_secs must be ≥ 60 (it is also the dedup window)".into(),
+            );
+        }
+        Ok(())
+    }
+
+    /// Venues enabled in a region.
+    pub fn venues_in(&self, region: Region) -> Vec<Venue> {
+        self.venues
+            .iter()
+            .copied()
+            .filter(|v| v.region() == region)
+            .collect()
+    }
+
+    /// The pair the API uses when none is given.
+    pub fn default_pair(&self) -> VenuePair {
+        self.pairs[0]
+    }
+
+    /// Coins fetched from `venue`: the tracked coins, plus USDT on the USDT venue.
+    pub fn coins_for(&self, venue: Venue) -> Vec<Coin> {
+        let mut coins = self.coins.clone();
+        if venue == self.usdt_venue && !coins.contains(&Coin::usdt()) {
+            coins.push(Coin::usdt());
+        }
+        coins
+    }
+
+    pub fn http_timeout(&self) -> Duration {
+        Duration::from_millis(self.http.timeout_ms)
+    }
+
+    /// Client settings for a venue or FX source key.
+    pub fn client_config(&self, key: &str) -> ClientConfig {
+        ClientConfig {
+            base_url: self.urls.get(key).cloned().unwrap_or_default(),
+            timeout: self.http_timeout(),
+            user_agent: self.http.user_agent.clone(),
+        }
+    }
+
+    pub fn venue_options(&self) -> VenueOptions {
+        VenueOptions {
+            binance_price: self.binance_price,
+            bithumb_api: self.bithumb_api,
+        }
+    }
+
+    /// Requests per second allowed on `venue` across all replicas.
+    pub fn rate_limit(&self, venue: Venue) -> u32 {
+        self.rate_limits.get(&venue).copied().unwrap_or(5)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use figment::Jail;
+
+    fn load_in_jail() -> Result<Settings, SettingsError> {
+        Settings::load(None)
+    }
+
+    #[test]
+    fn defaults_are_valid_and_track_the_default_coins() {
+        Jail::expect_with(|_| {
+            let s = load_in_jail().unwrap();
+            let coins: Vec<_> = s.coins.iter().map(|c| c.to_string()).collect();
+            assert_eq!(coins, ["BTC", "ETH", "XRP", "SOL", "DOGE"]);
+            assert_eq!(s.default_pair().to_string(), "upbit-binance");
+            assert!(s.coins_for(Venue::Upbit).contains(&Coin::usdt()));
+            assert!(!s.coins_for(Venue::Binance).contains(&Coin::usdt()));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn file_then_env_override_defaults() {
+        Jail::expect_with(|jail| {
+            jail.create_file(
+                "p.toml",
+                "coins = [\"btc\", \"eth\"]\napi_addr = \"0.0.0.0:9000\"\n[http]\ntimeout_ms = 900\n",
+            )?;
+            jail.set_env("PREMIUM_HTTP__TIMEOUT_MS", "1500");
+            jail.set_env("REDIS_URL", "redis://127.0.0.1:6379/3");
+            jail.set_env("ADMIN_TOKEN", "s3cret");
+            let s = Settings::load(Some(Path::new("p.toml"))).unwrap();
+            assert_eq!(s.coins.len(), 2);
+            assert_eq!(s.api_addr, "0.0.0.0:9000");
+            assert_eq!(s.http.timeout_ms, 1500);
+            assert_eq!(s.redis_url, "redis://127.0.0.1:6379/3");
+            assert_eq!(s.admin_token.as_ref().unwrap().expose(), "s3cret");
+            assert!(!format!("{s:?}").contains("s3cret"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn comma_separated_lists_come_from_env() {
+        Jail::expect_with(|jail| {
+            jail.set_env("PREMIUM_COINS", "BTC, eth ,XRP");
+            jail.set_env("PREMIUM_PAIRS", "bithumb-okx");
+            let s = load_in_jail().unwrap();
+            assert_eq!(s.coins.len(), 3);
+            assert_eq!(s.pairs[0].to_string(), "bithumb-okx");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn sim_url_points_every_source_at_the_simulator() {
+        Jail::expect_with(|jail| {
+            jail.set_env("PREMIUM_SIM_URL", "http://127.0.0.1:9999/");
+            let s = load_in_jail().unwrap();
+            assert_eq!(s.urls["upbit"], "http://127.0.0.1:9999/upbit");
+            assert_eq!(s.urls["frankfurter"], "http://127.0.0.1:9999/frankfurter");
+            assert_eq!(
+                s.client_config("binance").base_url,
+                "http://127.0.0.1:9999/binance"
+            );
+            Ok(())
+        });
+    }
+
+    fn error_for(var: &str, value: &str) -> String {
+        let mut out = String::new();
+        Jail::expect_with(|jail| {
+            jail.set_env(var, value);
+            out = load_in_jail().unwrap_err().to_string();
+            Ok(())
+        });
+        out
+    }
+
+    #[test]
+    fn invalid_settings_fail_with_one_clear_message() {
+        let cases = [
+            ("PREMIUM_VENUES", "upbit,kraken", "unknown venue `kraken`"),
+            ("PREMIUM_COINS", "", "coins is empty"),
+            ("PREMIUM_COINS", "BTC-USD", "invalid coin symbol"),
+            (
+                "PREMIUM_SCHEDULE__FX",
+                "every minute",
+                "schedule.fx `every minute` is not a valid cron",
+            ),
+            ("PREMIUM_PAIRS", "binance-upbit", "not a Korean venue"),
+            (
+                "PREMIUM_VENUES",
+                "upbit,bybit",
+                "pair `upbit-binance` uses venue `binance`",
+            ),
+            ("PREMIUM_FX_SOURCES", "ecb", "unknown FX source `ecb`"),
+            (
+                "API_ADDR",
+                "localhost",
+                "api_addr `localhost` is not host:port",
+            ),
+        ];
+        for (var, value, expected) in cases {
+            let msg = error_for(var, value);
+            assert!(msg.contains(expected), "{var}={value}: got `{msg}`");
+            assert!(msg.starts_with("invalid settings:"), "{msg}");
+        }
+    }
+
+    #[test]
+    fn admin_token_file_is_read_and_trimmed() {
+        Jail::expect_with(|jail| {
+            jail.create_file("token", "tok-123\n")?;
+            jail.set_env("ADMIN_TOKEN_FILE", "token");
+            let s = load_in_jail().unwrap();
+            assert_eq!(s.admin_token.unwrap().expose(), "tok-123");
+            Ok(())
+        });
+    }
+}

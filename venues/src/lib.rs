@@ -1,1 +1,198 @@
-//! venues
+//! HTTP clients for the venues premium-spread reads prices from and the USD/KRW sources it
+//! converts them with.
+//!
+//! Everything here turns a venue's REST response into the domain's [`Ticker`]s and
+//! [`FxRate`]s, or into a [`FetchError`] that says whether and when to retry.
+//!
+//! Layout: one module per venue with the same shape ([`bithumb`], [`upbit`], [`binance`],
+//! [`bybit`], [`okx`]) and one per FX source under [`fx`]. Each holds the venue's base URL,
+//! its wire structs (venue field names, a raw payload in each doc comment), the conversion
+//! into a validated quote (where prices are checked), its error-body rules and a client type.
+//! Venue clients implement [`VenueClient`] and are built by [`venue_client`]; FX clients
+//! implement [`FxClient`] and are built by [`fx_client`]. Shared pieces: `http` (one
+//! `reqwest::Client` builder and the GET path mapping statuses to errors), `wire` (numbers,
+//! timestamps, picking requested coins out of all-symbols responses), `krw_v1` (the
+//! Upbit-compatible ticker Upbit and Bithumb both serve) and [`error`].
+//!
+//! Every venue is read with one request per poll: Korean venues by listing the markets,
+//! foreign venues by fetching all symbols and picking the requested coins.
+
+pub mod binance;
+pub mod bithumb;
+pub mod bybit;
+pub mod error;
+pub mod fx;
+mod http;
+mod krw_v1;
+pub mod okx;
+pub mod upbit;
+mod wire;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use domain::{Coin, FxRate, FxSource, Ticker, Venue};
+use serde::{Deserialize, Serialize};
+
+pub use error::{ErrorClass, FetchError};
+pub use http::build_http_client;
+
+/// Where and how to reach one venue or FX source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientConfig {
+    /// Scheme, host and optional path prefix, e.g. `https://api.upbit.com` or
+    /// `http://127.0.0.1:9000/upbit`; a trailing slash is ignored.
+    pub base_url: String,
+    /// Total time for one request, also used as the connect timeout.
+    pub timeout: Duration,
+    pub user_agent: String,
+}
+
+impl ClientConfig {
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+    pub const DEFAULT_USER_AGENT: &'static str =
+        concat!("premium-spread/", env!("CARGO_PKG_VERSION"));
+
+    /// A config with the default timeout and user agent.
+    pub fn new(base_url: impl Into<String>) -> Self {
+        ClientConfig {
+            base_url: base_url.into(),
+            timeout: Self::DEFAULT_TIMEOUT,
+            user_agent: Self::DEFAULT_USER_AGENT.to_string(),
+        }
+    }
+}
+
+/// Which Binance price is the foreign leg. Bybit follows the same choice (mark or last).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum BinancePrice {
+    /// `GET /fapi/v1/premiumIndex` (`markPrice`).
+    #[default]
+    Mark,
+    /// `GET /fapi/v1/ticker/price` (`price`, the last trade).
+    Last,
+}
+
+/// Which Bithumb API to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum BithumbApi {
+    /// `GET /v1/ticker?markets=KRW-BTC,...`.
+    #[default]
+    V1,
+    /// `GET /public/ticker/ALL_KRW`.
+    Legacy,
+}
+
+/// Per-venue choices for [`venue_client`].
+#[derive(Debug, Clone, Default)]
+pub struct VenueOptions {
+    pub binance_price: BinancePrice,
+    pub bithumb_api: BithumbApi,
+}
+
+/// The result of one poll of one venue: the coins that worked and, per coin, why the others
+/// did not.
+#[derive(Debug, Default)]
+pub struct TickerBatch {
+    pub tickers: Vec<Ticker>,
+    pub failures: Vec<(Coin, FetchError)>,
+}
+
+/// A venue's ticker client.
+#[async_trait]
+pub trait VenueClient: Send + Sync {
+    fn venue(&self) -> Venue;
+    /// Fetch all `coins` in one request where the venue allows it. Coins the venue does not
+    /// list or whose price is bad go to `failures` (per-coin errors) without failing the
+    /// others; a request-level error (HTTP status, timeout, malformed body, HTTP-200 error
+    /// body) is the `Err`.
+    async fn fetch_tickers(&self, coins: &[Coin]) -> Result<TickerBatch, FetchError>;
+}
+
+/// Builds the client for `venue`.
+pub fn venue_client(venue: Venue, cfg: ClientConfig, opts: &VenueOptions) -> Box<dyn VenueClient> {
+    match venue {
+        Venue::Bithumb => Box::new(bithumb::BithumbClient::new(&cfg, opts.bithumb_api)),
+        Venue::Upbit => Box::new(upbit::UpbitClient::new(&cfg)),
+        Venue::Binance => Box::new(binance::BinanceClient::new(&cfg, opts.binance_price)),
+        Venue::Bybit => Box::new(bybit::BybitClient::new(&cfg, opts.binance_price)),
+        Venue::Okx => Box::new(okx::OkxClient::new(&cfg)),
+    }
+}
+
+/// The production base URL of `venue`.
+pub fn default_base_url(venue: Venue) -> &'static str {
+    match venue {
+        Venue::Bithumb => bithumb::BASE_URL,
+        Venue::Upbit => upbit::BASE_URL,
+        Venue::Binance => binance::BASE_URL,
+        Venue::Bybit => bybit::BASE_URL,
+        Venue::Okx => okx::BASE_URL,
+    }
+}
+
+/// A USD/KRW client.
+#[async_trait]
+pub trait FxClient: Send + Sync {
+    fn source(&self) -> FxSource;
+    async fn fetch_usd_krw(&self) -> Result<FxRate, FetchError>;
+}
+
+/// Builds the client for `source`.
+pub fn fx_client(source: FxSource, cfg: ClientConfig) -> Box<dyn FxClient> {
+    match source {
+        FxSource::Dunamu => Box::new(fx::dunamu::DunamuClient::new(&cfg)),
+        FxSource::Erapi => Box::new(fx::erapi::ErapiClient::new(&cfg)),
+        FxSource::Frankfurter => Box::new(fx::frankfurter::FrankfurterClient::new(&cfg)),
+    }
+}
+
+/// The production base URL of `source`.
+pub fn default_fx_base_url(source: FxSource) -> &'static str {
+    match source {
+        FxSource::Dunamu => fx::dunamu::BASE_URL,
+        FxSource::Erapi => fx::erapi::BASE_URL,
+        FxSource::Frankfurter => fx::frankfurter::BASE_URL,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    // Dev-dependencies used only by the integration tests.
+    use poem as _;
+    use rust_decimal as _;
+    use tokio as _;
+
+    use super::*;
+
+    #[test]
+    fn options_deserialize_from_lowercase_names() {
+        assert_eq!(
+            serde_json::from_str::<BinancePrice>("\"last\"").unwrap(),
+            BinancePrice::Last
+        );
+        assert_eq!(
+            serde_json::from_str::<BithumbApi>("\"legacy\"").unwrap(),
+            BithumbApi::Legacy
+        );
+        assert_eq!(VenueOptions::default().binance_price, BinancePrice::Mark);
+        assert_eq!(VenueOptions::default().bithumb_api, BithumbApi::V1);
+    }
+
+    #[test]
+    fn factories_build_the_requested_client() {
+        for venue in Venue::ALL {
+            let cfg = ClientConfig::new(default_base_url(venue));
+            assert_eq!(
+                venue_client(venue, cfg, &VenueOptions::default()).venue(),
+                venue
+            );
+        }
+        for source in FxSource::ALL {
+            let cfg = ClientConfig::new(default_fx_base_url(source));
+            assert_eq!(fx_client(source, cfg).source(), source);
+        }
+    }
+}

@@ -1,1 +1,173 @@
-//! worker
+//! One worker replica: apalis workers consuming `fetch-ticker`, `fetch-fx` and
+//! `compute-premium` from Redis, the cron sources that enqueue them, and the janitor.
+//!
+//! Every replica runs the same thing; scaling is running more of them. Cron sources in every
+//! replica push the same deterministic task id per tick, so N replicas make one job per tick
+//! ([`cron`]). Worker names carry a per-process id and the restart count, because apalis refuses
+//! to register a name that heart-beat recently. Shutdown (the future given to [`run`]) stops the
+//! cron sources, then lets running jobs finish; fetched-but-unstarted tasks go back to the queue.
+
+pub mod cron;
+mod maintenance;
+
+use std::{future::Future, sync::Arc, time::Duration};
+
+use apalis::prelude::*;
+use apalis_redis::RedisStorage;
+use domain::JobKind;
+use jobs::{Job, RedisConn, handlers::Ctx, queue::queue_config, store::Store};
+use settings::Settings;
+use tokio::sync::watch;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error(
+        "Redis at {url} does not answer ({source}); start it, e.g. `redis-server --daemonize yes`"
+    )]
+    Redis {
+        url: String,
+        source: redis::RedisError,
+    },
+    #[error(
+        "PostgreSQL at {url} does not answer ({source}); start it, e.g. `pg_ctlcluster 15 main start`"
+    )]
+    Postgres {
+        url: String,
+        source: jobs::store::StoreError,
+    },
+    #[error("worker monitor: {0}")]
+    Monitor(String),
+}
+
+/// A URL with any password replaced, for messages.
+pub fn redact_url(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => match rest.rsplit_once('@') {
+            Some((creds, host)) => match creds.split_once(':') {
+                Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+                None => format!("{scheme}://{creds}@{host}"),
+            },
+            None => url.to_string(),
+        },
+        None => url.to_string(),
+    }
+}
+
+/// Connects to Redis and PostgreSQL (creating the database and applying migrations), failing
+/// fast with one clear line naming the service that does not answer.
+pub async fn connect(settings: &Settings) -> Result<(RedisConn, Store), WorkerError> {
+    let conn = jobs::connect_redis(&settings.redis_url, Duration::from_secs(2))
+        .await
+        .map_err(|source| WorkerError::Redis {
+            url: redact_url(&settings.redis_url),
+            source,
+        })?;
+    // The connection manager connects lazily on some errors; make sure Redis answers now.
+    redis::cmd("PING")
+        .query_async::<String>(&mut conn.clone())
+        .await
+        .map_err(|source| WorkerError::Redis {
+            url: redact_url(&settings.redis_url),
+            source,
+        })?;
+    let store = Store::connect(&settings.database_url)
+        .await
+        .map_err(|source| WorkerError::Postgres {
+            url: redact_url(&settings.database_url),
+            source,
+        })?;
+    Ok((conn, store))
+}
+
+/// A name unique to this process: host, pid and a random suffix.
+pub fn process_id() -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "local".into());
+    let ulid = ulid::Ulid::generate().to_string();
+    format!("{host}-{}-{}", std::process::id(), &ulid[20..])
+}
+
+async fn handle(job: Job, worker: WorkerContext, ctx: Data<Arc<Ctx>>) -> Result<(), BoxDynError> {
+    jobs::runner::run(&ctx, job, worker.name()).await;
+    Ok(())
+}
+
+/// Runs one replica until `shutdown` completes.
+pub async fn run(
+    settings: Arc<Settings>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), WorkerError> {
+    let (conn, store) = connect(&settings).await?;
+    run_with(settings, conn, store, shutdown).await
+}
+
+/// Runs one replica on existing connections until `shutdown` completes.
+pub async fn run_with(
+    settings: Arc<Settings>,
+    conn: RedisConn,
+    store: Store,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), WorkerError> {
+    let ctx = Arc::new(Ctx::new(settings.clone(), conn.clone(), store));
+    if let Err(e) = ctx.positions.sync().await {
+        tracing::warn!(error = %e, "could not sync open positions to Redis");
+    }
+    let pid = process_id();
+    tracing::info!(process = %pid, "worker replica starting");
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut background = Vec::new();
+    for kind in JobKind::ALL.into_iter().filter(|_| settings.worker.cron) {
+        background.push(tokio::spawn(cron::produce(
+            kind,
+            settings.clone(),
+            ctx.enqueuer.clone(),
+            conn.clone(),
+            stop_rx.clone(),
+        )));
+    }
+    background.push(tokio::spawn(maintenance::run(
+        settings.clone(),
+        conn.clone(),
+        ctx.clone(),
+        pid.clone(),
+        stop_rx.clone(),
+    )));
+
+    let w = &settings.worker;
+    let poll = Duration::from_millis(w.poll_interval_ms);
+    let concurrency = w.concurrency;
+    let mut monitor = Monitor::new()
+        .should_restart(|w, err| {
+            tracing::error!(worker = w.name(), error = %err, "worker stopped; restarting");
+            true
+        })
+        .shutdown_timeout(Duration::from_millis(w.shutdown_timeout_ms));
+    for kind in JobKind::ALL {
+        let cfg = queue_config(&settings, kind);
+        let conn = conn.clone();
+        let ctx = ctx.clone();
+        let pid = pid.clone();
+        monitor = monitor.register(move |restarts| {
+            let storage = RedisStorage::<Job>::new(conn.clone()).with_config(cfg.clone());
+            WorkerBuilder::new(format!("{kind}-{pid}-r{restarts}"))
+                .backend(storage.poll_with_interval(poll))
+                .data(ctx.clone())
+                .concurrency(concurrency)
+                .parallelize(tokio::spawn)
+                .build(handle)
+        });
+    }
+
+    let signal = async move {
+        shutdown.await;
+        tracing::info!("shutdown requested: stopping cron sources, finishing running jobs");
+        let _ = stop_tx.send(true);
+        Ok(())
+    };
+    let result = monitor.run_with_signal(signal).await;
+    for h in background {
+        let _ = h.await;
+    }
+    tracing::info!(process = %pid, "worker replica stopped");
+    result.map_err(|e| WorkerError::Monitor(e.to_string()))
+}

@@ -1,0 +1,238 @@
+//! The hot cache in Redis: latest tickers, FX rates, premiums and recent premium history.
+//! Key names and TTLs are listed in [`crate::keys`]. Values are JSON and carry their
+//! observation time and source.
+
+use chrono::{DateTime, Utc};
+use domain::{Coin, FxRate, FxSource, Premium, Ticker, Venue, VenuePair};
+use redis::AsyncCommands;
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use settings::Settings;
+
+use crate::{Keys, RedisConn};
+
+/// Why a premium was not computed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkipReason {
+    pub coin: Coin,
+    pub pair: VenuePair,
+    /// Which input: e.g. `upbit BTC ticker`, `usd/krw`.
+    pub input: String,
+    /// `missing` or `stale`.
+    pub reason: String,
+    /// Age of a stale input, milliseconds.
+    pub age_ms: Option<i64>,
+    pub limit_ms: Option<i64>,
+    pub at: DateTime<Utc>,
+}
+
+/// One entry of the recent premium history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryPoint {
+    pub t: i64,
+    pub rate: rust_decimal::Decimal,
+    pub usdt_rate: Option<rust_decimal::Decimal>,
+}
+
+/// Reads and writes the hot cache; cheap to clone.
+#[derive(Clone)]
+pub struct Cache {
+    conn: RedisConn,
+    keys: Keys,
+    ticker_ttl: u64,
+    premium_ttl: u64,
+    history_len: usize,
+    fx_ttl: Vec<(FxSource, u64)>,
+}
+
+impl Cache {
+    pub fn new(conn: RedisConn, settings: &Settings) -> Self {
+        Cache {
+            conn,
+            keys: Keys::new(&settings.redis_prefix),
+            ticker_ttl: settings.cache.ticker_secs.max(1),
+            premium_ttl: settings.cache.premium_secs.max(1),
+            history_len: settings.cache.history_len.max(1),
+            // An FX rate stays cached as long as it is usable, and at least the original
+            // design's 15 minutes.
+            fx_ttl: FxSource::ALL
+                .into_iter()
+                .map(|s| (s, settings.freshness.fx_limit(s).as_secs().max(15 * 60)))
+                .collect(),
+        }
+    }
+
+    pub fn keys(&self) -> &Keys {
+        &self.keys
+    }
+
+    pub fn conn(&self) -> RedisConn {
+        self.conn.clone()
+    }
+
+    pub async fn put_tickers(&self, tickers: &[Ticker]) -> Result<(), redis::RedisError> {
+        if tickers.is_empty() {
+            return Ok(());
+        }
+        let mut pipe = redis::pipe();
+        for t in tickers {
+            pipe.set_ex(self.keys.ticker(t.venue, &t.coin), json(t), self.ticker_ttl)
+                .ignore();
+        }
+        pipe.exec_async(&mut self.conn.clone()).await
+    }
+
+    pub async fn put_fx(&self, rate: &FxRate) -> Result<(), redis::RedisError> {
+        let ttl = self
+            .fx_ttl
+            .iter()
+            .find(|(s, _)| *s == rate.source)
+            .map(|(_, t)| *t)
+            .unwrap_or(900);
+        self.conn
+            .clone()
+            .set_ex(self.keys.fx(rate.source), json(rate), ttl)
+            .await
+    }
+
+    /// Writes current premiums, appends them to the capped history, publishes them, and drops
+    /// the skip reasons of the pairs that now have a premium.
+    pub async fn put_premiums(&self, premiums: &[Premium]) -> Result<(), redis::RedisError> {
+        if premiums.is_empty() {
+            return Ok(());
+        }
+        let mut pipe = redis::pipe();
+        for p in premiums {
+            let coin = &p.inputs.coin;
+            let pair = p.inputs.pair;
+            let body = json(p);
+            pipe.set_ex(self.keys.premium(coin, pair), &body, self.premium_ttl)
+                .ignore();
+            let hist = self.keys.premium_history(coin, pair);
+            let point = HistoryPoint {
+                t: p.observed_at.timestamp_millis(),
+                rate: p.rate,
+                usdt_rate: p.usdt_rate,
+            };
+            pipe.zadd(&hist, json(&point), point.t).ignore();
+            pipe.zremrangebyrank(&hist, 0, -(self.history_len as isize) - 1)
+                .ignore();
+            pipe.del(self.keys.premium_skip(coin, pair)).ignore();
+            pipe.publish(self.keys.premium_channel(), &body).ignore();
+        }
+        pipe.exec_async(&mut self.conn.clone()).await
+    }
+
+    pub async fn put_skip(&self, skip: &SkipReason) -> Result<(), redis::RedisError> {
+        self.conn
+            .clone()
+            .set_ex(
+                self.keys.premium_skip(&skip.coin, skip.pair),
+                json(skip),
+                60,
+            )
+            .await
+    }
+
+    pub async fn ticker(
+        &self,
+        venue: Venue,
+        coin: &Coin,
+    ) -> Result<Option<Ticker>, redis::RedisError> {
+        self.get_json(self.keys.ticker(venue, coin)).await
+    }
+
+    /// Many tickers in one round trip, in the order asked.
+    pub async fn tickers(
+        &self,
+        wanted: &[(Venue, Coin)],
+    ) -> Result<Vec<Option<Ticker>>, redis::RedisError> {
+        let keys: Vec<String> = wanted
+            .iter()
+            .map(|(v, c)| self.keys.ticker(*v, c))
+            .collect();
+        self.mget_json(&keys).await
+    }
+
+    pub async fn fx_all(&self) -> Result<Vec<Option<FxRate>>, redis::RedisError> {
+        let keys: Vec<String> = FxSource::ALL.iter().map(|s| self.keys.fx(*s)).collect();
+        self.mget_json(&keys).await
+    }
+
+    pub async fn fx(&self, source: FxSource) -> Result<Option<FxRate>, redis::RedisError> {
+        self.get_json(self.keys.fx(source)).await
+    }
+
+    pub async fn premium(
+        &self,
+        coin: &Coin,
+        pair: VenuePair,
+    ) -> Result<Option<Premium>, redis::RedisError> {
+        self.get_json(self.keys.premium(coin, pair)).await
+    }
+
+    pub async fn premiums(
+        &self,
+        wanted: &[(Coin, VenuePair)],
+    ) -> Result<Vec<Option<Premium>>, redis::RedisError> {
+        let keys: Vec<String> = wanted
+            .iter()
+            .map(|(c, p)| self.keys.premium(c, *p))
+            .collect();
+        self.mget_json(&keys).await
+    }
+
+    pub async fn skip(
+        &self,
+        coin: &Coin,
+        pair: VenuePair,
+    ) -> Result<Option<SkipReason>, redis::RedisError> {
+        self.get_json(self.keys.premium_skip(coin, pair)).await
+    }
+
+    /// The most recent `n` history points, oldest first.
+    pub async fn recent_history(
+        &self,
+        coin: &Coin,
+        pair: VenuePair,
+        n: usize,
+    ) -> Result<Vec<HistoryPoint>, redis::RedisError> {
+        let raw: Vec<String> = self
+            .conn
+            .clone()
+            .zrange(self.keys.premium_history(coin, pair), -(n as isize), -1)
+            .await?;
+        Ok(raw
+            .iter()
+            .filter_map(|s| serde_json::from_str(s).ok())
+            .collect())
+    }
+
+    async fn get_json<T: DeserializeOwned>(
+        &self,
+        key: String,
+    ) -> Result<Option<T>, redis::RedisError> {
+        let raw: Option<String> = self.conn.clone().get(key).await?;
+        Ok(raw.and_then(|s| serde_json::from_str(&s).ok()))
+    }
+
+    async fn mget_json<T: DeserializeOwned>(
+        &self,
+        keys: &[String],
+    ) -> Result<Vec<Option<T>>, redis::RedisError> {
+        if keys.is_empty() {
+            return Ok(vec![]);
+        }
+        let raw: Vec<Option<String>> = redis::cmd("MGET")
+            .arg(keys)
+            .query_async(&mut self.conn.clone())
+            .await?;
+        Ok(raw
+            .into_iter()
+            .map(|r| r.and_then(|s| serde_json::from_str(&s).ok()))
+            .collect())
+    }
+}
+
+fn json<T: Serialize>(v: &T) -> String {
+    serde_json::to_string(v).expect("cache values serialize")
+}

@@ -1,0 +1,116 @@
+//! Every Redis key premium-spread writes, under one prefix (`redis_prefix`, default `ps`).
+//!
+//! | key | type | TTL | what |
+//! | --- | --- | --- | --- |
+//! | `{p}:q:{kind}:*` | apalis-redis | janitor | the queues of `fetch-ticker`, `fetch-fx`, `compute-premium` |
+//! | `{p}:ticker:{venue}:{coin}` | string (JSON) | `cache.ticker_secs` (5 s) | latest ticker |
+//! | `{p}:fx:{source}` | string (JSON) | the source's freshness limit | latest USD/KRW of a source |
+//! | `{p}:premium:{coin}:{korea}-{foreign}` | string (JSON) | `cache.premium_secs` (5 s) | current premium |
+//! | `{p}:premium-history:{coin}:{korea}-{foreign}` | sorted set (score ms) | capped to `cache.history_len` | recent premiums |
+//! | `{p}:premium-skip:{coin}:{korea}-{foreign}` | string (JSON) | 60 s | why the last premium was not computed |
+//! | `{p}:premium-updates` | pub/sub channel | | one message per premium update |
+//! | `{p}:job:{id}` | hash | `retention.job_records_secs` after finishing | job record |
+//! | `{p}:jobs:{kind or all}:{state or all}` | sorted set (score created ms) | trimmed by the janitor | job listings |
+//! | `{p}:trigger:{kind}` | string | 10 min | id of the last manual trigger of a kind |
+//! | `{p}:last-success` | hash kind → ms | | last successful run per kind |
+//! | `{p}:counters` | hash | | missed ticks per kind, lost history rows |
+//! | `{p}:cron-last:{kind}` | string | | last tick produced per kind (missed-tick accounting) |
+//! | `{p}:rate:{venue}:{second}` | string | 2 s | shared request counter per venue |
+//! | `{p}:workers` | sorted set (score ms) | pruned | worker processes alive |
+//! | `{p}:positions:open` | hash id → JSON | | open positions (the worker computes PnL only when non-empty) |
+//! | `{p}:position-pnl:{id}` | string (JSON) | `cache.premium_secs` | last PnL of an open position |
+
+use domain::{Coin, FxSource, JobKind, Venue, VenuePair};
+
+use crate::records::JobState;
+
+#[derive(Debug, Clone)]
+pub struct Keys {
+    prefix: String,
+}
+
+impl Keys {
+    pub fn new(prefix: impl Into<String>) -> Self {
+        Keys {
+            prefix: prefix.into(),
+        }
+    }
+
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// The apalis queue name of a kind (apalis derives its own keys from it).
+    pub fn queue(&self, kind: JobKind) -> String {
+        format!("{}:q:{kind}", self.prefix)
+    }
+
+    pub fn ticker(&self, venue: Venue, coin: &Coin) -> String {
+        format!("{}:ticker:{venue}:{coin}", self.prefix)
+    }
+
+    pub fn fx(&self, source: FxSource) -> String {
+        format!("{}:fx:{source}", self.prefix)
+    }
+
+    pub fn premium(&self, coin: &Coin, pair: VenuePair) -> String {
+        format!("{}:premium:{coin}:{pair}", self.prefix)
+    }
+
+    pub fn premium_history(&self, coin: &Coin, pair: VenuePair) -> String {
+        format!("{}:premium-history:{coin}:{pair}", self.prefix)
+    }
+
+    pub fn premium_skip(&self, coin: &Coin, pair: VenuePair) -> String {
+        format!("{}:premium-skip:{coin}:{pair}", self.prefix)
+    }
+
+    pub fn premium_channel(&self) -> String {
+        format!("{}:premium-updates", self.prefix)
+    }
+
+    pub fn job(&self, id: &str) -> String {
+        format!("{}:job:{id}", self.prefix)
+    }
+
+    pub fn jobs_index(&self, kind: Option<JobKind>, state: Option<JobState>) -> String {
+        format!(
+            "{}:jobs:{}:{}",
+            self.prefix,
+            kind.map(|k| k.as_str()).unwrap_or("all"),
+            state.map(|s| s.as_str()).unwrap_or("all")
+        )
+    }
+
+    pub fn trigger(&self, kind: JobKind) -> String {
+        format!("{}:trigger:{kind}", self.prefix)
+    }
+
+    pub fn last_success(&self) -> String {
+        format!("{}:last-success", self.prefix)
+    }
+
+    pub fn counters(&self) -> String {
+        format!("{}:counters", self.prefix)
+    }
+
+    pub fn cron_last(&self, kind: JobKind) -> String {
+        format!("{}:cron-last:{kind}", self.prefix)
+    }
+
+    pub fn rate(&self, venue: Venue, second: i64) -> String {
+        format!("{}:rate:{venue}:{second}", self.prefix)
+    }
+
+    pub fn workers(&self) -> String {
+        format!("{}:workers", self.prefix)
+    }
+
+    pub fn open_positions(&self) -> String {
+        format!("{}:positions:open", self.prefix)
+    }
+
+    pub fn position_pnl(&self, id: i64) -> String {
+        format!("{}:position-pnl:{id}", self.prefix)
+    }
+}

@@ -1,0 +1,18 @@
+//! Metric names, in one place so the README, the alert rules and the code agree.
+
+pub const FETCH_TOTAL: &str = "premium_fetch_total";
+pub const FETCH_ERRORS_TOTAL: &str = "premium_fetch_errors_total";
+pub const FETCH_SECONDS: &str = "premium_fetch_duration_seconds";
+pub const JOBS_TOTAL: &str = "premium_jobs_total";
+pub const JOB_SECONDS: &str = "premium_job_duration_seconds";
+pub const QUEUE_DEPTH: &str = "premium_queue_depth";
+pub const MISSED_TICKS_TOTAL: &str = "premium_missed_ticks_total";
+pub const DUPLICATE_PUSHES_TOTAL: &str = "premium_duplicate_pushes_total";
+pub const PREMIUM_RATE: &str = "premium_rate_percent";
+pub const USDT_PREMIUM_RATE: &str = "premium_usdt_rate_percent";
+pub const PREMIUM_SKIPPED_TOTAL: &str = "premium_skipped_total";
+pub const FX_RATE: &str = "premium_usd_krw";
+pub const LAST_SUCCESS: &str = "premium_last_success_timestamp_seconds";
+pub const HISTORY_WRITE_FAILURES_TOTAL: &str = "premium_history_write_failures_total";
+pub const HISTORY_ROWS_LOST_TOTAL: &str = "premium_history_rows_lost_total";
+pub const RATE_LIMIT_WAITS_TOTAL: &str = "premium_rate_limit_waits_total";

@@ -1,0 +1,309 @@
+//! Pushing jobs into the apalis-redis queues.
+//!
+//! apalis drops a push whose task id exists (`HSETNX <q>:data`) and says nothing; we call
+//! `apalis_redis::queries::push_tasks` directly because it returns `(enqueued, scheduled)`, so
+//! `(0, 0)` tells us the push was a duplicate. Only a new push creates a job record.
+
+use std::{sync::LazyLock, time::Duration};
+
+use apalis::prelude::{TaskBuilder, TaskId};
+use apalis_redis::{Config, RedisTask, queries::push_tasks};
+use chrono::{DateTime, Utc};
+use domain::{JobKind, Venue};
+use redis::Script;
+use settings::{RetryPolicy, Settings};
+
+use crate::{
+    Job, Keys, RedisConn,
+    records::{JobRecord, JobState, Records, Update},
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    #[error("redis: {0}")]
+    Redis(#[from] redis::RedisError),
+    #[error("apalis-redis: {0}")]
+    Apalis(#[from] apalis_redis::Error),
+    #[error("job payload: {0}")]
+    Encode(#[from] serde_json::Error),
+    #[error("job `{0}` not found")]
+    NotFound(String),
+    #[error("job `{id}` is {state}; only failed or dead jobs can be retried")]
+    NotRetryable { id: String, state: JobState },
+}
+
+/// The apalis-redis configuration of a kind's queue, shared by the worker (which consumes it)
+/// and every process that pushes into it. The queue name is always set explicitly: apalis would
+/// otherwise name it after the Rust type.
+pub fn queue_config(settings: &Settings, kind: JobKind) -> Config {
+    let keys = Keys::new(&settings.redis_prefix);
+    Config::default()
+        .queue(keys.queue(kind))
+        .batch_size(settings.worker.concurrency.max(1))
+        .heartbeat_interval(Duration::from_millis(settings.worker.heartbeat_ms))
+        .missed_heartbeats(settings.worker.missed_heartbeats as usize)
+        // Nobody subscribes to apalis' per-task pub/sub events; they only cost Redis work.
+        .emit_events(false)
+}
+
+/// The retry policy of a kind.
+pub fn policy(settings: &Settings, kind: JobKind) -> RetryPolicy {
+    match kind {
+        JobKind::FetchTicker => settings.retry.fetch_ticker,
+        JobKind::FetchFx => settings.retry.fetch_fx,
+        JobKind::ComputePremium => settings.retry.compute_premium,
+    }
+}
+
+/// Attempts allowed for `job`.
+pub fn max_attempts(settings: &Settings, job: &Job) -> u32 {
+    if job.max_attempts > 0 {
+        job.max_attempts
+    } else {
+        policy(settings, job.kind).max_attempts
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushOutcome {
+    New,
+    Duplicate,
+}
+
+/// Result of a manual trigger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Triggered {
+    pub id: String,
+    /// True when a job of that kind was already queued or running and its id is returned.
+    pub conflict: bool,
+}
+
+/// Claims a manual trigger of a kind atomically: returns the id of a queued, scheduled or
+/// running job of the same trigger key, or records the new job as queued and returns ''.
+/// KEYS[1] trigger key, KEYS[2] new record key. ARGV: prefix, id, kind, now_ms, ttl, field pairs.
+static TRIGGER: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  local st = redis.call('HGET', ARGV[1] .. ':job:' .. cur, 'state')
+  if st == 'queued' or st == 'scheduled' or st == 'running' then return cur end
+end
+local p, id, kind, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+redis.call('SET', KEYS[1], id, 'EX', ARGV[5])
+for i = 6, #ARGV, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
+for _, k in ipairs({'all', kind}) do
+  for _, s in ipairs({'all', 'queued'}) do
+    redis.call('ZADD', p .. ':jobs:' .. k .. ':' .. s, now, id)
+  end
+end
+return ''
+"#,
+    )
+});
+
+/// Pushes jobs and triggers; cheap to clone.
+#[derive(Clone)]
+pub struct Enqueuer {
+    conn: RedisConn,
+    settings: std::sync::Arc<Settings>,
+    records: Records,
+    keys: Keys,
+}
+
+impl Enqueuer {
+    pub fn new(conn: RedisConn, settings: std::sync::Arc<Settings>) -> Self {
+        let keys = Keys::new(&settings.redis_prefix);
+        let records = Records::new(
+            conn.clone(),
+            keys.clone(),
+            settings.retention.job_records_secs,
+        );
+        Enqueuer {
+            conn,
+            settings,
+            records,
+            keys,
+        }
+    }
+
+    pub fn records(&self) -> &Records {
+        &self.records
+    }
+
+    fn task(job: &Job, run_at: Option<DateTime<Utc>>) -> Result<RedisTask, QueueError> {
+        let mut b = TaskBuilder::new(serde_json::to_vec(job)?)
+            .task_id(TaskId::from_string(job.task_id()))
+            .max_attempts(1);
+        if let Some(at) = run_at {
+            b = b.run_at_timestamp(ceil_secs(at));
+        }
+        Ok(b.build())
+    }
+
+    /// Pushes the apalis task of `job` (this attempt). A duplicate task id is reported, not
+    /// pushed again. `run_at` is rounded up to whole seconds (apalis schedules in seconds), so a
+    /// job never runs before it.
+    pub async fn push_task(
+        &self,
+        job: &Job,
+        run_at: Option<DateTime<Utc>>,
+    ) -> Result<PushOutcome, QueueError> {
+        let cfg = queue_config(&self.settings, job.kind);
+        let task = Self::task(job, run_at)?;
+        let (enqueued, scheduled) = push_tasks(&mut self.conn.clone(), &cfg, &[task]).await?;
+        Ok(if enqueued + scheduled == 0 {
+            PushOutcome::Duplicate
+        } else {
+            PushOutcome::New
+        })
+    }
+
+    /// Pushes a first attempt and records it as queued when it is new.
+    pub async fn push(&self, job: &Job) -> Result<PushOutcome, QueueError> {
+        let outcome = self.push_task(job, None).await?;
+        if outcome == PushOutcome::New {
+            let max = max_attempts(&self.settings, job);
+            self.records
+                .create(job, max, Utc::now().timestamp_millis())
+                .await?;
+        }
+        Ok(outcome)
+    }
+
+    /// Manual trigger of a kind (the ops use case: re-run FX now). A second trigger while the
+    /// first is queued, scheduled or running returns the first id with `conflict: true`.
+    pub async fn trigger(
+        &self,
+        kind: JobKind,
+        venue: Option<Venue>,
+    ) -> Result<Triggered, QueueError> {
+        let now = Utc::now();
+        let job = Job::manual(kind, venue, now);
+        let max = max_attempts(&self.settings, &job);
+        let trigger_key = match venue {
+            Some(v) => format!("{}:{v}", self.keys.trigger(kind)),
+            None => self.keys.trigger(kind),
+        };
+        let now_ms = now.timestamp_millis();
+        let mut inv = TRIGGER.key(trigger_key);
+        inv.key(self.keys.job(&job.id))
+            .arg(self.keys.prefix())
+            .arg(&job.id)
+            .arg(kind.as_str())
+            .arg(now_ms)
+            .arg(600);
+        for (k, v) in [
+            ("id", job.id.clone()),
+            ("kind", kind.as_str().to_string()),
+            ("venue", venue.map(|v| v.to_string()).unwrap_or_default()),
+            ("tick", job.tick.to_string()),
+            ("manual", "1".into()),
+            ("state", "queued".into()),
+            ("attempts", "1".into()),
+            ("max_attempts", max.to_string()),
+            ("runs", "0".into()),
+            ("created_ms", now_ms.to_string()),
+            ("updated_ms", now_ms.to_string()),
+        ] {
+            inv.arg(k).arg(v);
+        }
+        let existing: String = inv.invoke_async(&mut self.conn.clone()).await?;
+        if !existing.is_empty() {
+            return Ok(Triggered {
+                id: existing,
+                conflict: true,
+            });
+        }
+        if let Err(e) = self.push_task(&job, None).await {
+            let msg = format!("could not be queued: {e}");
+            let _ = self
+                .records
+                .transition(
+                    &job,
+                    max,
+                    JobState::Failed,
+                    Utc::now().timestamp_millis(),
+                    Update {
+                        last_error: Some(&msg),
+                        error_class: Some("queue"),
+                        ..Default::default()
+                    },
+                )
+                .await;
+            return Err(e);
+        }
+        Ok(Triggered {
+            id: job.id,
+            conflict: false,
+        })
+    }
+
+    /// Re-runs a failed or dead job as one more series of attempts under the same id.
+    pub async fn retry(&self, id: &str) -> Result<JobRecord, QueueError> {
+        let rec = self
+            .records
+            .get(id)
+            .await?
+            .ok_or_else(|| QueueError::NotFound(id.to_string()))?;
+        if !matches!(rec.state, JobState::Failed | JobState::Dead) {
+            return Err(QueueError::NotRetryable {
+                id: id.to_string(),
+                state: rec.state,
+            });
+        }
+        let attempt = rec.attempts + 1;
+        let job = Job {
+            id: rec.id.clone(),
+            kind: rec.kind,
+            venue: rec.venue,
+            tick: rec.tick,
+            attempt,
+            manual: true,
+            max_attempts: rec.attempts + policy(&self.settings, rec.kind).max_attempts,
+        };
+        let now_ms = Utc::now().timestamp_millis();
+        self.records
+            .transition(
+                &job,
+                job.max_attempts,
+                JobState::Queued,
+                now_ms,
+                Update {
+                    attempts: Some(attempt),
+                    next_run_ms: Some(None),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        // The record must show max_attempts of the new series.
+        redis::cmd("HSET")
+            .arg(self.keys.job(id))
+            .arg("max_attempts")
+            .arg(job.max_attempts)
+            .exec_async(&mut self.conn.clone())
+            .await?;
+        self.push_task(&job, None).await?;
+        self.records
+            .get(id)
+            .await?
+            .ok_or_else(|| QueueError::NotFound(id.to_string()))
+    }
+
+    /// Queue depth of a kind: due or scheduled tasks plus tasks waiting in the active list.
+    pub async fn depth(&self, kind: JobKind) -> Result<(u64, u64), QueueError> {
+        let cfg = queue_config(&self.settings, kind);
+        let (scheduled, active): (u64, u64) = redis::pipe()
+            .zcard(cfg.scheduled_jobs_set())
+            .llen(cfg.active_jobs_list())
+            .query_async(&mut self.conn.clone())
+            .await?;
+        Ok((scheduled, active))
+    }
+}
+
+/// Unix seconds, rounded up.
+pub fn ceil_secs(at: DateTime<Utc>) -> u64 {
+    let ms = at.timestamp_millis().max(0) as u64;
+    ms.div_ceil(1000)
+}

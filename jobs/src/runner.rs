@@ -1,0 +1,219 @@
+//! Runs one job attempt with its record, timeout and retry decision.
+//!
+//! apalis-redis 1.0 retries a failed task linearly (1…25 s, cap hard-coded, `Retry-After`
+//! ignored) and its in-process retry is lost when the process dies, so the handler owns the
+//! decision and never returns an error to apalis:
+//!
+//! - success → record `done`;
+//! - permanent error → record `failed`; retryable error after the last attempt → `dead`;
+//! - retryable error with attempts left → wait `retry::delay` (≥ `Retry-After`): below one second
+//!   the attempt is repeated in place (a `fetch-ticker` retry must land inside its 1 s cadence;
+//!   if the process dies meanwhile, apalis' orphan recovery re-runs the task), otherwise the next
+//!   attempt is pushed to Redis as the task `<id>~<n>` scheduled at that time, so it survives the
+//!   death of this worker, and the record says `scheduled` with the next run time.
+//!
+//! Every finished apalis task id is handed to the janitor, which deletes apalis' copy after the
+//! retention window.
+
+use std::{panic::AssertUnwindSafe, time::Duration};
+
+use chrono::Utc;
+use domain::JobKind;
+use futures::FutureExt;
+use redis::AsyncCommands;
+
+use crate::{
+    Job,
+    handlers::{Ctx, JobError, execute},
+    janitor, metrics_names as m,
+    queue::{max_attempts, policy},
+    records::{JobState, Update},
+    retry,
+};
+
+/// Runs `job` to the end of this attempt (and its in-place retries). Never fails: every
+/// outcome is recorded.
+pub async fn run(ctx: &Ctx, job: Job, worker: &str) {
+    let s = &ctx.settings;
+    let max = max_attempts(s, &job);
+    let policy = policy(s, job.kind);
+    let mut job = job;
+    loop {
+        let started = Utc::now();
+        let started_ms = started.timestamp_millis();
+        let mut update = Update {
+            attempts: Some(job.attempt),
+            started_ms: Some(started_ms),
+            worker: Some(worker),
+            count_run: true,
+            next_run_ms: Some(None),
+            ..Default::default()
+        };
+        if let Err(e) = ctx
+            .records
+            .transition(&job, max, JobState::Running, started_ms, update.clone())
+            .await
+        {
+            tracing::warn!(job = %job.id, error = %e, "could not record job start");
+        }
+        update.count_run = false;
+        update.started_ms = None;
+        update.next_run_ms = None;
+
+        let lag = started.timestamp() - job.tick;
+        if !job.manual
+            && job.attempt == 1
+            && job.kind != JobKind::FetchFx
+            && lag > s.worker.max_tick_lag_secs as i64
+        {
+            let msg = format!(
+                "dropped: started {lag} s after its tick, more than worker.max_tick_lag_secs = {}",
+                s.worker.max_tick_lag_secs
+            );
+            tracing::warn!(job = %job.id, "{msg}");
+            finish(ctx, &job, max, JobState::Failed, Some((&msg, "late")), None).await;
+            return;
+        }
+
+        let timeout_ms = s.worker.job_timeout_ms;
+        let outcome = match tokio::time::timeout(
+            Duration::from_millis(timeout_ms),
+            AssertUnwindSafe(execute(ctx, &job)).catch_unwind(),
+        )
+        .await
+        {
+            Err(_) => Err(JobError::Timeout(timeout_ms)),
+            Ok(Err(panic)) => Err(JobError::Panic(panic_message(&panic))),
+            Ok(Ok(r)) => r,
+        };
+        let elapsed = (Utc::now() - started).to_std().unwrap_or_default();
+        metrics::histogram!(m::JOB_SECONDS, "kind" => job.kind.as_str())
+            .record(elapsed.as_secs_f64());
+
+        let err = match outcome {
+            Ok(summary) => {
+                tracing::debug!(job = %job.id, attempt = job.attempt, %summary, "job done");
+                finish(ctx, &job, max, JobState::Done, None, Some(&summary)).await;
+                return;
+            }
+            Err(e) => e,
+        };
+        let msg = err.to_string();
+        let class = err.class();
+        if !err.is_retryable() {
+            tracing::warn!(job = %job.id, attempt = job.attempt, error = %msg, "job failed (permanent)");
+            finish(ctx, &job, max, JobState::Failed, Some((&msg, class)), None).await;
+            return;
+        }
+        if job.attempt >= max {
+            tracing::warn!(job = %job.id, attempt = job.attempt, error = %msg, "job dead after its last attempt");
+            finish(ctx, &job, max, JobState::Dead, Some((&msg, class)), None).await;
+            return;
+        }
+        let delay = retry::delay(&policy, job.attempt, err.retry_after(), &mut rand::rng());
+        let next = job.next_attempt();
+        let run_at = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
+        metrics::counter!(m::JOBS_TOTAL, "kind" => job.kind.as_str(), "state" => "retried")
+            .increment(1);
+        update.last_error = Some(&msg);
+        update.error_class = Some(class);
+        if delay < Duration::from_secs(1) {
+            update.next_run_ms = Some(Some(run_at.timestamp_millis()));
+            let _ = ctx
+                .records
+                .transition(
+                    &job,
+                    max,
+                    JobState::Scheduled,
+                    Utc::now().timestamp_millis(),
+                    update,
+                )
+                .await;
+            tracing::info!(job = %job.id, attempt = job.attempt, ?delay, error = %msg, "retrying in place");
+            tokio::time::sleep(delay).await;
+            job = next;
+            continue;
+        }
+        match ctx.enqueuer.push_task(&next, Some(run_at)).await {
+            Ok(_) => {
+                // apalis schedules in whole seconds, rounded up: that is when it will run.
+                let at_ms = crate::queue::ceil_secs(run_at) as i64 * 1000;
+                update.next_run_ms = Some(Some(at_ms));
+                let _ = ctx
+                    .records
+                    .transition(
+                        &job,
+                        max,
+                        JobState::Scheduled,
+                        Utc::now().timestamp_millis(),
+                        update,
+                    )
+                    .await;
+                janitor::collect_later(ctx, &job).await;
+                tracing::info!(job = %job.id, attempt = job.attempt, ?delay, error = %msg, "retry scheduled");
+            }
+            Err(e) => {
+                // Redis refused the successor: the job cannot continue; say so.
+                let msg = format!("{msg}; the retry could not be queued: {e}");
+                finish(ctx, &job, max, JobState::Dead, Some((&msg, class)), None).await;
+            }
+        }
+        return;
+    }
+}
+
+async fn finish(
+    ctx: &Ctx,
+    job: &Job,
+    max: u32,
+    state: JobState,
+    error: Option<(&str, &str)>,
+    summary: Option<&str>,
+) {
+    let now = Utc::now();
+    let now_ms = now.timestamp_millis();
+    metrics::counter!(m::JOBS_TOTAL, "kind" => job.kind.as_str(), "state" => state.as_str())
+        .increment(1);
+    let update = Update {
+        finished_ms: Some(now_ms),
+        last_error: error.map(|(e, _)| e),
+        error_class: error.map(|(_, c)| c),
+        summary,
+        ..Default::default()
+    };
+    if let Err(e) = ctx
+        .records
+        .transition(job, max, state, now_ms, update)
+        .await
+    {
+        tracing::warn!(job = %job.id, error = %e, "could not record job end");
+    }
+    if state == JobState::Done {
+        metrics::gauge!(m::LAST_SUCCESS, "kind" => job.kind.as_str()).set(now.timestamp() as f64);
+        let _: Result<(), _> = ctx
+            .conn
+            .clone()
+            .hset(ctx.keys.last_success(), job.kind.as_str(), now_ms)
+            .await;
+    }
+    janitor::collect_later(ctx, job).await;
+}
+
+fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
+#[cfg(test)]
+mod tests {
+    fn assert_send<T: Send>(_: &T) {}
+
+    #[allow(dead_code, unreachable_code, clippy::diverging_sub_expression)]
+    fn run_future_is_send() {
+        let ctx: &super::Ctx = unimplemented!();
+        let job: super::Job = unimplemented!();
+        assert_send(&super::run(ctx, job, "w"));
+    }
+}

@@ -1,0 +1,459 @@
+//! PostgreSQL: history (tickers, FX rates, premiums), positions, retention.
+//!
+//! The database named in `DATABASE_URL` is created if missing and `migrations/` are applied on
+//! start. Every insert is one statement per tick (`UNNEST` of arrays), idempotent by primary
+//! key. Queries are checked at run time (`sqlx::query`), so building needs no database.
+
+use std::{str::FromStr, time::Duration};
+
+use chrono::{DateTime, Utc};
+use domain::{Coin, FxRate, Position, PositionSide, Premium, Price, Ticker, VenuePair};
+use rust_decimal::Decimal;
+use sqlx::{
+    ConnectOptions, Executor, PgPool, Row,
+    postgres::{PgConnectOptions, PgPoolOptions},
+};
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("postgres: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored row is invalid: {0}")]
+    Invalid(String),
+}
+
+/// OHLC bucket width.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Interval {
+    Second,
+    Minute,
+    Hour,
+    Day,
+}
+
+impl Interval {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Interval::Second => "1s",
+            Interval::Minute => "1m",
+            Interval::Hour => "1h",
+            Interval::Day => "1d",
+        }
+    }
+    fn trunc(self) -> &'static str {
+        match self {
+            Interval::Second => "second",
+            Interval::Minute => "minute",
+            Interval::Hour => "hour",
+            Interval::Day => "day",
+        }
+    }
+    pub fn duration(self) -> chrono::Duration {
+        match self {
+            Interval::Second => chrono::Duration::seconds(1),
+            Interval::Minute => chrono::Duration::minutes(1),
+            Interval::Hour => chrono::Duration::hours(1),
+            Interval::Day => chrono::Duration::days(1),
+        }
+    }
+}
+
+impl FromStr for Interval {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "1s" => Ok(Interval::Second),
+            "1m" => Ok(Interval::Minute),
+            "1h" => Ok(Interval::Hour),
+            "1d" => Ok(Interval::Day),
+            _ => Err(format!("unknown interval `{s}`: expected 1s, 1m, 1h or 1d")),
+        }
+    }
+}
+
+/// One OHLC bucket of the premium rate (and the USDT-basis rate's close).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bucket {
+    pub start: DateTime<Utc>,
+    pub open: Decimal,
+    pub high: Decimal,
+    pub low: Decimal,
+    pub close: Decimal,
+    pub usdt_close: Option<Decimal>,
+    pub count: i64,
+}
+
+/// A raw premium row (tests and exports).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PremiumRow {
+    pub ts: DateTime<Utc>,
+    pub rate: Decimal,
+    pub usdt_rate: Option<Decimal>,
+    pub korea_krw: Decimal,
+    pub foreign_usd: Decimal,
+    pub usd_krw: Decimal,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pool: PgPool,
+}
+
+/// Creates the database if it does not exist (connecting to the `postgres` database).
+async fn ensure_database(opts: &PgConnectOptions) -> Result<(), StoreError> {
+    let Some(name) = opts.get_database().map(str::to_string) else {
+        return Ok(());
+    };
+    let mut conn = opts.clone().database("postgres").connect().await?;
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(&name)
+            .fetch_one(&mut conn)
+            .await?;
+    if !exists {
+        let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+        match conn
+            .execute(format!("CREATE DATABASE {quoted}").as_str())
+            .await
+        {
+            Ok(_) => {}
+            // Another process created it at the same moment.
+            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42P04") => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Connects (creating the database if needed) and applies the migrations. Fails within a
+    /// few seconds when PostgreSQL does not answer.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let opts = PgConnectOptions::from_str(url)?
+            .log_statements(tracing::log::LevelFilter::Debug)
+            .options([("statement_timeout", "5000")]);
+        tokio::time::timeout(Duration::from_secs(5), ensure_database(&opts))
+            .await
+            .map_err(|_| StoreError::Db(sqlx::Error::PoolTimedOut))??;
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .min_connections(0)
+            .acquire_timeout(Duration::from_secs(2))
+            .connect_with(opts)
+            .await?;
+        // Concurrent starts (N workers at once) serialize on sqlx's migration lock.
+        MIGRATOR.run(&pool).await?;
+        Ok(Store { pool })
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// One statement for a whole batch. Returns rows inserted.
+    pub async fn insert_tickers(&self, tickers: &[Ticker]) -> Result<u64, StoreError> {
+        if tickers.is_empty() {
+            return Ok(0);
+        }
+        let venues: Vec<String> = tickers.iter().map(|t| t.venue.to_string()).collect();
+        let coins: Vec<String> = tickers.iter().map(|t| t.coin.to_string()).collect();
+        let prices: Vec<Decimal> = tickers.iter().map(|t| t.price.value()).collect();
+        let observed: Vec<DateTime<Utc>> = tickers.iter().map(|t| t.observed_at).collect();
+        let fetched: Vec<DateTime<Utc>> = tickers.iter().map(|t| t.fetched_at).collect();
+        let r = sqlx::query(
+            "INSERT INTO tickers (venue, coin, price, observed_at, fetched_at)
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::numeric[], $4::timestamptz[], $5::timestamptz[])
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(venues)
+        .bind(coins)
+        .bind(prices)
+        .bind(observed)
+        .bind(fetched)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected())
+    }
+
+    pub async fn insert_fx(&self, rate: &FxRate) -> Result<u64, StoreError> {
+        let r = sqlx::query(
+            "INSERT INTO fx_rates (source, usd_krw, observed_at, fetched_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(rate.source.to_string())
+        .bind(rate.usd_krw.value())
+        .bind(rate.observed_at)
+        .bind(rate.fetched_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected())
+    }
+
+    /// All premiums of one tick in one statement.
+    pub async fn insert_premiums(
+        &self,
+        ts: DateTime<Utc>,
+        premiums: &[Premium],
+    ) -> Result<u64, StoreError> {
+        if premiums.is_empty() {
+            return Ok(0);
+        }
+        let col = |f: &dyn Fn(&Premium) -> Decimal| premiums.iter().map(f).collect::<Vec<_>>();
+        let coins: Vec<String> = premiums.iter().map(|p| p.inputs.coin.to_string()).collect();
+        let korea: Vec<String> = premiums
+            .iter()
+            .map(|p| p.inputs.pair.korea.to_string())
+            .collect();
+        let foreign: Vec<String> = premiums
+            .iter()
+            .map(|p| p.inputs.pair.foreign.to_string())
+            .collect();
+        let tss: Vec<DateTime<Utc>> = premiums.iter().map(|_| ts).collect();
+        let usdt_rates: Vec<Option<Decimal>> = premiums.iter().map(|p| p.usdt_rate).collect();
+        let usdt_krw: Vec<Option<Decimal>> = premiums
+            .iter()
+            .map(|p| p.inputs.usdt_krw.map(Price::value))
+            .collect();
+        let sources: Vec<String> = premiums
+            .iter()
+            .map(|p| p.inputs.fx_source.to_string())
+            .collect();
+        let observed: Vec<DateTime<Utc>> = premiums.iter().map(|p| p.observed_at).collect();
+        let computed: Vec<DateTime<Utc>> = premiums.iter().map(|p| p.computed_at).collect();
+        let r = sqlx::query(
+            "INSERT INTO premiums (coin, korea_venue, foreign_venue, ts, rate, usdt_rate, korea_krw,
+                                   foreign_usd, usd_krw, fx_source, usdt_krw, observed_at, computed_at)
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::numeric[],
+                                  $6::numeric[], $7::numeric[], $8::numeric[], $9::numeric[], $10::text[],
+                                  $11::numeric[], $12::timestamptz[], $13::timestamptz[])
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(coins)
+        .bind(korea)
+        .bind(foreign)
+        .bind(tss)
+        .bind(col(&|p| p.rate))
+        .bind(usdt_rates)
+        .bind(col(&|p| p.inputs.korea_krw.value()))
+        .bind(col(&|p| p.inputs.foreign_usd.value()))
+        .bind(col(&|p| p.inputs.usd_krw.value()))
+        .bind(sources)
+        .bind(usdt_krw)
+        .bind(observed)
+        .bind(computed)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected())
+    }
+
+    /// OHLC buckets of a coin's premium over `[from, to)`, oldest first, at most `limit`.
+    pub async fn premium_ohlc(
+        &self,
+        coin: &Coin,
+        pair: VenuePair,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        interval: Interval,
+        limit: i64,
+    ) -> Result<Vec<Bucket>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT date_trunc($1, ts) AS bucket,
+                    (array_agg(rate ORDER BY ts))[1] AS open,
+                    max(rate) AS high,
+                    min(rate) AS low,
+                    (array_agg(rate ORDER BY ts DESC))[1] AS close,
+                    (array_agg(usdt_rate ORDER BY ts DESC))[1] AS usdt_close,
+                    count(*) AS n
+             FROM premiums
+             WHERE coin = $2 AND korea_venue = $3 AND foreign_venue = $4 AND ts >= $5 AND ts < $6
+             GROUP BY bucket ORDER BY bucket LIMIT $7",
+        )
+        .bind(interval.trunc())
+        .bind(coin.as_str())
+        .bind(pair.korea.as_str())
+        .bind(pair.foreign.as_str())
+        .bind(from)
+        .bind(to)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(Bucket {
+                    start: r.try_get("bucket")?,
+                    open: r.try_get("open")?,
+                    high: r.try_get("high")?,
+                    low: r.try_get("low")?,
+                    close: r.try_get("close")?,
+                    usdt_close: r.try_get("usdt_close")?,
+                    count: r.try_get("n")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Raw premium rows over `[from, to)`, oldest first.
+    pub async fn premium_rows(
+        &self,
+        coin: &Coin,
+        pair: VenuePair,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<PremiumRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT ts, rate, usdt_rate, korea_krw, foreign_usd, usd_krw FROM premiums
+             WHERE coin = $1 AND korea_venue = $2 AND foreign_venue = $3 AND ts >= $4 AND ts < $5
+             ORDER BY ts",
+        )
+        .bind(coin.as_str())
+        .bind(pair.korea.as_str())
+        .bind(pair.foreign.as_str())
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(PremiumRow {
+                    ts: r.try_get("ts")?,
+                    rate: r.try_get("rate")?,
+                    usdt_rate: r.try_get("usdt_rate")?,
+                    korea_krw: r.try_get("korea_krw")?,
+                    foreign_usd: r.try_get("foreign_usd")?,
+                    usd_krw: r.try_get("usd_krw")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Deletes history older than `days`. Returns rows deleted.
+    pub async fn purge_history(&self, days: u32) -> Result<u64, StoreError> {
+        let cutoff = Utc::now() - chrono::Duration::days(days as i64);
+        let mut n = 0;
+        for (table, col) in [
+            ("tickers", "fetched_at"),
+            ("fx_rates", "fetched_at"),
+            ("premiums", "ts"),
+        ] {
+            let r = sqlx::query(&format!("DELETE FROM {table} WHERE {col} < $1"))
+                .bind(cutoff)
+                .execute(&self.pool)
+                .await?;
+            n += r.rows_affected();
+        }
+        Ok(n)
+    }
+
+    // ----- positions -----
+
+    pub async fn insert_position(&self, p: &Position) -> Result<Position, StoreError> {
+        let row = sqlx::query(
+            "INSERT INTO positions (coin, korea_venue, foreign_venue, korea_qty, korea_entry, foreign_qty,
+                                    foreign_entry, leverage, entry_usd_krw, entry_premium, opened_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING *",
+        )
+        .bind(p.coin.as_str())
+        .bind(p.pair.korea.as_str())
+        .bind(p.pair.foreign.as_str())
+        .bind(p.korea.quantity)
+        .bind(p.korea.entry_price.value())
+        .bind(p.foreign.quantity)
+        .bind(p.foreign.entry_price.value())
+        .bind(p.leverage as i32)
+        .bind(p.entry_usd_krw.value())
+        .bind(p.entry_premium)
+        .bind(p.opened_at)
+        .fetch_one(&self.pool)
+        .await?;
+        position_from_row(&row)
+    }
+
+    pub async fn position(&self, id: i64) -> Result<Option<Position>, StoreError> {
+        let row = sqlx::query("SELECT * FROM positions WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(position_from_row).transpose()
+    }
+
+    /// Newest first; `open_only` filters closed ones out.
+    pub async fn positions(
+        &self,
+        open_only: bool,
+        limit: i64,
+    ) -> Result<Vec<Position>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM positions WHERE ($1 = false OR closed_at IS NULL) ORDER BY id DESC LIMIT $2",
+        )
+        .bind(open_only)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(position_from_row).collect()
+    }
+
+    /// Closes an open position. `Ok(None)` when it does not exist or is already closed (the
+    /// caller tells which with [`Store::position`]).
+    pub async fn close_position(
+        &self,
+        id: i64,
+        at: DateTime<Utc>,
+        pnl_krw: Option<Decimal>,
+    ) -> Result<Option<Position>, StoreError> {
+        let row = sqlx::query(
+            "UPDATE positions SET closed_at = $2, close_pnl_krw = $3 WHERE id = $1 AND closed_at IS NULL RETURNING *",
+        )
+        .bind(id)
+        .bind(at)
+        .bind(pnl_krw)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(position_from_row).transpose()
+    }
+}
+
+fn position_from_row(r: &sqlx::postgres::PgRow) -> Result<Position, StoreError> {
+    let invalid = |e: String| StoreError::Invalid(e);
+    let price = |col: &str| -> Result<Price, StoreError> {
+        Price::new(r.try_get::<Decimal, _>(col)?).map_err(|e| invalid(format!("{col}: {e}")))
+    };
+    let korea: String = r.try_get("korea_venue")?;
+    let foreign: String = r.try_get("foreign_venue")?;
+    let pair = VenuePair::new(
+        korea
+            .parse()
+            .map_err(|e: domain::VenueError| invalid(e.to_string()))?,
+        foreign
+            .parse()
+            .map_err(|e: domain::VenueError| invalid(e.to_string()))?,
+    )
+    .map_err(invalid)?;
+    let coin: String = r.try_get("coin")?;
+    Ok(Position {
+        id: r.try_get("id")?,
+        coin: Coin::parse(&coin).map_err(|e| invalid(e.to_string()))?,
+        pair,
+        korea: PositionSide {
+            quantity: r.try_get("korea_qty")?,
+            entry_price: price("korea_entry")?,
+        },
+        foreign: PositionSide {
+            quantity: r.try_get("foreign_qty")?,
+            entry_price: price("foreign_entry")?,
+        },
+        leverage: r.try_get::<i32, _>("leverage")? as u32,
+        entry_usd_krw: price("entry_usd_krw")?,
+        entry_premium: r.try_get("entry_premium")?,
+        opened_at: r.try_get("opened_at")?,
+        closed_at: r.try_get("closed_at")?,
+    })
+}

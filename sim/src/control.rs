@@ -1,0 +1,260 @@
+//! The control API under `/_sim`, for tests and humans. JSON in, JSON out; a bad request is
+//! HTTP 400 `{"error": "..."}`.
+//!
+//! The paths and bodies are listed in the crate docs (`lib.rs`).
+
+use std::sync::Arc;
+
+use domain::Region;
+use poem::{
+    Response, Route, get, handler,
+    http::StatusCode,
+    post,
+    web::{Data, Query},
+};
+use rust_decimal::Decimal;
+use serde::{Deserialize, de::DeserializeOwned};
+use serde_json::{Value, json};
+
+use crate::{
+    faults::FaultSpec,
+    market::Params,
+    prefix::Prefix,
+    routes::{json_response, ok},
+    state::Sim,
+};
+
+pub(crate) fn routes() -> Route {
+    Route::new()
+        .at(
+            "/faults",
+            get(list_faults).post(set_fault).delete(clear_faults),
+        )
+        .at("/prices", get(list_pins).post(pin_price).delete(clear_pins))
+        .at("/config", get(get_config).post(set_config))
+        .at("/advance", post(advance))
+        .at("/stats", get(stats).delete(reset_stats))
+        .at("/health", get(health).head(health))
+}
+
+fn bad_request(msg: impl Into<String>) -> Response {
+    json_response(StatusCode::BAD_REQUEST, &json!({"error": msg.into()}))
+}
+
+fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, String> {
+    serde_json::from_slice(body).map_err(|e| format!("invalid JSON body: {e}"))
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> Value {
+    serde_json::to_value(v).unwrap_or(Value::Null)
+}
+
+// ---- faults ----
+
+#[handler]
+fn set_fault(sim: Data<&Arc<Sim>>, body: Vec<u8>) -> Response {
+    let spec: FaultSpec = match parse(&body) {
+        Ok(s) => s,
+        Err(e) => return bad_request(e),
+    };
+    match spec.validate() {
+        Ok((prefix, spec)) => {
+            let answer = to_json(&spec);
+            sim.set_fault(prefix, spec);
+            ok(&answer)
+        }
+        Err(e) => bad_request(e),
+    }
+}
+
+#[handler]
+fn list_faults(sim: Data<&Arc<Sim>>) -> Response {
+    ok(&to_json(&sim.faults()))
+}
+
+#[derive(Debug, Deserialize)]
+struct PrefixQuery {
+    #[serde(alias = "fx", alias = "prefix")]
+    venue: Option<String>,
+}
+
+#[handler]
+fn clear_faults(sim: Data<&Arc<Sim>>, q: Query<PrefixQuery>) -> Response {
+    let prefix = match q.venue.as_deref().map(str::parse::<Prefix>).transpose() {
+        Ok(p) => p,
+        Err(e) => return bad_request(e),
+    };
+    sim.clear_faults(prefix);
+    ok(&to_json(&sim.faults()))
+}
+
+// ---- pinned prices ----
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PinBody {
+    venue: Option<String>,
+    fx: Option<String>,
+    coin: Option<String>,
+    price: Decimal,
+}
+
+#[handler]
+fn pin_price(sim: Data<&Arc<Sim>>, body: Vec<u8>) -> Response {
+    let pin: PinBody = match parse(&body) {
+        Ok(p) => p,
+        Err(e) => return bad_request(e),
+    };
+    match resolve_pin(&sim, pin) {
+        Ok((prefix, coin, price)) => {
+            sim.pin(prefix, coin, price);
+            ok(&pins_json(&sim))
+        }
+        Err(e) => bad_request(e),
+    }
+}
+
+fn resolve_pin(sim: &Sim, pin: PinBody) -> Result<(Prefix, String, Decimal), String> {
+    if pin.price < Decimal::ZERO {
+        return Err(format!("price must not be negative, got {}", pin.price));
+    }
+    let name = match (&pin.venue, &pin.fx) {
+        (Some(v), None) | (None, Some(v)) => v,
+        _ => return Err("give exactly one of `venue` and `fx`".into()),
+    };
+    let prefix: Prefix = name.parse()?;
+    match (prefix, pin.coin) {
+        (Prefix::Fx(_), None) => Ok((prefix, String::new(), pin.price)),
+        (Prefix::Fx(_), Some(_)) => Err(format!("`{prefix}` is an FX source: leave out `coin`")),
+        (Prefix::Venue(_), None) => Err(format!("`{prefix}` is a venue: `coin` is required")),
+        (Prefix::Venue(venue), Some(coin)) => {
+            let coin = coin.trim().to_ascii_uppercase();
+            if sim
+                .board(venue, Some(std::slice::from_ref(&coin)))
+                .quotes
+                .is_empty()
+            {
+                let hint = if venue.region() == Region::Foreign && coin == "USDT" {
+                    " (USDT is only quoted on Korean venues)"
+                } else {
+                    ""
+                };
+                return Err(format!("`{venue}` does not list `{coin}`{hint}"));
+            }
+            Ok((prefix, coin, pin.price))
+        }
+    }
+}
+
+fn pins_json(sim: &Sim) -> Value {
+    let pins: Vec<Value> = sim
+        .pins()
+        .into_iter()
+        .map(|(prefix, coin, price)| match prefix {
+            Prefix::Fx(_) => json!({"fx": prefix.as_str(), "price": price}),
+            Prefix::Venue(_) => json!({"venue": prefix.as_str(), "coin": coin, "price": price}),
+        })
+        .collect();
+    Value::Array(pins)
+}
+
+#[handler]
+fn list_pins(sim: Data<&Arc<Sim>>) -> Response {
+    ok(&pins_json(&sim))
+}
+
+#[handler]
+fn clear_pins(sim: Data<&Arc<Sim>>) -> Response {
+    sim.clear_pins();
+    ok(&pins_json(&sim))
+}
+
+// ---- config and clock ----
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigBody {
+    premium_pct: Option<Decimal>,
+    usdt_premium_pct: Option<Decimal>,
+    noise_pct: Option<Decimal>,
+}
+
+fn config_json(sim: &Sim) -> Value {
+    let p = sim.params();
+    json!({
+        "seed": sim.seed,
+        "premium_pct": p.premium_pct,
+        "usdt_premium_pct": p.usdt_premium_pct,
+        "noise_pct": p.noise_pct,
+        "usd_krw": sim.usd_krw,
+        "extra_coins": sim.extra_coins,
+        "step_ms": sim.step.as_millis() as u64,
+        "step": sim.current_step(),
+    })
+}
+
+#[handler]
+fn get_config(sim: Data<&Arc<Sim>>) -> Response {
+    ok(&config_json(&sim))
+}
+
+#[handler]
+fn set_config(sim: Data<&Arc<Sim>>, body: Vec<u8>) -> Response {
+    let change: ConfigBody = match parse(&body) {
+        Ok(c) => c,
+        Err(e) => return bad_request(e),
+    };
+    let old = sim.params();
+    let new = Params {
+        premium_pct: change.premium_pct.unwrap_or(old.premium_pct),
+        usdt_premium_pct: change.usdt_premium_pct.unwrap_or(old.usdt_premium_pct),
+        noise_pct: change.noise_pct.unwrap_or(old.noise_pct),
+    };
+    let hundred = Decimal::ONE_HUNDRED;
+    if new.premium_pct.abs() >= hundred || new.usdt_premium_pct.abs() >= hundred {
+        return bad_request("premiums must be within (-100, 100) percent");
+    }
+    if new.noise_pct < Decimal::ZERO || new.noise_pct > Decimal::TEN {
+        return bad_request("noise_pct must be within 0..=10");
+    }
+    sim.set_params(new);
+    ok(&config_json(&sim))
+}
+
+/// More than a century of 250 ms steps in one call is a typo.
+const MAX_ADVANCE: u64 = 1_000_000_000;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AdvanceBody {
+    steps: u64,
+}
+
+#[handler]
+fn advance(sim: Data<&Arc<Sim>>, body: Vec<u8>) -> Response {
+    match parse::<AdvanceBody>(&body) {
+        Ok(a) if a.steps > MAX_ADVANCE => {
+            bad_request(format!("steps must be at most {MAX_ADVANCE}"))
+        }
+        Ok(a) => ok(&json!({"step": sim.advance(a.steps)})),
+        Err(e) => bad_request(e),
+    }
+}
+
+// ---- stats and health ----
+
+#[handler]
+fn stats(sim: Data<&Arc<Sim>>) -> Response {
+    ok(&to_json(&sim.stats()))
+}
+
+#[handler]
+fn reset_stats(sim: Data<&Arc<Sim>>) -> Response {
+    sim.reset_stats();
+    ok(&to_json(&sim.stats()))
+}
+
+#[handler]
+fn health() -> Response {
+    ok(&json!({"status": "ok"}))
+}

@@ -1,0 +1,146 @@
+//! The eight URL prefixes the simulator answers under, and each one's error bodies.
+
+use std::{fmt, str::FromStr};
+
+use domain::{FxSource, Venue};
+use poem::http::StatusCode;
+use serde_json::{Value, json};
+
+/// One served upstream: an exchange or an FX provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) enum Prefix {
+    Venue(Venue),
+    Fx(FxSource),
+}
+
+impl Prefix {
+    pub(crate) const ALL: [Prefix; 8] = [
+        Prefix::Venue(Venue::Bithumb),
+        Prefix::Venue(Venue::Upbit),
+        Prefix::Venue(Venue::Binance),
+        Prefix::Venue(Venue::Bybit),
+        Prefix::Venue(Venue::Okx),
+        Prefix::Fx(FxSource::Dunamu),
+        Prefix::Fx(FxSource::Erapi),
+        Prefix::Fx(FxSource::Frankfurter),
+    ];
+
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Prefix::Venue(v) => v.as_str(),
+            Prefix::Fx(s) => s.as_str(),
+        }
+    }
+
+    /// The body sent with a simulated non-2xx status, in the upstream's own error shape.
+    pub(crate) fn status_body(self, status: StatusCode) -> Value {
+        let limited = status == StatusCode::TOO_MANY_REQUESTS;
+        let reason = status.canonical_reason().unwrap_or("error");
+        match self {
+            Prefix::Venue(Venue::Bithumb | Venue::Upbit) => {
+                let name = if limited { "too_many_requests" } else { reason };
+                json!({"error": {"name": name, "message": format!("simulated {status}")}})
+            }
+            Prefix::Venue(Venue::Binance) if limited => json!({
+                "code": -1003,
+                "msg": "Too many requests; current limit of IP is 2400 requests per minute."
+            }),
+            Prefix::Venue(Venue::Binance) => json!({
+                "code": -1001,
+                "msg": "Internal error; unable to process your request. Please try again."
+            }),
+            Prefix::Venue(Venue::Bybit) if limited => bybit_error(10006, "Too many visits!"),
+            Prefix::Venue(Venue::Bybit) => bybit_error(10016, "Internal server error."),
+            Prefix::Venue(Venue::Okx) if limited => okx_error("50011", "Too Many Requests"),
+            Prefix::Venue(Venue::Okx) => okx_error(
+                "50001",
+                "Service temporarily unavailable. Please try again later",
+            ),
+            Prefix::Fx(FxSource::Erapi) => {
+                let kind = if limited {
+                    "rate-limited"
+                } else {
+                    "server-error"
+                };
+                json!({"result": "error", "error-type": kind})
+            }
+            Prefix::Fx(FxSource::Dunamu | FxSource::Frankfurter) => {
+                json!({"message": format!("simulated {status}")})
+            }
+        }
+    }
+
+    /// The upstream's "HTTP 200 but failed" body (`http_error_body` fault).
+    pub(crate) fn ok_error_body(self) -> Value {
+        match self {
+            Prefix::Venue(Venue::Bithumb) => {
+                json!({"status": "5600", "message": "잠시 후 다시 이용해 주십시오."})
+            }
+            // Upbit and Binance have no HTTP-200 error; their error bodies are sent with 200.
+            Prefix::Venue(Venue::Upbit) => {
+                json!({"error": {"name": "server_error", "message": "simulated error body"}})
+            }
+            Prefix::Venue(Venue::Binance) => {
+                json!({"code": -1003, "msg": "Too many requests."})
+            }
+            Prefix::Venue(Venue::Bybit) => bybit_error(10006, "Too many visits!"),
+            Prefix::Venue(Venue::Okx) => okx_error("50011", "Too Many Requests"),
+            Prefix::Fx(FxSource::Erapi) => {
+                json!({"result": "error", "error-type": "quota-reached"})
+            }
+            // Dunamu answers an empty list for codes it does not know.
+            Prefix::Fx(FxSource::Dunamu) => json!([]),
+            Prefix::Fx(FxSource::Frankfurter) => json!({"message": "not found"}),
+        }
+    }
+}
+
+pub(crate) fn bybit_error(code: i64, msg: &str) -> Value {
+    json!({
+        "retCode": code,
+        "retMsg": msg,
+        "result": {},
+        "retExtInfo": {},
+        "time": chrono::Utc::now().timestamp_millis()
+    })
+}
+
+pub(crate) fn okx_error(code: &str, msg: &str) -> Value {
+    json!({"code": code, "msg": msg, "data": []})
+}
+
+impl fmt::Display for Prefix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Prefix {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Prefix::ALL
+            .into_iter()
+            .find(|p| p.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| {
+                format!(
+                    "unknown prefix `{s}`: expected one of {}",
+                    crate::PREFIXES.join(", ")
+                )
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_match_the_public_list() {
+        let names: Vec<&str> = Prefix::ALL.iter().map(|p| p.as_str()).collect();
+        assert_eq!(names, crate::PREFIXES);
+        for name in crate::PREFIXES {
+            assert_eq!(name.parse::<Prefix>().unwrap().as_str(), name);
+        }
+        assert!("kraken".parse::<Prefix>().is_err());
+    }
+}

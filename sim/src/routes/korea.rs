@@ -1,0 +1,160 @@
+//! The Upbit-compatible `/v1` API that Upbit and Bithumb both serve (numbers as JSON numbers).
+
+use std::sync::Arc;
+
+use domain::Venue;
+use poem::{
+    Response, Route, get, handler,
+    http::StatusCode,
+    web::{Data, Query},
+};
+use rust_decimal::Decimal;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{change_rate, high_low, json_response, kst, num, ok};
+use crate::{
+    market::round,
+    state::{Quote, Sim},
+};
+
+#[derive(Debug, Deserialize)]
+struct MarketsQuery {
+    markets: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct QuoteCurrencies {
+    quote_currencies: Option<String>,
+}
+
+/// The `/v1` routes; the venue they quote comes from request data (`.data(Venue::Upbit)`).
+pub(super) fn v1_routes() -> Route {
+    Route::new()
+        .at("/v1/ticker", get(ticker))
+        .at("/v1/ticker/all", get(ticker_all))
+        .at("/v1/market/all", get(market_all))
+}
+
+#[handler]
+fn ticker(sim: Data<&Arc<Sim>>, venue: Data<&Venue>, q: Query<MarketsQuery>) -> Response {
+    tickers(&sim, **venue, q.markets.as_deref())
+}
+
+#[handler]
+fn ticker_all(sim: Data<&Arc<Sim>>, venue: Data<&Venue>, q: Query<QuoteCurrencies>) -> Response {
+    all_tickers(&sim, **venue, q.quote_currencies.as_deref())
+}
+
+#[handler]
+fn market_all(sim: Data<&Arc<Sim>>, venue: Data<&Venue>) -> Response {
+    markets(&sim, **venue)
+}
+
+fn error(status: StatusCode, name: &str, message: &str) -> Response {
+    json_response(
+        status,
+        &json!({"error": {"name": name, "message": message}}),
+    )
+}
+
+/// `GET /v1/ticker?markets=KRW-BTC,KRW-ETH`: the known markets in request order; 404 only when
+/// none is known (as Upbit does).
+fn tickers(sim: &Sim, venue: Venue, markets: Option<&str>) -> Response {
+    let Some(markets) = markets.filter(|m| !m.trim().is_empty()) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "invalid_parameter",
+            "markets is required",
+        );
+    };
+    let mut coins: Vec<String> = Vec::new();
+    for market in markets.split(',') {
+        let market = market.trim().to_ascii_uppercase();
+        if let Some(coin) = market.strip_prefix("KRW-")
+            && !coins.iter().any(|c| c == coin)
+        {
+            coins.push(coin.to_string());
+        }
+    }
+    let board = sim.board(venue, Some(&coins));
+    if board.quotes.is_empty() {
+        return error(StatusCode::NOT_FOUND, "Code not found", "Code not found");
+    }
+    render(&board.quotes, board.now)
+}
+
+/// `GET /v1/ticker/all?quote_currencies=KRW`.
+fn all_tickers(sim: &Sim, venue: Venue, quotes: Option<&str>) -> Response {
+    let krw = quotes.is_none_or(|q| q.split(',').any(|c| c.trim().eq_ignore_ascii_case("KRW")));
+    if !krw {
+        return error(StatusCode::NOT_FOUND, "Code not found", "Code not found");
+    }
+    let board = sim.board(venue, None);
+    render(&board.quotes, board.now)
+}
+
+fn render(quotes: &[Quote], now: chrono::DateTime<chrono::Utc>) -> Response {
+    let items: Vec<Value> = quotes.iter().map(|q| item(q, now)).collect();
+    ok(&Value::Array(items))
+}
+
+/// `GET /v1/market/all`: every KRW market.
+fn markets(sim: &Sim, venue: Venue) -> Response {
+    let board = sim.board(venue, None);
+    let items: Vec<Value> = board
+        .quotes
+        .iter()
+        .map(|q| {
+            json!({
+                "market": format!("KRW-{}", q.symbol),
+                "korean_name": q.symbol,
+                "english_name": q.symbol,
+            })
+        })
+        .collect();
+    ok(&Value::Array(items))
+}
+
+/// One ticker, as in Upbit's real capture.
+pub(super) fn item(q: &Quote, now: chrono::DateTime<chrono::Utc>) -> Value {
+    let local = kst(now);
+    let ms = now.timestamp_millis();
+    let (high, low) = high_low(q.price, q.open, q.dp);
+    let diff = q.price - q.open;
+    let rate = change_rate(q.price, q.open);
+    let change = match diff.cmp(&Decimal::ZERO) {
+        std::cmp::Ordering::Greater => "RISE",
+        std::cmp::Ordering::Less => "FALL",
+        std::cmp::Ordering::Equal => "EVEN",
+    };
+    let today = (q.volume * Decimal::new(6, 1)).round_dp(8);
+    json!({
+        "market": format!("KRW-{}", q.symbol),
+        "trade_date": now.format("%Y%m%d").to_string(),
+        "trade_time": now.format("%H%M%S").to_string(),
+        "trade_date_kst": local.format("%Y%m%d").to_string(),
+        "trade_time_kst": local.format("%H%M%S").to_string(),
+        "trade_timestamp": ms,
+        "opening_price": num(q.open),
+        "high_price": num(high),
+        "low_price": num(low),
+        "trade_price": num(q.price),
+        "prev_closing_price": num(q.open),
+        "change": change,
+        "change_price": num(diff.abs()),
+        "change_rate": num(rate.abs()),
+        "signed_change_price": num(diff),
+        "signed_change_rate": num(rate),
+        "trade_volume": num((q.volume / Decimal::from(50_000)).round_dp(8)),
+        "acc_trade_price": num((today * q.price).round_dp(5)),
+        "acc_trade_price_24h": num((q.volume * q.price).round_dp(5)),
+        "acc_trade_volume": num(today),
+        "acc_trade_volume_24h": num(q.volume),
+        "highest_52_week_price": num(round(q.open * Decimal::new(135, 2), q.dp)),
+        "highest_52_week_date": "2025-01-20",
+        "lowest_52_week_price": num(round(q.open * Decimal::new(6, 1), q.dp)),
+        "lowest_52_week_date": "2024-08-05",
+        "timestamp": ms,
+    })
+}

@@ -1,0 +1,363 @@
+//! The simulator's shared state: the market, the clock, faults, pinned prices and counters.
+
+use std::{
+    collections::BTreeMap,
+    sync::{
+        Mutex, MutexGuard, PoisonError, RwLock,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use chrono::{DateTime, Utc};
+use domain::{FxSource, Region, Venue};
+use rand::{Rng, SeedableRng, rngs::SmallRng};
+use rust_decimal::Decimal;
+use serde::Serialize;
+use tokio::sync::watch;
+
+use crate::{
+    SimConfig,
+    faults::FaultSpec,
+    market::{Market, Params},
+    prefix::Prefix,
+};
+
+/// Distinct paths `/_sim/stats` keeps counts for; later new paths are only counted in totals.
+const MAX_TRACKED_PATHS: usize = 10_000;
+
+/// One coin's price on one venue, as a handler renders it.
+#[derive(Debug, Clone)]
+pub(crate) struct Quote {
+    pub symbol: String,
+    pub price: Decimal,
+    /// Step-0 price: the "opening" / "previous close" fields.
+    pub open: Decimal,
+    /// Decimals of this coin's price on this venue (one tick is `10^-dp`).
+    pub dp: u32,
+    /// 24 h volume in coins.
+    pub volume: Decimal,
+}
+
+/// Quotes of one venue taken at one instant.
+#[derive(Debug)]
+pub(crate) struct Board {
+    pub quotes: Vec<Quote>,
+    pub now: DateTime<Utc>,
+}
+
+/// Request counters (`GET /_sim/stats`).
+#[derive(Debug, Default, Clone, Serialize)]
+pub(crate) struct Stats {
+    pub total: u64,
+    pub requests: BTreeMap<&'static str, u64>,
+    /// Requests answered by a fault instead of the venue's normal body.
+    pub faulted: BTreeMap<&'static str, u64>,
+    pub paths: BTreeMap<String, u64>,
+}
+
+impl Stats {
+    fn empty() -> Self {
+        let zeros: BTreeMap<&'static str, u64> = crate::PREFIXES.iter().map(|p| (*p, 0)).collect();
+        Stats {
+            total: 0,
+            requests: zeros.clone(),
+            faulted: zeros,
+            paths: BTreeMap::new(),
+        }
+    }
+}
+
+pub(crate) struct Sim {
+    pub seed: u64,
+    pub usd_krw: Decimal,
+    pub extra_coins: usize,
+    pub step: Duration,
+    started: Instant,
+    manual_steps: AtomicU64,
+    params: RwLock<Params>,
+    market: Mutex<Market>,
+    faults: RwLock<BTreeMap<Prefix, FaultSpec>>,
+    /// Pinned prices: (prefix, coin) for venues, (prefix, "") for FX sources.
+    pins: RwLock<BTreeMap<(Prefix, String), Decimal>>,
+    stats: Mutex<Stats>,
+    fault_rng: Mutex<SmallRng>,
+    /// Binance's `X-MBX-USED-WEIGHT-1M`: (minute, weight used in it).
+    binance_weight: Mutex<(i64, u64)>,
+    shutdown: watch::Sender<bool>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Sim {
+    pub(crate) fn new(cfg: &SimConfig) -> Self {
+        Sim {
+            seed: cfg.seed,
+            usd_krw: cfg.usd_krw,
+            extra_coins: cfg.extra_coins,
+            step: cfg.step,
+            started: Instant::now(),
+            manual_steps: AtomicU64::new(0),
+            params: RwLock::new(Params {
+                premium_pct: cfg.premium_pct,
+                usdt_premium_pct: cfg.usdt_premium_pct,
+                noise_pct: cfg.noise_pct,
+            }),
+            market: Mutex::new(Market::new(cfg)),
+            faults: RwLock::default(),
+            pins: RwLock::default(),
+            stats: Mutex::new(Stats::empty()),
+            fault_rng: Mutex::new(SmallRng::seed_from_u64(cfg.seed ^ 0xfa17)),
+            binance_weight: Mutex::new((0, 0)),
+            shutdown: watch::Sender::new(false),
+        }
+    }
+
+    // ---- clock ----
+
+    /// The current step: wall-clock steps since start (none when `step` is zero) plus manual ones.
+    pub(crate) fn current_step(&self) -> u64 {
+        let elapsed = if self.step.is_zero() {
+            0
+        } else {
+            (self.started.elapsed().as_nanos() / self.step.as_nanos()) as u64
+        };
+        elapsed + self.manual_steps.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn advance(&self, steps: u64) -> u64 {
+        self.manual_steps.fetch_add(steps, Ordering::Relaxed);
+        self.current_step()
+    }
+
+    // ---- runtime parameters ----
+
+    pub(crate) fn params(&self) -> Params {
+        *self.params.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn set_params(&self, p: Params) {
+        *self.params.write().unwrap_or_else(PoisonError::into_inner) = p;
+    }
+
+    // ---- prices ----
+
+    /// Quotes of `venue` for `only` (coin symbols, in that order, unknown ones skipped), or for
+    /// every coin it lists. Korean venues also list USDT. Pins and `zero_price` apply.
+    pub(crate) fn board(&self, venue: Venue, only: Option<&[String]>) -> Board {
+        let prefix = Prefix::Venue(venue);
+        let p = self.params();
+        let pins = self.pins.read().unwrap_or_else(PoisonError::into_inner);
+        let zero = self.fault(prefix).map(|f| f.zero);
+        let korea = venue.region() == Region::Korea;
+        let mut m = lock(&self.market);
+        let step = self.current_step();
+
+        let all: Vec<String>;
+        let symbols: &[String] = match only {
+            Some(s) => s,
+            None => {
+                let mut v: Vec<String> = m.coins().iter().map(|c| c.symbol.clone()).collect();
+                if korea {
+                    v.insert(v.len().min(crate::market::KNOWN_COINS.len()), "USDT".into());
+                }
+                all = v;
+                &all
+            }
+        };
+
+        let mut quotes = Vec::with_capacity(symbols.len());
+        for symbol in symbols {
+            let quote = if korea && symbol == "USDT" {
+                Quote {
+                    symbol: symbol.clone(),
+                    price: m.korea_usdt(venue, step, &p),
+                    open: m.korea_usdt_open(&p),
+                    dp: crate::market::USDT_DP,
+                    volume: Decimal::new(250_000_000, 0),
+                }
+            } else if let Some(idx) = m.find(symbol) {
+                let (price, open, dp) = if korea {
+                    let dp = m.coins()[idx].krw_dp;
+                    (m.korea(venue, idx, step, &p), m.korea_open(idx, &p), dp)
+                } else {
+                    let dp = m.coins()[idx].usd_dp;
+                    (m.foreign(venue, idx, step, &p), m.foreign_open(idx), dp)
+                };
+                let c = &m.coins()[idx];
+                Quote {
+                    symbol: symbol.clone(),
+                    price,
+                    open,
+                    dp,
+                    volume: (c.turnover_usd / c.base_usd).round_dp(4),
+                }
+            } else {
+                continue;
+            };
+            quotes.push(self.adjust(quote, prefix, &pins, zero.as_ref()));
+        }
+        Board {
+            quotes,
+            now: Utc::now(),
+        }
+    }
+
+    fn adjust(
+        &self,
+        mut q: Quote,
+        prefix: Prefix,
+        pins: &BTreeMap<(Prefix, String), Decimal>,
+        zero: Option<&crate::faults::ZeroPrice>,
+    ) -> Quote {
+        if let Some(pin) = pins.get(&(prefix, q.symbol.clone())) {
+            q.price = *pin;
+        }
+        if zero.is_some_and(|z| z.applies_to(&q.symbol)) {
+            q.price = Decimal::ZERO;
+            q.open = Decimal::ZERO;
+        }
+        q
+    }
+
+    /// (rate, opening rate, time) of an FX source. Pins and `zero_price` apply.
+    pub(crate) fn fx(&self, source: FxSource) -> (Decimal, Decimal, DateTime<Utc>) {
+        let prefix = Prefix::Fx(source);
+        let (mut rate, mut open) = {
+            let mut m = lock(&self.market);
+            let step = self.current_step();
+            (m.fx(source, step), m.fx_open(source))
+        };
+        let pins = self.pins.read().unwrap_or_else(PoisonError::into_inner);
+        if let Some(pin) = pins.get(&(prefix, String::new())) {
+            rate = *pin;
+        }
+        if self.fault(prefix).is_some_and(|f| f.zero.applies_to("")) {
+            rate = Decimal::ZERO;
+            open = Decimal::ZERO;
+        }
+        (rate, open, Utc::now())
+    }
+
+    // ---- pins ----
+
+    pub(crate) fn pin(&self, prefix: Prefix, coin: String, price: Decimal) {
+        self.pins
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert((prefix, coin), price);
+    }
+
+    pub(crate) fn pins(&self) -> Vec<(Prefix, String, Decimal)> {
+        self.pins
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|((p, c), d)| (*p, c.clone(), *d))
+            .collect()
+    }
+
+    pub(crate) fn clear_pins(&self) {
+        self.pins
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+
+    // ---- faults ----
+
+    pub(crate) fn fault(&self, prefix: Prefix) -> Option<FaultSpec> {
+        self.faults
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&prefix)
+            .cloned()
+    }
+
+    pub(crate) fn set_fault(&self, prefix: Prefix, spec: FaultSpec) {
+        self.faults
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(prefix, spec);
+    }
+
+    pub(crate) fn faults(&self) -> Vec<FaultSpec> {
+        self.faults
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    /// Clears one prefix's faults, or all.
+    pub(crate) fn clear_faults(&self, prefix: Option<Prefix>) {
+        let mut f = self.faults.write().unwrap_or_else(PoisonError::into_inner);
+        match prefix {
+            Some(p) => {
+                f.remove(&p);
+            }
+            None => f.clear(),
+        }
+    }
+
+    /// A draw for `error_rate`: true with probability `p`.
+    pub(crate) fn roll(&self, p: f64) -> bool {
+        p > 0.0 && lock(&self.fault_rng).random_bool(p.clamp(0.0, 1.0))
+    }
+
+    // ---- stats ----
+
+    pub(crate) fn record(&self, prefix: Prefix, path: &str) {
+        let mut s = lock(&self.stats);
+        s.total += 1;
+        *s.requests.entry(prefix.as_str()).or_default() += 1;
+        if let Some(n) = s.paths.get_mut(path) {
+            *n += 1;
+        } else if s.paths.len() < MAX_TRACKED_PATHS {
+            s.paths.insert(path.to_string(), 1);
+        }
+    }
+
+    pub(crate) fn record_fault(&self, prefix: Prefix) {
+        *lock(&self.stats)
+            .faulted
+            .entry(prefix.as_str())
+            .or_default() += 1;
+    }
+
+    pub(crate) fn stats(&self) -> Stats {
+        lock(&self.stats).clone()
+    }
+
+    pub(crate) fn reset_stats(&self) {
+        *lock(&self.stats) = Stats::empty();
+    }
+
+    /// Adds `weight` to Binance's per-minute counter and returns the minute's total.
+    pub(crate) fn binance_weight(&self, weight: u64) -> u64 {
+        let minute = Utc::now().timestamp() / 60;
+        let mut w = lock(&self.binance_weight);
+        if w.0 != minute {
+            *w = (minute, 0);
+        }
+        w.1 += weight;
+        w.1
+    }
+
+    // ---- shutdown ----
+
+    /// Releases every hanging request (`hang` fault) so a graceful shutdown can finish.
+    pub(crate) fn shut_down(&self) {
+        self.shutdown.send_replace(true);
+    }
+
+    /// Resolves when the simulator shuts down.
+    pub(crate) async fn until_shutdown(&self) {
+        let mut rx = self.shutdown.subscribe();
+        // An error means the sender is gone, which is a shutdown too.
+        let _ = rx.wait_for(|down| *down).await;
+    }
+}

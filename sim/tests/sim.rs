@@ -1,0 +1,1082 @@
+//! The simulator over real HTTP: shapes of every path, the price model, faults, pins, stats.
+
+// A test binary sees every dependency of the library; it uses only some of them.
+#![allow(unused_crate_dependencies)]
+
+use std::{
+    str::FromStr,
+    time::{Duration, Instant},
+};
+
+use domain::{Decimal, Price, premium_rate};
+use reqwest::{Method, header::HeaderMap};
+use serde_json::{Value, json};
+use sim::{PREFIXES, SimConfig, SimHandle, spawn};
+
+// ---- helpers ----
+
+struct TestSim {
+    handle: SimHandle,
+    http: reqwest::Client,
+}
+
+struct Reply {
+    status: u16,
+    headers: HeaderMap,
+    text: String,
+    elapsed: Duration,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
+    }
+}
+
+impl TestSim {
+    async fn start(cfg: SimConfig) -> Self {
+        let handle = spawn(cfg).await.expect("simulator starts");
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap();
+        TestSim { handle, http }
+    }
+
+    async fn default() -> Self {
+        Self::start(SimConfig::default()).await
+    }
+
+    /// A simulator whose prices move only through `POST /_sim/advance`.
+    async fn frozen(seed: u64) -> Self {
+        Self::start(SimConfig {
+            seed,
+            step: Duration::ZERO,
+            ..SimConfig::default()
+        })
+        .await
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.handle.base_url)
+    }
+
+    async fn get(&self, path: &str) -> Reply {
+        let started = Instant::now();
+        let resp = self
+            .http
+            .get(self.url(path))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.unwrap_or_default();
+        Reply {
+            status,
+            headers,
+            text,
+            elapsed: started.elapsed(),
+        }
+    }
+
+    /// GET that must answer 200 with JSON.
+    async fn json(&self, path: &str) -> Value {
+        let reply = self.get(path).await;
+        assert_eq!(reply.status, 200, "GET {path}: {}", reply.text);
+        reply.json()
+    }
+
+    async fn control(&self, method: Method, path: &str, body: Value) -> (u16, Value) {
+        let resp = self
+            .http
+            .request(method.clone(), self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn post_ok(&self, path: &str, body: Value) -> Value {
+        let (status, answer) = self.control(Method::POST, path, body.clone()).await;
+        assert_eq!(status, 200, "POST {path} {body}: {answer}");
+        answer
+    }
+
+    async fn delete(&self, path: &str) {
+        let (status, answer) = self.control(Method::DELETE, path, Value::Null).await;
+        assert_eq!(status, 200, "DELETE {path}: {answer}");
+    }
+}
+
+/// A JSON string or number as a decimal.
+fn dec(v: &Value) -> Decimal {
+    match v {
+        Value::String(s) => Decimal::from_str(s).unwrap_or_else(|e| panic!("{s:?}: {e}")),
+        Value::Number(n) => Decimal::from_str(&n.to_string())
+            .or_else(|_| Decimal::from_scientific(&n.to_string()))
+            .unwrap_or_else(|e| panic!("{n}: {e}")),
+        other => panic!("not a price: {other}"),
+    }
+}
+
+fn at<'a>(v: &'a Value, pointer: &str) -> &'a Value {
+    v.pointer(pointer)
+        .unwrap_or_else(|| panic!("no `{pointer}` in {v}"))
+}
+
+fn price(v: &Value, pointer: &str) -> Price {
+    Price::new(dec(at(v, pointer))).unwrap_or_else(|e| panic!("{pointer}: {e}"))
+}
+
+// ---- shapes ----
+
+/// (path, root pointer, fields as `name:kind`): s string, d decimal string, n number, i integer,
+/// o object, a array.
+const SHAPES: &[(&str, &str, &str)] = &[
+    (
+        "/upbit/v1/ticker?markets=KRW-BTC,KRW-ETH",
+        "/0",
+        "market:s trade_date:s trade_time:s trade_date_kst:s trade_time_kst:s trade_timestamp:i \
+         opening_price:n high_price:n low_price:n trade_price:n prev_closing_price:n change:s \
+         signed_change_rate:n trade_volume:n acc_trade_price_24h:n acc_trade_volume_24h:n timestamp:i",
+    ),
+    (
+        "/bithumb/v1/ticker?markets=KRW-BTC,KRW-ETH",
+        "/1",
+        "market:s trade_date:s trade_time:s trade_date_kst:s trade_time_kst:s trade_timestamp:i \
+         opening_price:n high_price:n low_price:n trade_price:n prev_closing_price:n change:s \
+         signed_change_rate:n acc_trade_price_24h:n acc_trade_volume_24h:n timestamp:i",
+    ),
+    (
+        "/upbit/v1/ticker/all?quote_currencies=KRW",
+        "/0",
+        "market:s trade_price:n",
+    ),
+    (
+        "/upbit/v1/market/all",
+        "/0",
+        "market:s korean_name:s english_name:s",
+    ),
+    (
+        "/bithumb/public/ticker/BTC_KRW",
+        "/data",
+        "opening_price:d closing_price:d min_price:d max_price:d units_traded:d acc_trade_value:d \
+         prev_closing_price:d units_traded_24H:d acc_trade_value_24H:d fluctate_24H:d \
+         fluctate_rate_24H:d date:d",
+    ),
+    ("/bithumb/public/ticker/BTC_KRW", "", "status:s data:o"),
+    (
+        "/bithumb/public/ticker/ALL_KRW",
+        "/data",
+        "date:d BTC:o ETH:o USDT:o SIM300:o",
+    ),
+    (
+        "/bithumb/public/ticker/ALL_KRW",
+        "/data/XRP",
+        "opening_price:d closing_price:d min_price:d max_price:d units_traded_24H:d fluctate_rate_24H:d",
+    ),
+    (
+        "/binance/fapi/v1/premiumIndex?symbol=BTCUSDT",
+        "",
+        "symbol:s markPrice:d indexPrice:d estimatedSettlePrice:d lastFundingRate:d \
+         nextFundingTime:i interestRate:d time:i",
+    ),
+    (
+        "/binance/fapi/v1/premiumIndex",
+        "/0",
+        "symbol:s markPrice:d time:i",
+    ),
+    (
+        "/binance/fapi/v1/ticker/price?symbol=ETHUSDT",
+        "",
+        "symbol:s price:d time:i",
+    ),
+    (
+        "/binance/fapi/v1/ticker/price",
+        "/3",
+        "symbol:s price:d time:i",
+    ),
+    (
+        "/binance/fapi/v1/ticker/bookTicker?symbol=SOLUSDT",
+        "",
+        "symbol:s bidPrice:d bidQty:d askPrice:d askQty:d time:i",
+    ),
+    (
+        "/binance/fapi/v1/ticker/bookTicker",
+        "/0",
+        "symbol:s bidPrice:d askPrice:d",
+    ),
+    (
+        "/bybit/v5/market/tickers?category=linear&symbol=BTCUSDT",
+        "",
+        "retCode:i retMsg:s result:o retExtInfo:o time:i",
+    ),
+    (
+        "/bybit/v5/market/tickers?category=linear",
+        "/result/list/0",
+        "symbol:s lastPrice:d indexPrice:d markPrice:d fundingRate:d nextFundingTime:d \
+         bid1Price:d ask1Price:d",
+    ),
+    (
+        "/okx/api/v5/market/ticker?instId=BTC-USDT-SWAP",
+        "/data/0",
+        "instType:s instId:s last:d lastSz:d askPx:d askSz:d bidPx:d bidSz:d open24h:d high24h:d \
+         low24h:d volCcy24h:d vol24h:d sodUtc0:d sodUtc8:d ts:d",
+    ),
+    (
+        "/okx/api/v5/market/tickers?instType=SWAP",
+        "",
+        "code:s msg:s data:a",
+    ),
+    (
+        "/dunamu/v1/forex/recent?codes=FRX.KRWUSD",
+        "/0",
+        "code:s currencyCode:s date:s time:s recurrenceCount:i basePrice:n openingPrice:n \
+         change:s currencyUnit:i provider:s timestamp:i modifiedAt:s signedChangeRate:n",
+    ),
+    (
+        "/erapi/v6/latest/USD",
+        "",
+        "result:s time_last_update_unix:i time_next_update_unix:i base_code:s rates:o",
+    ),
+    ("/erapi/v6/latest/USD", "/rates", "USD:i KRW:n"),
+    (
+        "/frankfurter/v1/latest?base=USD&symbols=KRW",
+        "",
+        "amount:n base:s date:s rates:o",
+    ),
+    (
+        "/frankfurter/v1/latest?base=USD&symbols=KRW",
+        "/rates",
+        "KRW:n",
+    ),
+];
+
+#[tokio::test]
+async fn every_path_answers_with_the_venues_field_names_and_json_types() {
+    let sim = TestSim::default().await;
+    for (path, root, fields) in SHAPES {
+        let body = sim.json(path).await;
+        for field in fields.split_whitespace() {
+            let (name, kind) = field.split_once(':').unwrap();
+            let v = at(&body, &format!("{root}/{name}"));
+            let ok = match kind {
+                "s" => v.is_string(),
+                "d" => v.as_str().is_some_and(|s| Decimal::from_str(s).is_ok()),
+                "n" => v.is_number(),
+                "i" => v.is_i64() || v.is_u64(),
+                "o" => v.is_object(),
+                "a" => v.is_array(),
+                other => panic!("unknown kind {other}"),
+            };
+            assert!(ok, "{path} {root}/{name} should be `{kind}`, is {v}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn symbols_and_constants_follow_the_venues() {
+    let sim = TestSim::default().await;
+    let cases: &[(&str, &str, Value)] = &[
+        (
+            "/upbit/v1/ticker?markets=KRW-BTC,KRW-ETH",
+            "/1/market",
+            json!("KRW-ETH"),
+        ),
+        (
+            "/upbit/v1/ticker?markets=KRW-USDT",
+            "/0/market",
+            json!("KRW-USDT"),
+        ),
+        ("/bithumb/public/ticker/BTC_KRW", "/status", json!("0000")),
+        (
+            "/binance/fapi/v1/premiumIndex?symbol=BTCUSDT",
+            "/symbol",
+            json!("BTCUSDT"),
+        ),
+        (
+            "/bybit/v5/market/tickers?category=linear&symbol=ETHUSDT",
+            "/retCode",
+            json!(0),
+        ),
+        (
+            "/bybit/v5/market/tickers?category=linear&symbol=ETHUSDT",
+            "/result/category",
+            json!("linear"),
+        ),
+        (
+            "/bybit/v5/market/tickers?category=linear&symbol=ETHUSDT",
+            "/result/list/0/symbol",
+            json!("ETHUSDT"),
+        ),
+        (
+            "/okx/api/v5/market/ticker?instId=BTC-USDT-SWAP",
+            "/code",
+            json!("0"),
+        ),
+        (
+            "/okx/api/v5/market/ticker?instId=BTC-USDT-SWAP",
+            "/data/0/instId",
+            json!("BTC-USDT-SWAP"),
+        ),
+        (
+            "/dunamu/v1/forex/recent?codes=FRX.KRWUSD",
+            "/0/code",
+            json!("FRX.KRWUSD"),
+        ),
+        ("/erapi/v6/latest/USD", "/result", json!("success")),
+        ("/erapi/v6/latest/USD", "/rates/USD", json!(1)),
+        (
+            "/frankfurter/v1/latest?base=USD&symbols=KRW",
+            "/base",
+            json!("USD"),
+        ),
+    ];
+    for (path, pointer, want) in cases {
+        assert_eq!(at(&sim.json(path).await, pointer), want, "{path} {pointer}");
+    }
+    let upbit = sim.get("/upbit/v1/ticker?markets=KRW-BTC").await;
+    assert_eq!(
+        upbit.headers["remaining-req"],
+        "group=ticker; min=600; sec=9"
+    );
+    let binance = sim
+        .get("/binance/fapi/v1/ticker/price?symbol=BTCUSDT")
+        .await;
+    assert!(binance.headers.contains_key("x-mbx-used-weight-1m"));
+}
+
+#[tokio::test]
+async fn times_in_bodies_are_current() {
+    let sim = TestSim::default().await;
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    // (path, pointer, milliseconds per unit of the value)
+    let cases: &[(&str, &str, i64)] = &[
+        ("/upbit/v1/ticker?markets=KRW-BTC", "/0/timestamp", 1),
+        ("/upbit/v1/ticker?markets=KRW-BTC", "/0/trade_timestamp", 1),
+        ("/bithumb/public/ticker/BTC_KRW", "/data/date", 1),
+        ("/binance/fapi/v1/premiumIndex?symbol=BTCUSDT", "/time", 1),
+        (
+            "/bybit/v5/market/tickers?category=linear&symbol=BTCUSDT",
+            "/time",
+            1,
+        ),
+        (
+            "/okx/api/v5/market/ticker?instId=BTC-USDT-SWAP",
+            "/data/0/ts",
+            1,
+        ),
+        (
+            "/dunamu/v1/forex/recent?codes=FRX.KRWUSD",
+            "/0/timestamp",
+            1,
+        ),
+        ("/erapi/v6/latest/USD", "/time_last_update_unix", 1000),
+    ];
+    for (path, pointer, unit) in cases {
+        let t = dec(at(&sim.json(path).await, pointer));
+        let ms = i64::try_from(t).unwrap() * unit;
+        assert!(
+            (ms - now_ms).abs() < 5_000,
+            "{path} {pointer}: {ms} vs {now_ms}"
+        );
+    }
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let frankfurter = sim
+        .json("/frankfurter/v1/latest?base=USD&symbols=KRW")
+        .await;
+    assert_eq!(frankfurter["date"], json!(today));
+}
+
+#[tokio::test]
+async fn all_coin_responses_serve_at_least_300_coins_with_positive_prices() {
+    let sim = TestSim::default().await;
+    // (path, pointer to the list, pointer to a price within an item)
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "/upbit/v1/ticker/all?quote_currencies=KRW",
+            "",
+            "/trade_price",
+        ),
+        ("/bithumb/public/ticker/ALL_KRW", "/data", "/closing_price"),
+        ("/binance/fapi/v1/premiumIndex", "", "/markPrice"),
+        ("/binance/fapi/v1/ticker/price", "", "/price"),
+        ("/binance/fapi/v1/ticker/bookTicker", "", "/bidPrice"),
+        (
+            "/bybit/v5/market/tickers?category=linear",
+            "/result/list",
+            "/markPrice",
+        ),
+        ("/okx/api/v5/market/tickers?instType=SWAP", "/data", "/last"),
+    ];
+    for (path, list, item_price) in cases {
+        let body = sim.json(path).await;
+        let items: Vec<&Value> = match at(&body, list) {
+            Value::Array(a) => a.iter().collect(),
+            Value::Object(o) => o
+                .iter()
+                .filter(|(k, _)| *k != "date")
+                .map(|(_, v)| v)
+                .collect(),
+            other => panic!("{path}: {other}"),
+        };
+        assert!(items.len() >= 300, "{path}: {} coins", items.len());
+        for item in items {
+            price(item, item_price);
+        }
+    }
+    let prices = sim.json("/binance/fapi/v1/ticker/price").await;
+    let symbols: Vec<&str> = prices
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["symbol"].as_str().unwrap())
+        .collect();
+    for want in ["BTCUSDT", "DOGEUSDT", "SIM001USDT", "SIM300USDT"] {
+        assert!(symbols.contains(&want), "{want} missing");
+    }
+}
+
+#[tokio::test]
+async fn unknown_symbols_get_each_venues_error() {
+    let sim = TestSim::default().await;
+    // (path, status, pointer, expected)
+    let cases: &[(&str, u16, &str, Value)] = &[
+        (
+            "/binance/fapi/v1/premiumIndex?symbol=NOPEUSDT",
+            400,
+            "/code",
+            json!(-1121),
+        ),
+        (
+            "/binance/fapi/v1/ticker/price?symbol=NOPEUSDT",
+            400,
+            "/msg",
+            json!("Invalid symbol."),
+        ),
+        (
+            "/binance/fapi/v1/ticker/bookTicker?symbol=BTC",
+            400,
+            "/code",
+            json!(-1121),
+        ),
+        (
+            "/okx/api/v5/market/ticker?instId=NOPE-USDT-SWAP",
+            200,
+            "/code",
+            json!("51001"),
+        ),
+        (
+            "/okx/api/v5/market/ticker?instId=NOPE-USDT-SWAP",
+            200,
+            "/msg",
+            json!("Instrument ID does not exist"),
+        ),
+        (
+            "/okx/api/v5/market/ticker?instId=NOPE-USDT-SWAP",
+            200,
+            "/data",
+            json!([]),
+        ),
+        (
+            "/bybit/v5/market/tickers?category=linear&symbol=NOPEUSDT",
+            200,
+            "/retCode",
+            json!(10001),
+        ),
+        (
+            "/upbit/v1/ticker?markets=KRW-NOPE",
+            404,
+            "/error/name",
+            json!("Code not found"),
+        ),
+        (
+            "/bithumb/v1/ticker?markets=KRW-NOPE,KRW-NADA",
+            404,
+            "/error/name",
+            json!("Code not found"),
+        ),
+        (
+            "/upbit/v1/ticker?markets=KRW-NOPE,KRW-BTC",
+            200,
+            "/0/market",
+            json!("KRW-BTC"),
+        ),
+        (
+            "/bithumb/public/ticker/NOPE_KRW",
+            200,
+            "/status",
+            json!("5500"),
+        ),
+        (
+            "/dunamu/v1/forex/recent?codes=FRX.KRWJPY",
+            200,
+            "",
+            json!([]),
+        ),
+        ("/erapi/v6/latest/EUR", 404, "/result", json!("error")),
+        (
+            "/frankfurter/v1/latest?base=USD&symbols=XYZ",
+            404,
+            "/message",
+            json!("not found"),
+        ),
+    ];
+    for (path, status, pointer, want) in cases {
+        let reply = sim.get(path).await;
+        assert_eq!(reply.status, *status, "{path}: {}", reply.text);
+        assert_eq!(at(&reply.json(), pointer), want, "{path}");
+    }
+    let mixed = sim.json("/upbit/v1/ticker?markets=KRW-NOPE,KRW-BTC").await;
+    assert_eq!(mixed.as_array().unwrap().len(), 1);
+}
+
+// ---- the price model ----
+
+/// Upbit KRW-BTC and Binance BTCUSDT after each of `rounds` manual advances of 3 steps.
+async fn price_path(sim: &TestSim, rounds: usize) -> Vec<(Decimal, Decimal)> {
+    let mut path = Vec::new();
+    for _ in 0..rounds {
+        sim.post_ok("/_sim/advance", json!({"steps": 3})).await;
+        let krw = sim.json("/upbit/v1/ticker?markets=KRW-BTC").await;
+        let usd = sim
+            .json("/binance/fapi/v1/premiumIndex?symbol=BTCUSDT")
+            .await;
+        path.push((dec(&krw[0]["trade_price"]), dec(&usd["markPrice"])));
+    }
+    path
+}
+
+#[tokio::test]
+async fn the_same_seed_gives_the_same_price_path() {
+    let (a, b, other) = tokio::join!(TestSim::frozen(7), TestSim::frozen(7), TestSim::frozen(8));
+    let (pa, pb, po) = tokio::join!(price_path(&a, 8), price_path(&b, 8), price_path(&other, 8));
+    assert_eq!(pa, pb);
+    assert_ne!(pa, po);
+    assert!(
+        pa.windows(2).any(|w| w[0] != w[1]),
+        "prices never moved: {pa:?}"
+    );
+}
+
+#[tokio::test]
+async fn prices_move_with_the_wall_clock() {
+    let sim = TestSim::start(SimConfig {
+        step: Duration::from_millis(5),
+        ..SimConfig::default()
+    })
+    .await;
+    let mut seen = Vec::new();
+    for _ in 0..5 {
+        let body = sim
+            .json("/binance/fapi/v1/ticker/price?symbol=BTCUSDT")
+            .await;
+        seen.push(dec(&body["price"]));
+        tokio::time::sleep(Duration::from_millis(40)).await;
+    }
+    seen.dedup();
+    assert!(seen.len() > 1, "{seen:?}");
+}
+
+/// Premium of Upbit's or Bithumb's `coin` over each foreign venue at Dunamu's rate.
+async fn premiums(sim: &TestSim, coin: &str) -> Vec<Decimal> {
+    let fx = price(
+        &sim.json("/dunamu/v1/forex/recent?codes=FRX.KRWUSD").await,
+        "/0/basePrice",
+    );
+    let korea = [
+        (
+            format!("/upbit/v1/ticker?markets=KRW-{coin}"),
+            "/0/trade_price",
+        ),
+        (
+            format!("/bithumb/public/ticker/{coin}_KRW"),
+            "/data/closing_price",
+        ),
+    ];
+    let foreign = [
+        (
+            format!("/binance/fapi/v1/premiumIndex?symbol={coin}USDT"),
+            "/markPrice",
+        ),
+        (
+            format!("/bybit/v5/market/tickers?category=linear&symbol={coin}USDT"),
+            "/result/list/0/markPrice",
+        ),
+        (
+            format!("/okx/api/v5/market/ticker?instId={coin}-USDT-SWAP"),
+            "/data/0/last",
+        ),
+    ];
+    let mut rates = Vec::new();
+    for (kpath, kptr) in &korea {
+        let k = price(&sim.json(kpath).await, kptr);
+        for (fpath, fptr) in &foreign {
+            let f = price(&sim.json(fpath).await, fptr);
+            rates.push(premium_rate(k, f, fx).unwrap());
+        }
+    }
+    rates
+}
+
+#[tokio::test]
+async fn premium_computed_from_served_prices_is_the_configured_one() {
+    let sim = TestSim::default().await;
+    let tolerance = Decimal::new(3, 1);
+    for configured in ["1.5", "-2", "4.25"] {
+        let configured = Decimal::from_str(configured).unwrap();
+        sim.post_ok("/_sim/config", json!({"premium_pct": configured}))
+            .await;
+        for coin in [
+            "BTC", "ETH", "XRP", "SOL", "DOGE", "SIM001", "SIM150", "SIM300",
+        ] {
+            for rate in premiums(&sim, coin).await {
+                assert!(
+                    (rate - configured).abs() <= tolerance,
+                    "{coin}: {rate} vs configured {configured}"
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn korean_usdt_carries_the_tether_premium() {
+    let sim = TestSim::default().await;
+    sim.post_ok("/_sim/config", json!({"usdt_premium_pct": "-1.2"}))
+        .await;
+    let fx = dec(at(
+        &sim.json("/dunamu/v1/forex/recent?codes=FRX.KRWUSD").await,
+        "/0/basePrice",
+    ));
+    for venue in ["upbit", "bithumb"] {
+        let body = sim
+            .json(&format!("/{venue}/v1/ticker?markets=KRW-USDT"))
+            .await;
+        let usdt = dec(at(&body, "/0/trade_price"));
+        let pct = (usdt - fx) / fx * Decimal::ONE_HUNDRED;
+        assert!(
+            (pct - Decimal::new(-12, 1)).abs() < Decimal::new(1, 1),
+            "{venue}: {pct}"
+        );
+    }
+}
+
+// ---- faults ----
+
+type Check = fn(&Reply);
+
+/// A fault to switch on, the path to request, and what the answer must look like.
+type FaultCase<'a> = (Value, &'a str, Box<dyn Fn(&Reply)>);
+
+fn zero_all_coins(r: &Reply) {
+    assert_eq!(r.status, 200);
+    let body = r.json();
+    for item in body.as_array().unwrap() {
+        assert!(dec(&item["trade_price"]).is_zero(), "{item}");
+    }
+}
+
+fn zero_btc_only(r: &Reply) {
+    assert_eq!(r.status, 200);
+    for item in r.json().as_array().unwrap() {
+        let zero = dec(&item["markPrice"]).is_zero();
+        assert_eq!(zero, item["symbol"] == "BTCUSDT", "{item}");
+    }
+}
+
+fn zero_eth_only(r: &Reply) {
+    assert_eq!(r.status, 200);
+    for item in r.json()["data"].as_array().unwrap() {
+        let zero = dec(&item["last"]).is_zero();
+        assert_eq!(zero, item["instId"] == "ETH-USDT-SWAP", "{item}");
+    }
+}
+
+fn body_is(status: u16, pointer: &'static str, want: Value) -> impl Fn(&Reply) {
+    move |r: &Reply| {
+        assert_eq!(r.status, status, "{}", r.text);
+        assert_eq!(at(&r.json(), pointer), &want, "{}", r.text);
+    }
+}
+
+#[tokio::test]
+async fn each_fault_does_what_it_says_and_clearing_restores_the_venue() {
+    let sim = TestSim::default().await;
+    let upbit = "/upbit/v1/ticker?markets=KRW-BTC,KRW-ETH";
+    let cases: Vec<FaultCase> = vec![
+        (
+            json!({"venue": "upbit", "latency_ms": 300}),
+            upbit,
+            Box::new(|r: &Reply| {
+                assert_eq!(r.status, 200);
+                assert!(r.elapsed >= Duration::from_millis(300), "{:?}", r.elapsed);
+            }),
+        ),
+        (
+            json!({"venue": "bybit", "error_rate": 1.0, "status": 502}),
+            "/bybit/v5/market/tickers?category=linear",
+            Box::new(|r: &Reply| assert_eq!(r.status, 502)),
+        ),
+        (
+            json!({"venue": "okx", "error_rate": 1.0}),
+            "/okx/api/v5/market/tickers?instType=SWAP",
+            Box::new(|r: &Reply| assert_eq!(r.status, 503)),
+        ),
+        (
+            json!({"venue": "upbit", "rate_limit_retry_after": 7}),
+            upbit,
+            Box::new(|r: &Reply| {
+                assert_eq!(r.status, 429);
+                assert_eq!(r.headers["retry-after"], "7");
+            }),
+        ),
+        (
+            json!({"venue": "binance", "rate_limit_retry_after": 2}),
+            "/binance/fapi/v1/premiumIndex",
+            Box::new(body_is(429, "/code", json!(-1003))),
+        ),
+        (
+            json!({"venue": "dunamu", "malformed": true}),
+            "/dunamu/v1/forex/recent?codes=FRX.KRWUSD",
+            Box::new(|r: &Reply| {
+                assert_eq!(r.status, 200);
+                assert!(
+                    serde_json::from_str::<Value>(&r.text).is_err(),
+                    "{}",
+                    r.text
+                );
+            }),
+        ),
+        (
+            json!({"venue": "bithumb", "malformed": true}),
+            "/bithumb/public/ticker/ALL_KRW",
+            Box::new(|r: &Reply| assert!(serde_json::from_str::<Value>(&r.text).is_err())),
+        ),
+        (
+            json!({"venue": "upbit", "zero_price": true}),
+            upbit,
+            Box::new(zero_all_coins as Check),
+        ),
+        (
+            json!({"venue": "binance", "zero_price": "BTC"}),
+            "/binance/fapi/v1/premiumIndex",
+            Box::new(zero_btc_only as Check),
+        ),
+        (
+            json!({"venue": "okx", "zero_price": true, "zero_coin": "eth"}),
+            "/okx/api/v5/market/tickers?instType=SWAP",
+            Box::new(zero_eth_only as Check),
+        ),
+        (
+            json!({"fx": "erapi", "zero_price": true}),
+            "/erapi/v6/latest/USD",
+            Box::new(body_is(200, "/rates/KRW", json!(0.0))),
+        ),
+        (
+            json!({"venue": "frankfurter", "outage": true}),
+            "/frankfurter/v1/latest?base=USD&symbols=KRW",
+            Box::new(|r: &Reply| {
+                assert_eq!(r.status, 503);
+                assert!(r.elapsed < Duration::from_secs(1));
+            }),
+        ),
+        (
+            json!({"venue": "bithumb", "http_error_body": true}),
+            "/bithumb/public/ticker/BTC_KRW",
+            Box::new(body_is(200, "/status", json!("5600"))),
+        ),
+        (
+            json!({"venue": "bybit", "http_error_body": true}),
+            "/bybit/v5/market/tickers?category=linear&symbol=BTCUSDT",
+            Box::new(body_is(200, "/retCode", json!(10006))),
+        ),
+        (
+            json!({"venue": "okx", "http_error_body": true}),
+            "/okx/api/v5/market/ticker?instId=BTC-USDT-SWAP",
+            Box::new(body_is(200, "/code", json!("50011"))),
+        ),
+        (
+            json!({"venue": "erapi", "http_error_body": true}),
+            "/erapi/v6/latest/USD",
+            Box::new(body_is(200, "/result", json!("error"))),
+        ),
+    ];
+    for (fault, path, check) in cases {
+        sim.post_ok("/_sim/faults", fault.clone()).await;
+        check(&sim.get(path).await);
+        sim.delete("/_sim/faults").await;
+        let healthy = sim.get(path).await;
+        assert_eq!(
+            healthy.status, 200,
+            "after clearing {fault}: {}",
+            healthy.text
+        );
+        healthy.json();
+    }
+}
+
+#[tokio::test]
+async fn a_hanging_venue_times_the_client_out_until_cleared() {
+    let sim = TestSim::default().await;
+    sim.post_ok("/_sim/faults", json!({"venue": "binance", "hang": true}))
+        .await;
+    let short = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let err = short
+        .get(sim.url("/binance/fapi/v1/premiumIndex?symbol=BTCUSDT"))
+        .send()
+        .await
+        .expect_err("a hanging venue never answers");
+    assert!(err.is_timeout(), "{err}");
+    sim.delete("/_sim/faults?venue=binance").await;
+    sim.json("/binance/fapi/v1/premiumIndex?symbol=BTCUSDT")
+        .await;
+}
+
+#[tokio::test]
+async fn stopping_the_simulator_releases_hanging_requests() {
+    let sim = TestSim::default().await;
+    sim.post_ok("/_sim/faults", json!({"venue": "okx", "hang": true}))
+        .await;
+    let request = tokio::spawn(
+        sim.http
+            .get(sim.url("/okx/api/v5/market/tickers?instType=SWAP"))
+            .send(),
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = Instant::now();
+    sim.handle.stop().await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    let answer = request.await.unwrap();
+    assert!(answer.map(|r| r.status().as_u16() == 503).unwrap_or(true));
+}
+
+#[tokio::test]
+async fn an_error_rate_fails_only_some_requests() {
+    let sim = TestSim::default().await;
+    sim.post_ok("/_sim/faults", json!({"venue": "upbit", "error_rate": 0.5}))
+        .await;
+    let mut statuses = Vec::new();
+    for _ in 0..40 {
+        statuses.push(sim.get("/upbit/v1/ticker?markets=KRW-BTC").await.status);
+    }
+    assert!(
+        statuses.contains(&200) && statuses.contains(&503),
+        "{statuses:?}"
+    );
+    assert!(statuses.iter().all(|s| [200, 503].contains(s)));
+}
+
+#[tokio::test]
+async fn faults_are_listed_and_cleared_per_prefix_or_all() {
+    let sim = TestSim::default().await;
+    for prefix in PREFIXES {
+        sim.post_ok("/_sim/faults", json!({"venue": prefix, "latency_ms": 1}))
+            .await;
+    }
+    let listed = sim.json("/_sim/faults").await;
+    assert_eq!(listed.as_array().unwrap().len(), PREFIXES.len());
+    assert_eq!(listed[0]["latency_ms"], json!(1));
+    sim.delete("/_sim/faults?venue=upbit").await;
+    assert_eq!(sim.json("/_sim/faults").await.as_array().unwrap().len(), 7);
+    sim.delete("/_sim/faults").await;
+    assert_eq!(sim.json("/_sim/faults").await, json!([]));
+}
+
+#[tokio::test]
+async fn bad_control_requests_are_rejected_with_json() {
+    let sim = TestSim::default().await;
+    let cases: &[(&str, Value)] = &[
+        ("/_sim/faults", json!({"venue": "kraken"})),
+        ("/_sim/faults", json!({"venue": "upbit", "error_rate": 2})),
+        ("/_sim/faults", json!({"venue": "upbit", "status": 200})),
+        (
+            "/_sim/faults",
+            json!({"venue": "upbit", "unknown_switch": true}),
+        ),
+        (
+            "/_sim/prices",
+            json!({"venue": "upbit", "coin": "NOPE", "price": "1"}),
+        ),
+        (
+            "/_sim/prices",
+            json!({"venue": "binance", "coin": "USDT", "price": "1"}),
+        ),
+        ("/_sim/prices", json!({"venue": "upbit", "price": "1"})),
+        (
+            "/_sim/prices",
+            json!({"fx": "dunamu", "coin": "BTC", "price": "1"}),
+        ),
+        (
+            "/_sim/prices",
+            json!({"venue": "upbit", "coin": "BTC", "price": "-1"}),
+        ),
+        ("/_sim/config", json!({"premium_pct": "abc"})),
+        ("/_sim/config", json!({"noise_pct": -1})),
+        ("/_sim/advance", json!({"steps": -1})),
+    ];
+    for (path, body) in cases {
+        let (status, answer) = sim.control(Method::POST, path, body.clone()).await;
+        assert_eq!(status, 400, "{path} {body}: {answer}");
+        assert!(answer["error"].is_string(), "{answer}");
+    }
+}
+
+// ---- pins, stats, health ----
+
+#[tokio::test]
+async fn pinned_prices_are_returned_exactly_until_cleared() {
+    let sim = TestSim::default().await;
+    // (pin, path, pointer, expected value)
+    let cases: &[(Value, &str, &str, Value)] = &[
+        (
+            json!({"venue": "upbit", "coin": "BTC", "price": "129555000"}),
+            "/upbit/v1/ticker?markets=KRW-BTC",
+            "/0/trade_price",
+            json!(129555000.0),
+        ),
+        (
+            json!({"venue": "upbit", "coin": "usdt", "price": "1401"}),
+            "/upbit/v1/ticker?markets=KRW-USDT",
+            "/0/trade_price",
+            json!(1401.0),
+        ),
+        (
+            json!({"venue": "bithumb", "coin": "ETH", "price": "4321000"}),
+            "/bithumb/public/ticker/ETH_KRW",
+            "/data/closing_price",
+            json!("4321000"),
+        ),
+        (
+            json!({"venue": "binance", "coin": "BTC", "price": "89277.1"}),
+            "/binance/fapi/v1/premiumIndex?symbol=BTCUSDT",
+            "/markPrice",
+            json!("89277.1"),
+        ),
+        (
+            json!({"venue": "bybit", "coin": "SOL", "price": "141.25"}),
+            "/bybit/v5/market/tickers?category=linear&symbol=SOLUSDT",
+            "/result/list/0/markPrice",
+            json!("141.25"),
+        ),
+        (
+            json!({"venue": "okx", "coin": "XRP", "price": 2.5}),
+            "/okx/api/v5/market/ticker?instId=XRP-USDT-SWAP",
+            "/data/0/last",
+            json!("2.5"),
+        ),
+        (
+            json!({"fx": "dunamu", "price": "1432.6"}),
+            "/dunamu/v1/forex/recent?codes=FRX.KRWUSD",
+            "/0/basePrice",
+            json!(1432.6),
+        ),
+        (
+            json!({"fx": "erapi", "price": "1391.2"}),
+            "/erapi/v6/latest/USD",
+            "/rates/KRW",
+            json!(1391.2),
+        ),
+        (
+            json!({"fx": "frankfurter", "price": "1398.5"}),
+            "/frankfurter/v1/latest?base=USD&symbols=KRW",
+            "/rates/KRW",
+            json!(1398.5),
+        ),
+    ];
+    for (pin, path, pointer, want) in cases {
+        sim.post_ok("/_sim/prices", pin.clone()).await;
+        sim.post_ok("/_sim/advance", json!({"steps": 50})).await;
+        assert_eq!(at(&sim.json(path).await, pointer), want, "{pin}");
+    }
+    assert_eq!(
+        sim.json("/_sim/prices").await.as_array().unwrap().len(),
+        cases.len()
+    );
+
+    // DESIGN §1's worked example, from the pinned prices.
+    let rate = premiums_from_pins(&sim).await;
+    assert_eq!(rate.round_dp(4), Decimal::new(12953, 4));
+
+    sim.delete("/_sim/prices").await;
+    for (_, path, pointer, want) in cases {
+        assert_ne!(
+            at(&sim.json(path).await, pointer),
+            want,
+            "{path} after clearing"
+        );
+    }
+}
+
+async fn premiums_from_pins(sim: &TestSim) -> Decimal {
+    let k = price(
+        &sim.json("/upbit/v1/ticker?markets=KRW-BTC").await,
+        "/0/trade_price",
+    );
+    let f = price(
+        &sim.json("/binance/fapi/v1/premiumIndex?symbol=BTCUSDT")
+            .await,
+        "/markPrice",
+    );
+    let fx = price(
+        &sim.json("/dunamu/v1/forex/recent?codes=FRX.KRWUSD").await,
+        "/0/basePrice",
+    );
+    premium_rate(k, f, fx).unwrap()
+}
+
+#[tokio::test]
+async fn stats_count_requests_per_prefix_and_path() {
+    let sim = TestSim::default().await;
+    sim.post_ok("/_sim/faults", json!({"venue": "okx", "outage": true}))
+        .await;
+    let requests = [
+        "/upbit/v1/ticker?markets=KRW-BTC",
+        "/upbit/v1/ticker?markets=KRW-ETH",
+        "/upbit/v1/ticker?markets=KRW-XRP",
+        "/binance/fapi/v1/premiumIndex",
+        "/okx/api/v5/market/tickers?instType=SWAP",
+    ];
+    for path in requests {
+        sim.get(path).await;
+    }
+    let stats = sim.json("/_sim/stats").await;
+    assert_eq!(stats["total"], json!(5), "{stats}");
+    assert_eq!(stats["requests"]["upbit"], json!(3));
+    assert_eq!(stats["requests"]["binance"], json!(1));
+    assert_eq!(stats["requests"]["dunamu"], json!(0));
+    assert_eq!(stats["faulted"]["okx"], json!(1));
+    assert_eq!(stats["paths"]["/upbit/v1/ticker"], json!(3));
+    sim.delete("/_sim/stats").await;
+    assert_eq!(sim.json("/_sim/stats").await["total"], json!(0));
+}
+
+#[tokio::test]
+async fn health_and_config_answer() {
+    let sim = TestSim::default().await;
+    assert_eq!(sim.json("/_sim/health").await["status"], json!("ok"));
+    let cfg = sim.json("/_sim/config").await;
+    assert_eq!(cfg["premium_pct"], json!("1.5"));
+    assert_eq!(cfg["extra_coins"], json!(300));
+    let changed = sim
+        .post_ok(
+            "/_sim/config",
+            json!({"premium_pct": 2.5, "noise_pct": "0"}),
+        )
+        .await;
+    assert_eq!(changed["premium_pct"], json!("2.5"));
+    assert_eq!(changed["usdt_premium_pct"], json!("0.3"));
+    assert_eq!(changed["noise_pct"], json!("0"));
+}

@@ -1,0 +1,215 @@
+//! Cron sources. Every replica runs one per job kind.
+//!
+//! apalis-cron's `pipe_to` gives each tick a random ULID, so N replicas would make N jobs per
+//! tick (apalis issue #281). Instead each source sleeps until the schedule's next fire time and
+//! pushes a task whose id is fixed by (kind, params, tick); the push of a replica that comes
+//! second is a no-op, and it knows it ([`jobs::queue::PushOutcome::Duplicate`]).
+//!
+//! Missed ticks: `{p}:cron-last:{kind}` holds the last tick produced by any replica. The replica
+//! that advances it past a gap counts the schedule's fire times inside the gap into
+//! `{p}:counters` `missed_ticks:{kind}` and the `premium_missed_ticks_total` metric; the update is
+//! a compare-and-set, so a gap is counted once however many replicas see it. Missed ticks are not
+//! backfilled: a premium for a second that has passed is not worth computing late.
+//!
+//! Pile-up guard: when a queue already holds `MAX_BACKLOG` tasks (every worker stuck or gone
+//! while cron keeps pushing), ticks are not pushed but counted as missed, so the queue can never
+//! grow to the size at which apalis-redis 1.0's promotion script fails (~8,000 due tasks).
+
+use std::{
+    str::FromStr,
+    sync::{Arc, LazyLock},
+    time::Duration,
+};
+
+use chrono::{DateTime, TimeZone, Utc};
+use domain::{JobKind, Region};
+use jobs::{
+    Job, Keys, RedisConn, metrics_names as m,
+    queue::{Enqueuer, PushOutcome},
+};
+use redis::{AsyncCommands, Script};
+use settings::Settings;
+use tokio::sync::watch;
+
+/// Above this many waiting tasks in a queue, ticks are skipped (and counted as missed).
+pub const MAX_BACKLOG: u64 = 2_000;
+
+pub fn schedule_of(settings: &Settings, kind: JobKind) -> cron::Schedule {
+    let expr = match kind {
+        JobKind::FetchTicker => &settings.schedule.ticker,
+        JobKind::FetchFx => &settings.schedule.fx,
+        JobKind::ComputePremium => &settings.schedule.premium,
+    };
+    // Validated at start (Settings::validate).
+    cron::Schedule::from_str(expr).expect("schedule validated at start")
+}
+
+/// The jobs of one tick of `kind`.
+pub fn jobs_for_tick(settings: &Settings, kind: JobKind, tick: i64) -> Vec<Job> {
+    match kind {
+        JobKind::FetchTicker => {
+            // Korean venues first: the KRW side is the one that moves the premium most.
+            let mut venues = settings.venues_in(Region::Korea);
+            venues.extend(settings.venues_in(Region::Foreign));
+            venues
+                .into_iter()
+                .map(|v| Job::for_tick(kind, Some(v), tick))
+                .collect()
+        }
+        _ => vec![Job::for_tick(kind, None, tick)],
+    }
+}
+
+/// Produces `kind`'s jobs on its schedule until `stop` turns true.
+pub async fn produce(
+    kind: JobKind,
+    settings: Arc<Settings>,
+    enqueuer: Enqueuer,
+    conn: RedisConn,
+    mut stop: watch::Receiver<bool>,
+) {
+    let schedule = schedule_of(&settings, kind);
+    let keys = Keys::new(&settings.redis_prefix);
+    loop {
+        let Some(next) = schedule.upcoming(Utc).next() else {
+            return;
+        };
+        let wait = (next - Utc::now()).to_std().unwrap_or_default();
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = stop.changed() => return,
+        }
+        if *stop.borrow() {
+            return;
+        }
+        let tick = next.timestamp();
+        if let Err(e) = account_tick(&conn, &keys, kind, &schedule, tick).await {
+            tracing::warn!(%kind, tick, error = %e, "missed-tick accounting failed");
+        }
+        match enqueuer.depth(kind).await {
+            Ok((scheduled, active)) if scheduled + active >= MAX_BACKLOG => {
+                tracing::warn!(%kind, tick, scheduled, active, "queue backlog over {MAX_BACKLOG}: tick skipped");
+                count_missed(&conn, &keys, kind, 1).await;
+                continue;
+            }
+            _ => {}
+        }
+        for job in jobs_for_tick(&settings, kind, tick) {
+            match enqueuer.push(&job).await {
+                Ok(PushOutcome::New) => {}
+                Ok(PushOutcome::Duplicate) => {
+                    metrics::counter!(m::DUPLICATE_PUSHES_TOTAL, "kind" => kind.as_str())
+                        .increment(1);
+                }
+                Err(e) => {
+                    tracing::warn!(job = %job.id, error = %e, "could not enqueue tick job");
+                }
+            }
+        }
+    }
+}
+
+/// Compare-and-set of the last produced tick. KEYS[1] cron-last, KEYS[2] counters.
+/// ARGV: tick, expected previous ('' = none), missed, counter field. Returns -1 when another
+/// replica moved it meanwhile.
+static ADVANCE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local cur = redis.call('GET', KEYS[1]) or ''
+if cur ~= ARGV[2] then return -1 end
+redis.call('SET', KEYS[1], ARGV[1])
+local missed = tonumber(ARGV[3])
+if missed > 0 then redis.call('HINCRBY', KEYS[2], ARGV[4], missed) end
+return missed
+"#,
+    )
+});
+
+/// Fire times of `schedule` strictly between `last` and `tick` (capped).
+pub fn missed_between(schedule: &cron::Schedule, last: i64, tick: i64) -> u64 {
+    let Some(from) = Utc.timestamp_opt(last, 0).single() else {
+        return 0;
+    };
+    let to: DateTime<Utc> = Utc.timestamp_opt(tick, 0).single().unwrap_or(from);
+    schedule
+        .after(&from)
+        .take_while(|t| *t < to)
+        .take(1_000_000)
+        .count() as u64
+}
+
+async fn account_tick(
+    conn: &RedisConn,
+    keys: &Keys,
+    kind: JobKind,
+    schedule: &cron::Schedule,
+    tick: i64,
+) -> Result<(), redis::RedisError> {
+    let mut conn = conn.clone();
+    for _ in 0..5 {
+        let last: Option<i64> = conn.get(keys.cron_last(kind)).await?;
+        if let Some(last) = last
+            && last >= tick
+        {
+            return Ok(());
+        }
+        let missed = last.map(|l| missed_between(schedule, l, tick)).unwrap_or(0);
+        let r: i64 = ADVANCE
+            .key(keys.cron_last(kind))
+            .key(keys.counters())
+            .arg(tick)
+            .arg(last.map(|l| l.to_string()).unwrap_or_default())
+            .arg(missed)
+            .arg(format!("missed_ticks:{kind}"))
+            .invoke_async(&mut conn)
+            .await?;
+        if r >= 0 {
+            if r > 0 {
+                tracing::warn!(%kind, tick, missed = r, "ticks were missed (no replica produced them)");
+                metrics::counter!(m::MISSED_TICKS_TOTAL, "kind" => kind.as_str())
+                    .increment(r as u64);
+            }
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    Ok(())
+}
+
+async fn count_missed(conn: &RedisConn, keys: &Keys, kind: JobKind, n: i64) {
+    metrics::counter!(m::MISSED_TICKS_TOTAL, "kind" => kind.as_str()).increment(n as u64);
+    let _: Result<(), _> = conn
+        .clone()
+        .hincr(keys.counters(), format!("missed_ticks:{kind}"), n)
+        .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missed_ticks_are_the_fire_times_inside_the_gap() {
+        let every_second = cron::Schedule::from_str("*/1 * * * * *").unwrap();
+        assert_eq!(missed_between(&every_second, 100, 101), 0);
+        assert_eq!(missed_between(&every_second, 100, 105), 4);
+        let ten_minutes = cron::Schedule::from_str("0 */10 * * * *").unwrap();
+        assert_eq!(
+            missed_between(&ten_minutes, 1_763_800_200, 1_763_800_800),
+            0
+        );
+        assert_eq!(
+            missed_between(&ten_minutes, 1_763_800_200, 1_763_802_000),
+            2
+        );
+    }
+
+    #[test]
+    fn one_ticker_job_per_enabled_venue() {
+        let s = Settings::default();
+        let jobs = jobs_for_tick(&s, JobKind::FetchTicker, 1);
+        assert_eq!(jobs.len(), 5);
+        assert_eq!(jobs[0].id, "fetch-ticker:bithumb:1");
+        assert_eq!(jobs_for_tick(&s, JobKind::FetchFx, 7)[0].id, "fetch-fx:7");
+    }
+}
