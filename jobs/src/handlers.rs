@@ -87,8 +87,14 @@ pub enum JobError {
     Redis(#[from] redis::RedisError),
     #[error(transparent)]
     RateLimit(#[from] RateLimitError),
-    #[error("every FX source failed: {0}")]
-    AllFxFailed(String, bool, Option<Duration>),
+    /// Every source of the fallback chain failed; `class` is the first source's error class.
+    #[error("every FX source failed: {message}")]
+    AllFxFailed {
+        message: String,
+        retryable: bool,
+        retry_after: Option<Duration>,
+        class: &'static str,
+    },
     #[error("attempt timed out after {0} ms")]
     Timeout(u64),
     #[error("attempt panicked: {0}")]
@@ -102,7 +108,7 @@ impl JobError {
         match self {
             JobError::Fetch(e) => e.is_retryable(),
             JobError::Redis(_) | JobError::RateLimit(_) | JobError::Timeout(_) => true,
-            JobError::AllFxFailed(_, retryable, _) => *retryable,
+            JobError::AllFxFailed { retryable, .. } => *retryable,
             JobError::Panic(_) | JobError::Permanent(_) => false,
         }
     }
@@ -110,7 +116,7 @@ impl JobError {
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             JobError::Fetch(e) => e.retry_after(),
-            JobError::AllFxFailed(_, _, ra) => *ra,
+            JobError::AllFxFailed { retry_after, .. } => *retry_after,
             _ => None,
         }
     }
@@ -120,7 +126,7 @@ impl JobError {
             JobError::Fetch(e) => e.class().as_str(),
             JobError::Redis(_) => "redis",
             JobError::RateLimit(_) => "rate_limit_budget",
-            JobError::AllFxFailed(..) => "fx_sources",
+            JobError::AllFxFailed { class, .. } => class,
             JobError::Timeout(_) => "timeout",
             JobError::Panic(_) => "panic",
             JobError::Permanent(_) => "permanent",
@@ -242,11 +248,16 @@ async fn fetch_fx(ctx: &Ctx, _job: &Job) -> JobResult {
     }
     let retryable = errors.iter().any(|(_, e)| e.is_retryable());
     let retry_after = errors.iter().filter_map(|(_, e)| e.retry_after()).max();
-    Err(JobError::AllFxFailed(
-        describe(&errors),
+    let class = errors
+        .first()
+        .map(|(_, e)| e.class().as_str())
+        .unwrap_or("fx_sources");
+    Err(JobError::AllFxFailed {
+        message: describe(&errors),
         retryable,
         retry_after,
-    ))
+        class,
+    })
 }
 
 fn describe(errors: &[(FxSource, FetchError)]) -> String {

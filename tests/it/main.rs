@@ -1,0 +1,10 @@
+//! End-to-end tests of the job pipeline against the real local Redis and PostgreSQL and the
+//! market simulator. Each test has its own Redis key prefix and its own database.
+
+mod pipeline;
+mod processes;
+mod support;
+
+// Dependencies of the binary, not of these tests.
+use clap as _;
+use tracing_subscriber as _;

@@ -1,0 +1,385 @@
+//! The pipeline in one process: cron → apalis-redis → worker → cache, history and records.
+
+use std::{collections::HashMap, time::Duration};
+
+use chrono::Utc;
+use domain::{Coin, FxSource, JobKind, Price, Venue, VenuePair, premium_rate};
+use jobs::{Job, JobState, queue::PushOutcome};
+use rust_decimal::Decimal;
+use serde_json::json;
+
+use crate::support::{TestEnv, eventually};
+
+fn frozen_sim() -> sim::SimConfig {
+    sim::SimConfig {
+        step: Duration::ZERO,
+        extra_coins: 10,
+        ..Default::default()
+    }
+}
+
+fn dec(v: &serde_json::Value) -> Decimal {
+    match v {
+        serde_json::Value::String(s) => s.parse().unwrap(),
+        serde_json::Value::Number(n) => n.to_string().parse().unwrap(),
+        other => panic!("not a number: {other}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn premiums_in_redis_and_postgres_match_an_independent_computation() {
+    let env = TestEnv::new(frozen_sim(), |_| {}).await;
+    let worker = env.spawn_worker().await;
+    let pair = VenuePair::new(Venue::Upbit, Venue::Binance).unwrap();
+    let btc = Coin::parse("BTC").unwrap();
+    let cache = env.cache();
+    let premium = eventually(
+        Duration::from_secs(15),
+        "a BTC premium in Redis",
+        || async { cache.premium(&btc, pair).await.unwrap() },
+    )
+    .await;
+
+    // The simulator's own answers, read the way a person would read them.
+    let upbit = env.sim_get("/upbit/v1/ticker?markets=KRW-BTC").await;
+    let binance = env
+        .sim_get("/binance/fapi/v1/premiumIndex?symbol=BTCUSDT")
+        .await;
+    let dunamu = env
+        .sim_get("/dunamu/v1/forex/recent?codes=FRX.KRWUSD")
+        .await;
+    let korea = dec(&upbit[0]["trade_price"]);
+    let foreign = dec(&binance["markPrice"]);
+    let fx = dec(&dunamu[0]["basePrice"]);
+    let expected = (korea - foreign * fx) / (foreign * fx) * Decimal::ONE_HUNDRED;
+    assert_eq!(premium.inputs.korea_krw.value(), korea);
+    assert_eq!(premium.inputs.foreign_usd.value(), foreign);
+    assert_eq!(premium.inputs.usd_krw.value(), fx);
+    assert_eq!(premium.inputs.fx_source, FxSource::Dunamu);
+    assert_eq!(premium.rate, expected);
+    assert_eq!(
+        premium.rate,
+        premium_rate(
+            Price::new(korea).unwrap(),
+            Price::new(foreign).unwrap(),
+            Price::new(fx).unwrap()
+        )
+        .unwrap()
+    );
+    // The simulator was configured at 1.5 %.
+    assert!(
+        (premium.rate - Decimal::new(15, 1)).abs() < Decimal::new(3, 1),
+        "{}",
+        premium.rate
+    );
+    let usdt = dec(&env.sim_get("/upbit/v1/ticker?markets=KRW-USDT").await[0]["trade_price"]);
+    assert_eq!(
+        premium.usdt_rate,
+        Some((korea - foreign * usdt) / (foreign * usdt) * Decimal::ONE_HUNDRED)
+    );
+
+    // PostgreSQL holds the same numbers, one row per tick.
+    let store = env.store().await;
+    let rows = eventually(
+        Duration::from_secs(10),
+        "premium rows in PostgreSQL",
+        || async {
+            let rows = store
+                .premium_rows(
+                    &btc,
+                    pair,
+                    Utc::now() - chrono::Duration::minutes(5),
+                    Utc::now(),
+                )
+                .await
+                .unwrap();
+            (rows.len() >= 2).then_some(rows)
+        },
+    )
+    .await;
+    for row in &rows {
+        assert_eq!(row.korea_krw, korea);
+        assert_eq!(row.foreign_usd, foreign);
+        assert_eq!(row.usd_krw, fx);
+        assert_eq!(row.rate, expected);
+    }
+    worker.stop().await;
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zero_price_or_stale_input_never_produces_a_premium_and_the_reason_is_recorded() {
+    let env = TestEnv::new(frozen_sim(), |s| {
+        s.freshness.ticker_ms = 1_500;
+        s.http.timeout_ms = 500;
+    })
+    .await;
+    // Upbit sends BTC at zero; Bybit stops answering (its tickers go stale).
+    env.sim_post(
+        "/_sim/faults",
+        json!({"venue": "upbit", "zero_price": "BTC"}),
+    )
+    .await;
+    env.sim_post("/_sim/faults", json!({"venue": "bybit", "hang": true}))
+        .await;
+    let worker = env.spawn_worker().await;
+    let cache = env.cache();
+    let btc = Coin::parse("BTC").unwrap();
+    let eth = Coin::parse("ETH").unwrap();
+    let upbit_binance = VenuePair::new(Venue::Upbit, Venue::Binance).unwrap();
+    let upbit_bybit = VenuePair::new(Venue::Upbit, Venue::Bybit).unwrap();
+
+    // Other coins on the same pair are computed.
+    eventually(Duration::from_secs(15), "an ETH premium", || async {
+        cache.premium(&eth, upbit_binance).await.unwrap()
+    })
+    .await;
+    let skip = eventually(Duration::from_secs(10), "a skip reason for BTC", || async {
+        cache.skip(&btc, upbit_binance).await.unwrap()
+    })
+    .await;
+    assert_eq!(skip.input, "upbit BTC ticker");
+    assert_eq!(skip.reason, "missing");
+    assert!(cache.premium(&btc, upbit_binance).await.unwrap().is_none());
+
+    // Bybit prices were never fetched: missing, never a premium.
+    let skip = cache
+        .skip(&eth, upbit_bybit)
+        .await
+        .unwrap()
+        .expect("bybit skip recorded");
+    assert_eq!(skip.input, "bybit ETH ticker");
+    assert!(cache.premium(&eth, upbit_bybit).await.unwrap().is_none());
+
+    // A ticker that goes stale stops producing premiums, and says why.
+    env.sim_post("/_sim/faults", json!({"venue": "binance", "hang": true}))
+        .await;
+    let skip = eventually(
+        Duration::from_secs(15),
+        "a stale binance ticker",
+        || async {
+            cache
+                .skip(&eth, upbit_binance)
+                .await
+                .unwrap()
+                .filter(|s| s.reason == "stale")
+        },
+    )
+    .await;
+    assert_eq!(skip.input, "binance ETH ticker");
+    assert!(skip.age_ms.unwrap() > 1_500);
+
+    // No premium row was ever written for the zero-priced coin or the hanging venue.
+    let store = env.store().await;
+    let from = Utc::now() - chrono::Duration::minutes(5);
+    assert!(
+        store
+            .premium_rows(&btc, upbit_binance, from, Utc::now())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .premium_rows(&eth, upbit_bybit, from, Utc::now())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    env.sim_post("/_sim/faults", json!({"venue": "bybit"}))
+        .await;
+    env.sim_post("/_sim/faults", json!({"venue": "binance"}))
+        .await;
+    worker.stop().await;
+    env.cleanup().await;
+}
+
+/// Waits until the job's record satisfies `until`.
+async fn record_where(
+    env: &TestEnv,
+    id: &str,
+    until: impl Fn(&jobs::JobRecord) -> bool,
+    timeout: Duration,
+) -> jobs::JobRecord {
+    let records = env.records();
+    eventually(timeout, "the job to reach the expected state", || async {
+        records.get(id).await.unwrap().filter(|r| until(r))
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_with_retry_after_is_not_retried_before_it_says() {
+    let env = TestEnv::new(frozen_sim(), |s| {
+        s.fx_sources = vec![FxSource::Dunamu];
+        s.worker.cron = false;
+        s.retry.fetch_fx.base_ms = 400;
+        s.retry.fetch_fx.max_attempts = 3;
+    })
+    .await;
+    env.sim_post(
+        "/_sim/faults",
+        json!({"venue": "dunamu", "rate_limit_retry_after": 3}),
+    )
+    .await;
+    let worker = env.spawn_worker().await;
+    let t = env
+        .enqueuer()
+        .trigger(JobKind::FetchFx, None)
+        .await
+        .unwrap();
+    let first_failure = record_where(
+        &env,
+        &t.id,
+        |r| r.state == JobState::Scheduled && r.attempts == 1,
+        Duration::from_secs(10),
+    )
+    .await;
+    assert_eq!(first_failure.error_class.as_deref(), Some("rate_limited"));
+    let failed_at = first_failure.updated_ms;
+    assert!(first_failure.next_run_ms.unwrap() - failed_at >= 3_000);
+    env.sim_post("/_sim/faults", json!({"venue": "dunamu"}))
+        .await;
+    let done = record_where(
+        &env,
+        &t.id,
+        |r| r.state == JobState::Done,
+        Duration::from_secs(15),
+    )
+    .await;
+    assert_eq!(done.attempts, 2);
+    let second_start = done.started_ms.unwrap();
+    assert!(
+        second_start - failed_at >= 3_000,
+        "retried {} ms after a Retry-After of 3 s",
+        second_start - failed_at
+    );
+    worker.stop().await;
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pushing_the_same_tick_twice_makes_one_job() {
+    let env = TestEnv::new(frozen_sim(), |s| s.worker.cron = false).await;
+    let enq = env.enqueuer();
+    let job = Job::for_tick(JobKind::ComputePremium, None, Utc::now().timestamp());
+    assert_eq!(enq.push(&job).await.unwrap(), PushOutcome::New);
+    assert_eq!(enq.push(&job).await.unwrap(), PushOutcome::Duplicate);
+    assert_eq!(enq.push(&job).await.unwrap(), PushOutcome::Duplicate);
+    let (scheduled, active) = enq.depth(JobKind::ComputePremium).await.unwrap();
+    assert_eq!(scheduled + active, 1);
+    let rec = env.records().get(&job.id).await.unwrap().unwrap();
+    assert_eq!(rec.state, JobState::Queued);
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_quick_triggers_give_one_job() {
+    let env = TestEnv::new(frozen_sim(), |s| s.worker.cron = false).await;
+    let enq = env.enqueuer();
+    let (a, b) = tokio::join!(
+        enq.trigger(JobKind::FetchFx, None),
+        enq.trigger(JobKind::FetchFx, None)
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.id, b.id);
+    assert!(a.conflict != b.conflict, "exactly one of them conflicts");
+    let worker = env.spawn_worker().await;
+    let records = env.records();
+    let rec = eventually(
+        Duration::from_secs(10),
+        "the triggered job done",
+        || async {
+            records
+                .get(&a.id)
+                .await
+                .unwrap()
+                .filter(|r| r.state == JobState::Done)
+        },
+    )
+    .await;
+    assert_eq!(rec.runs, 1);
+    // Once it is done, a new trigger makes a new job.
+    let c = enq.trigger(JobKind::FetchFx, None).await.unwrap();
+    assert!(!c.conflict);
+    assert_ne!(c.id, a.id);
+    worker.stop().await;
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_stays_bounded_after_a_thousand_ticks() {
+    const TICKS: i64 = 1_000;
+    let mut env = TestEnv::new(frozen_sim(), |s| {
+        s.worker.cron = false;
+        s.worker.concurrency = 32;
+        for v in Venue::ALL {
+            s.rate_limits.insert(v, 100_000);
+        }
+        s.venues = vec![Venue::Upbit, Venue::Binance];
+        s.pairs = vec![VenuePair::new(Venue::Upbit, Venue::Binance).unwrap()];
+        s.usdt_venue = Venue::Upbit;
+    })
+    .await;
+    // Shorter than `validate` allows (60 s, the dedup window), so the test need not wait a minute.
+    std::sync::Arc::get_mut(&mut env.settings)
+        .unwrap()
+        .retention
+        .job_records_secs = 5;
+    let worker = env.spawn_worker().await;
+    let enq = env.enqueuer();
+    let start = Utc::now().timestamp();
+    let mut ids = Vec::new();
+    for i in 0..TICKS {
+        for job in [
+            Job::for_tick(JobKind::FetchTicker, Some(Venue::Upbit), start + i),
+            Job::for_tick(JobKind::FetchTicker, Some(Venue::Binance), start + i),
+            Job::for_tick(JobKind::ComputePremium, None, start + i),
+        ] {
+            assert_eq!(enq.push(&job).await.unwrap(), PushOutcome::New);
+            ids.push(job.id);
+        }
+    }
+    let records = env.records();
+    eventually(Duration::from_secs(240), "all 3,000 jobs done", || async {
+        let counts: HashMap<_, _> = records.counts(None).await.unwrap().into_iter().collect();
+        (counts[&JobState::Done] == 3 * TICKS as u64).then_some(())
+    })
+    .await;
+    let during = env.prefix_keys().await.len();
+    assert!(
+        during > 3_000,
+        "records and task data exist while retained: {during}"
+    );
+
+    // Past the retention window (5 s here) the janitor of the running worker deletes apalis'
+    // task data, the records expire and their index entries are trimmed.
+    let keys = eventually(
+        Duration::from_secs(60),
+        "the finished jobs to be swept",
+        || async {
+            let keys = env.prefix_keys().await;
+            (keys.len() < 100).then_some(keys)
+        },
+    )
+    .await;
+    // What is left does not grow with the number of ticks: queues, caches, counters.
+    let mut conn = env.conn.clone();
+    let mut bytes = 0u64;
+    for k in &keys {
+        let n: Option<u64> = redis::cmd("MEMORY")
+            .arg("USAGE")
+            .arg(k)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        bytes += n.unwrap_or(0);
+    }
+    assert!(
+        bytes < 512 * 1024,
+        "{bytes} bytes left under the prefix in {} keys",
+        keys.len()
+    );
+    worker.stop().await;
+    env.cleanup().await;
+}

@@ -1,0 +1,255 @@
+//! Worker replicas as real processes: several at once, killed with SIGKILL, restarted.
+
+use std::{collections::BTreeMap, time::Duration};
+
+use chrono::Utc;
+use domain::{FxSource, JobKind, Venue};
+use jobs::JobState;
+use serde_json::json;
+
+use crate::support::{TestEnv, eventually, terminate};
+
+fn sim_cfg() -> sim::SimConfig {
+    sim::SimConfig {
+        extra_coins: 10,
+        ..Default::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_replicas_with_cron_run_every_tick_exactly_once() {
+    let env = TestEnv::new(sim_cfg(), |s| {
+        // FX every 5 s so that its ticks are checked too.
+        s.schedule.fx = "*/5 * * * * *".into();
+    })
+    .await;
+    let mut replicas: Vec<_> = (0..3).map(|_| env.spawn_worker_process()).collect();
+    // Let all three start (connect, migrate), then observe 30 s of ticks.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let first = Utc::now().timestamp() + 1;
+    tokio::time::sleep(Duration::from_secs(31)).await;
+    let last = Utc::now().timestamp() - 2;
+    // Graceful stop: running jobs finish.
+    for r in &mut replicas {
+        terminate(r);
+    }
+    for r in &mut replicas {
+        let _ = r.wait();
+    }
+
+    let records = env.all_records().await;
+    let mut missing = Vec::new();
+    let mut not_once = Vec::new();
+    let mut per_kind: BTreeMap<&str, usize> = BTreeMap::new();
+    for tick in first..=last {
+        let mut expected: Vec<String> = Venue::ALL
+            .iter()
+            .map(|v| format!("fetch-ticker:{v}:{tick}"))
+            .collect();
+        expected.push(format!("compute-premium:{tick}"));
+        if tick % 5 == 0 {
+            expected.push(format!("fetch-fx:{tick}"));
+        }
+        for id in expected {
+            match records.get(&id) {
+                None => missing.push(id),
+                Some(r) => {
+                    *per_kind.entry(r.kind.as_str()).or_default() += 1;
+                    if r.runs != 1 || r.state != JobState::Done {
+                        not_once.push(format!(
+                            "{id}: state {} runs {} attempts {}",
+                            r.state, r.runs, r.attempts
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    assert!(last - first >= 28, "observed {} ticks", last - first + 1);
+    assert!(missing.is_empty(), "ticks without a job: {missing:?}");
+    assert!(
+        not_once.is_empty(),
+        "jobs not run exactly once: {not_once:?}"
+    );
+    // Each job ran in exactly one of the three replicas, and the replicas shared the work.
+    let workers: std::collections::BTreeSet<String> = records
+        .values()
+        .filter_map(|r| r.worker.as_deref())
+        .map(|w| {
+            w.rsplit_once("-r")
+                .map(|(p, _)| {
+                    p.split_once('-')
+                        .map(|(_, rest)| rest.to_string())
+                        .unwrap_or_default()
+                })
+                .unwrap_or_default()
+        })
+        .collect();
+    assert!(workers.len() >= 2, "work spread over replicas: {workers:?}");
+    eprintln!("checked {} ticks: {per_kind:?}", last - first + 1);
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_whose_worker_is_killed_mid_run_completes_on_another_worker_within_10_s() {
+    let env = TestEnv::new(sim_cfg(), |s| {
+        s.worker.cron = false;
+        s.fx_sources = vec![FxSource::Dunamu];
+        s.http.timeout_ms = 20_000;
+        s.worker.job_timeout_ms = 30_000;
+    })
+    .await;
+    // The FX source answers slowly, so the job is still running when its worker dies.
+    env.sim_post(
+        "/_sim/faults",
+        json!({"venue": "dunamu", "latency_ms": 15000}),
+    )
+    .await;
+    let mut a = env.spawn_worker_process();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let t = env
+        .enqueuer()
+        .trigger(JobKind::FetchFx, None)
+        .await
+        .unwrap();
+    let records = env.records();
+    let running = eventually(
+        Duration::from_secs(10),
+        "the job running on worker A",
+        || async {
+            records
+                .get(&t.id)
+                .await
+                .unwrap()
+                .filter(|r| r.state == JobState::Running)
+        },
+    )
+    .await;
+    let worker_a = running.worker.clone().unwrap();
+    a.kill().unwrap();
+    let _ = a.wait();
+    let killed_at = std::time::Instant::now();
+    env.sim_post("/_sim/faults", json!({"venue": "dunamu"}))
+        .await;
+    let mut b = env.spawn_worker_process();
+    let done = eventually(
+        Duration::from_secs(10),
+        "the job done on another worker",
+        || async {
+            records
+                .get(&t.id)
+                .await
+                .unwrap()
+                .filter(|r| r.state == JobState::Done)
+        },
+    )
+    .await;
+    let took = killed_at.elapsed();
+    assert_ne!(done.worker.as_deref(), Some(worker_a.as_str()));
+    assert_eq!(done.runs, 2, "ran once on A (killed) and once on B");
+    assert_eq!(done.attempts, 1, "a crash is not a failed attempt");
+    assert!(took < Duration::from_secs(10), "recovered after {took:?}");
+    terminate(&mut b);
+    let _ = b.wait();
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_fetch_fx_backs_off_survives_a_kill_between_attempts_and_dies_after_its_cap() {
+    let env = TestEnv::new(sim_cfg(), |s| {
+        s.worker.cron = false;
+        s.fx_sources = vec![FxSource::Dunamu];
+        s.retry.fetch_fx.max_attempts = 4;
+        s.retry.fetch_fx.base_ms = 2_000;
+        s.retry.fetch_fx.cap_ms = 8_000;
+    })
+    .await;
+    env.sim_post(
+        "/_sim/faults",
+        json!({"venue": "dunamu", "error_rate": 1.0, "status": 503}),
+    )
+    .await;
+    let mut a = env.spawn_worker_process();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let t = env
+        .enqueuer()
+        .trigger(JobKind::FetchFx, None)
+        .await
+        .unwrap();
+    let records = env.records();
+
+    // Watch every attempt: when it failed and when the next one was due.
+    let mut failures: BTreeMap<u32, (i64, i64)> = BTreeMap::new();
+    let mut starts: BTreeMap<u32, i64> = BTreeMap::new();
+    let mut killed = false;
+    let mut b = None;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let dead = loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the job did not die within 60 s: {failures:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let Some(r) = records.get(&t.id).await.unwrap() else {
+            continue;
+        };
+        if let Some(s) = r.started_ms {
+            starts.entry(r.attempts).or_insert(s);
+        }
+        if r.state == JobState::Scheduled {
+            failures
+                .entry(r.attempts)
+                .or_insert((r.updated_ms, r.next_run_ms.unwrap()));
+            // Between attempts 2 and 3, kill the worker that ran attempt 2.
+            if r.attempts == 2 && !killed {
+                a.kill().unwrap();
+                let _ = a.wait();
+                killed = true;
+                b = Some(env.spawn_worker_process());
+            }
+        }
+        if r.state == JobState::Dead {
+            break r;
+        }
+    };
+    assert!(killed, "the worker was killed between attempts");
+    assert_eq!(dead.attempts, 4);
+    assert_eq!(dead.error_class.as_deref(), Some("server"));
+    assert!(
+        dead.last_error.as_deref().unwrap().contains("503"),
+        "{:?}",
+        dead.last_error
+    );
+
+    // Delays: after failed attempt n the wait lies in [base·2^(n−1)/2, base·2^(n−1)] (capped),
+    // rounded up to whole seconds by the queue; they grow from attempt to attempt.
+    let mut waits = Vec::new();
+    for (n, (failed_at, next_at)) in &failures {
+        let d = 2_000i64 << (n - 1);
+        let (lo, hi) = ((d / 2).min(8_000), d.min(8_000));
+        let planned = next_at - failed_at;
+        assert!(
+            planned >= lo && planned <= hi + 1_000,
+            "attempt {n}: planned wait {planned} ms not in [{lo}, {hi}]"
+        );
+        let started = starts[&(n + 1)];
+        assert!(
+            started >= *next_at - 5,
+            "attempt {} started {} ms early",
+            n + 1,
+            next_at - started
+        );
+        waits.push(started - failed_at);
+    }
+    assert_eq!(waits.len(), 3, "{failures:?}");
+    assert!(
+        waits.windows(2).all(|w| w[1] >= w[0] - 1_000),
+        "waits grow: {waits:?}"
+    );
+    eprintln!("waits between attempts: {waits:?} ms");
+    if let Some(mut b) = b {
+        terminate(&mut b);
+        let _ = b.wait();
+    }
+    env.cleanup().await;
+}

@@ -1,0 +1,308 @@
+//! Shared test harness: an isolated environment (Redis prefix, database, simulator), worker
+//! replicas in-process or as child processes, and polling helpers.
+
+use std::{
+    collections::HashMap,
+    process::{Child, Command, Stdio},
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use jobs::{
+    JobRecord, Keys, RedisConn, cache::Cache, queue::Enqueuer, records::Records, store::Store,
+};
+use redis::AsyncCommands;
+use settings::Settings;
+use tokio::{sync::oneshot, task::JoinHandle};
+
+pub const REDIS_URL: &str = "redis://127.0.0.1:6379/";
+
+pub struct TestEnv {
+    pub prefix: String,
+    pub db_name: String,
+    pub database_url: String,
+    pub sim: sim::SimHandle,
+    pub conn: RedisConn,
+    pub settings: Arc<Settings>,
+    pub http: reqwest::Client,
+}
+
+/// Settings for a test: simulator URLs, the test's prefix and database, fast polling.
+fn test_settings(prefix: &str, database_url: &str, sim_url: &str) -> Settings {
+    let mut s = Settings::default();
+    s.redis_url = REDIS_URL.into();
+    s.database_url = database_url.into();
+    s.redis_prefix = prefix.into();
+    s.sim_url = Some(sim_url.into());
+    for k in settings::URL_KEYS {
+        s.urls.insert(k.into(), format!("{sim_url}/{k}"));
+    }
+    s.http.timeout_ms = 1_500;
+    s.worker.poll_interval_ms = 10;
+    s
+}
+
+impl TestEnv {
+    /// A fresh environment; `tweak` adjusts the settings before they are frozen.
+    pub async fn new(sim_cfg: sim::SimConfig, tweak: impl FnOnce(&mut Settings)) -> Self {
+        let id = ulid::Ulid::generate().to_string().to_lowercase();
+        let prefix = format!("it-{id}");
+        let db_name = format!("ps_it_{id}");
+        let database_url = format!("postgres://postgres@127.0.0.1:5432/{db_name}");
+        let sim = sim::spawn(sim_cfg).await.expect("simulator starts");
+        let mut s = test_settings(&prefix, &database_url, &sim.base_url);
+        tweak(&mut s);
+        s.validate().expect("test settings are valid");
+        let conn = jobs::connect_redis(REDIS_URL, Duration::from_secs(5))
+            .await
+            .expect("local Redis answers");
+        TestEnv {
+            prefix,
+            db_name,
+            database_url,
+            sim,
+            conn,
+            settings: Arc::new(s),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub fn keys(&self) -> Keys {
+        Keys::new(&self.prefix)
+    }
+
+    pub async fn store(&self) -> Store {
+        Store::connect(&self.database_url)
+            .await
+            .expect("local PostgreSQL answers")
+    }
+
+    pub fn records(&self) -> Records {
+        Records::new(
+            self.conn.clone(),
+            self.keys(),
+            self.settings.retention.job_records_secs,
+        )
+    }
+
+    pub fn cache(&self) -> Cache {
+        Cache::new(self.conn.clone(), &self.settings)
+    }
+
+    pub fn enqueuer(&self) -> Enqueuer {
+        Enqueuer::new(self.conn.clone(), self.settings.clone())
+    }
+
+    /// Starts a worker replica inside this test process.
+    pub async fn spawn_worker(&self) -> InProcessWorker {
+        let (conn, store) = worker::connect(&self.settings)
+            .await
+            .expect("services answer");
+        let (tx, rx) = oneshot::channel::<()>();
+        let handle = tokio::spawn(worker::run_with(
+            self.settings.clone(),
+            conn,
+            store,
+            async move {
+                let _ = rx.await;
+            },
+        ));
+        InProcessWorker {
+            stop: Some(tx),
+            handle: Some(handle),
+        }
+    }
+
+    /// The environment variables that give a child process these settings.
+    pub fn env(&self) -> Vec<(String, String)> {
+        let s = &self.settings;
+        let mut env: Vec<(String, String)> = vec![
+            ("REDIS_URL".into(), s.redis_url.clone()),
+            ("DATABASE_URL".into(), s.database_url.clone()),
+            ("REDIS_PREFIX".into(), s.redis_prefix.clone()),
+            ("PREMIUM_SIM_URL".into(), self.sim.base_url.clone()),
+            (
+                "PREMIUM_HTTP__TIMEOUT_MS".into(),
+                s.http.timeout_ms.to_string(),
+            ),
+            (
+                "PREMIUM_WORKER__POLL_INTERVAL_MS".into(),
+                s.worker.poll_interval_ms.to_string(),
+            ),
+            (
+                "PREMIUM_WORKER__JOB_TIMEOUT_MS".into(),
+                s.worker.job_timeout_ms.to_string(),
+            ),
+            ("PREMIUM_WORKER__CRON".into(), s.worker.cron.to_string()),
+            ("PREMIUM_SCHEDULE__FX".into(), s.schedule.fx.clone()),
+            (
+                "PREMIUM_FX_SOURCES".into(),
+                s.fx_sources
+                    .iter()
+                    .map(|f| f.to_string())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
+            (
+                "PREMIUM_RETRY__FETCH_FX__MAX_ATTEMPTS".into(),
+                s.retry.fetch_fx.max_attempts.to_string(),
+            ),
+            (
+                "PREMIUM_RETRY__FETCH_FX__BASE_MS".into(),
+                s.retry.fetch_fx.base_ms.to_string(),
+            ),
+            (
+                "PREMIUM_RETRY__FETCH_FX__CAP_MS".into(),
+                s.retry.fetch_fx.cap_ms.to_string(),
+            ),
+            ("RUST_LOG".into(), "warn".into()),
+        ];
+        env.retain(|(k, _)| !k.is_empty());
+        env
+    }
+
+    /// Starts `premium-spread worker` as a child process with these settings.
+    pub fn spawn_worker_process(&self) -> Child {
+        Command::new(env!("CARGO_BIN_EXE_premium-spread"))
+            .arg("worker")
+            .envs(self.env())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("worker process starts")
+    }
+
+    pub async fn sim_post(&self, path: &str, body: serde_json::Value) {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.sim.base_url))
+            .json(&body)
+            .send()
+            .await
+            .expect("simulator answers");
+        assert!(
+            r.status().is_success(),
+            "{path}: {}",
+            r.text().await.unwrap_or_default()
+        );
+    }
+
+    pub async fn sim_get(&self, path: &str) -> serde_json::Value {
+        self.http
+            .get(format!("{}{path}", self.sim.base_url))
+            .send()
+            .await
+            .expect("simulator answers")
+            .json()
+            .await
+            .expect("JSON body")
+    }
+
+    /// Every record under this prefix, by id.
+    pub async fn all_records(&self) -> HashMap<String, JobRecord> {
+        let records = self.records();
+        let mut out = HashMap::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let page = records
+                .list(None, None, 200, cursor.as_deref())
+                .await
+                .expect("list");
+            for r in page.items {
+                out.insert(r.id.clone(), r);
+            }
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => return out,
+            }
+        }
+    }
+
+    /// Keys under this test's prefix (SCAN, so safe beside other tests).
+    pub async fn prefix_keys(&self) -> Vec<String> {
+        let mut conn = self.conn.clone();
+        let mut iter: redis::AsyncIter<String> = conn
+            .scan_match(format!("{}:*", self.prefix))
+            .await
+            .expect("scan");
+        let mut keys = Vec::new();
+        while let Some(k) = iter.next_item().await {
+            keys.push(k.expect("key"));
+        }
+        keys
+    }
+
+    /// Removes this test's keys and database.
+    pub async fn cleanup(self) {
+        let keys = self.prefix_keys().await;
+        let mut conn = self.conn.clone();
+        for chunk in keys.chunks(500) {
+            let _: Result<(), _> = conn.del(chunk).await;
+        }
+        use sqlx::Connection;
+        if let Ok(mut admin) =
+            sqlx::PgConnection::connect("postgres://postgres@127.0.0.1:5432/postgres").await
+        {
+            let _ = sqlx::query(&format!(
+                "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+                self.db_name
+            ))
+            .execute(&mut admin)
+            .await;
+        }
+        let _ = self.sim.stop().await;
+    }
+}
+
+pub struct InProcessWorker {
+    stop: Option<oneshot::Sender<()>>,
+    handle: Option<JoinHandle<Result<(), worker::WorkerError>>>,
+}
+
+impl InProcessWorker {
+    /// Graceful stop: running jobs finish.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(h) = self.handle.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(15), h).await;
+        }
+    }
+}
+
+impl Drop for InProcessWorker {
+    fn drop(&mut self) {
+        if let Some(h) = self.handle.take() {
+            h.abort();
+        }
+    }
+}
+
+/// Sends SIGTERM (graceful) to a child.
+pub fn terminate(child: &mut Child) {
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+}
+
+/// Polls `f` every 50 ms until it returns `Some`, or panics with `what` after `timeout`.
+pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(
+            start.elapsed() < timeout,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
