@@ -291,12 +291,12 @@ pub fn pick_fx(
 }
 
 /// Checks one ticker input: present and within the freshness limit.
-fn fresh<'a>(
-    t: &'a Option<Ticker>,
+fn fresh(
+    t: &Option<Ticker>,
     what: String,
     limit_ms: i64,
     now: DateTime<Utc>,
-) -> Result<&'a Ticker, (String, String, Option<i64>)> {
+) -> Result<&Ticker, (String, String, Option<i64>)> {
     match t {
         None => Err((what, "missing".into(), None)),
         Some(t) if t.age_ms(now) > limit_ms => Err((what, "stale".into(), Some(t.age_ms(now)))),

@@ -212,6 +212,9 @@ async fn a_failing_fetch_fx_backs_off_survives_a_kill_between_attempts_and_dies_
             break r;
         }
     };
+    // (Already killed and reaped above; this covers the failure paths.)
+    let _ = a.kill();
+    let _ = a.wait();
     assert!(killed, "the worker was killed between attempts");
     assert_eq!(dead.attempts, 4);
     assert_eq!(dead.error_class.as_deref(), Some("server"));

@@ -29,11 +29,13 @@ pub struct TestEnv {
 
 /// Settings for a test: simulator URLs, the test's prefix and database, fast polling.
 fn test_settings(prefix: &str, database_url: &str, sim_url: &str) -> Settings {
-    let mut s = Settings::default();
-    s.redis_url = REDIS_URL.into();
-    s.database_url = database_url.into();
-    s.redis_prefix = prefix.into();
-    s.sim_url = Some(sim_url.into());
+    let mut s = Settings {
+        redis_url: REDIS_URL.into(),
+        database_url: database_url.into(),
+        redis_prefix: prefix.into(),
+        sim_url: Some(sim_url.into()),
+        ..Default::default()
+    };
     for k in settings::URL_KEYS {
         s.urls.insert(k.into(), format!("{sim_url}/{k}"));
     }
