@@ -2,6 +2,8 @@
 //! `main` parses the command line, loads the settings, builds the part asked for and runs it
 //! until Ctrl-C or SIGTERM.
 
+mod up;
+
 use std::{path::PathBuf, process::ExitCode, sync::Arc};
 
 use clap::{Parser, Subcommand};
@@ -27,6 +29,21 @@ enum Command {
     Worker,
     /// The offline market simulator: every venue's and FX source's API on one local port.
     Sim(SimArgs),
+    /// Everything on one machine: the API, N worker processes and, with --sim, the simulator.
+    Up(UpCmd),
+}
+
+#[derive(clap::Args)]
+struct UpCmd {
+    /// Start the market simulator too and point every venue and FX source at it.
+    #[arg(long)]
+    sim: bool,
+    /// Worker replicas (processes) to start.
+    #[arg(long, default_value_t = 2)]
+    workers: usize,
+    /// Where the simulator listens with --sim.
+    #[arg(long, default_value = "127.0.0.1:9100")]
+    sim_addr: String,
 }
 
 #[derive(clap::Args)]
@@ -58,7 +75,7 @@ fn init_logging(format: LogFormat) {
     }
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
+/// Resolves on Ctrl-C or SIGTERM, or when the `up` process that started this one is gone.
 async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -77,6 +94,18 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => {},
         _ = term => {},
+        _ = up::parent_gone() => {},
+    }
+}
+
+/// Installs the process-wide Prometheus recorder; its handle renders `/metrics`.
+fn install_metrics() -> Option<metrics_exporter_prometheus::PrometheusHandle> {
+    match metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder() {
+        Ok(h) => Some(h),
+        Err(e) => {
+            eprintln!("premium-spread: metrics disabled: {e}");
+            None
+        }
     }
 }
 
@@ -103,9 +132,21 @@ async fn main() -> ExitCode {
     let result: Result<(), String> = match &cli.command {
         Command::Sim(args) => run_sim(args).await,
         Command::Worker => match load_settings(&cli) {
-            Ok(settings) => worker::run(settings, shutdown_signal())
+            Ok(settings) => worker::run(settings, install_metrics(), shutdown_signal())
                 .await
                 .map_err(|e| e.to_string()),
+            Err(e) => Err(e),
+        },
+        Command::Up(up) => match load_settings(&cli) {
+            Ok(settings) => {
+                let args = up::UpArgs {
+                    sim: up.sim,
+                    workers: up.workers,
+                    sim_addr: up.sim_addr.clone(),
+                    config: cli.config.clone(),
+                };
+                up::run(settings, args, shutdown_signal()).await
+            }
             Err(e) => Err(e),
         },
     };

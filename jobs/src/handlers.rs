@@ -387,8 +387,43 @@ pub fn premiums_from(
     (premiums, skips)
 }
 
+/// A tick's premium should use that tick's prices: wait (up to 700 ms into the tick) until the
+/// tick's `fetch-ticker` jobs have finished, so a premium is ~tens of ms old when written instead
+/// of a whole cadence.
+async fn wait_for_tick_fetches(ctx: &Ctx, tick: i64) -> Result<(), redis::RedisError> {
+    let deadline_ms = tick * 1000 + 700;
+    let keys: Vec<String> = ctx
+        .settings
+        .venues
+        .iter()
+        .map(|v| {
+            ctx.keys
+                .job(&Job::for_tick(JobKind::FetchTicker, Some(*v), tick).id)
+        })
+        .collect();
+    let mut conn = ctx.conn.clone();
+    while Utc::now().timestamp_millis() < deadline_ms {
+        let mut pipe = redis::pipe();
+        for k in &keys {
+            pipe.hget(k, "state");
+        }
+        let states: Vec<Option<String>> = pipe.query_async(&mut conn).await?;
+        let finished = states
+            .iter()
+            .all(|s| matches!(s.as_deref(), Some("done" | "failed" | "dead")));
+        if finished {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(15)).await;
+    }
+    Ok(())
+}
+
 async fn compute_premium(ctx: &Ctx, job: &Job) -> JobResult {
     let s = &ctx.settings;
+    if !job.manual && job.attempt == 1 {
+        wait_for_tick_fetches(ctx, job.tick).await?;
+    }
     let now = Utc::now();
     let mut wanted: Vec<(Venue, Coin)> = Vec::new();
     for v in &s.venues {

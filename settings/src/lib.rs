@@ -228,6 +228,9 @@ pub struct WorkerSettings {
     pub max_tick_lag_secs: u64,
     /// Run the cron sources in this replica (default true; false makes a consume-only replica).
     pub cron: bool,
+    /// Where this replica serves its own Prometheus metrics (fetch latency and errors per
+    /// venue, jobs per kind and state); none by default.
+    pub metrics_addr: Option<String>,
 }
 
 impl Default for WorkerSettings {
@@ -241,6 +244,7 @@ impl Default for WorkerSettings {
             shutdown_timeout_ms: 10_000,
             max_tick_lag_secs: 30,
             cron: true,
+            metrics_addr: None,
         }
     }
 }
@@ -587,6 +591,11 @@ impl Settings {
             return bad(
                 "worker.heartbeat_ms must be ≥ 100 and worker.missed_heartbeats ≥ 1".into(),
             );
+        }
+        if let Some(a) = &self.worker.metrics_addr
+            && a.parse::<std::net::SocketAddr>().is_err()
+        {
+            return bad(format!("worker.metrics_addr `{a}` is not host:port"));
         }
         if let Some((v, _)) = self.rate_limits.iter().find(|(_, n)| **n == 0) {
             return bad(format!("rate_limits.{v} must be positive"));

@@ -9,6 +9,7 @@
 
 pub mod cron;
 mod maintenance;
+pub mod metrics_http;
 
 use std::{future::Future, sync::Arc, time::Duration};
 
@@ -91,13 +92,29 @@ async fn handle(job: Job, worker: WorkerContext, ctx: Data<Arc<Ctx>>) -> Result<
     Ok(())
 }
 
-/// Runs one replica until `shutdown` completes.
+/// Runs one replica until `shutdown` completes. With a metrics handle and
+/// `worker.metrics_addr`, also serves `/metrics`.
 pub async fn run(
     settings: Arc<Settings>,
+    metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), WorkerError> {
     let (conn, store) = connect(&settings).await?;
-    run_with(settings, conn, store, shutdown).await
+    let (stop_metrics, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
+    if let (Some(handle), Some(addr)) = (metrics, settings.worker.metrics_addr.clone()) {
+        tracing::info!(%addr, "serving worker metrics");
+        tokio::spawn(async move {
+            let stopped = async move {
+                let _ = metrics_stopped.await;
+            };
+            if let Err(e) = metrics_http::serve(addr, handle, stopped).await {
+                tracing::error!(error = %e, "worker metrics server failed");
+            }
+        });
+    }
+    let result = run_with(settings, conn, store, shutdown).await;
+    let _ = stop_metrics.send(());
+    result
 }
 
 /// Runs one replica on existing connections until `shutdown` completes.
