@@ -1,1 +1,96 @@
-//! api
+//! premium-spread's HTTP API: poem + poem-openapi over the Redis hot cache ("now"), PostgreSQL
+//! (history, positions) and the apalis job queue (manual triggers, job records).
+//!
+//! Layout: [`state`] holds the connections every handler shares ([`AppState`]) and the
+//! 800 ms deadline every Redis and PostgreSQL call runs under (a dead dependency is a 503 JSON
+//! answer, never a hang); [`error`] is the one error body `{code, message}` and the handler that
+//! turns poem-openapi's own rejections into it; [`types`] are the wire types (decimals and times
+//! as strings); [`auth`] checks the admin bearer token in constant time; [`routes`] has one
+//! module per resource: premiums, market data (tickers, FX), jobs, positions, and ops (health,
+//! readiness, Prometheus metrics).
+//!
+//! [`api_service`] is the single source of the routes: the HTTP app ([`app`], [`serve`]), the
+//! `openapi` command ([`openapi_json`]) and the tests all build it.
+
+pub mod auth;
+pub mod error;
+pub mod routes;
+pub mod state;
+pub mod types;
+
+use std::{future::Future, time::Duration};
+
+use poem::{Endpoint, EndpointExt, Route, Server, listener::TcpAcceptor};
+use poem_openapi::{OpenApiService, ServerObject};
+
+pub use error::{ApiError, ErrorBody, ErrorCode};
+pub use state::{ApiStartError, AppState};
+
+/// Every operation of the API, grouped by resource.
+pub type Apis = (
+    routes::premiums::PremiumsApi,
+    routes::market::MarketApi,
+    routes::jobs::JobsApi,
+    routes::positions::PositionsApi,
+    routes::ops::OpsApi,
+);
+
+/// The OpenAPI service: operations and their document. Handlers take their state from request
+/// data, so the document can be built without any connection.
+pub fn api_service() -> OpenApiService<Apis, ()> {
+    OpenApiService::new(
+        (
+            routes::premiums::PremiumsApi,
+            routes::market::MarketApi,
+            routes::jobs::JobsApi,
+            routes::positions::PositionsApi,
+            routes::ops::OpsApi,
+        ),
+        "premium-spread",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .description(
+        "The Korean \"kimchi premium\" of every tracked coin, second by second: current premiums \
+         and tickers from the Redis hot cache, OHLC history from PostgreSQL, the job queue that \
+         produces them, and hedged positions with live PnL. Decimals are JSON strings; times are \
+         RFC 3339 UTC; errors are `{code, message}`. Admin operations need \
+         `Authorization: Bearer <ADMIN_TOKEN>`.",
+    )
+    // Relative, so the document is the same on every machine and Swagger UI calls the host
+    // that served it.
+    .server(ServerObject::new("/").description("the server that serves this document"))
+}
+
+/// The OpenAPI document as committed in `openapi/openapi.json` (pretty JSON, trailing newline).
+pub fn openapi_json() -> String {
+    let mut doc = api_service().spec();
+    doc.push('\n');
+    doc
+}
+
+/// The whole HTTP application: `/api/v1/…`, `/health/*`, `/metrics` (all in the OpenAPI
+/// document), `/docs` (Swagger UI) and `/openapi.json`. Every error, including poem-openapi's
+/// own parameter and body rejections and unknown routes, is JSON `{code, message}`.
+pub fn app(state: AppState) -> impl Endpoint {
+    let service = api_service();
+    let admin_configured = state.settings.admin_token.is_some();
+    Route::new()
+        .nest("/docs", service.swagger_ui())
+        .at("/openapi.json", service.spec_endpoint())
+        .nest("/", service)
+        .data(state)
+        .catch_all_error(move |err| error::render(err, admin_configured))
+}
+
+/// Serves [`app`] on `listener` until `shutdown` resolves, then lets open requests finish (up
+/// to 5 s; Server-Sent Event streams are cut at that point).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send,
+) -> std::io::Result<()> {
+    let acceptor = TcpAcceptor::from_tokio(listener)?;
+    Server::new_with_acceptor(acceptor)
+        .run_with_graceful_shutdown(app(state), shutdown, Some(Duration::from_secs(5)))
+        .await
+}

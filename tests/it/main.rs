@@ -1,10 +1,14 @@
 //! End-to-end tests of the job pipeline against the real local Redis and PostgreSQL and the
 //! market simulator. Each test has its own Redis key prefix and its own database.
 
+mod chaos;
+mod faults;
 mod pipeline;
 mod processes;
 mod support;
 
 // Dependencies of the binary, not of these tests.
 use clap as _;
+use metrics_exporter_prometheus as _;
+use reqwest as _;
 use tracing_subscriber as _;

@@ -1,0 +1,173 @@
+//! The state every handler shares, and the deadline every Redis and PostgreSQL call runs under.
+
+use std::{fmt, future::Future, sync::Arc, time::Duration};
+
+use jobs::{
+    Keys, RedisConn,
+    cache::Cache,
+    positions::Positions,
+    queue::Enqueuer,
+    records::Records,
+    store::{Store, StoreError},
+};
+use metrics_exporter_prometheus::PrometheusHandle;
+use settings::Settings;
+
+use crate::error::{ApiError, ErrorCode};
+
+/// Longest any single Redis or PostgreSQL call may take before the request answers 503: a dead
+/// dependency must show within a second, not as a hang.
+pub const IO_TIMEOUT: Duration = Duration::from_millis(800);
+
+/// Connections and settings shared by every handler; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub(crate) settings: Arc<Settings>,
+    pub(crate) conn: RedisConn,
+    /// Opens the dedicated pub/sub connections of premium streams. `None` when the URL does not
+    /// parse (then streams answer 503).
+    pub(crate) client: Option<redis::Client>,
+    pub(crate) keys: Keys,
+    pub(crate) cache: Cache,
+    pub(crate) records: Records,
+    pub(crate) enqueuer: Enqueuer,
+    pub(crate) store: Store,
+    pub(crate) positions: Positions,
+    pub(crate) metrics: Option<PrometheusHandle>,
+}
+
+/// Why the API could not start: which service, at which URL, and how to start it.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiStartError {
+    #[error(
+        "cannot connect to Redis at {url}: {error} (start it with `redis-server` or `docker compose up -d redis`, or set REDIS_URL)"
+    )]
+    Redis { url: String, error: redis::RedisError },
+    #[error(
+        "cannot connect to PostgreSQL at {url}: {error} (start it with `docker compose up -d postgres`, or set DATABASE_URL)"
+    )]
+    Postgres { url: String, error: StoreError },
+}
+
+impl AppState {
+    /// Connects to Redis and PostgreSQL (creating the database and applying migrations).
+    pub async fn connect(
+        settings: Arc<Settings>,
+        metrics: Option<PrometheusHandle>,
+    ) -> Result<Self, ApiStartError> {
+        let conn = jobs::connect_redis(&settings.redis_url, IO_TIMEOUT)
+            .await
+            .map_err(|error| ApiStartError::Redis {
+                url: redact(&settings.redis_url),
+                error,
+            })?;
+        let store = Store::connect(&settings.database_url)
+            .await
+            .map_err(|error| ApiStartError::Postgres {
+                url: redact(&settings.database_url),
+                error,
+            })?;
+        Ok(Self::new(settings, conn, store, metrics))
+    }
+
+    /// Builds the state from connections made elsewhere (tests, or a process that already has
+    /// them).
+    pub fn new(
+        settings: Arc<Settings>,
+        conn: RedisConn,
+        store: Store,
+        metrics: Option<PrometheusHandle>,
+    ) -> Self {
+        let keys = Keys::new(&settings.redis_prefix);
+        AppState {
+            client: redis::Client::open(settings.redis_url.as_str()).ok(),
+            cache: Cache::new(conn.clone(), &settings),
+            records: Records::new(
+                conn.clone(),
+                keys.clone(),
+                settings.retention.job_records_secs,
+            ),
+            enqueuer: Enqueuer::new(conn.clone(), settings.clone()),
+            positions: Positions::new(store.clone(), conn.clone(), keys.clone()),
+            keys,
+            store,
+            conn,
+            metrics,
+            settings,
+        }
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+}
+
+/// `scheme://user:password@host/…` → `scheme://***@host/…`.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://***{}", &url[..s], &url[at..]),
+        _ => url.to_string(),
+    }
+}
+
+/// The dependency a call went to, for the 503 message.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Service {
+    Redis,
+    Postgres,
+}
+
+impl fmt::Display for Service {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Service::Redis => "Redis",
+            Service::Postgres => "PostgreSQL",
+        })
+    }
+}
+
+/// Runs `fut` under [`IO_TIMEOUT`]; an overrun is a 503 `unavailable`. The inner result is left
+/// to the caller (for errors that mean something, like "not found").
+pub(crate) async fn timed<T>(service: Service, fut: impl Future<Output = T>) -> Result<T, ApiError> {
+    tokio::time::timeout(IO_TIMEOUT, fut).await.map_err(|_| {
+        tracing::warn!(%service, "call timed out");
+        ApiError::new(
+            ErrorCode::Unavailable,
+            format!(
+                "{service} did not answer within {} ms; try again shortly",
+                IO_TIMEOUT.as_millis()
+            ),
+        )
+    })
+}
+
+/// Runs `fut` under [`IO_TIMEOUT`]; an overrun or an error is a 503 `unavailable`.
+pub(crate) async fn io<T, E: fmt::Display>(
+    service: Service,
+    fut: impl Future<Output = Result<T, E>>,
+) -> Result<T, ApiError> {
+    timed(service, fut).await?.map_err(|e| unavailable(service, e))
+}
+
+/// A failed call to a dependency as a 503.
+pub(crate) fn unavailable(service: Service, e: impl fmt::Display) -> ApiError {
+    tracing::warn!(%service, error = %e, "call failed");
+    ApiError::new(
+        ErrorCode::Unavailable,
+        format!("{service} is unavailable: {e}"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn credentials_are_redacted_from_urls() {
+        assert_eq!(
+            redact("redis://user:pw@127.0.0.1:6379/"),
+            "redis://***@127.0.0.1:6379/"
+        );
+        assert_eq!(redact("redis://127.0.0.1:6379/"), "redis://127.0.0.1:6379/");
+    }
+}

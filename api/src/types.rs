@@ -1,0 +1,275 @@
+//! Wire types: decimals and times as JSON strings, and the enums clients see.
+
+use std::borrow::Cow;
+
+use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
+use domain::{FxSource, JobKind, Venue};
+use jobs::{JobState, store::Interval};
+use poem_openapi::{
+    Enum,
+    registry::{MetaSchema, MetaSchemaRef},
+    types::{ParseError, ParseFromJSON, ParseResult, ToJSON, Type},
+};
+use rust_decimal::Decimal;
+use serde_json::Value;
+
+/// Implements poem-openapi's `Type` for a newtype carried as a JSON string of a given format.
+macro_rules! string_type {
+    ($ty:ty, $name:literal, $format:literal) => {
+        impl Type for $ty {
+            const IS_REQUIRED: bool = true;
+            type RawValueType = Self;
+            type RawElementValueType = Self;
+
+            fn name() -> Cow<'static, str> {
+                $name.into()
+            }
+
+            fn schema_ref() -> MetaSchemaRef {
+                MetaSchemaRef::Inline(Box::new(MetaSchema::new_with_format("string", $format)))
+            }
+
+            fn as_raw_value(&self) -> Option<&Self> {
+                Some(self)
+            }
+
+            fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self> + 'a> {
+                Box::new(self.as_raw_value().into_iter())
+            }
+        }
+    };
+}
+
+/// A decimal as a JSON string with its scale kept (`"1.30"`, never `1.3` or a float).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dec(pub Decimal);
+
+string_type!(Dec, "string_decimal", "decimal");
+
+impl ParseFromJSON for Dec {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        match value {
+            Some(Value::String(s)) => Decimal::from_str_exact(s.trim())
+                .map(Dec)
+                .map_err(|_| ParseError::custom(format!("`{s}` is not a decimal number"))),
+            _ => Err(ParseError::custom(
+                "expected a decimal as a JSON string, e.g. \"0.5\"",
+            )),
+        }
+    }
+}
+
+impl ToJSON for Dec {
+    fn to_json(&self) -> Option<Value> {
+        Some(Value::String(self.0.to_string()))
+    }
+}
+
+impl From<Decimal> for Dec {
+    fn from(d: Decimal) -> Self {
+        Dec(d)
+    }
+}
+
+impl From<domain::Price> for Dec {
+    fn from(p: domain::Price) -> Self {
+        Dec(p.value())
+    }
+}
+
+/// An instant as RFC 3339 UTC with milliseconds (`2025-11-25T21:00:00.000Z`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Time(pub DateTime<Utc>);
+
+string_type!(Time, "string_date-time", "date-time");
+
+impl ParseFromJSON for Time {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        match value {
+            Some(Value::String(s)) => DateTime::parse_from_rfc3339(&s)
+                .map(|t| Time(t.with_timezone(&Utc)))
+                .map_err(|e| ParseError::custom(format!("`{s}` is not an RFC 3339 time: {e}"))),
+            _ => Err(ParseError::custom("expected an RFC 3339 time string")),
+        }
+    }
+}
+
+impl ToJSON for Time {
+    fn to_json(&self) -> Option<Value> {
+        Some(Value::String(
+            self.0.to_rfc3339_opts(SecondsFormat::Millis, true),
+        ))
+    }
+}
+
+impl From<DateTime<Utc>> for Time {
+    fn from(t: DateTime<Utc>) -> Self {
+        Time(t)
+    }
+}
+
+impl Time {
+    /// From unix milliseconds; `None` when out of range.
+    pub fn from_ms(ms: i64) -> Option<Time> {
+        Utc.timestamp_millis_opt(ms).single().map(Time)
+    }
+}
+
+/// A supported exchange.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum VenueName {
+    Bithumb,
+    Upbit,
+    Binance,
+    Bybit,
+    Okx,
+}
+
+impl From<Venue> for VenueName {
+    fn from(v: Venue) -> Self {
+        match v {
+            Venue::Bithumb => VenueName::Bithumb,
+            Venue::Upbit => VenueName::Upbit,
+            Venue::Binance => VenueName::Binance,
+            Venue::Bybit => VenueName::Bybit,
+            Venue::Okx => VenueName::Okx,
+        }
+    }
+}
+
+/// A USD/KRW source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum FxSourceName {
+    Dunamu,
+    Erapi,
+    Frankfurter,
+}
+
+impl From<FxSource> for FxSourceName {
+    fn from(s: FxSource) -> Self {
+        match s {
+            FxSource::Dunamu => FxSourceName::Dunamu,
+            FxSource::Erapi => FxSourceName::Erapi,
+            FxSource::Frankfurter => FxSourceName::Frankfurter,
+        }
+    }
+}
+
+/// A job kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "kebab-case")]
+pub enum JobKindName {
+    FetchTicker,
+    FetchFx,
+    ComputePremium,
+}
+
+impl From<JobKind> for JobKindName {
+    fn from(k: JobKind) -> Self {
+        match k {
+            JobKind::FetchTicker => JobKindName::FetchTicker,
+            JobKind::FetchFx => JobKindName::FetchFx,
+            JobKind::ComputePremium => JobKindName::ComputePremium,
+        }
+    }
+}
+
+impl From<JobKindName> for JobKind {
+    fn from(k: JobKindName) -> Self {
+        match k {
+            JobKindName::FetchTicker => JobKind::FetchTicker,
+            JobKindName::FetchFx => JobKind::FetchFx,
+            JobKindName::ComputePremium => JobKind::ComputePremium,
+        }
+    }
+}
+
+/// A job's state: queued → running → done, or failed (permanent error or too late), or
+/// scheduled (a retry is pending) → … → dead (every attempt failed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum JobStateName {
+    Queued,
+    Scheduled,
+    Running,
+    Done,
+    Failed,
+    Dead,
+}
+
+impl From<JobState> for JobStateName {
+    fn from(s: JobState) -> Self {
+        match s {
+            JobState::Queued => JobStateName::Queued,
+            JobState::Scheduled => JobStateName::Scheduled,
+            JobState::Running => JobStateName::Running,
+            JobState::Done => JobStateName::Done,
+            JobState::Failed => JobStateName::Failed,
+            JobState::Dead => JobStateName::Dead,
+        }
+    }
+}
+
+impl From<JobStateName> for JobState {
+    fn from(s: JobStateName) -> Self {
+        match s {
+            JobStateName::Queued => JobState::Queued,
+            JobStateName::Scheduled => JobState::Scheduled,
+            JobStateName::Running => JobState::Running,
+            JobStateName::Done => JobState::Done,
+            JobStateName::Failed => JobState::Failed,
+            JobStateName::Dead => JobState::Dead,
+        }
+    }
+}
+
+/// OHLC bucket width.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+pub enum IntervalName {
+    #[oai(rename = "1s")]
+    OneSecond,
+    #[oai(rename = "1m")]
+    OneMinute,
+    #[oai(rename = "1h")]
+    OneHour,
+    #[oai(rename = "1d")]
+    OneDay,
+}
+
+impl From<IntervalName> for Interval {
+    fn from(i: IntervalName) -> Self {
+        match i {
+            IntervalName::OneSecond => Interval::Second,
+            IntervalName::OneMinute => Interval::Minute,
+            IntervalName::OneHour => Interval::Hour,
+            IntervalName::OneDay => Interval::Day,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal_macros::dec;
+
+    #[test]
+    fn decimals_keep_their_scale_as_strings() {
+        assert_eq!(Dec(dec!(1.30)).to_json(), Some(Value::String("1.30".into())));
+        assert!(Dec::parse_from_json(Some(serde_json::json!(0.5))).is_err());
+        assert_eq!(
+            Dec::parse_from_json(Some(serde_json::json!("0.50"))).unwrap(),
+            Dec(dec!(0.50))
+        );
+    }
+
+    #[test]
+    fn times_are_rfc3339_utc_with_milliseconds() {
+        let t = Time::from_ms(1_763_800_200_123).unwrap();
+        assert_eq!(
+            t.to_json(),
+            Some(Value::String("2025-11-22T08:30:00.123Z".into()))
+        );
+    }
+}

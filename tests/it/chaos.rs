@@ -1,0 +1,150 @@
+//! DESIGN §7 faults: Redis restart and PostgreSQL outage while the pipeline runs.
+
+use std::{sync::Arc, time::Duration};
+
+use chrono::Utc;
+use domain::{Coin, Venue, VenuePair};
+use jobs::cache::Cache;
+use redis::AsyncCommands;
+
+use crate::{
+    faults::{CuttableProxy, OwnRedis},
+    support::{TestEnv, eventually},
+};
+
+fn sim_cfg() -> sim::SimConfig {
+    sim::SimConfig {
+        extra_coins: 10,
+        ..Default::default()
+    }
+}
+
+/// The newest premium's computation time.
+async fn computed_at(cache: &Cache) -> Option<chrono::DateTime<Utc>> {
+    let pair = VenuePair::new(Venue::Upbit, Venue::Binance).unwrap();
+    cache
+        .premium(&Coin::parse("ETH").unwrap(), pair)
+        .await
+        .ok()
+        .flatten()
+        .map(|p| p.computed_at)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pipeline_recovers_by_itself_after_redis_restarts_empty() {
+    let mut redis = OwnRedis::start();
+    let url = redis.url();
+    let mut env = TestEnv::new(sim_cfg(), |_| {}).await;
+    Arc::get_mut(&mut env.settings).unwrap().redis_url = url.clone();
+    let worker = env.spawn_worker().await;
+    let conn = jobs::connect_redis(&url, Duration::from_secs(1))
+        .await
+        .unwrap();
+    let cache = Cache::new(conn.clone(), &env.settings);
+    let before = eventually(
+        Duration::from_secs(15),
+        "premiums before the restart",
+        || async { computed_at(&cache).await },
+    )
+    .await;
+
+    // Redis dies (SIGKILL) and comes back 3 s later with nothing in it: queues, cache, FX and
+    // worker registrations are gone.
+    redis.kill();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    redis.restart();
+    let restarted = Utc::now();
+
+    // Without restarting the worker, fresh premiums flow again (the FX rate is re-fetched at
+    // the next worker restart or FX tick; trigger it as an operator would).
+    let enq = jobs::queue::Enqueuer::new(conn.clone(), env.settings.clone());
+    let after = eventually(
+        Duration::from_secs(40),
+        "premiums after the restart",
+        || async {
+            let _ = enq.trigger(domain::JobKind::FetchFx, None).await;
+            computed_at(&cache).await.filter(|t| *t > restarted)
+        },
+    )
+    .await;
+    assert!(after > before);
+    let _: () = conn.clone().flushall().await.unwrap_or(());
+    worker.stop().await;
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_outage_does_not_stop_live_premiums_and_lost_history_is_counted() {
+    let proxy = CuttableProxy::start("127.0.0.1:5432".parse().unwrap()).await;
+    let mut env = TestEnv::new(sim_cfg(), |_| {}).await;
+    // Create the database directly, then send the worker through the proxy.
+    let store = env.store().await;
+    let proxied = env
+        .database_url
+        .replace("127.0.0.1:5432", &proxy.addr.to_string());
+    Arc::get_mut(&mut env.settings).unwrap().database_url = proxied;
+    let worker = env.spawn_worker().await;
+    let cache = env.cache();
+    let pair = VenuePair::new(Venue::Upbit, Venue::Binance).unwrap();
+    let eth = Coin::parse("ETH").unwrap();
+    eventually(
+        Duration::from_secs(15),
+        "history rows before the outage",
+        || async {
+            let n = store
+                .premium_rows(
+                    &eth,
+                    pair,
+                    Utc::now() - chrono::Duration::minutes(1),
+                    Utc::now(),
+                )
+                .await
+                .unwrap()
+                .len();
+            (n >= 2).then_some(())
+        },
+    )
+    .await;
+
+    proxy.cut();
+    let cut_at = Utc::now();
+    // Live premiums keep coming from Redis while PostgreSQL is unreachable.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let latest = computed_at(&cache)
+        .await
+        .expect("a live premium during the outage");
+    assert!(
+        latest > cut_at + chrono::Duration::seconds(3),
+        "premium stalled at {latest}"
+    );
+    let lost: Option<i64> = env
+        .conn
+        .clone()
+        .hget(env.keys().counters(), "history_rows_lost:premiums")
+        .await
+        .unwrap();
+    assert!(lost.unwrap_or(0) > 0, "lost history rows are counted");
+
+    // History resumes when PostgreSQL is back, without restarting the worker.
+    proxy.restore();
+    let restored_at = Utc::now();
+    eventually(
+        Duration::from_secs(20),
+        "history rows after the outage",
+        || async {
+            let rows = store
+                .premium_rows(
+                    &eth,
+                    pair,
+                    restored_at,
+                    Utc::now() + chrono::Duration::seconds(5),
+                )
+                .await
+                .unwrap();
+            (!rows.is_empty()).then_some(())
+        },
+    )
+    .await;
+    worker.stop().await;
+    env.cleanup().await;
+}
