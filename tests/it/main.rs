@@ -2,6 +2,7 @@
 //! market simulator. Each test has its own Redis key prefix and its own database.
 
 mod chaos;
+mod clients;
 mod ops;
 mod faults;
 mod pipeline;

@@ -256,3 +256,29 @@ async fn a_failing_fetch_fx_backs_off_survives_a_kill_between_attempts_and_dies_
     }
     env.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_a_running_job_finish_before_the_worker_exits() {
+    let env = TestEnv::new(sim_cfg(), |s| {
+        s.worker.cron = false;
+        s.fx_sources = vec![FxSource::Dunamu];
+        s.http.timeout_ms = 10_000;
+    })
+    .await;
+    env.sim_post("/_sim/faults", json!({"venue": "dunamu", "latency_ms": 3000})).await;
+    let mut a = env.spawn_worker_process();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let t = env.enqueuer().trigger(JobKind::FetchFx, None).await.unwrap();
+    let records = env.records();
+    eventually(Duration::from_secs(10), "the job running", || async {
+        records.get(&t.id).await.unwrap().filter(|r| r.state == JobState::Running)
+    })
+    .await;
+    terminate(&mut a);
+    let status = a.wait().unwrap();
+    assert!(status.success(), "graceful exit: {status}");
+    let rec = records.get(&t.id).await.unwrap().unwrap();
+    assert_eq!(rec.state, JobState::Done, "{rec:?}");
+    assert_eq!(rec.runs, 1);
+    env.cleanup().await;
+}
