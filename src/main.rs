@@ -181,6 +181,6 @@ async fn run_sim(args: &SimArgs) -> Result<(), String> {
 // Dev-dependencies of the integration tests in tests/, unused by this binary's unit tests.
 #[cfg(test)]
 use {
-    chrono as _, domain as _, jobs as _, redis as _, reqwest as _, serde_json as _, sqlx as _,
+    apalis as _, apalis_redis as _, chrono as _, domain as _, jobs as _, redis as _, reqwest as _, serde_json as _, sqlx as _,
     ulid as _,
 };

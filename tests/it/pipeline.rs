@@ -383,3 +383,53 @@ async fn redis_stays_bounded_after_a_thousand_ticks() {
     worker.stop().await;
     env.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backlog_of_20000_due_jobs_drains_without_wedging_the_queue() {
+    const N: i64 = 20_000;
+    let env = TestEnv::new(frozen_sim(), |s| {
+        s.worker.cron = false;
+        s.worker.concurrency = 32;
+    })
+    .await;
+    // Every worker was stuck while ticks kept coming: 20,000 compute-premium tasks are due at
+    // once (pushed in bulk, as apalis would have stored them). apalis-redis 1.0 alone dies on
+    // this (`too many results to unpack` past ~8,000 due ids).
+    let cfg = jobs::queue::queue_config(&env.settings, JobKind::ComputePremium);
+    let now = Utc::now().timestamp();
+    let mut conn = env.conn.clone();
+    for chunk in (0..N).collect::<Vec<_>>().chunks(1_000) {
+        let tasks: Vec<_> = chunk
+            .iter()
+            .map(|i| {
+                let job = Job::for_tick(JobKind::ComputePremium, None, now - N + i);
+                apalis::prelude::TaskBuilder::new(serde_json::to_vec(&job).unwrap())
+                    .task_id(apalis::prelude::TaskId::from_string(job.task_id()))
+                    .build()
+            })
+            .collect();
+        let (e, s) = apalis_redis::queries::push_tasks(&mut conn, &cfg, &tasks).await.unwrap();
+        assert_eq!(e + s, chunk.len() as u32);
+    }
+    let worker = env.spawn_worker().await;
+    let records = env.records();
+    eventually(Duration::from_secs(180), "all 20,000 jobs finished", || async {
+        let counts: HashMap<_, _> = records.counts(Some(JobKind::ComputePremium)).await.unwrap().into_iter().collect();
+        let finished = counts[&JobState::Done] + counts[&JobState::Failed];
+        (finished == N as u64).then_some(())
+    })
+    .await;
+    // Old ticks were dropped as too late, not computed; the queue is empty and still works.
+    let counts: HashMap<_, _> = records.counts(Some(JobKind::ComputePremium)).await.unwrap().into_iter().collect();
+    assert!(counts[&JobState::Failed] > 19_000, "{counts:?}");
+    let enq = env.enqueuer();
+    assert_eq!(enq.depth(JobKind::ComputePremium).await.unwrap(), (0, 0));
+    let fresh = Job::for_tick(JobKind::ComputePremium, None, Utc::now().timestamp());
+    enq.push(&fresh).await.unwrap();
+    eventually(Duration::from_secs(10), "a new job after the drain", || async {
+        records.get(&fresh.id).await.unwrap().filter(|r| r.state == JobState::Done)
+    })
+    .await;
+    worker.stop().await;
+    env.cleanup().await;
+}

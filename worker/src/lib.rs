@@ -130,6 +130,13 @@ pub async fn run_with(
     }
     let pid = process_id();
     tracing::info!(process = %pid, "worker replica starting");
+    // Before any apalis worker fetches: a pile-up of due tasks left by stuck or dead workers
+    // would make apalis-redis' promotion script fail (see maintenance::drain_backlog).
+    match maintenance::drain_backlog(&conn, &settings).await {
+        Ok(n) if n > 0 => tracing::warn!(moved = n, "drained a backlog of due tasks in chunks"),
+        Err(e) => tracing::warn!(error = %e, "backlog drain failed"),
+        _ => {}
+    }
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut background = Vec::new();
