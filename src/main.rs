@@ -25,6 +25,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// The HTTP API (Swagger UI at /docs).
+    Api,
+    /// Prints the OpenAPI document (openapi/openapi.json is this output).
+    Openapi,
     /// One worker replica: apalis workers for the three job kinds plus the cron sources.
     Worker,
     /// The offline market simulator: every venue's and FX source's API on one local port.
@@ -130,6 +134,14 @@ async fn main() -> ExitCode {
         .unwrap_or_default();
     init_logging(log_format);
     let result: Result<(), String> = match &cli.command {
+        Command::Openapi => {
+            print!("{}", api::openapi_json());
+            Ok(())
+        }
+        Command::Api => match load_settings(&cli) {
+            Ok(settings) => run_api(settings).await,
+            Err(e) => Err(e),
+        },
         Command::Sim(args) => run_sim(args).await,
         Command::Worker => match load_settings(&cli) {
             Ok(settings) => worker::run(settings, install_metrics(), shutdown_signal())
@@ -159,6 +171,21 @@ async fn main() -> ExitCode {
     }
 }
 
+async fn run_api(settings: Arc<Settings>) -> Result<(), String> {
+    let metrics = install_metrics();
+    let state = api::AppState::connect(settings.clone(), metrics)
+        .await
+        .map_err(|e| e.to_string())?;
+    let listener = tokio::net::TcpListener::bind(&settings.api_addr)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", settings.api_addr))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    eprintln!("API on http://{addr} (Swagger UI at http://{addr}/docs)");
+    api::serve(listener, state, shutdown_signal())
+        .await
+        .map_err(|e| e.to_string())
+}
+
 async fn run_sim(args: &SimArgs) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(&args.addr)
         .await
@@ -181,6 +208,6 @@ async fn run_sim(args: &SimArgs) -> Result<(), String> {
 // Dev-dependencies of the integration tests in tests/, unused by this binary's unit tests.
 #[cfg(test)]
 use {
-    apalis as _, apalis_redis as _, chrono as _, domain as _, jobs as _, redis as _, reqwest as _, serde_json as _, sqlx as _,
-    ulid as _,
+    apalis as _, apalis_redis as _, chrono as _, domain as _, jobs as _, redis as _, reqwest as _,
+    serde_json as _, sqlx as _, ulid as _,
 };

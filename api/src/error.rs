@@ -65,7 +65,7 @@ pub struct ErrorBody {
     pub message: String,
     /// With `premium_unavailable`: why the worker could not compute the premium.
     #[oai(skip_serializing_if_is_none)]
-    pub skip: Option<SkipView>,
+    pub skip: Option<Box<SkipView>>,
 }
 
 /// The error half of every operation's result.
@@ -161,9 +161,7 @@ pub(crate) async fn render(err: poem::Error, admin_configured: bool) -> Response
         }
     };
     let mut resp = ApiError::new(code, message).into_response();
-    if code == ErrorCode::BadRequest || code == ErrorCode::Internal {
-        // Keep the original status (413, 415, …) where it was more precise than 400/500.
-        resp.set_status(status);
-    }
+    // Keep the original status (405, 413, 415, …) where it is more precise than the variant's.
+    resp.set_status(status);
     resp
 }

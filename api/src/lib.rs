@@ -94,3 +94,7 @@ pub async fn serve(
         .run_with_graceful_shutdown(app(state), shutdown, Some(Duration::from_secs(5)))
         .await
 }
+
+// Dev-dependencies of the integration tests in tests/, unused by this crate's unit tests.
+#[cfg(test)]
+use {reqwest as _, sqlx as _, ulid as _};

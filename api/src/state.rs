@@ -42,7 +42,10 @@ pub enum ApiStartError {
     #[error(
         "cannot connect to Redis at {url}: {error} (start it with `redis-server` or `docker compose up -d redis`, or set REDIS_URL)"
     )]
-    Redis { url: String, error: redis::RedisError },
+    Redis {
+        url: String,
+        error: redis::RedisError,
+    },
     #[error(
         "cannot connect to PostgreSQL at {url}: {error} (start it with `docker compose up -d postgres`, or set DATABASE_URL)"
     )]
@@ -128,7 +131,10 @@ impl fmt::Display for Service {
 
 /// Runs `fut` under [`IO_TIMEOUT`]; an overrun is a 503 `unavailable`. The inner result is left
 /// to the caller (for errors that mean something, like "not found").
-pub(crate) async fn timed<T>(service: Service, fut: impl Future<Output = T>) -> Result<T, ApiError> {
+pub(crate) async fn timed<T>(
+    service: Service,
+    fut: impl Future<Output = T>,
+) -> Result<T, ApiError> {
     tokio::time::timeout(IO_TIMEOUT, fut).await.map_err(|_| {
         tracing::warn!(%service, "call timed out");
         ApiError::new(
@@ -146,7 +152,9 @@ pub(crate) async fn io<T, E: fmt::Display>(
     service: Service,
     fut: impl Future<Output = Result<T, E>>,
 ) -> Result<T, ApiError> {
-    timed(service, fut).await?.map_err(|e| unavailable(service, e))
+    timed(service, fut)
+        .await?
+        .map_err(|e| unavailable(service, e))
 }
 
 /// A failed call to a dependency as a 503.

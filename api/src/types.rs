@@ -77,6 +77,45 @@ impl From<domain::Price> for Dec {
     }
 }
 
+/// A decimal in a request body, as received: the handler parses it so that errors name the
+/// field. Documented as a decimal string; a JSON number is kept as `Err` and rejected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecInput(pub Result<String, Value>);
+
+string_type!(DecInput, "string_decimal", "decimal");
+
+impl ParseFromJSON for DecInput {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        match value {
+            Some(Value::String(s)) => Ok(DecInput(Ok(s))),
+            Some(Value::Null) | None => Err(ParseError::custom("a decimal string is required")),
+            Some(other) => Ok(DecInput(Err(other))),
+        }
+    }
+}
+
+impl ToJSON for DecInput {
+    fn to_json(&self) -> Option<Value> {
+        Some(match &self.0 {
+            Ok(s) => Value::String(s.clone()),
+            Err(v) => v.clone(),
+        })
+    }
+}
+
+impl DecInput {
+    /// The decimal, or why not, naming `field`.
+    pub fn parse(&self, field: &str) -> Result<Decimal, String> {
+        match &self.0 {
+            Ok(raw) => Decimal::from_str_exact(raw.trim())
+                .map_err(|_| format!("{field}: `{raw}` is not a decimal number, e.g. \"0.5\"")),
+            Err(v) => Err(format!(
+                "{field}: decimals are JSON strings (\"{v}\"), not numbers, so no precision is lost"
+            )),
+        }
+    }
+}
+
 /// An instant as RFC 3339 UTC with milliseconds (`2025-11-25T21:00:00.000Z`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Time(pub DateTime<Utc>);
@@ -256,7 +295,10 @@ mod tests {
 
     #[test]
     fn decimals_keep_their_scale_as_strings() {
-        assert_eq!(Dec(dec!(1.30)).to_json(), Some(Value::String("1.30".into())));
+        assert_eq!(
+            Dec(dec!(1.30)).to_json(),
+            Some(Value::String("1.30".into()))
+        );
         assert!(Dec::parse_from_json(Some(serde_json::json!(0.5))).is_err());
         assert_eq!(
             Dec::parse_from_json(Some(serde_json::json!("0.50"))).unwrap(),

@@ -8,9 +8,11 @@
 //! metadata hashes that apalis leaves behind for every worker name ever registered are removed
 //! once the worker is gone. Every replica runs the janitor; each step is idempotent.
 
+use std::sync::LazyLock;
+
 use chrono::Utc;
 use domain::JobKind;
-use redis::AsyncCommands;
+use redis::{AsyncCommands, Script};
 use settings::Settings;
 
 use crate::{Job, Keys, RedisConn, handlers::Ctx, queue::queue_config, records::JobState};
@@ -29,10 +31,105 @@ pub async fn collect_later(ctx: &Ctx, job: &Job) {
     }
 }
 
+/// Deletes the apalis copy of due tasks, but only of tasks apalis itself has finished (`Done`,
+/// `Killed`) or no longer knows. A task can be back in the queue after it finished once: when a
+/// worker is reaped as dead while it is in fact only slow, apalis re-queues its in-flight tasks
+/// and the slow worker's acknowledgement then fails, leaving the task `Running` in the active
+/// list. Deleting the data of such a task would leave an id without data in the queue, which
+/// makes every apalis worker of the queue fail on fetch, restart and fail again; so it is
+/// postponed a minute instead.
+/// KEYS[1] gc set. ARGV: now ms, chunk, then (kind, queue) pairs.
+static COLLECT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local queues = {}
+for i = 3, #ARGV, 2 do queues[ARGV[i]] = ARGV[i + 1] end
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+local deleted, postponed = 0, 0
+for _, member in ipairs(due) do
+  local sep = string.find(member, '|', 1, true)
+  local q = sep and queues[string.sub(member, 1, sep - 1)]
+  if not q then
+    redis.call('ZREM', KEYS[1], member)
+  else
+    local id = string.sub(member, sep + 1)
+    local status = redis.call('HGET', q .. ':meta:' .. id, 'status')
+    if not status or status == 'Done' or status == 'Killed' then
+      redis.call('HDEL', q .. ':data', id)
+      redis.call('DEL', q .. ':meta:' .. id)
+      redis.call('SREM', q .. ':done', id)
+      redis.call('SREM', q .. ':dead', id)
+      redis.call('ZREM', KEYS[1], member)
+      deleted = deleted + 1
+    else
+      redis.call('ZADD', KEYS[1], tonumber(ARGV[1]) + 60000, member)
+      postponed = postponed + 1
+    end
+  end
+end
+return {deleted, postponed}
+"#,
+    )
+});
+
+/// Removes ids without task data from the head of each active list (at most 1,000 looked at)
+/// and from the in-flight sets of registered workers. No such id should exist (pushes write the
+/// data first, and the janitor only deletes finished tasks), but one makes apalis-redis' fetch
+/// fail for the worker that takes it; the worker restarts, its in-flight ids go back to the
+/// queue, and the next worker fails the same way: a cheap safety net against a wedged queue.
+/// KEYS[1] active list, KEYS[2] data hash, KEYS[3] workers set. ARGV[1] in-flight key prefix.
+static REPAIR: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local removed = 0
+for _, id in ipairs(redis.call('LRANGE', KEYS[1], 0, 999)) do
+  if redis.call('HEXISTS', KEYS[2], id) == 0 then
+    removed = removed + redis.call('LREM', KEYS[1], 0, id)
+  end
+end
+for _, w in ipairs(redis.call('ZRANGE', KEYS[3], 0, -1)) do
+  local inflight = ARGV[1] .. ':' .. w
+  for _, id in ipairs(redis.call('SMEMBERS', inflight)) do
+    if redis.call('HEXISTS', KEYS[2], id) == 0 then
+      removed = removed + redis.call('SREM', inflight, id)
+    end
+  end
+end
+return removed
+"#,
+    )
+});
+
+/// Runs [`REPAIR`] on every queue; returns the ids removed.
+pub async fn repair_queues(
+    conn: &RedisConn,
+    settings: &Settings,
+) -> Result<u64, redis::RedisError> {
+    let mut conn = conn.clone();
+    let mut removed = 0;
+    for kind in JobKind::ALL {
+        let cfg = queue_config(settings, kind);
+        let n: u64 = REPAIR
+            .key(cfg.active_jobs_list())
+            .key(cfg.job_data_hash())
+            .key(cfg.workers_set())
+            .arg(cfg.inflight_jobs_set())
+            .invoke_async(&mut conn)
+            .await?;
+        if n > 0 {
+            tracing::error!(%kind, removed = n, "removed queued task ids that had no task data");
+        }
+        removed += n;
+    }
+    Ok(removed)
+}
+
 /// What one pass removed.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Swept {
     pub tasks: usize,
+    /// Due for deletion but back in the queue; retried a minute later.
+    pub postponed: usize,
     pub index_entries: usize,
     pub worker_keys: usize,
 }
@@ -48,35 +145,15 @@ pub async fn sweep(
     let now = Utc::now().timestamp_millis();
     let mut swept = Swept::default();
 
-    let due: Vec<String> = redis::cmd("ZRANGEBYSCORE")
-        .arg(gc_key(&keys))
-        .arg("-inf")
-        .arg(now)
-        .arg("LIMIT")
-        .arg(0)
-        .arg(chunk)
-        .query_async(&mut conn)
-        .await?;
-    if !due.is_empty() {
-        let mut pipe = redis::pipe();
-        for member in &due {
-            let Some((kind, task_id)) = member.split_once('|') else {
-                continue;
-            };
-            let Ok(kind) = kind.parse::<JobKind>() else {
-                continue;
-            };
-            let cfg = queue_config(settings, kind);
-            pipe.hdel(cfg.job_data_hash(), task_id).ignore();
-            pipe.del(format!("{}:{task_id}", cfg.job_meta_hash()))
-                .ignore();
-            pipe.srem(cfg.done_jobs_set(), task_id).ignore();
-            pipe.srem(cfg.dead_jobs_set(), task_id).ignore();
-        }
-        pipe.zrem(gc_key(&keys), &due).ignore();
-        pipe.exec_async(&mut conn).await?;
-        swept.tasks = due.len();
+    let mut inv = COLLECT.key(gc_key(&keys));
+    inv.arg(now).arg(chunk);
+    for kind in JobKind::ALL {
+        inv.arg(kind.as_str())
+            .arg(queue_config(settings, kind).queue.as_ref());
     }
+    let (deleted, postponed): (usize, usize) = inv.invoke_async(&mut conn).await?;
+    swept.tasks = deleted;
+    swept.postponed = postponed;
 
     // Finished records expire by TTL; drop their index entries past the same window.
     let cutoff = now - settings.retention.job_records_secs as i64 * 1000;

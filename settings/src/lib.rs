@@ -429,11 +429,11 @@ impl Settings {
             f = f.merge(Toml::file_exact(path));
         }
         let plain: Vec<&str> = PLAIN_ENV.iter().map(|(v, _)| *v).collect();
-        f.merge(
-            Env::prefixed("PREMIUM_")
-                .split("__")
-                .ignore(&["CONFIG", "SIM_URL"]),
-        )
+        f.merge(Env::prefixed("PREMIUM_").split("__").ignore(&[
+            "CONFIG",
+            "SIM_URL",
+            "EXIT_WITH_PARENT",
+        ]))
         .merge(Env::raw().only(&plain).map(|k| {
             PLAIN_ENV
                 .iter()

@@ -49,9 +49,15 @@ async fn every_client_fetches_every_coin_from_the_simulator_by_base_url_alone() 
     }
     for source in FxSource::ALL {
         let client = venues::fx_client(source, cfg(sim.prefix_url(source.as_str())));
-        let rate = client.fetch_usd_krw().await.unwrap_or_else(|e| panic!("{source}: {e}"));
+        let rate = client
+            .fetch_usd_krw()
+            .await
+            .unwrap_or_else(|e| panic!("{source}: {e}"));
         let v = rate.usd_krw.value();
-        assert!(v > Decimal::from(1_200) && v < Decimal::from(1_600), "{source}: {v}");
+        assert!(
+            v > Decimal::from(1_200) && v < Decimal::from(1_600),
+            "{source}: {v}"
+        );
     }
 
     // A premium from the simulator's prices lands near its configured 1.5 %.
@@ -65,6 +71,9 @@ async fn every_client_fetches_every_coin_from_the_simulator_by_base_url_alone() 
         fx.fetch_usd_krw().await.unwrap(),
     );
     let rate = premium_rate(k.price, f.price, fx.usd_krw).unwrap();
-    assert!((rate - Decimal::new(15, 1)).abs() < Decimal::new(3, 1), "{rate}");
+    assert!(
+        (rate - Decimal::new(15, 1)).abs() < Decimal::new(3, 1),
+        "{rate}"
+    );
     sim.stop().await.unwrap();
 }

@@ -3,8 +3,8 @@
 
 mod chaos;
 mod clients;
-mod ops;
 mod faults;
+mod ops;
 mod pipeline;
 mod processes;
 mod support;
@@ -13,4 +13,3 @@ mod support;
 use clap as _;
 use metrics_exporter_prometheus as _;
 use reqwest as _;
-use tracing_subscriber as _;

@@ -9,10 +9,14 @@ fn root() -> &'static Path {
 }
 
 fn run(cmd: &mut Command, what: &str) -> String {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("{what}: cannot run ({e}); install the tools with `bash ops/tools.sh`"));
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let out = cmd.output().unwrap_or_else(|e| {
+        panic!("{what}: cannot run ({e}); install the tools with `bash ops/tools.sh`")
+    });
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(out.status.success(), "{what} failed:\n{text}");
     text
 }
@@ -22,7 +26,11 @@ fn the_compose_file_conforms_to_the_compose_specification() {
     let schema = std::env::var("COMPOSE_SPEC_SCHEMA")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|_| root().join("target/ops-tools/compose-spec.json"));
-    assert!(schema.exists(), "{} is missing: run `bash ops/tools.sh`", schema.display());
+    assert!(
+        schema.exists(),
+        "{} is missing: run `bash ops/tools.sh`",
+        schema.display()
+    );
     let out = run(
         Command::new("python3")
             .arg(root().join("ops/validate_compose.py"))
@@ -46,7 +54,16 @@ fn the_alert_rules_pass_promtool() {
     );
     assert!(out.contains("SUCCESS"), "{out}");
     let rules = std::fs::read_to_string(root().join("ops/prometheus/alerts.yml")).unwrap();
-    for alert in ["BatchJobStale", "ExternalApiHighErrorRate", "PremiumRateSpike", "RedisDown", "MissedTicks"] {
-        assert!(rules.contains(&format!("alert: {alert}")), "alert {alert} missing");
+    for alert in [
+        "BatchJobStale",
+        "ExternalApiHighErrorRate",
+        "PremiumRateSpike",
+        "RedisDown",
+        "MissedTicks",
+    ] {
+        assert!(
+            rules.contains(&format!("alert: {alert}")),
+            "alert {alert} missing"
+        );
     }
 }

@@ -2,13 +2,12 @@
 
 use std::{collections::BTreeMap, time::Duration};
 
-
 use chrono::Utc;
 use domain::{FxSource, JobKind, Venue};
 use jobs::JobState;
 use serde_json::json;
 
-use crate::support::{TestEnv, eventually, terminate};
+use crate::support::{HEAVY, TestEnv, eventually, terminate};
 
 fn sim_cfg() -> sim::SimConfig {
     sim::SimConfig {
@@ -37,7 +36,13 @@ impl Ledger {
     fn print(&self, title: &str) {
         eprintln!(
             "{title}: {} ticks, {} jobs expected: {} ran once, {} recovered after a kill, {} lost; {} kills; {} worker processes shared the work",
-            self.ticks, self.expected, self.once, self.recovered, self.lost.len(), self.kills, self.processes
+            self.ticks,
+            self.expected,
+            self.once,
+            self.recovered,
+            self.lost.len(),
+            self.kills,
+            self.processes
         );
     }
 }
@@ -45,6 +50,7 @@ impl Ledger {
 /// Runs three replicas with cron for `duration`; with `kill_every`, SIGKILLs one replica at
 /// that period and starts a new one. Then checks every (kind, tick) of the window.
 async fn run_replicas(duration: Duration, kill_every: Option<Duration>) -> Ledger {
+    let _heavy = HEAVY.lock().await;
     let env = TestEnv::new(sim_cfg(), |s| {
         // FX every 5 s so that its ticks are checked too.
         s.schedule.fx = "*/5 * * * * *".into();
@@ -58,7 +64,9 @@ async fn run_replicas(duration: Duration, kill_every: Option<Duration>) -> Ledge
     let mut kills = 0;
     let mut victim = 0;
     while std::time::Instant::now() < end {
-        let step = kill_every.unwrap_or(duration).min(end - std::time::Instant::now());
+        let step = kill_every
+            .unwrap_or(duration)
+            .min(end - std::time::Instant::now());
         tokio::time::sleep(step).await;
         if kill_every.is_some() && std::time::Instant::now() < end {
             let r = &mut replicas[victim % 3];
@@ -100,7 +108,9 @@ async fn run_replicas(duration: Duration, kill_every: Option<Duration>) -> Ledge
             match records.get(&id) {
                 Some(r) if r.state == JobState::Done && r.runs == 1 => ledger.once += 1,
                 Some(r) if r.state == JobState::Done => ledger.recovered += 1,
-                Some(r) => ledger.lost.push(format!("{id}: {} after {} runs", r.state, r.runs)),
+                Some(r) => ledger
+                    .lost
+                    .push(format!("{id}: {} after {} runs", r.state, r.runs)),
                 None => ledger.lost.push(format!("{id}: never enqueued")),
             }
         }
@@ -109,7 +119,11 @@ async fn run_replicas(duration: Duration, kill_every: Option<Duration>) -> Ledge
     let processes: std::collections::BTreeSet<String> = records
         .values()
         .filter_map(|r| {
-            let w = r.worker.as_deref()?.strip_prefix(r.kind.as_str())?.strip_prefix('-')?;
+            let w = r
+                .worker
+                .as_deref()?
+                .strip_prefix(r.kind.as_str())?
+                .strip_prefix('-')?;
             Some(w.rsplit_once("-r")?.0.to_string())
         })
         .collect();
@@ -124,7 +138,10 @@ async fn three_replicas_with_cron_run_every_tick_exactly_once() {
     ledger.print("3 replicas, 31 s");
     assert!(ledger.ticks >= 28, "{ledger:?}");
     assert!(ledger.lost.is_empty(), "lost: {:?}", ledger.lost);
-    assert_eq!(ledger.once, ledger.expected, "every job ran exactly once: {ledger:?}");
+    assert_eq!(
+        ledger.once, ledger.expected,
+        "every job ran exactly once: {ledger:?}"
+    );
     // (At one tick per second a single replica usually wins every poll; which one does the work
     // is not part of the contract, so it is reported, not asserted.)
 }
@@ -134,7 +151,12 @@ async fn three_replicas_with_cron_run_every_tick_exactly_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "takes 10 minutes; run with bench/chaos/soak.sh"]
 async fn soak_three_replicas_with_kills_lose_nothing() {
-    let secs = |k: &str, d: u64| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
+    let secs = |k: &str, d: u64| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d)
+    };
     let duration = Duration::from_secs(secs("SOAK_SECS", 600));
     let kill_every = match secs("SOAK_KILL_SECS", 60) {
         0 => None,
@@ -142,10 +164,19 @@ async fn soak_three_replicas_with_kills_lose_nothing() {
     };
     let ledger = run_replicas(duration, kill_every).await;
     ledger.print("soak");
-    let verdict = if ledger.lost.is_empty() { "PASS" } else { "FAIL" };
+    let verdict = if ledger.lost.is_empty() {
+        "PASS"
+    } else {
+        "FAIL"
+    };
     println!(
         "{verdict}: ticks={} expected={} once={} recovered={} lost={} duplicated=0 kills={}",
-        ledger.ticks, ledger.expected, ledger.once, ledger.recovered, ledger.lost.len(), ledger.kills
+        ledger.ticks,
+        ledger.expected,
+        ledger.once,
+        ledger.recovered,
+        ledger.lost.len(),
+        ledger.kills
     );
     assert!(ledger.lost.is_empty(), "lost: {:?}", ledger.lost);
 }
@@ -325,13 +356,25 @@ async fn sigterm_lets_a_running_job_finish_before_the_worker_exits() {
         s.http.timeout_ms = 10_000;
     })
     .await;
-    env.sim_post("/_sim/faults", json!({"venue": "dunamu", "latency_ms": 3000})).await;
+    env.sim_post(
+        "/_sim/faults",
+        json!({"venue": "dunamu", "latency_ms": 3000}),
+    )
+    .await;
     let mut a = env.spawn_worker_process();
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let t = env.enqueuer().trigger(JobKind::FetchFx, None).await.unwrap();
+    let t = env
+        .enqueuer()
+        .trigger(JobKind::FetchFx, None)
+        .await
+        .unwrap();
     let records = env.records();
     eventually(Duration::from_secs(10), "the job running", || async {
-        records.get(&t.id).await.unwrap().filter(|r| r.state == JobState::Running)
+        records
+            .get(&t.id)
+            .await
+            .unwrap()
+            .filter(|r| r.state == JobState::Running)
     })
     .await;
     terminate(&mut a);

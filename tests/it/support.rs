@@ -17,6 +17,10 @@ use tokio::{sync::oneshot, task::JoinHandle};
 
 pub const REDIS_URL: &str = "redis://127.0.0.1:6379/";
 
+/// Tests that load Redis heavily (thousands of jobs, several worker processes) take this lock,
+/// so that they do not run at the same time and starve each other on a 2-core machine.
+pub static HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 pub struct TestEnv {
     pub prefix: String,
     pub db_name: String,
@@ -47,6 +51,11 @@ fn test_settings(prefix: &str, database_url: &str, sim_url: &str) -> Settings {
 impl TestEnv {
     /// A fresh environment; `tweak` adjusts the settings before they are frozen.
     pub async fn new(sim_cfg: sim::SimConfig, tweak: impl FnOnce(&mut Settings)) -> Self {
+        // `RUST_LOG=info cargo test --test it -- --nocapture` shows the workers' logs.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
         let id = ulid::Ulid::generate().to_string().to_lowercase();
         let prefix = format!("it-{id}");
         let db_name = format!("ps_it_{id}");

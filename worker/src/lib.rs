@@ -162,7 +162,11 @@ pub async fn run_with(
     let concurrency = w.concurrency;
     let mut monitor = Monitor::new()
         .should_restart(|w, err| {
-            tracing::error!(worker = w.name(), error = %err, "worker stopped; restarting");
+            tracing::error!(worker = w.name(), restarts = w.restarts(), error = %err, "worker stopped; restarting");
+            // A persistent error (Redis gone) would otherwise restart the worker in a tight loop;
+            // the callback is synchronous, so pause here briefly (well under the 3 s orphan
+            // threshold of this process's other workers).
+            std::thread::sleep(Duration::from_millis(250));
             true
         })
         .shutdown_timeout(Duration::from_millis(w.shutdown_timeout_ms));

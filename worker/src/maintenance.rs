@@ -81,6 +81,9 @@ pub async fn run(
         }
         if last_sweep.elapsed() >= Duration::from_secs(2) {
             last_sweep = std::time::Instant::now();
+            if let Err(e) = janitor::repair_queues(&conn, &settings).await {
+                tracing::debug!(error = %e, "queue repair failed");
+            }
             match janitor::sweep(&conn, &settings, 2_000).await {
                 Ok(s) => tracing::debug!(?s, "janitor pass"),
                 Err(e) => tracing::debug!(error = %e, "janitor pass failed"),

@@ -1,0 +1,276 @@
+//! Latest tickers and USD/KRW rates, from the Redis hot cache.
+
+use chrono::{DateTime, Utc};
+use domain::{Coin, FxRate, FxSource, Ticker, Venue};
+use jobs::handlers::pick_fx;
+use poem::web::Data;
+use poem_openapi::{ApiResponse, Object, OpenApi, param::Path, payload::Json};
+
+use crate::{
+    AppState,
+    error::{ApiError, ErrorCode},
+    routes::{ApiTags, enabled_venue},
+    state::{Service, io},
+    types::{Dec, FxSourceName, Time, VenueName},
+};
+
+/// The latest price of a coin on a venue.
+#[derive(Debug, Object)]
+pub struct TickerView {
+    pub venue: VenueName,
+    pub coin: String,
+    /// `KRW` on Korean venues, `USDT` on foreign ones.
+    pub quote: String,
+    pub price: Dec,
+    /// The venue's own time for this price.
+    pub observed_at: Time,
+    /// When premium-spread received it.
+    pub fetched_at: Time,
+    /// `now − observed_at`, milliseconds.
+    pub age_ms: i64,
+    /// Older than `freshness.ticker_ms`: not used for premiums.
+    pub stale: bool,
+}
+
+impl TickerView {
+    fn build(t: Ticker, now: DateTime<Utc>, limit_ms: u64) -> Self {
+        let age_ms = t.age_ms(now);
+        TickerView {
+            venue: t.venue.into(),
+            quote: t.venue.quote().to_string(),
+            coin: t.coin.to_string(),
+            price: t.price.into(),
+            observed_at: t.observed_at.into(),
+            fetched_at: t.fetched_at.into(),
+            age_ms,
+            stale: age_ms > limit_ms as i64,
+        }
+    }
+}
+
+#[derive(Debug, Object)]
+pub struct TickersView {
+    pub as_of: Time,
+    /// Every cached ticker of the enabled venues and tracked coins (plus USDT on the USDT
+    /// venue).
+    pub tickers: Vec<TickerView>,
+    /// `venue/coin` pairs with no cached ticker (never fetched, or expired).
+    pub missing: Vec<String>,
+}
+
+#[derive(ApiResponse)]
+pub enum TickersResponse {
+    #[oai(status = 200)]
+    Ok(Json<TickersView>),
+}
+
+#[derive(ApiResponse)]
+pub enum TickerResponse {
+    #[oai(status = 200)]
+    Ok(Json<TickerView>),
+}
+
+/// The latest USD/KRW of one source.
+#[derive(Debug, Object)]
+pub struct FxSourceView {
+    pub source: FxSourceName,
+    /// Whether the source is in `fx_sources` (the fallback chain).
+    pub configured: bool,
+    /// Null when nothing is cached for this source.
+    pub usd_krw: Option<Dec>,
+    pub observed_at: Option<Time>,
+    pub fetched_at: Option<Time>,
+    pub age_ms: Option<i64>,
+    /// The source's freshness limit (`freshness.fx_secs`), milliseconds.
+    pub limit_ms: i64,
+    /// Cached and within its freshness limit.
+    pub fresh: bool,
+}
+
+/// The rate premiums are computed with right now.
+#[derive(Debug, Object)]
+pub struct FxInUseView {
+    pub source: FxSourceName,
+    pub usd_krw: Dec,
+    pub observed_at: Time,
+    pub age_ms: i64,
+}
+
+/// The USDT/KRW price of the USDT venue (the "crypto FX" of the tether premium).
+#[derive(Debug, Object)]
+pub struct UsdtView {
+    pub venue: VenueName,
+    /// Null when no ticker is cached.
+    pub usdt_krw: Option<Dec>,
+    pub observed_at: Option<Time>,
+    pub age_ms: Option<i64>,
+    pub fresh: bool,
+}
+
+#[derive(Debug, Object)]
+pub struct FxView {
+    pub as_of: Time,
+    /// Every source, in the order dunamu, erapi, frankfurter.
+    pub sources: Vec<FxSourceView>,
+    /// The first fresh rate in fallback order; null when none is usable.
+    pub in_use: Option<FxInUseView>,
+    /// Why no rate is usable, when `in_use` is null.
+    pub in_use_error: Option<String>,
+    pub usdt: UsdtView,
+}
+
+#[derive(ApiResponse)]
+pub enum FxResponse {
+    #[oai(status = 200)]
+    Ok(Json<FxView>),
+}
+
+fn fx_source_view(
+    source: FxSource,
+    rate: Option<FxRate>,
+    state: &AppState,
+    now: DateTime<Utc>,
+) -> FxSourceView {
+    let s = &state.settings;
+    let limit_ms = s.freshness.fx_limit(source).as_millis() as i64;
+    let age_ms = rate.as_ref().map(|r| r.age_ms(now));
+    FxSourceView {
+        source: source.into(),
+        configured: s.fx_sources.contains(&source),
+        usd_krw: rate.as_ref().map(|r| r.usd_krw.into()),
+        observed_at: rate.as_ref().map(|r| r.observed_at.into()),
+        fetched_at: rate.as_ref().map(|r| r.fetched_at.into()),
+        fresh: age_ms.is_some_and(|a| a <= limit_ms),
+        age_ms,
+        limit_ms,
+    }
+}
+
+pub struct MarketApi;
+
+#[OpenApi(tag = "ApiTags::Market")]
+impl MarketApi {
+    /// Latest tickers of every enabled venue and tracked coin
+    #[oai(
+        path = "/api/v1/tickers",
+        method = "get",
+        operation_id = "list_tickers"
+    )]
+    async fn tickers(&self, state: Data<&AppState>) -> Result<TickersResponse, ApiError> {
+        let s = &state.settings;
+        let wanted: Vec<(Venue, Coin)> = s
+            .venues
+            .iter()
+            .flat_map(|v| s.coins_for(*v).into_iter().map(move |c| (*v, c)))
+            .collect();
+        let found = io(Service::Redis, state.cache.tickers(&wanted)).await?;
+        let now = Utc::now();
+        let mut tickers = Vec::new();
+        let mut missing = Vec::new();
+        for ((venue, coin), t) in wanted.into_iter().zip(found) {
+            match t {
+                Some(t) => tickers.push(TickerView::build(t, now, s.freshness.ticker_ms)),
+                None => missing.push(format!("{venue}/{coin}")),
+            }
+        }
+        Ok(TickersResponse::Ok(Json(TickersView {
+            as_of: now.into(),
+            tickers,
+            missing,
+        })))
+    }
+
+    /// Latest ticker of one coin on one venue
+    #[oai(
+        path = "/api/v1/tickers/:venue/:coin",
+        method = "get",
+        operation_id = "get_ticker"
+    )]
+    async fn ticker(
+        &self,
+        state: Data<&AppState>,
+        /// An enabled venue, e.g. `upbit`.
+        venue: Path<String>,
+        /// A coin fetched from that venue, e.g. `BTC` (`USDT` on the USDT venue).
+        coin: Path<String>,
+    ) -> Result<TickerResponse, ApiError> {
+        let s = &state.settings;
+        let venue = enabled_venue(s, &venue.0)?;
+        let fetched = s.coins_for(venue);
+        let coin = Coin::parse(&coin.0)
+            .ok()
+            .filter(|c| fetched.contains(c))
+            .ok_or_else(|| {
+                let names: Vec<String> = fetched.iter().map(ToString::to_string).collect();
+                ApiError::new(
+                    ErrorCode::UnknownCoin,
+                    format!(
+                        "coin `{}` is not fetched from {venue}; fetched coins: {}",
+                        coin.0,
+                        names.join(", ")
+                    ),
+                )
+            })?;
+        match io(Service::Redis, state.cache.ticker(venue, &coin)).await? {
+            Some(t) => Ok(TickerResponse::Ok(Json(TickerView::build(
+                t,
+                Utc::now(),
+                s.freshness.ticker_ms,
+            )))),
+            None => Err(ApiError::new(
+                ErrorCode::TickerUnavailable,
+                format!("no current ticker for {coin} on {venue} (expired or never fetched)"),
+            )),
+        }
+    }
+
+    /// USD/KRW per source, the rate in use, and USDT/KRW
+    ///
+    /// `in_use` is what premiums are computed with: the first source of the fallback chain
+    /// (`fx_sources`) whose rate is within its freshness limit.
+    #[oai(path = "/api/v1/fx", method = "get", operation_id = "get_fx")]
+    async fn fx(&self, state: Data<&AppState>) -> Result<FxResponse, ApiError> {
+        let s = &state.settings;
+        let usdt_venue = s.usdt_venue;
+        let usdt_coin = Coin::usdt();
+        let (rates, usdt) = io(Service::Redis, async {
+            tokio::try_join!(
+                state.cache.fx_all(),
+                state.cache.ticker(usdt_venue, &usdt_coin)
+            )
+        })
+        .await?;
+        let now = Utc::now();
+        let (in_use, in_use_error) = match pick_fx(s, &rates, now) {
+            Ok(r) => (
+                Some(FxInUseView {
+                    source: r.source.into(),
+                    usd_krw: r.usd_krw.into(),
+                    observed_at: r.observed_at.into(),
+                    age_ms: r.age_ms(now),
+                }),
+                None,
+            ),
+            Err(why) => (None, Some(format!("no fresh USD/KRW rate: {why}"))),
+        };
+        let sources = FxSource::ALL
+            .into_iter()
+            .zip(rates)
+            .map(|(src, rate)| fx_source_view(src, rate, &state, now))
+            .collect();
+        let usdt_age = usdt.as_ref().map(|t| t.age_ms(now));
+        Ok(FxResponse::Ok(Json(FxView {
+            as_of: now.into(),
+            sources,
+            in_use,
+            in_use_error,
+            usdt: UsdtView {
+                venue: usdt_venue.into(),
+                usdt_krw: usdt.as_ref().map(|t| t.price.into()),
+                observed_at: usdt.as_ref().map(|t| t.observed_at.into()),
+                fresh: usdt_age.is_some_and(|a| a <= s.freshness.ticker_ms as i64),
+                age_ms: usdt_age,
+            },
+        })))
+    }
+}

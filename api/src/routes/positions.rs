@@ -1,0 +1,464 @@
+//! Hedged positions (PostgreSQL) with live PnL from the cached tickers and the FX in use.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use domain::{
+    Coin, Decimal, FxRate, Pnl, Position, PositionSide, Price, Region, Ticker, Venue, VenuePair,
+    display_rate,
+};
+use jobs::{handlers::pick_fx, positions::Closed};
+use poem::web::Data;
+use poem_openapi::{
+    ApiResponse, Object, OpenApi,
+    param::{Path, Query},
+    payload::Json,
+};
+
+use crate::{
+    AppState,
+    auth::AdminAuth,
+    error::{ApiError, ErrorCode},
+    routes::ApiTags,
+    state::{IO_TIMEOUT, Service, io, timed, unavailable},
+    types::{Dec, DecInput, FxSourceName, Time, VenueName},
+};
+
+/// A new hedge: long `korea_qty` coins on a Korean spot venue, short `foreign_qty` on a foreign
+/// perpetual. Decimals are strings (`"0.5"`), never JSON numbers.
+#[derive(Debug, Object)]
+pub struct OpenPositionRequest {
+    /// A tracked coin, e.g. `BTC`.
+    pub coin: String,
+    /// bithumb or upbit.
+    pub korea_venue: String,
+    /// Coins bought on the Korean venue (> 0).
+    pub korea_qty: DecInput,
+    /// Korean entry price, KRW (> 0).
+    pub korea_entry: DecInput,
+    /// binance, bybit or okx.
+    pub foreign_venue: String,
+    /// Coins sold short on the foreign venue (> 0).
+    pub foreign_qty: DecInput,
+    /// Foreign entry price, USD(T) (> 0).
+    pub foreign_entry: DecInput,
+    /// Leverage of the short leg, 1 to 125.
+    pub leverage: u32,
+    /// USD/KRW at entry (> 0).
+    pub entry_usd_krw: DecInput,
+}
+
+/// PnL at the current cached prices and the FX in use (DESIGN §1), KRW except percentages.
+#[derive(Debug, Object)]
+pub struct PnlView {
+    pub korea_now: Dec,
+    pub foreign_now: Dec,
+    pub usd_krw_now: Dec,
+    pub fx_source: FxSourceName,
+    /// `(korea_now − korea_entry) × korea_qty`.
+    pub korea_pnl: Dec,
+    /// `(foreign_entry − foreign_now) × foreign_qty × usd_krw_now`.
+    pub foreign_pnl_krw: Dec,
+    /// `korea_pnl + foreign_pnl_krw`.
+    pub total: Dec,
+    /// `total / (korea_now × korea_qty) × 100`.
+    pub total_pct: Dec,
+    pub total_pct_display: Dec,
+    pub premium_now: Dec,
+    pub premium_now_display: Dec,
+    /// `premium_now − entry_premium`.
+    pub premium_diff: Dec,
+    pub premium_diff_display: Dec,
+}
+
+#[derive(Debug, Object)]
+pub struct PositionView {
+    pub id: i64,
+    pub coin: String,
+    pub korea_venue: VenueName,
+    pub foreign_venue: VenueName,
+    pub korea_qty: Dec,
+    pub korea_entry: Dec,
+    pub foreign_qty: Dec,
+    pub foreign_entry: Dec,
+    pub leverage: u32,
+    pub entry_usd_krw: Dec,
+    /// Premium at entry, percent, full precision.
+    pub entry_premium: Dec,
+    pub entry_premium_display: Dec,
+    pub opened_at: Time,
+    pub closed_at: Option<Time>,
+    pub open: bool,
+    /// Null when a price or the FX is unavailable, or the position is closed.
+    pub pnl: Option<PnlView>,
+    /// Why `pnl` is null.
+    pub pnl_unavailable: Option<String>,
+}
+
+#[derive(Debug, Object)]
+pub struct PositionsView {
+    pub as_of: Time,
+    /// Newest first.
+    pub positions: Vec<PositionView>,
+}
+
+#[derive(ApiResponse)]
+pub enum PositionCreated {
+    /// Opened; the entry premium is computed from the entry prices and FX.
+    #[oai(status = 201)]
+    Created(Json<PositionView>),
+}
+
+#[derive(ApiResponse)]
+pub enum PositionResponse {
+    #[oai(status = 200)]
+    Ok(Json<PositionView>),
+}
+
+#[derive(ApiResponse)]
+pub enum PositionsResponse {
+    #[oai(status = 200)]
+    Ok(Json<PositionsView>),
+}
+
+/// The cached prices and FX PnL is computed with, or why they could not be read.
+struct Live {
+    tickers: HashMap<(Venue, Coin), Ticker>,
+    fx: Result<FxRate, String>,
+    now: DateTime<Utc>,
+    limit_ms: i64,
+}
+
+/// Reads the tickers of `positions`' legs and the FX rates in one go. Redis trouble does not
+/// fail the request (positions live in PostgreSQL): PnL is then null with the reason.
+async fn live(state: &AppState, positions: &[Position]) -> Result<Live, String> {
+    let mut wanted: Vec<(Venue, Coin)> = Vec::new();
+    for p in positions.iter().filter(|p| p.is_open()) {
+        for v in [p.pair.korea, p.pair.foreign] {
+            if !wanted.iter().any(|(wv, wc)| *wv == v && *wc == p.coin) {
+                wanted.push((v, p.coin.clone()));
+            }
+        }
+    }
+    let read = async { tokio::try_join!(state.cache.tickers(&wanted), state.cache.fx_all()) };
+    let (found, rates) = match tokio::time::timeout(IO_TIMEOUT, read).await {
+        Ok(Ok(v)) => v,
+        Ok(Err(e)) => return Err(format!("Redis is unavailable: {e}")),
+        Err(_) => return Err("Redis did not answer in time".into()),
+    };
+    let now = Utc::now();
+    Ok(Live {
+        tickers: wanted
+            .into_iter()
+            .zip(found)
+            .filter_map(|(k, t)| t.map(|t| (k, t)))
+            .collect(),
+        fx: pick_fx(&state.settings, &rates, now),
+        now,
+        limit_ms: state.settings.freshness.ticker_ms as i64,
+    })
+}
+
+impl Live {
+    fn price(&self, venue: Venue, coin: &Coin) -> Result<Price, String> {
+        match self.tickers.get(&(venue, coin.clone())) {
+            None => Err(format!("no current {venue} {coin} ticker")),
+            Some(t) if t.age_ms(self.now) > self.limit_ms => Err(format!(
+                "{venue} {coin} ticker is stale ({} ms)",
+                t.age_ms(self.now)
+            )),
+            Some(t) => Ok(t.price),
+        }
+    }
+
+    fn pnl(&self, p: &Position) -> Result<PnlView, String> {
+        let fx = self
+            .fx
+            .as_ref()
+            .map_err(|why| format!("no fresh USD/KRW rate: {why}"))?;
+        let korea = self.price(p.pair.korea, &p.coin)?;
+        let foreign = self.price(p.pair.foreign, &p.coin)?;
+        let Pnl {
+            korea_pnl,
+            foreign_pnl_krw,
+            total,
+            total_pct,
+            premium_now,
+            premium_diff,
+        } = p
+            .pnl(korea, foreign, fx.usd_krw)
+            .map_err(|e| e.to_string())?;
+        Ok(PnlView {
+            korea_now: korea.into(),
+            foreign_now: foreign.into(),
+            usd_krw_now: fx.usd_krw.into(),
+            fx_source: fx.source.into(),
+            korea_pnl: korea_pnl.into(),
+            foreign_pnl_krw: foreign_pnl_krw.into(),
+            total: total.into(),
+            total_pct: total_pct.into(),
+            total_pct_display: display_rate(total_pct).into(),
+            premium_now: premium_now.into(),
+            premium_now_display: display_rate(premium_now).into(),
+            premium_diff: premium_diff.into(),
+            premium_diff_display: display_rate(premium_diff).into(),
+        })
+    }
+}
+
+fn position_view(p: Position, live: &Result<Live, String>) -> PositionView {
+    let pnl = if !p.is_open() {
+        Err("position is closed".to_string())
+    } else {
+        live.as_ref().map_err(Clone::clone).and_then(|l| l.pnl(&p))
+    };
+    let (pnl, pnl_unavailable) = match pnl {
+        Ok(v) => (Some(v), None),
+        Err(why) => (None, Some(why)),
+    };
+    PositionView {
+        id: p.id,
+        coin: p.coin.to_string(),
+        korea_venue: p.pair.korea.into(),
+        foreign_venue: p.pair.foreign.into(),
+        korea_qty: p.korea.quantity.into(),
+        korea_entry: p.korea.entry_price.into(),
+        foreign_qty: p.foreign.quantity.into(),
+        foreign_entry: p.foreign.entry_price.into(),
+        leverage: p.leverage,
+        entry_usd_krw: p.entry_usd_krw.into(),
+        entry_premium: p.entry_premium.into(),
+        entry_premium_display: display_rate(p.entry_premium).into(),
+        opened_at: p.opened_at.into(),
+        closed_at: p.closed_at.map(Time::from),
+        open: p.closed_at.is_none(),
+        pnl,
+        pnl_unavailable,
+    }
+}
+
+/// Parses and validates a new position; every error names its field.
+fn validate(state: &AppState, req: &OpenPositionRequest) -> Result<Position, ApiError> {
+    let s = &state.settings;
+    let bad = |field: &str, msg: String| ApiError::bad_request(format!("{field}: {msg}"));
+    let coin = Coin::parse(&req.coin).map_err(|e| bad("coin", e.to_string()))?;
+    if !s.coins.contains(&coin) {
+        let tracked: Vec<String> = s.coins.iter().map(ToString::to_string).collect();
+        return Err(bad(
+            "coin",
+            format!(
+                "`{coin}` is not tracked; tracked coins: {}",
+                tracked.join(", ")
+            ),
+        ));
+    }
+    let venue = |field: &str, raw: &str, region: Region| -> Result<Venue, ApiError> {
+        let enabled: Vec<&str> = s
+            .venues_in(region)
+            .into_iter()
+            .map(|v| v.as_str())
+            .collect();
+        raw.parse::<Venue>()
+            .ok()
+            .filter(|v| v.region() == region && s.venues.contains(v))
+            .ok_or_else(|| {
+                bad(
+                    field,
+                    format!(
+                        "`{raw}` is not an enabled venue here; expected one of: {}",
+                        enabled.join(", ")
+                    ),
+                )
+            })
+    };
+    let korea = venue("korea_venue", &req.korea_venue, Region::Korea)?;
+    let foreign = venue("foreign_venue", &req.foreign_venue, Region::Foreign)?;
+    let pair = VenuePair::new(korea, foreign).map_err(|e| bad("korea_venue", e))?;
+    let positive = |field: &str, raw: &DecInput| -> Result<Decimal, ApiError> {
+        let d = raw.parse(field).map_err(ApiError::bad_request)?;
+        if d > Decimal::ZERO {
+            Ok(d)
+        } else {
+            Err(bad(field, format!("must be positive, got {d}")))
+        }
+    };
+    let price = |field: &str, raw: &DecInput| -> Result<Price, ApiError> {
+        Price::new(positive(field, raw)?).map_err(|e| bad(field, e.to_string()))
+    };
+    if !(1..=125).contains(&req.leverage) {
+        return Err(bad(
+            "leverage",
+            format!("must be between 1 and 125, got {}", req.leverage),
+        ));
+    }
+    Position::open(
+        0,
+        coin,
+        pair,
+        PositionSide {
+            quantity: positive("korea_qty", &req.korea_qty)?,
+            entry_price: price("korea_entry", &req.korea_entry)?,
+        },
+        PositionSide {
+            quantity: positive("foreign_qty", &req.foreign_qty)?,
+            entry_price: price("foreign_entry", &req.foreign_entry)?,
+        },
+        req.leverage,
+        price("entry_usd_krw", &req.entry_usd_krw)?,
+        Utc::now(),
+    )
+    .map_err(|e| ApiError::bad_request(e.to_string()))
+}
+
+fn position_not_found(id: i64) -> ApiError {
+    ApiError::new(
+        ErrorCode::PositionNotFound,
+        format!("position {id} not found"),
+    )
+}
+
+fn default_limit() -> u32 {
+    50
+}
+
+pub struct PositionsApi;
+
+#[OpenApi(tag = "ApiTags::Positions")]
+impl PositionsApi {
+    /// Open a hedged position (admin)
+    ///
+    /// Validates every field (400 names the field) and computes the entry premium from the
+    /// entry prices and FX.
+    #[oai(
+        path = "/api/v1/positions",
+        method = "post",
+        operation_id = "open_position"
+    )]
+    async fn open(
+        &self,
+        state: Data<&AppState>,
+        _admin: AdminAuth,
+        body: Json<OpenPositionRequest>,
+    ) -> Result<PositionCreated, ApiError> {
+        let position = validate(&state, &body.0)?;
+        let saved = io(Service::Postgres, state.positions.open(&position)).await?;
+        tracing::info!(id = saved.id, coin = %saved.coin, pair = %saved.pair, "position opened");
+        let live = live(&state, std::slice::from_ref(&saved)).await;
+        Ok(PositionCreated::Created(Json(position_view(saved, &live))))
+    }
+
+    /// List positions with live PnL
+    #[oai(
+        path = "/api/v1/positions",
+        method = "get",
+        operation_id = "list_positions"
+    )]
+    async fn list(
+        &self,
+        state: Data<&AppState>,
+        /// Only open positions.
+        #[oai(default)]
+        open_only: Query<bool>,
+        /// At most this many, newest first (1 to 200).
+        #[oai(
+            default = "default_limit",
+            validator(minimum(value = "1"), maximum(value = "200"))
+        )]
+        limit: Query<u32>,
+    ) -> Result<PositionsResponse, ApiError> {
+        let positions = io(
+            Service::Postgres,
+            state.store.positions(open_only.0, limit.0 as i64),
+        )
+        .await?;
+        let live = live(&state, &positions).await;
+        Ok(PositionsResponse::Ok(Json(PositionsView {
+            as_of: Utc::now().into(),
+            positions: positions
+                .into_iter()
+                .map(|p| position_view(p, &live))
+                .collect(),
+        })))
+    }
+
+    /// One position with live PnL
+    #[oai(
+        path = "/api/v1/positions/:id",
+        method = "get",
+        operation_id = "get_position"
+    )]
+    async fn get(
+        &self,
+        state: Data<&AppState>,
+        /// Position id.
+        id: Path<i64>,
+    ) -> Result<PositionResponse, ApiError> {
+        let p = io(Service::Postgres, state.store.position(id.0))
+            .await?
+            .ok_or_else(|| position_not_found(id.0))?;
+        let live = live(&state, std::slice::from_ref(&p)).await;
+        Ok(PositionResponse::Ok(Json(position_view(p, &live))))
+    }
+
+    /// Close a position (admin)
+    ///
+    /// Records the PnL at the current prices when they are available. Closing a closed
+    /// position answers 409.
+    #[oai(
+        path = "/api/v1/positions/:id/close",
+        method = "post",
+        operation_id = "close_position"
+    )]
+    async fn close(
+        &self,
+        state: Data<&AppState>,
+        _admin: AdminAuth,
+        /// Position id.
+        id: Path<i64>,
+    ) -> Result<PositionResponse, ApiError> {
+        let id = id.0;
+        let current = io(Service::Postgres, state.store.position(id))
+            .await?
+            .ok_or_else(|| position_not_found(id))?;
+        let already_closed = |p: &Position| {
+            ApiError::new(
+                ErrorCode::PositionAlreadyClosed,
+                format!(
+                    "position {id} was already closed at {}",
+                    p.closed_at.map(|t| t.to_rfc3339()).unwrap_or_default()
+                ),
+            )
+        };
+        if !current.is_open() {
+            return Err(already_closed(&current));
+        }
+        let live = live(&state, std::slice::from_ref(&current)).await;
+        let final_pnl = live
+            .as_ref()
+            .ok()
+            .and_then(|l| l.pnl(&current).ok())
+            .map(|v| v.total.0);
+        let closed = timed(Service::Postgres, state.positions.close(id, final_pnl))
+            .await?
+            .map_err(|e| unavailable(Service::Postgres, e))?;
+        match closed {
+            Closed::Closed(p) => {
+                tracing::info!(id, "position closed");
+                let mut view = position_view(p, &live);
+                if view.pnl.is_none()
+                    && let Ok(pnl) = live
+                        .as_ref()
+                        .map_err(Clone::clone)
+                        .and_then(|l| l.pnl(&current))
+                {
+                    // The final PnL, at the prices the position was closed at.
+                    view.pnl = Some(pnl);
+                    view.pnl_unavailable = None;
+                }
+                Ok(PositionResponse::Ok(Json(view)))
+            }
+            Closed::AlreadyClosed(p) => Err(already_closed(&p)),
+            Closed::NotFound => Err(position_not_found(id)),
+        }
+    }
+}

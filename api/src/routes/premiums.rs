@@ -1,0 +1,514 @@
+//! Current premiums (Redis), their live stream (Redis pub/sub) and their OHLC history
+//! (PostgreSQL).
+
+use chrono::{DateTime, Utc};
+use domain::{Coin, Premium, VenuePair, display_rate};
+use futures::{StreamExt, future::join_all, stream::BoxStream};
+use jobs::{
+    cache::SkipReason,
+    store::{Bucket, Interval},
+};
+use poem::web::{Data, sse::Event};
+use poem_openapi::{
+    ApiResponse, Object, OpenApi,
+    param::{Path, Query},
+    payload::{EventStream, Json},
+};
+
+use crate::{
+    AppState,
+    error::{ApiError, ErrorBody, ErrorCode},
+    routes::{ApiTags, configured_pair, tracked_coin},
+    state::{Service, io, timed, unavailable},
+    types::{Dec, FxSourceName, IntervalName, Time, VenueName},
+};
+
+/// At most this many buckets per history answer.
+pub const MAX_BUCKETS: i64 = 5_000;
+
+/// Why the worker did not compute a premium (a missing or stale input).
+#[derive(Debug, Clone, Object)]
+pub struct SkipView {
+    /// Which input, e.g. `upbit BTC ticker` or `usd/krw`.
+    pub input: String,
+    /// `missing`, `stale`, or why no FX rate was usable.
+    pub reason: String,
+    /// Age of a stale input, milliseconds.
+    pub age_ms: Option<i64>,
+    /// Its freshness limit, milliseconds.
+    pub limit_ms: Option<i64>,
+    /// When the worker recorded this.
+    pub at: Time,
+}
+
+impl From<SkipReason> for SkipView {
+    fn from(s: SkipReason) -> Self {
+        SkipView {
+            input: s.input,
+            reason: s.reason,
+            age_ms: s.age_ms,
+            limit_ms: s.limit_ms,
+            at: s.at.into(),
+        }
+    }
+}
+
+/// The prices and FX a premium was computed from.
+#[derive(Debug, Clone, Object)]
+pub struct InputsView {
+    /// Korean venue's price, KRW.
+    pub korea_krw: Dec,
+    pub korea_observed_at: Time,
+    /// Foreign venue's price, USD(T).
+    pub foreign_usd: Dec,
+    pub foreign_observed_at: Time,
+    /// USD/KRW in use.
+    pub usd_krw: Dec,
+    pub fx_source: FxSourceName,
+    pub fx_observed_at: Time,
+    /// The Korean venue's own USDT/KRW price (basis of `usdt_rate`), when available.
+    pub usdt_krw: Option<Dec>,
+}
+
+/// The premium of one coin on one pair. When no premium is cached, `available` is false, the
+/// numbers are null and `skip` says why when the worker recorded it.
+#[derive(Debug, Clone, Object)]
+pub struct PremiumView {
+    pub coin: String,
+    pub korea_venue: VenueName,
+    pub foreign_venue: VenueName,
+    /// Whether a current premium is cached.
+    pub available: bool,
+    /// True when missing or older than `freshness.ticker_ms`.
+    pub stale: bool,
+    /// `(korea_krw − foreign_usd × usd_krw) / (foreign_usd × usd_krw) × 100`, full precision.
+    pub rate: Option<Dec>,
+    /// `rate` rounded half-up to 2 decimal places.
+    pub rate_display: Option<Dec>,
+    /// The same with USD/KRW replaced by the Korean venue's USDT/KRW ("tether premium").
+    pub usdt_rate: Option<Dec>,
+    pub usdt_rate_display: Option<Dec>,
+    /// `foreign_usd × usd_krw`.
+    pub foreign_krw: Option<Dec>,
+    pub inputs: Option<InputsView>,
+    /// The oldest price observation the premium is built on.
+    pub observed_at: Option<Time>,
+    pub computed_at: Option<Time>,
+    /// `now − observed_at`, milliseconds.
+    pub age_ms: Option<i64>,
+    pub skip: Option<SkipView>,
+}
+
+impl PremiumView {
+    pub(crate) fn build(
+        coin: &Coin,
+        pair: VenuePair,
+        premium: Option<Premium>,
+        skip: Option<SkipReason>,
+        now: DateTime<Utc>,
+        limit_ms: u64,
+    ) -> Self {
+        let mut view = PremiumView {
+            coin: coin.to_string(),
+            korea_venue: pair.korea.into(),
+            foreign_venue: pair.foreign.into(),
+            available: false,
+            stale: true,
+            rate: None,
+            rate_display: None,
+            usdt_rate: None,
+            usdt_rate_display: None,
+            foreign_krw: None,
+            inputs: None,
+            observed_at: None,
+            computed_at: None,
+            age_ms: None,
+            skip: skip.map(SkipView::from),
+        };
+        if let Some(p) = premium {
+            let age = (now - p.observed_at).num_milliseconds().max(0);
+            let i = p.inputs;
+            view.available = true;
+            view.stale = age > limit_ms as i64;
+            view.rate = Some(p.rate.into());
+            view.rate_display = Some(display_rate(p.rate).into());
+            view.usdt_rate = p.usdt_rate.map(Dec);
+            view.usdt_rate_display = p.usdt_rate.map(|r| Dec(display_rate(r)));
+            view.foreign_krw = Some(p.foreign_krw.into());
+            view.observed_at = Some(p.observed_at.into());
+            view.computed_at = Some(p.computed_at.into());
+            view.age_ms = Some(age);
+            view.inputs = Some(InputsView {
+                korea_krw: i.korea_krw.into(),
+                korea_observed_at: i.korea_observed_at.into(),
+                foreign_usd: i.foreign_usd.into(),
+                foreign_observed_at: i.foreign_observed_at.into(),
+                usd_krw: i.usd_krw.into(),
+                fx_source: i.fx_source.into(),
+                fx_observed_at: i.fx_observed_at.into(),
+                usdt_krw: i.usdt_krw.map(Dec::from),
+            });
+        }
+        view
+    }
+}
+
+#[derive(Debug, Object)]
+pub struct PremiumsView {
+    /// When this answer was assembled.
+    pub as_of: Time,
+    /// One entry per tracked coin × configured pair, coins in the configured order.
+    pub premiums: Vec<PremiumView>,
+}
+
+#[derive(ApiResponse)]
+pub enum PremiumsResponse {
+    /// Every tracked coin × configured pair, available or not.
+    #[oai(status = 200)]
+    Ok(Json<PremiumsView>),
+}
+
+#[derive(ApiResponse)]
+pub enum PremiumResponse {
+    /// The cached premium; `stale` is true when it is older than `freshness.ticker_ms`.
+    #[oai(status = 200)]
+    Ok(Json<PremiumView>),
+}
+
+/// One OHLC bucket of the premium rate.
+#[derive(Debug, Object)]
+pub struct BucketView {
+    /// Start of the bucket.
+    pub start: Time,
+    pub open: Dec,
+    pub high: Dec,
+    pub low: Dec,
+    pub close: Dec,
+    /// Close of the USDT-basis rate.
+    pub usdt_close: Option<Dec>,
+    /// Rows (ticks) in the bucket.
+    pub count: i64,
+}
+
+impl From<Bucket> for BucketView {
+    fn from(b: Bucket) -> Self {
+        BucketView {
+            start: b.start.into(),
+            open: b.open.into(),
+            high: b.high.into(),
+            low: b.low.into(),
+            close: b.close.into(),
+            usdt_close: b.usdt_close.map(Dec),
+            count: b.count,
+        }
+    }
+}
+
+#[derive(Debug, Object)]
+pub struct HistoryView {
+    pub coin: String,
+    pub korea_venue: VenueName,
+    pub foreign_venue: VenueName,
+    pub interval: IntervalName,
+    pub from: Time,
+    pub to: Time,
+    /// Oldest first; buckets without rows are absent.
+    pub buckets: Vec<BucketView>,
+}
+
+#[derive(ApiResponse)]
+pub enum HistoryResponse {
+    #[oai(status = 200)]
+    Ok(Json<HistoryView>),
+}
+
+#[derive(ApiResponse)]
+pub enum StreamResponse {
+    /// `text/event-stream`: one `premium` event per update, its data a premium as JSON.
+    #[oai(status = 200)]
+    Ok(EventStream<BoxStream<'static, PremiumView>>),
+}
+
+/// The longest range each interval may cover.
+fn max_range(interval: Interval) -> chrono::Duration {
+    match interval {
+        Interval::Second => chrono::Duration::hours(1),
+        Interval::Minute => chrono::Duration::days(7),
+        Interval::Hour => chrono::Duration::days(90),
+        Interval::Day => chrono::Duration::days(3 * 365 + 1),
+    }
+}
+
+/// Checks a history range: `from < to`, within the interval's maximum range and at most
+/// [`MAX_BUCKETS`] buckets.
+pub(crate) fn check_range(
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    interval: Interval,
+) -> Result<(), String> {
+    if from >= to {
+        return Err(format!(
+            "`from` ({}) must be before `to` ({})",
+            from.to_rfc3339(),
+            to.to_rfc3339()
+        ));
+    }
+    let range = to - from;
+    let max = max_range(interval);
+    if range > max {
+        return Err(format!(
+            "range of {} h is too long for interval {}: at most {} h ({} d); use a wider interval",
+            range.num_hours(),
+            interval.as_str(),
+            max.num_hours(),
+            max.num_days()
+        ));
+    }
+    let step = interval.duration().num_milliseconds();
+    let buckets = (range.num_milliseconds() + step - 1) / step;
+    if buckets > MAX_BUCKETS {
+        return Err(format!(
+            "range covers {buckets} buckets of {}; at most {MAX_BUCKETS}: narrow the range or use a wider interval",
+            interval.as_str()
+        ));
+    }
+    Ok(())
+}
+
+pub struct PremiumsApi;
+
+#[OpenApi(tag = "ApiTags::Premiums")]
+impl PremiumsApi {
+    /// Current premium of every tracked coin on every configured pair
+    ///
+    /// From the Redis hot cache. Entries without a current premium have `available: false` and
+    /// the worker's skip reason.
+    #[oai(
+        path = "/api/v1/premiums",
+        method = "get",
+        operation_id = "list_premiums"
+    )]
+    async fn list(&self, state: Data<&AppState>) -> Result<PremiumsResponse, ApiError> {
+        let s = &state.settings;
+        let wanted: Vec<(Coin, VenuePair)> = s
+            .coins
+            .iter()
+            .flat_map(|c| s.pairs.iter().map(move |p| (c.clone(), *p)))
+            .collect();
+        let cache = &state.cache;
+        let premiums = io(Service::Redis, cache.premiums(&wanted)).await?;
+        let missing: Vec<&(Coin, VenuePair)> = wanted
+            .iter()
+            .zip(&premiums)
+            .filter(|(_, p)| p.is_none())
+            .map(|(w, _)| w)
+            .collect();
+        let skips = timed(
+            Service::Redis,
+            join_all(missing.iter().map(|(c, p)| cache.skip(c, *p))),
+        )
+        .await?;
+        let mut skips = missing.into_iter().zip(skips);
+        let now = Utc::now();
+        let mut out = Vec::with_capacity(wanted.len());
+        for ((coin, pair), premium) in wanted.iter().zip(premiums) {
+            let skip = if premium.is_none() {
+                match skips.next() {
+                    Some((_, Ok(skip))) => skip,
+                    Some((_, Err(e))) => return Err(unavailable(Service::Redis, e)),
+                    None => None,
+                }
+            } else {
+                None
+            };
+            out.push(PremiumView::build(
+                coin,
+                *pair,
+                premium,
+                skip,
+                now,
+                s.freshness.ticker_ms,
+            ));
+        }
+        Ok(PremiumsResponse::Ok(Json(PremiumsView {
+            as_of: now.into(),
+            premiums: out,
+        })))
+    }
+
+    /// Live premiums as Server-Sent Events
+    ///
+    /// One `premium` event per update (every second per coin and pair while the worker runs),
+    /// its data a premium as JSON. Keep-alive comments every 15 s.
+    #[oai(
+        path = "/api/v1/premiums/stream",
+        method = "get",
+        operation_id = "stream_premiums"
+    )]
+    async fn stream(
+        &self,
+        state: Data<&AppState>,
+        /// Only this coin's premiums (any tracked coin); all coins when absent.
+        coin: Query<Option<String>>,
+    ) -> Result<StreamResponse, ApiError> {
+        let filter = coin
+            .0
+            .as_deref()
+            .map(|c| tracked_coin(&state.settings, c))
+            .transpose()?;
+        let client = state
+            .client
+            .clone()
+            .ok_or_else(|| ApiError::new(ErrorCode::Unavailable, "Redis URL does not parse"))?;
+        let channel = state.keys.premium_channel();
+        let mut pubsub = io(Service::Redis, client.get_async_pubsub()).await?;
+        io(Service::Redis, pubsub.subscribe(&channel)).await?;
+        let limit = state.settings.freshness.ticker_ms;
+        let stream = pubsub
+            .into_on_message()
+            .filter_map(move |msg| {
+                let premium = msg
+                    .get_payload::<String>()
+                    .ok()
+                    .and_then(|s| serde_json::from_str::<Premium>(&s).ok())
+                    .filter(|p| filter.as_ref().is_none_or(|c| *c == p.inputs.coin));
+                let view = premium.map(|p| {
+                    let (coin, pair) = (p.inputs.coin.clone(), p.inputs.pair);
+                    PremiumView::build(&coin, pair, Some(p), None, Utc::now(), limit)
+                });
+                futures::future::ready(view)
+            })
+            .boxed();
+        Ok(StreamResponse::Ok(
+            EventStream::new(stream)
+                .keep_alive(std::time::Duration::from_secs(15))
+                .to_event(|view| {
+                    let json = poem_openapi::types::ToJSON::to_json(&view)
+                        .map(|v| v.to_string())
+                        .unwrap_or_default();
+                    Event::message(json).event_type("premium")
+                }),
+        ))
+    }
+
+    /// Current premium of one coin
+    ///
+    /// From the Redis hot cache, on the pair picked by `korea` and `foreign` (default: the
+    /// first configured pair). When no premium is cached the answer is 404
+    /// `premium_unavailable` with the worker's skip reason; a cached premium older than
+    /// `freshness.ticker_ms` is answered with `stale: true`.
+    #[oai(
+        path = "/api/v1/premiums/:coin",
+        method = "get",
+        operation_id = "get_premium"
+    )]
+    async fn get(
+        &self,
+        state: Data<&AppState>,
+        /// A tracked coin, e.g. `BTC` (case-insensitive).
+        coin: Path<String>,
+        /// Korean venue of the pair (bithumb, upbit); default: the default pair's.
+        korea: Query<Option<String>>,
+        /// Foreign venue of the pair (binance, bybit, okx); default: the default pair's.
+        foreign: Query<Option<String>>,
+    ) -> Result<PremiumResponse, ApiError> {
+        let s = &state.settings;
+        let coin = tracked_coin(s, &coin.0)?;
+        let pair = configured_pair(s, korea.0.as_deref(), foreign.0.as_deref())?;
+        let premium = io(Service::Redis, state.cache.premium(&coin, pair)).await?;
+        let now = Utc::now();
+        match premium {
+            Some(p) => Ok(PremiumResponse::Ok(Json(PremiumView::build(
+                &coin,
+                pair,
+                Some(p),
+                None,
+                now,
+                s.freshness.ticker_ms,
+            )))),
+            None => {
+                let skip = io(Service::Redis, state.cache.skip(&coin, pair)).await?;
+                let why = match &skip {
+                    Some(k) => format!(": {} {}", k.input, k.reason),
+                    None => String::new(),
+                };
+                Err(ApiError::with_body(ErrorBody {
+                    code: ErrorCode::PremiumUnavailable,
+                    message: format!("no current premium for {coin} on {pair}{why}"),
+                    skip: skip.map(|k| Box::new(SkipView::from(k))),
+                }))
+            }
+        }
+    }
+
+    /// Premium history of one coin as OHLC buckets
+    ///
+    /// From PostgreSQL, over `[from, to)`. Limits: 1s ≤ 1 hour, 1m ≤ 7 days, 1h ≤ 90 days,
+    /// 1d ≤ 3 years, and at most 5000 buckets; beyond them the answer is 400.
+    #[oai(
+        path = "/api/v1/premiums/:coin/history",
+        method = "get",
+        operation_id = "premium_history"
+    )]
+    #[allow(clippy::too_many_arguments)]
+    async fn history(
+        &self,
+        state: Data<&AppState>,
+        /// A tracked coin, e.g. `BTC`.
+        coin: Path<String>,
+        /// Start, RFC 3339 (inclusive).
+        from: Query<DateTime<Utc>>,
+        /// End, RFC 3339 (exclusive).
+        to: Query<DateTime<Utc>>,
+        /// Bucket width.
+        interval: Query<IntervalName>,
+        /// Korean venue of the pair; default: the default pair's.
+        korea: Query<Option<String>>,
+        /// Foreign venue of the pair; default: the default pair's.
+        foreign: Query<Option<String>>,
+    ) -> Result<HistoryResponse, ApiError> {
+        let s = &state.settings;
+        let coin = tracked_coin(s, &coin.0)?;
+        let pair = configured_pair(s, korea.0.as_deref(), foreign.0.as_deref())?;
+        let iv: Interval = interval.0.into();
+        check_range(from.0, to.0, iv).map_err(ApiError::bad_request)?;
+        let buckets = io(
+            Service::Postgres,
+            state
+                .store
+                .premium_ohlc(&coin, pair, from.0, to.0, iv, MAX_BUCKETS),
+        )
+        .await?;
+        Ok(HistoryResponse::Ok(Json(HistoryView {
+            coin: coin.to_string(),
+            korea_venue: pair.korea.into(),
+            foreign_venue: pair.foreign.into(),
+            interval: interval.0,
+            from: from.0.into(),
+            to: to.0.into(),
+            buckets: buckets.into_iter().map(BucketView::from).collect(),
+        })))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn history_ranges_are_bounded_per_interval() {
+        let from = t("2025-01-01T00:00:00Z");
+        assert!(check_range(from, t("2025-01-01T01:00:00Z"), Interval::Second).is_ok());
+        assert!(check_range(from, t("2025-01-01T01:00:01Z"), Interval::Second).is_err());
+        assert!(check_range(from, from, Interval::Minute).is_err());
+        // 7 days of minutes is 10080 buckets: within the range limit, beyond the bucket cap.
+        let e = check_range(from, t("2025-01-08T00:00:00Z"), Interval::Minute).unwrap_err();
+        assert!(e.contains("at most 5000"), "{e}");
+        assert!(check_range(from, t("2027-12-31T00:00:00Z"), Interval::Day).is_ok());
+        assert!(check_range(from, t("2028-02-01T00:00:00Z"), Interval::Day).is_err());
+    }
+}

@@ -1,0 +1,17 @@
+//! Integration tests of the HTTP API against the real local Redis and PostgreSQL. Each test gets
+//! its own Redis prefix and database (see `support::spawn_app`) and seeds the cache directly,
+//! so no worker runs.
+
+mod jobs;
+mod market;
+mod ops;
+mod outage;
+mod positions;
+mod premiums;
+mod support;
+
+// Dependencies of the library that these tests do not name.
+use {
+    futures as _, metrics_exporter_prometheus as _, poem as _, poem_openapi as _, subtle as _,
+    thiserror as _, tracing as _,
+};

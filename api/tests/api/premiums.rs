@@ -1,0 +1,318 @@
+use std::time::Duration;
+
+use chrono::{DateTime, DurationRound, Utc};
+use domain::Venue;
+use jobs::cache::SkipReason;
+use rust_decimal::Decimal;
+use rust_decimal_macros::dec;
+use serde_json::Value;
+
+use crate::support::*;
+
+fn entry<'a>(list: &'a Value, coin: &str, korea: &str, foreign: &str) -> &'a Value {
+    list["premiums"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["coin"] == coin && p["korea_venue"] == korea && p["foreign_venue"] == foreign)
+        .unwrap_or_else(|| panic!("no {coin} {korea}-{foreign} in {list}"))
+}
+
+#[tokio::test]
+async fn premiums_list_every_coin_and_pair_with_decimals_as_strings() {
+    let app = spawn_app().await;
+    let p = worked_example("BTC", 100);
+    app.put_premiums(std::slice::from_ref(&p)).await;
+
+    let list = app.get_ok("/api/v1/premiums").await;
+    let n = app.settings.coins.len() * app.settings.pairs.len();
+    assert_eq!(list["premiums"].as_array().unwrap().len(), n);
+
+    let btc = entry(&list, "BTC", "upbit", "binance");
+    assert_eq!(btc["available"], true);
+    assert_eq!(btc["stale"], false);
+    assert_eq!(btc["rate"], Value::String(p.rate.to_string()));
+    assert_eq!(btc["rate_display"], "1.30");
+    let rate: Decimal = btc["rate"].as_str().unwrap().parse().unwrap();
+    assert_eq!(
+        rate.round_dp(4),
+        dec!(1.2953),
+        "full precision, not the display value"
+    );
+    assert_eq!(
+        btc["usdt_rate"],
+        Value::String(p.usdt_rate.unwrap().to_string())
+    );
+    assert_eq!(btc["foreign_krw"], "127898373.46");
+    assert_eq!(btc["inputs"]["korea_krw"], "129555000");
+    assert_eq!(btc["inputs"]["foreign_usd"], "89277.1");
+    assert_eq!(btc["inputs"]["usd_krw"], "1432.6");
+    assert_eq!(btc["inputs"]["usdt_krw"], "1450");
+    assert_eq!(btc["inputs"]["fx_source"], "dunamu");
+    let observed = btc["observed_at"].as_str().unwrap();
+    assert!(observed.ends_with('Z'), "{observed}");
+    assert!(observed.parse::<DateTime<Utc>>().is_ok());
+    assert!(btc["age_ms"].as_i64().unwrap() >= 100);
+
+    let eth = entry(&list, "ETH", "upbit", "binance");
+    assert_eq!(eth["available"], false);
+    assert_eq!(eth["stale"], true);
+    assert!(eth["rate"].is_null());
+}
+
+#[tokio::test]
+async fn a_missing_premium_carries_the_skip_reason() {
+    let app = spawn_app().await;
+    let skip = SkipReason {
+        coin: coin("ETH"),
+        pair: app.settings.default_pair(),
+        input: "upbit ETH ticker".into(),
+        reason: "stale".into(),
+        age_ms: Some(7_000),
+        limit_ms: Some(5_000),
+        at: ago(0),
+    };
+    app.cache.put_skip(&skip).await.unwrap();
+
+    let list = app.get_ok("/api/v1/premiums").await;
+    let eth = entry(&list, "ETH", "upbit", "binance");
+    assert_eq!(eth["skip"]["input"], "upbit ETH ticker");
+    assert_eq!(eth["skip"]["age_ms"], 7_000);
+
+    let answer = app.get("/api/v1/premiums/ETH").await;
+    let msg = assert_error(&answer, 404, "premium_unavailable");
+    assert!(msg.contains("upbit ETH ticker stale"), "{msg}");
+    assert_eq!(answer.1["skip"]["reason"], "stale");
+    assert_eq!(answer.1["skip"]["limit_ms"], 5_000);
+
+    let answer = app.get("/api/v1/premiums/XRP").await;
+    assert_error(&answer, 404, "premium_unavailable");
+    assert!(answer.1.get("skip").is_none());
+}
+
+#[tokio::test]
+async fn one_coin_uses_the_default_pair_unless_venues_are_given() {
+    let app = spawn_app().await;
+    let upbit = worked_example("BTC", 0);
+    let bithumb = premium(
+        "BTC",
+        pair(Venue::Bithumb, Venue::Binance),
+        "130000000",
+        "89277.1",
+        "1432.6",
+        None,
+        0,
+    );
+    app.put_premiums(&[upbit.clone(), bithumb.clone()]).await;
+
+    let body = app.get_ok("/api/v1/premiums/btc").await;
+    assert_eq!(body["korea_venue"], "upbit");
+    assert_eq!(body["rate"], Value::String(upbit.rate.to_string()));
+
+    let body = app.get_ok("/api/v1/premiums/BTC?korea=bithumb").await;
+    assert_eq!(body["korea_venue"], "bithumb");
+    assert_eq!(body["foreign_venue"], "binance");
+    assert_eq!(body["rate"], Value::String(bithumb.rate.to_string()));
+    assert!(body["usdt_rate"].is_null());
+}
+
+#[tokio::test]
+async fn an_old_premium_is_answered_with_the_stale_flag() {
+    let app = spawn_app().await;
+    app.put_premiums(&[worked_example("BTC", 8_000)]).await;
+    let body = app.get_ok("/api/v1/premiums/BTC").await;
+    assert_eq!(body["available"], true);
+    assert_eq!(body["stale"], true);
+    assert!(body["age_ms"].as_i64().unwrap() >= 8_000);
+}
+
+#[tokio::test]
+async fn unknown_coins_venues_and_pairs_are_rejected_naming_what_is_tracked() {
+    let app = spawn_app().await;
+    let msg = assert_error(
+        &app.get("/api/v1/premiums/DOGGO").await,
+        404,
+        "unknown_coin",
+    );
+    assert!(msg.contains("BTC, ETH, XRP, SOL, DOGE"), "{msg}");
+    let msg = assert_error(
+        &app.get("/api/v1/premiums/BTC-USD").await,
+        404,
+        "unknown_coin",
+    );
+    assert!(msg.contains("tracked coins"), "{msg}");
+    let msg = assert_error(
+        &app.get("/api/v1/premiums/BTC?korea=kraken").await,
+        404,
+        "unknown_venue",
+    );
+    assert!(msg.contains("upbit") && msg.contains("okx"), "{msg}");
+    let msg = assert_error(
+        &app.get("/api/v1/premiums/BTC?korea=bithumb&foreign=okx")
+            .await,
+        404,
+        "unknown_pair",
+    );
+    assert!(msg.contains("upbit-binance"), "{msg}");
+    assert_error(
+        &app.get("/api/v1/premiums/BTC?korea=binance").await,
+        400,
+        "bad_request",
+    );
+    assert_error(
+        &app.get("/api/v1/premiums/DOGGO/history?from=2025-01-01T00:00:00Z&to=2025-01-01T00:05:00Z&interval=1m").await,
+        404,
+        "unknown_coin",
+    );
+    assert_error(
+        &app.get("/api/v1/premiums/stream?coin=DOGGO").await,
+        404,
+        "unknown_coin",
+    );
+}
+
+/// Five minutes of one row per second, with rates that move up and down.
+fn rows(start: DateTime<Utc>) -> Vec<(DateTime<Utc>, Decimal)> {
+    (0..300i64)
+        .map(|i| {
+            let wiggle = Decimal::from((i * 37) % 101 - 50) / dec!(1000);
+            (
+                start + chrono::Duration::seconds(i),
+                dec!(1.25) + wiggle + Decimal::from(i) / dec!(10000),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn history_buckets_match_ohlc_computed_from_the_raw_rows() {
+    let app = spawn_app().await;
+    let start = (Utc::now() - chrono::Duration::hours(2))
+        .duration_trunc(chrono::Duration::minutes(1))
+        .unwrap();
+    let raw = rows(start);
+    let p = pair(Venue::Upbit, Venue::Binance);
+    for (ts, rate) in &raw {
+        let mut row = premium("BTC", p, "129555000", "89277.1", "1432.6", None, 0);
+        row.rate = *rate;
+        app.store.insert_premiums(*ts, &[row]).await.unwrap();
+    }
+    // Another pair's rows must not leak into this pair's history.
+    let other = premium(
+        "BTC",
+        pair(Venue::Bithumb, Venue::Binance),
+        "1",
+        "1",
+        "1",
+        None,
+        0,
+    );
+    app.store.insert_premiums(start, &[other]).await.unwrap();
+
+    let from = start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let to =
+        (start + chrono::Duration::minutes(5)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let body = app
+        .get_ok(&format!(
+            "/api/v1/premiums/BTC/history?from={from}&to={to}&interval=1m"
+        ))
+        .await;
+    let buckets = body["buckets"].as_array().unwrap();
+    assert_eq!(buckets.len(), 5, "{body}");
+    for (m, b) in buckets.iter().enumerate() {
+        let minute: Vec<Decimal> = raw[m * 60..(m + 1) * 60].iter().map(|(_, r)| *r).collect();
+        let dec_of = |v: &Value| v.as_str().unwrap().parse::<Decimal>().unwrap();
+        assert_eq!(dec_of(&b["open"]), minute[0]);
+        assert_eq!(dec_of(&b["close"]), minute[59]);
+        assert_eq!(dec_of(&b["high"]), *minute.iter().max().unwrap());
+        assert_eq!(dec_of(&b["low"]), *minute.iter().min().unwrap());
+        assert_eq!(b["count"], 60);
+        let bucket_start: DateTime<Utc> = b["start"].as_str().unwrap().parse().unwrap();
+        assert_eq!(bucket_start, start + chrono::Duration::minutes(m as i64));
+    }
+}
+
+#[tokio::test]
+async fn history_rejects_bad_ranges_and_intervals() {
+    let app = spawn_app().await;
+    let h = |q: &str| format!("/api/v1/premiums/BTC/history?{q}");
+    let msg = assert_error(
+        &app.get(&h(
+            "from=2025-01-01T01:00:00Z&to=2025-01-01T00:00:00Z&interval=1m",
+        ))
+        .await,
+        400,
+        "bad_request",
+    );
+    assert!(msg.contains("before"), "{msg}");
+    let msg = assert_error(
+        &app.get(&h(
+            "from=2025-01-01T00:00:00Z&to=2025-01-01T02:00:00Z&interval=1s",
+        ))
+        .await,
+        400,
+        "bad_request",
+    );
+    assert!(msg.contains("too long"), "{msg}");
+    let msg = assert_error(
+        &app.get(&h(
+            "from=2025-01-01T00:00:00Z&to=2025-01-05T00:00:00Z&interval=1m",
+        ))
+        .await,
+        400,
+        "bad_request",
+    );
+    assert!(msg.contains("5000"), "{msg}");
+    assert_error(
+        &app.get(&h(
+            "from=2025-01-01T00:00:00Z&to=2025-01-01T00:05:00Z&interval=5m",
+        ))
+        .await,
+        400,
+        "bad_request",
+    );
+    assert_error(
+        &app.get(&h("from=yesterday&to=2025-01-01T00:05:00Z&interval=1m"))
+            .await,
+        400,
+        "bad_request",
+    );
+    assert_error(&app.get(&h("interval=1m")).await, 400, "bad_request");
+}
+
+#[tokio::test]
+async fn the_stream_sends_one_premium_event_per_update_for_the_coin_asked() {
+    let app = spawn_app().await;
+    let mut resp = app
+        .http
+        .get(app.url("/api/v1/premiums/stream?coin=eth"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    app.put_premiums(&[worked_example("BTC", 0)]).await;
+    app.put_premiums(&[worked_example("ETH", 0)]).await;
+    let mut text = String::new();
+    while !text.contains("\n\n") {
+        let chunk = tokio::time::timeout(Duration::from_secs(5), resp.chunk())
+            .await
+            .expect("an event within 5 s")
+            .unwrap()
+            .expect("the stream stays open");
+        text.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+    assert!(text.contains("event: premium"), "{text}");
+    let data = text
+        .lines()
+        .find_map(|l| l.strip_prefix("data: "))
+        .unwrap_or_else(|| panic!("no data line in {text}"));
+    let event: Value = serde_json::from_str(data).unwrap();
+    assert_eq!(event["coin"], "ETH", "the BTC update is filtered out");
+    assert_eq!(event["rate_display"], "1.30");
+}
