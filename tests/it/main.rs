@@ -8,8 +8,10 @@ mod ops;
 mod pipeline;
 mod processes;
 mod support;
+mod up;
 
 // Dependencies of the binary, not of these tests.
+use api as _;
 use clap as _;
 use metrics_exporter_prometheus as _;
 use reqwest as _;
