@@ -161,7 +161,10 @@ pub(crate) async fn render(err: poem::Error, admin_configured: bool) -> Response
         }
     };
     let mut resp = ApiError::new(code, message).into_response();
-    // Keep the original status (405, 413, 415, …) where it is more precise than the variant's.
-    resp.set_status(status);
+    // Keep the original status (405, 413, …) where it is more precise than the variant's; a
+    // body in the wrong content type is an invalid request like any other (400, documented).
+    if status != StatusCode::UNSUPPORTED_MEDIA_TYPE {
+        resp.set_status(status);
+    }
     resp
 }

@@ -74,12 +74,65 @@ pub fn openapi_json() -> String {
 pub fn app(state: AppState) -> impl Endpoint {
     let service = api_service();
     let admin_configured = state.settings.admin_token.is_some();
+    let allow = std::sync::Arc::new(AllowTable::from_spec(&service.spec()));
     Route::new()
         .nest("/docs", service.swagger_ui())
         .at("/openapi.json", service.spec_endpoint())
         .nest("/", service)
         .data(state)
         .catch_all_error(move |err| error::render(err, admin_configured))
+        .around(move |ep, req| {
+            let allow = allow.clone();
+            async move {
+                let path = req.uri().path().to_string();
+                let mut resp = ep.get_response(req).await;
+                // RFC 9110: a 405 names the methods the resource supports.
+                if resp.status() == poem::http::StatusCode::METHOD_NOT_ALLOWED
+                    && let Some(methods) = allow.methods(&path)
+                    && let Ok(v) = poem::http::HeaderValue::from_str(&methods)
+                {
+                    resp.headers_mut().insert(poem::http::header::ALLOW, v);
+                }
+                Ok(resp)
+            }
+        })
+}
+
+/// The methods of every path template of the OpenAPI document, for the `Allow` header.
+struct AllowTable(Vec<(Vec<String>, String)>);
+
+impl AllowTable {
+    fn from_spec(spec: &str) -> Self {
+        let doc: serde_json::Value = serde_json::from_str(spec).unwrap_or_default();
+        let mut rows = Vec::new();
+        if let Some(paths) = doc["paths"].as_object() {
+            for (template, ops) in paths {
+                let segments = template.split('/').map(str::to_string).collect();
+                let methods: Vec<String> = ops
+                    .as_object()
+                    .map(|o| o.keys().map(|m| m.to_uppercase()).collect())
+                    .unwrap_or_default();
+                rows.push((segments, methods.join(", ")));
+            }
+        }
+        AllowTable(rows)
+    }
+
+    /// Literal segments win over `{param}` ones (`/jobs/stats` before `/jobs/{id}`).
+    fn methods(&self, path: &str) -> Option<String> {
+        let parts: Vec<&str> = path.split('/').collect();
+        self.0
+            .iter()
+            .filter(|(segs, _)| {
+                segs.len() == parts.len()
+                    && segs
+                        .iter()
+                        .zip(&parts)
+                        .all(|(s, p)| s == p || (s.starts_with('{') && !p.is_empty()))
+            })
+            .min_by_key(|(segs, _)| segs.iter().filter(|s| s.starts_with('{')).count())
+            .map(|(_, m)| m.clone())
+    }
 }
 
 /// Serves [`app`] on `listener` until `shutdown` resolves, then lets open requests finish (up

@@ -31,6 +31,7 @@ pub const WORKER_ALIVE_MS: i64 = 5_000;
 
 /// One job: all its attempts under one id.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct JobView {
     /// `fetch-fx:1763800200` (cron tick) or `fetch-fx:manual:<ulid>` (manual trigger).
     pub id: String,
@@ -95,6 +96,7 @@ impl From<JobRecord> for JobView {
 }
 
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct JobPage {
     /// Newest first.
     pub items: Vec<JobView>,
@@ -104,6 +106,7 @@ pub struct JobPage {
 
 /// Records per state (within the retention window).
 #[derive(Debug, Default, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct StateCounts {
     pub queued: u64,
     pub scheduled: u64,
@@ -115,6 +118,7 @@ pub struct StateCounts {
 
 /// Tasks in a kind's apalis queue.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct QueueDepth {
     /// Due or scheduled tasks (retries with backoff included).
     pub scheduled: u64,
@@ -123,6 +127,7 @@ pub struct QueueDepth {
 }
 
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct KindStats {
     pub kind: JobKindName,
     pub counts: StateCounts,
@@ -135,6 +140,7 @@ pub struct KindStats {
 }
 
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct JobStats {
     pub as_of: Time,
     pub kinds: Vec<KindStats>,
@@ -143,6 +149,7 @@ pub struct JobStats {
 }
 
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct TriggerView {
     pub id: String,
     /// True when a job of that kind (and venue) was already queued or running: its id is
@@ -287,6 +294,7 @@ impl JobsApi {
         )]
         limit: Query<u32>,
         /// `next_cursor` of the previous page.
+        #[oai(validator(pattern = r"^[0-9]+:.+$"))]
         cursor: Query<Option<String>>,
     ) -> Result<JobPageResponse, ApiError> {
         if let Some(c) = cursor.0.as_deref()

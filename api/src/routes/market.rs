@@ -16,6 +16,7 @@ use crate::{
 
 /// The latest price of a coin on a venue.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct TickerView {
     pub venue: VenueName,
     pub coin: String,
@@ -49,6 +50,7 @@ impl TickerView {
 }
 
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct TickersView {
     pub as_of: Time,
     /// Every cached ticker of the enabled venues and tracked coins (plus USDT on the USDT
@@ -72,6 +74,7 @@ pub enum TickerResponse {
 
 /// The latest USD/KRW of one source.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct FxSourceView {
     pub source: FxSourceName,
     /// Whether the source is in `fx_sources` (the fallback chain).
@@ -89,6 +92,7 @@ pub struct FxSourceView {
 
 /// The rate premiums are computed with right now.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct FxInUseView {
     pub source: FxSourceName,
     pub usd_krw: Dec,
@@ -98,6 +102,7 @@ pub struct FxInUseView {
 
 /// The USDT/KRW price of the USDT venue (the "crypto FX" of the tether premium).
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct UsdtView {
     pub venue: VenueName,
     /// Null when no ticker is cached.
@@ -108,6 +113,7 @@ pub struct UsdtView {
 }
 
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct FxView {
     pub as_of: Time,
     /// Every source, in the order dunamu, erapi, frankfurter.

@@ -25,11 +25,13 @@ use crate::{
 const FX_STALE_MS: i64 = 15 * 60 * 1000;
 
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Live {
     pub status: String,
 }
 
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Check {
     /// `redis`, `postgres`, or `job:<kind>`.
     pub name: String,
@@ -38,6 +40,7 @@ pub struct Check {
 }
 
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Readiness {
     pub ready: bool,
     pub checks: Vec<Check>,

@@ -27,6 +27,7 @@ use crate::{
 /// A new hedge: long `korea_qty` coins on a Korean spot venue, short `foreign_qty` on a foreign
 /// perpetual. Decimals are strings (`"0.5"`), never JSON numbers.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct OpenPositionRequest {
     /// A tracked coin, e.g. `BTC`.
     pub coin: String,
@@ -50,6 +51,7 @@ pub struct OpenPositionRequest {
 
 /// PnL at the current cached prices and the FX in use (DESIGN §1), KRW except percentages.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct PnlView {
     pub korea_now: Dec,
     pub foreign_now: Dec,
@@ -72,6 +74,7 @@ pub struct PnlView {
 }
 
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct PositionView {
     pub id: i64,
     pub coin: String,
@@ -96,6 +99,7 @@ pub struct PositionView {
 }
 
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct PositionsView {
     pub as_of: Time,
     /// Newest first.

@@ -28,6 +28,7 @@ pub const MAX_BUCKETS: i64 = 5_000;
 
 /// Why the worker did not compute a premium (a missing or stale input).
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct SkipView {
     /// Which input, e.g. `upbit BTC ticker` or `usd/krw`.
     pub input: String,
@@ -55,6 +56,7 @@ impl From<SkipReason> for SkipView {
 
 /// The prices and FX a premium was computed from.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct InputsView {
     /// Korean venue's price, KRW.
     pub korea_krw: Dec,
@@ -73,6 +75,7 @@ pub struct InputsView {
 /// The premium of one coin on one pair. When no premium is cached, `available` is false, the
 /// numbers are null and `skip` says why when the worker recorded it.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct PremiumView {
     pub coin: String,
     pub korea_venue: VenueName,
@@ -154,6 +157,7 @@ impl PremiumView {
 }
 
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct PremiumsView {
     /// When this answer was assembled.
     pub as_of: Time,
@@ -177,6 +181,7 @@ pub enum PremiumResponse {
 
 /// One OHLC bucket of the premium rate.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct BucketView {
     /// Start of the bucket.
     pub start: Time,
@@ -205,6 +210,7 @@ impl From<Bucket> for BucketView {
 }
 
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct HistoryView {
     pub coin: String,
     pub korea_venue: VenueName,
