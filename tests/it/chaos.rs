@@ -148,3 +148,57 @@ async fn a_postgres_outage_does_not_stop_live_premiums_and_lost_history_is_count
     worker.stop().await;
     env.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_redis_is_stopped_the_api_answers_503_json_within_a_second_and_recovers() {
+    let mut redis = OwnRedis::start();
+    let mut env = TestEnv::new(sim_cfg(), |_| {}).await;
+    Arc::get_mut(&mut env.settings).unwrap().redis_url = redis.url();
+    let worker = env.spawn_worker().await;
+    let state = api::AppState::connect(env.settings.clone(), None).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(api::serve(listener, state, async move {
+        let _ = stopped.await;
+    }));
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap();
+    let get = |path: &'static str| {
+        let (http, base) = (http.clone(), base.clone());
+        async move {
+            let started = std::time::Instant::now();
+            let r = http.get(format!("{base}{path}")).send().await.unwrap();
+            let status = r.status().as_u16();
+            let body: serde_json::Value = r.json().await.unwrap_or_default();
+            (status, body, started.elapsed())
+        }
+    };
+    eventually(Duration::from_secs(15), "a premium served", || async {
+        (get("/api/v1/premiums/BTC").await.0 == 200).then_some(())
+    })
+    .await;
+
+    redis.kill();
+    for path in ["/api/v1/premiums/BTC", "/api/v1/premiums", "/api/v1/jobs/stats"] {
+        let (status, body, took) = get(path).await;
+        assert_eq!(status, 503, "{path}: {body}");
+        assert_eq!(body["code"], "unavailable", "{path}: {body}");
+        assert!(took < Duration::from_secs(1), "{path} took {took:?}");
+    }
+    redis.restart();
+    // Same API process: it reconnects by itself and serves again once the worker has refilled
+    // the (empty) cache.
+    let enq = jobs::queue::Enqueuer::new(
+        jobs::connect_redis(&redis.url(), Duration::from_secs(1)).await.unwrap(),
+        env.settings.clone(),
+    );
+    eventually(Duration::from_secs(40), "premiums served again", || async {
+        let _ = enq.trigger(domain::JobKind::FetchFx, None).await;
+        (get("/api/v1/premiums/BTC").await.0 == 200).then_some(())
+    })
+    .await;
+    let _ = stop.send(());
+    let _ = server.await;
+    worker.stop().await;
+    env.cleanup().await;
+}

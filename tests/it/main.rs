@@ -11,7 +11,6 @@ mod support;
 mod up;
 
 // Dependencies of the binary, not of these tests.
-use api as _;
 use clap as _;
 use metrics_exporter_prometheus as _;
 use reqwest as _;

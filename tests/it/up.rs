@@ -10,7 +10,11 @@ use std::{
 use crate::support::TestEnv;
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Coins with a fresh premium on every configured pair.
@@ -69,7 +73,10 @@ async fn up_with_sim_serves_fresh_premiums_for_every_default_coin_within_10_s_an
         })
     })
     .collect();
-    let want: Vec<String> = ["BTC", "DOGE", "ETH", "SOL", "XRP"].iter().map(|s| s.to_string()).collect();
+    let want: Vec<String> = ["BTC", "DOGE", "ETH", "SOL", "XRP"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     let mut fresh = Vec::new();
     while started.elapsed() < Duration::from_secs(10) {
         if let Some(f) = fresh_coins(&env.http, &base).await {
@@ -100,11 +107,17 @@ async fn up_with_sim_serves_fresh_premiums_for_every_default_coin_within_10_s_an
     // Ctrl-C stops everything: `up` exits and leaves no child behind.
     let children = child_pids(up.id());
     assert!(children.len() >= 4, "api + 3 workers: {children:?}");
-    Command::new("kill").args(["-INT", &up.id().to_string()]).status().unwrap();
+    Command::new("kill")
+        .args(["-INT", &up.id().to_string()])
+        .status()
+        .unwrap();
     let status = up.wait().unwrap();
     assert!(status.success(), "{status}");
     for pid in &children {
-        assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists(), "child {pid} outlived `up`");
+        assert!(
+            !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+            "child {pid} outlived `up`"
+        );
     }
 
     // Nothing secret in any log line of the API, the workers or `up` itself (debug level).
@@ -143,12 +156,17 @@ async fn children_of_up_exit_when_up_is_killed() {
     let _ = up.wait();
     let deadline = Instant::now() + Duration::from_secs(15);
     while Instant::now() < deadline
-        && children.iter().any(|p| std::path::Path::new(&format!("/proc/{p}")).exists())
+        && children
+            .iter()
+            .any(|p| std::path::Path::new(&format!("/proc/{p}")).exists())
     {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     for pid in &children {
-        assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists(), "child {pid} outlived a killed `up`");
+        assert!(
+            !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+            "child {pid} outlived a killed `up`"
+        );
     }
     env.cleanup().await;
 }
@@ -157,11 +175,20 @@ async fn children_of_up_exit_when_up_is_killed() {
 fn child_pids(pid: u32) -> Vec<u32> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(p) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else { continue };
+        let Ok(p) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
+            continue;
+        };
         // Field 4 (after the parenthesised command) is the parent pid.
         let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
-        if after.split_whitespace().nth(1).and_then(|s| s.parse::<u32>().ok()) == Some(pid) {
+        if after
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse::<u32>().ok())
+            == Some(pid)
+        {
             out.push(p);
         }
     }
