@@ -115,7 +115,10 @@ async fn zero_price_or_stale_input_never_produces_a_premium_and_the_reason_is_re
         s.http.timeout_ms = 500;
     })
     .await;
-    // Upbit sends BTC at zero; Bybit stops answering (its tickers go stale).
+    // Upbit sends BTC at zero; Bybit stops answering (its tickers go stale); Bithumb sends
+    // garbage.
+    env.sim_post("/_sim/faults", json!({"venue": "bithumb", "malformed": true}))
+        .await;
     env.sim_post(
         "/_sim/faults",
         json!({"venue": "upbit", "zero_price": "BTC"}),
@@ -151,6 +154,15 @@ async fn zero_price_or_stale_input_never_produces_a_premium_and_the_reason_is_re
         .expect("bybit skip recorded");
     assert_eq!(skip.input, "bybit ETH ticker");
     assert!(cache.premium(&eth, upbit_bybit).await.unwrap().is_none());
+
+    // Garbage never becomes a price.
+    let bithumb_binance = VenuePair::new(Venue::Bithumb, Venue::Binance).unwrap();
+    let skip = eventually(Duration::from_secs(10), "a skip reason for bithumb", || async {
+        cache.skip(&eth, bithumb_binance).await.unwrap()
+    })
+    .await;
+    assert_eq!((skip.input.as_str(), skip.reason.as_str()), ("bithumb ETH ticker", "missing"));
+    assert!(cache.premium(&eth, bithumb_binance).await.unwrap().is_none());
 
     // A ticker that goes stale stops producing premiums, and says why.
     env.sim_post("/_sim/faults", json!({"venue": "binance", "hang": true}))
