@@ -208,6 +208,15 @@ async fn fetch_ticker(ctx: &Ctx, job: &Job) -> JobResult {
         return Err(e.into());
     }
     ctx.cache.put_tickers(&batch.tickers).await?;
+    if !job.manual {
+        // Tells this tick's compute-premium that the prices are in the cache (before the
+        // PostgreSQL insert, which may be slow and must not delay the premium).
+        let _: () = ctx
+            .conn
+            .clone()
+            .set_ex(ctx.keys.tick_fetched(job.tick, venue), 1, 10)
+            .await?;
+    }
     if let Err(e) = ctx.store.insert_tickers(&batch.tickers).await {
         history_lost(ctx, "tickers", batch.tickers.len(), &e).await;
     }
@@ -387,34 +396,35 @@ pub fn premiums_from(
     (premiums, skips)
 }
 
-/// A tick's premium should use that tick's prices: wait (up to 700 ms into the tick) until the
-/// tick's `fetch-ticker` jobs have finished, so a premium is ~tens of ms old when written instead
-/// of a whole cadence.
+/// A tick's premium should use that tick's prices: wait (up to 700 ms into the tick) until every
+/// venue's prices of this tick are in the cache (`{p}:tick-fetched:{tick}:{venue}`) or its
+/// `fetch-ticker` job has given up, so a premium is tens of ms old when written instead of a
+/// whole cadence.
 async fn wait_for_tick_fetches(ctx: &Ctx, tick: i64) -> Result<(), redis::RedisError> {
     let deadline_ms = tick * 1000 + 700;
-    let keys: Vec<String> = ctx
-        .settings
-        .venues
-        .iter()
-        .map(|v| {
-            ctx.keys
-                .job(&Job::for_tick(JobKind::FetchTicker, Some(*v), tick).id)
-        })
-        .collect();
+    let venues = &ctx.settings.venues;
     let mut conn = ctx.conn.clone();
     while Utc::now().timestamp_millis() < deadline_ms {
         let mut pipe = redis::pipe();
-        for k in &keys {
-            pipe.hget(k, "state");
+        for v in venues {
+            pipe.exists(ctx.keys.tick_fetched(tick, *v));
+            pipe.hget(
+                ctx.keys
+                    .job(&Job::for_tick(JobKind::FetchTicker, Some(*v), tick).id),
+                "state",
+            );
         }
-        let states: Vec<Option<String>> = pipe.query_async(&mut conn).await?;
-        let finished = states
-            .iter()
-            .all(|s| matches!(s.as_deref(), Some("done" | "failed" | "dead")));
-        if finished {
+        let answers: Vec<redis::Value> = pipe.query_async(&mut conn).await?;
+        let ready = answers.chunks(2).all(|pair| {
+            let cached = matches!(pair[0], redis::Value::Int(1));
+            let gave_up =
+                matches!(&pair[1], redis::Value::BulkString(b) if b == b"failed" || b == b"dead");
+            cached || gave_up
+        });
+        if ready {
             break;
         }
-        tokio::time::sleep(Duration::from_millis(15)).await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
     Ok(())
 }

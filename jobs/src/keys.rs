@@ -16,6 +16,7 @@
 //! | `{p}:counters` | hash | | missed ticks per kind, lost history rows |
 //! | `{p}:cron-last:{kind}` | string | | last tick produced per kind (missed-tick accounting) |
 //! | `{p}:rate:{venue}:{second}` | string | 2 s | shared request counter per venue |
+//! | `{p}:tick-fetched:{tick}:{venue}` | string | 10 s | a venue's prices of a tick are cached |
 //! | `{p}:workers` | sorted set (score ms) | pruned | worker processes alive |
 //! | `{p}:positions:open` | hash id → JSON | | open positions (the worker computes PnL only when non-empty) |
 //! | `{p}:position-pnl:{id}` | string (JSON) | `cache.premium_secs` | last PnL of an open position |
@@ -96,6 +97,11 @@ impl Keys {
 
     pub fn cron_last(&self, kind: JobKind) -> String {
         format!("{}:cron-last:{kind}", self.prefix)
+    }
+
+    /// Set (10 s) when a venue's prices of a tick are in the cache.
+    pub fn tick_fetched(&self, tick: i64, venue: Venue) -> String {
+        format!("{}:tick-fetched:{tick}:{venue}", self.prefix)
     }
 
     pub fn rate(&self, venue: Venue, second: i64) -> String {

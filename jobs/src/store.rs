@@ -109,20 +109,31 @@ async fn ensure_database(opts: &PgConnectOptions) -> Result<(), StoreError> {
         return Ok(());
     };
     let mut conn = opts.clone().database("postgres").connect().await?;
-    let exists: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-            .bind(&name)
-            .fetch_one(&mut conn)
-            .await?;
-    if !exists {
-        let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+    let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+    // Several processes starting at once (N workers, `up`) race here: one creates the database,
+    // the others get 42P04 (it exists now), 23505 (the catalog's unique index saw the other
+    // insert first) or 55006 (CREATE DATABASE copies template1 and refuses while another
+    // session copies it too). All mean "look again shortly".
+    for attempt in 0..20u64 {
+        let exists: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+                .bind(&name)
+                .fetch_one(&mut conn)
+                .await?;
+        if exists {
+            return Ok(());
+        }
         match conn
             .execute(format!("CREATE DATABASE {quoted}").as_str())
             .await
         {
-            Ok(_) => {}
-            // Another process created it at the same moment.
-            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42P04") => {}
+            Ok(_) => return Ok(()),
+            Err(sqlx::Error::Database(e))
+                if matches!(e.code().as_deref(), Some("42P04" | "55006" | "23505"))
+                    && attempt < 19 =>
+            {
+                tokio::time::sleep(Duration::from_millis(50 + 25 * attempt)).await;
+            }
             Err(e) => return Err(e.into()),
         }
     }
@@ -136,7 +147,7 @@ impl Store {
         let opts = PgConnectOptions::from_str(url)?
             .log_statements(tracing::log::LevelFilter::Debug)
             .options([("statement_timeout", "5000")]);
-        tokio::time::timeout(Duration::from_secs(5), ensure_database(&opts))
+        tokio::time::timeout(Duration::from_secs(15), ensure_database(&opts))
             .await
             .map_err(|_| StoreError::Db(sqlx::Error::PoolTimedOut))??;
         let pool = PgPoolOptions::new()

@@ -155,14 +155,19 @@ async fn while_redis_is_stopped_the_api_answers_503_json_within_a_second_and_rec
     let mut env = TestEnv::new(sim_cfg(), |_| {}).await;
     Arc::get_mut(&mut env.settings).unwrap().redis_url = redis.url();
     let worker = env.spawn_worker().await;
-    let state = api::AppState::connect(env.settings.clone(), None).await.unwrap();
+    let state = api::AppState::connect(env.settings.clone(), None)
+        .await
+        .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(api::serve(listener, state, async move {
         let _ = stopped.await;
     }));
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap();
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
     let get = |path: &'static str| {
         let (http, base) = (http.clone(), base.clone());
         async move {
@@ -179,7 +184,11 @@ async fn while_redis_is_stopped_the_api_answers_503_json_within_a_second_and_rec
     .await;
 
     redis.kill();
-    for path in ["/api/v1/premiums/BTC", "/api/v1/premiums", "/api/v1/jobs/stats"] {
+    for path in [
+        "/api/v1/premiums/BTC",
+        "/api/v1/premiums",
+        "/api/v1/jobs/stats",
+    ] {
         let (status, body, took) = get(path).await;
         assert_eq!(status, 503, "{path}: {body}");
         assert_eq!(body["code"], "unavailable", "{path}: {body}");
@@ -189,7 +198,9 @@ async fn while_redis_is_stopped_the_api_answers_503_json_within_a_second_and_rec
     // Same API process: it reconnects by itself and serves again once the worker has refilled
     // the (empty) cache.
     let enq = jobs::queue::Enqueuer::new(
-        jobs::connect_redis(&redis.url(), Duration::from_secs(1)).await.unwrap(),
+        jobs::connect_redis(&redis.url(), Duration::from_secs(1))
+            .await
+            .unwrap(),
         env.settings.clone(),
     );
     eventually(Duration::from_secs(40), "premiums served again", || async {

@@ -117,8 +117,11 @@ async fn zero_price_or_stale_input_never_produces_a_premium_and_the_reason_is_re
     .await;
     // Upbit sends BTC at zero; Bybit stops answering (its tickers go stale); Bithumb sends
     // garbage.
-    env.sim_post("/_sim/faults", json!({"venue": "bithumb", "malformed": true}))
-        .await;
+    env.sim_post(
+        "/_sim/faults",
+        json!({"venue": "bithumb", "malformed": true}),
+    )
+    .await;
     env.sim_post(
         "/_sim/faults",
         json!({"venue": "upbit", "zero_price": "BTC"}),
@@ -157,12 +160,23 @@ async fn zero_price_or_stale_input_never_produces_a_premium_and_the_reason_is_re
 
     // Garbage never becomes a price.
     let bithumb_binance = VenuePair::new(Venue::Bithumb, Venue::Binance).unwrap();
-    let skip = eventually(Duration::from_secs(10), "a skip reason for bithumb", || async {
-        cache.skip(&eth, bithumb_binance).await.unwrap()
-    })
+    let skip = eventually(
+        Duration::from_secs(10),
+        "a skip reason for bithumb",
+        || async { cache.skip(&eth, bithumb_binance).await.unwrap() },
+    )
     .await;
-    assert_eq!((skip.input.as_str(), skip.reason.as_str()), ("bithumb ETH ticker", "missing"));
-    assert!(cache.premium(&eth, bithumb_binance).await.unwrap().is_none());
+    assert_eq!(
+        (skip.input.as_str(), skip.reason.as_str()),
+        ("bithumb ETH ticker", "missing")
+    );
+    assert!(
+        cache
+            .premium(&eth, bithumb_binance)
+            .await
+            .unwrap()
+            .is_none()
+    );
 
     // A ticker that goes stale stops producing premiums, and says why.
     env.sim_post("/_sim/faults", json!({"venue": "binance", "hang": true}))
@@ -333,6 +347,8 @@ async fn redis_stays_bounded_after_a_thousand_ticks() {
         s.venues = vec![Venue::Upbit, Venue::Binance];
         s.pairs = vec![VenuePair::new(Venue::Upbit, Venue::Binance).unwrap()];
         s.usdt_venue = Venue::Upbit;
+        // The recent history is a capped sorted set; a small cap shows the cap at work.
+        s.cache.history_len = 100;
     })
     .await;
     // Shorter than `validate` allows (60 s, the dedup window), so the test need not wait a minute.
@@ -342,6 +358,17 @@ async fn redis_stays_bounded_after_a_thousand_ticks() {
         .job_records_secs = 5;
     let worker = env.spawn_worker().await;
     let enq = env.enqueuer();
+    // An FX rate first (no cron here), so that premiums are computed.
+    let fx = enq.trigger(JobKind::FetchFx, None).await.unwrap();
+    let records = env.records();
+    eventually(Duration::from_secs(10), "the FX job done", || async {
+        records
+            .get(&fx.id)
+            .await
+            .unwrap()
+            .filter(|r| r.state == JobState::Done)
+    })
+    .await;
     let start = Utc::now().timestamp();
     let mut ids = Vec::new();
     for i in 0..TICKS {
@@ -357,16 +384,38 @@ async fn redis_stays_bounded_after_a_thousand_ticks() {
             ids.push(job.id);
         }
     }
+    // Wait until every job has run: the queues are empty and no record is queued or running.
+    // (Records themselves expire 5 s after their job, so they cannot be counted at the end.)
     let records = env.records();
-    eventually(Duration::from_secs(240), "all 3,000 jobs done", || async {
-        let counts: HashMap<_, _> = records.counts(None).await.unwrap().into_iter().collect();
-        (counts[&JobState::Done] == 3 * TICKS as u64).then_some(())
-    })
+    eventually(
+        Duration::from_secs(240),
+        "all 3,000 jobs finished",
+        || async {
+            let (ts, ta) = enq.depth(JobKind::FetchTicker).await.unwrap();
+            let (cs, ca) = enq.depth(JobKind::ComputePremium).await.unwrap();
+            let counts: HashMap<_, _> = records.counts(None).await.unwrap().into_iter().collect();
+            let open = counts[&JobState::Queued]
+                + counts[&JobState::Running]
+                + counts[&JobState::Scheduled];
+            (ts + ta + cs + ca + open == 0).then_some(())
+        },
+    )
     .await;
-    let during = env.prefix_keys().await.len();
+    // The work was done: one premium row per tick.
+    let store = env.store().await;
+    let rows = store
+        .premium_rows(
+            &Coin::parse("BTC").unwrap(),
+            VenuePair::new(Venue::Upbit, Venue::Binance).unwrap(),
+            Utc::now() - chrono::Duration::seconds(TICKS + 60),
+            Utc::now() + chrono::Duration::seconds(60),
+        )
+        .await
+        .unwrap();
     assert!(
-        during > 3_000,
-        "records and task data exist while retained: {during}"
+        rows.len() as i64 > TICKS * 9 / 10,
+        "{} premium rows for {TICKS} ticks",
+        rows.len()
     );
 
     // Past the retention window (5 s here) the janitor of the running worker deletes apalis'
@@ -392,6 +441,14 @@ async fn redis_stays_bounded_after_a_thousand_ticks() {
             .unwrap();
         bytes += n.unwrap_or(0);
     }
+    let history: u64 = conn
+        .zcard(env.keys().premium_history(
+            &Coin::parse("BTC").unwrap(),
+            VenuePair::new(Venue::Upbit, Venue::Binance).unwrap(),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(history, 100, "the recent history is capped");
     assert!(
         bytes < 512 * 1024,
         "{bytes} bytes left under the prefix in {} keys",

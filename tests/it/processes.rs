@@ -30,6 +30,8 @@ struct Ledger {
     /// Worker processes (ids) that ran jobs.
     processes: usize,
     kills: usize,
+    /// Replicas that exited on their own.
+    died: usize,
 }
 
 impl Ledger {
@@ -81,6 +83,12 @@ async fn run_replicas(duration: Duration, kill_every: Option<Duration>) -> Ledge
     // 3 s orphan timeout): leave them time to finish, then stop gracefully.
     let last = Utc::now().timestamp() - 2;
     tokio::time::sleep(Duration::from_secs(6)).await;
+    // Every replica (not killed by us) is still running: none died on its own.
+    let died = replicas
+        .iter_mut()
+        .map(|r| r.try_wait())
+        .filter(|status| !matches!(status, Ok(None)))
+        .count();
     for r in &mut replicas {
         terminate(r);
     }
@@ -92,6 +100,7 @@ async fn run_replicas(duration: Duration, kill_every: Option<Duration>) -> Ledge
     let mut ledger = Ledger {
         ticks: last - first + 1,
         kills,
+        died,
         ..Default::default()
     };
     for tick in first..=last {
@@ -138,6 +147,7 @@ async fn three_replicas_with_cron_run_every_tick_exactly_once() {
     ledger.print("3 replicas, 31 s");
     assert!(ledger.ticks >= 28, "{ledger:?}");
     assert!(ledger.lost.is_empty(), "lost: {:?}", ledger.lost);
+    assert_eq!(ledger.died, 0, "a replica exited on its own: {ledger:?}");
     assert_eq!(
         ledger.once, ledger.expected,
         "every job ran exactly once: {ledger:?}"
@@ -179,6 +189,7 @@ async fn soak_three_replicas_with_kills_lose_nothing() {
         ledger.kills
     );
     assert!(ledger.lost.is_empty(), "lost: {:?}", ledger.lost);
+    assert_eq!(ledger.died, 0, "a replica exited on its own: {ledger:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
