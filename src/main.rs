@@ -209,5 +209,5 @@ async fn run_sim(args: &SimArgs) -> Result<(), String> {
 #[cfg(test)]
 use {
     apalis as _, apalis_redis as _, chrono as _, domain as _, jobs as _, redis as _, reqwest as _,
-    serde_json as _, sqlx as _, ulid as _,
+    serde_json as _, sqlx as _, ulid as _, venues as _,
 };

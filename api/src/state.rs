@@ -105,13 +105,7 @@ impl AppState {
     }
 }
 
-/// `scheme://user:password@host/…` → `scheme://***@host/…`.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => format!("{}://***{}", &url[..s], &url[at..]),
-        _ => url.to_string(),
-    }
-}
+use settings::redact_url as redact;
 
 /// The dependency a call went to, for the 503 message.
 #[derive(Debug, Clone, Copy)]

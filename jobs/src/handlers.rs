@@ -350,26 +350,12 @@ pub fn premiums_from(
                     continue;
                 }
             };
-            let k = match fresh(
-                &get(pair.korea, coin),
-                format!("{} {coin} ticker", pair.korea),
-                limit,
-                now,
-            ) {
-                Ok(t) => t.clone(),
-                Err(e) => {
-                    skips.push(skip(e, Some(limit)));
-                    continue;
-                }
-            };
-            let f = match fresh(
-                &get(pair.foreign, coin),
-                format!("{} {coin} ticker", pair.foreign),
-                limit,
-                now,
-            ) {
-                Ok(t) => t.clone(),
-                Err(e) => {
+            // Both sides present and fresh, or the first reason why not.
+            let sides = [pair.korea, pair.foreign]
+                .map(|v| fresh(&get(v, coin), format!("{v} {coin} ticker"), limit, now).cloned());
+            let (k, f) = match sides {
+                [Ok(k), Ok(f)] => (k, f),
+                [Err(e), _] | [_, Err(e)] => {
                     skips.push(skip(e, Some(limit)));
                     continue;
                 }

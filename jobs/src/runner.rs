@@ -119,16 +119,7 @@ pub async fn run(ctx: &Ctx, job: Job, worker: &str) {
         update.error_class = Some(class);
         if delay < Duration::from_secs(1) {
             update.next_run_ms = Some(Some(run_at.timestamp_millis()));
-            let _ = ctx
-                .records
-                .transition(
-                    &job,
-                    max,
-                    JobState::Scheduled,
-                    Utc::now().timestamp_millis(),
-                    update,
-                )
-                .await;
+            mark_scheduled(ctx, &job, max, update).await;
             tracing::info!(job = %job.id, attempt = job.attempt, ?delay, error = %msg, "retrying in place");
             tokio::time::sleep(delay).await;
             job = next;
@@ -139,16 +130,7 @@ pub async fn run(ctx: &Ctx, job: Job, worker: &str) {
                 // apalis schedules in whole seconds, rounded up: that is when it will run.
                 let at_ms = crate::queue::ceil_secs(run_at) as i64 * 1000;
                 update.next_run_ms = Some(Some(at_ms));
-                let _ = ctx
-                    .records
-                    .transition(
-                        &job,
-                        max,
-                        JobState::Scheduled,
-                        Utc::now().timestamp_millis(),
-                        update,
-                    )
-                    .await;
+                mark_scheduled(ctx, &job, max, update).await;
                 janitor::collect_later(ctx, &job).await;
                 tracing::info!(job = %job.id, attempt = job.attempt, ?delay, error = %msg, "retry scheduled");
             }
@@ -159,6 +141,17 @@ pub async fn run(ctx: &Ctx, job: Job, worker: &str) {
             }
         }
         return;
+    }
+}
+
+async fn mark_scheduled(ctx: &Ctx, job: &Job, max: u32, update: Update<'_>) {
+    let now_ms = Utc::now().timestamp_millis();
+    if let Err(e) = ctx
+        .records
+        .transition(job, max, JobState::Scheduled, now_ms, update)
+        .await
+    {
+        tracing::warn!(job = %job.id, error = %e, "could not record the pending retry");
     }
 }
 

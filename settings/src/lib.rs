@@ -39,6 +39,15 @@ pub enum SettingsError {
     Invalid(String),
 }
 
+/// `scheme://user:password@host/…` → `scheme://***@host/…`: a service URL fit for a message or a
+/// log line (credentials in `REDIS_URL` / `DATABASE_URL` are secrets too).
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://***{}", &url[..s], &url[at..]),
+        _ => url.to_string(),
+    }
+}
+
 /// A secret string (admin token, API key): never printed by `Debug`, never serialized back.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Secret(String);

@@ -94,15 +94,35 @@ async fn up_with_sim_serves_fresh_premiums_for_every_default_coin_within_10_s_an
     // Swagger UI and the admin path with a wrong and the right token.
     let docs = env.http.get(format!("{base}/docs")).send().await.unwrap();
     assert_eq!(docs.status(), 200);
-    for token in ["wrong-token-5e1d", secret] {
-        let _ = env
-            .http
+    let trigger = |token: &'static str| {
+        env.http
             .post(format!("{base}/api/v1/jobs/fetch-fx/trigger"))
             .bearer_auth(token)
             .send()
+    };
+    let denied = trigger("wrong-token-5e1d").await.unwrap();
+    assert_eq!(denied.status(), 401);
+    let accepted = trigger(secret).await.unwrap();
+    assert_eq!(accepted.status(), 202);
+    let body: serde_json::Value = accepted.json().await.unwrap();
+    let id = body["id"].as_str().unwrap().to_string();
+    // The operator's FX job is run by one of the workers.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut state = String::new();
+    while Instant::now() < deadline && state != "done" {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let job: serde_json::Value = env
+            .http
+            .get(format!("{base}/api/v1/jobs/{id}"))
+            .send()
+            .await
+            .unwrap()
+            .json()
             .await
             .unwrap();
+        state = job["state"].as_str().unwrap_or_default().to_string();
     }
+    assert_eq!(state, "done", "triggered job {id}");
 
     // Ctrl-C stops everything: `up` exits and leaves no child behind.
     let children = child_pids(up.id());

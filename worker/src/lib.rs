@@ -40,19 +40,7 @@ pub enum WorkerError {
     Monitor(String),
 }
 
-/// A URL with any password replaced, for messages.
-pub fn redact_url(url: &str) -> String {
-    match url.split_once("://") {
-        Some((scheme, rest)) => match rest.rsplit_once('@') {
-            Some((creds, host)) => match creds.split_once(':') {
-                Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-                None => format!("{scheme}://{creds}@{host}"),
-            },
-            None => url.to_string(),
-        },
-        None => url.to_string(),
-    }
-}
+use settings::redact_url;
 
 /// Connects to Redis and PostgreSQL (creating the database and applying migrations), failing
 /// fast with one clear line naming the service that does not answer.
