@@ -6,5 +6,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export SOAK_SECS="${SOAK_SECS:-600}" SOAK_KILL_SECS="${SOAK_KILL_SECS:-60}"
-cargo test --release --test it -- --ignored --nocapture soak_three_replicas_with_kills_lose_nothing 2>&1 \
+cargo test --test it -- --ignored --nocapture soak_three_replicas_with_kills_lose_nothing 2>&1 \
   | grep -E '^(PASS|FAIL)|soak:|test result' 
