@@ -9,7 +9,7 @@ use redis::AsyncCommands;
 use rust_decimal::Decimal;
 use serde_json::json;
 
-use crate::support::{HEAVY, TestEnv, eventually};
+use crate::support::{HEAVY, TestEnv, eventually, job_reaches};
 
 fn frozen_sim() -> sim::SimConfig {
     sim::SimConfig {
@@ -312,19 +312,7 @@ async fn two_quick_triggers_give_one_job() {
     assert_eq!(a.id, b.id);
     assert!(a.conflict != b.conflict, "exactly one of them conflicts");
     let worker = env.spawn_worker().await;
-    let records = env.records();
-    let rec = eventually(
-        Duration::from_secs(10),
-        "the triggered job done",
-        || async {
-            records
-                .get(&a.id)
-                .await
-                .unwrap()
-                .filter(|r| r.state == JobState::Done)
-        },
-    )
-    .await;
+    let rec = job_reaches(&env, &a.id, JobState::Done, Duration::from_secs(10)).await;
     assert_eq!(rec.runs, 1);
     // Once it is done, a new trigger makes a new job.
     let c = enq.trigger(JobKind::FetchFx, None).await.unwrap();
@@ -360,15 +348,7 @@ async fn redis_stays_bounded_after_a_thousand_ticks() {
     let enq = env.enqueuer();
     // An FX rate first (no cron here), so that premiums are computed.
     let fx = enq.trigger(JobKind::FetchFx, None).await.unwrap();
-    let records = env.records();
-    eventually(Duration::from_secs(10), "the FX job done", || async {
-        records
-            .get(&fx.id)
-            .await
-            .unwrap()
-            .filter(|r| r.state == JobState::Done)
-    })
-    .await;
+    job_reaches(&env, &fx.id, JobState::Done, Duration::from_secs(10)).await;
     let start = Utc::now().timestamp();
     let mut ids = Vec::new();
     for i in 0..TICKS {
@@ -517,18 +497,7 @@ async fn a_backlog_of_20000_due_jobs_drains_without_wedging_the_queue() {
     assert_eq!(enq.depth(JobKind::ComputePremium).await.unwrap(), (0, 0));
     let fresh = Job::for_tick(JobKind::ComputePremium, None, Utc::now().timestamp());
     enq.push(&fresh).await.unwrap();
-    eventually(
-        Duration::from_secs(10),
-        "a new job after the drain",
-        || async {
-            records
-                .get(&fresh.id)
-                .await
-                .unwrap()
-                .filter(|r| r.state == JobState::Done)
-        },
-    )
-    .await;
+    job_reaches(&env, &fresh.id, JobState::Done, Duration::from_secs(10)).await;
     worker.stop().await;
     env.cleanup().await;
 }
@@ -551,19 +520,7 @@ async fn a_queued_id_without_task_data_does_not_wedge_the_queue() {
         .trigger(JobKind::FetchFx, None)
         .await
         .unwrap();
-    let records = env.records();
-    eventually(
-        Duration::from_secs(15),
-        "the job done despite the ghost id",
-        || async {
-            records
-                .get(&t.id)
-                .await
-                .unwrap()
-                .filter(|r| r.state == JobState::Done)
-        },
-    )
-    .await;
+    job_reaches(&env, &t.id, JobState::Done, Duration::from_secs(15)).await;
     worker.stop().await;
     env.cleanup().await;
 }

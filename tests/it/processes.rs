@@ -7,7 +7,7 @@ use domain::{FxSource, JobKind, Venue};
 use jobs::JobState;
 use serde_json::json;
 
-use crate::support::{HEAVY, TestEnv, eventually, terminate};
+use crate::support::{HEAVY, TestEnv, job_reaches, terminate};
 
 fn sim_cfg() -> sim::SimConfig {
     sim::SimConfig {
@@ -214,19 +214,7 @@ async fn a_job_whose_worker_is_killed_mid_run_completes_on_another_worker_within
         .trigger(JobKind::FetchFx, None)
         .await
         .unwrap();
-    let records = env.records();
-    let running = eventually(
-        Duration::from_secs(10),
-        "the job running on worker A",
-        || async {
-            records
-                .get(&t.id)
-                .await
-                .unwrap()
-                .filter(|r| r.state == JobState::Running)
-        },
-    )
-    .await;
+    let running = job_reaches(&env, &t.id, JobState::Running, Duration::from_secs(10)).await;
     let worker_a = running.worker.clone().unwrap();
     a.kill().unwrap();
     let _ = a.wait();
@@ -234,18 +222,7 @@ async fn a_job_whose_worker_is_killed_mid_run_completes_on_another_worker_within
     env.sim_post("/_sim/faults", json!({"venue": "dunamu"}))
         .await;
     let mut b = env.spawn_worker_process();
-    let done = eventually(
-        Duration::from_secs(10),
-        "the job done on another worker",
-        || async {
-            records
-                .get(&t.id)
-                .await
-                .unwrap()
-                .filter(|r| r.state == JobState::Done)
-        },
-    )
-    .await;
+    let done = job_reaches(&env, &t.id, JobState::Done, Duration::from_secs(10)).await;
     let took = killed_at.elapsed();
     assert_ne!(done.worker.as_deref(), Some(worker_a.as_str()));
     assert_eq!(done.runs, 2, "ran once on A (killed) and once on B");
@@ -380,14 +357,7 @@ async fn sigterm_lets_a_running_job_finish_before_the_worker_exits() {
         .await
         .unwrap();
     let records = env.records();
-    eventually(Duration::from_secs(10), "the job running", || async {
-        records
-            .get(&t.id)
-            .await
-            .unwrap()
-            .filter(|r| r.state == JobState::Running)
-    })
-    .await;
+    job_reaches(&env, &t.id, JobState::Running, Duration::from_secs(10)).await;
     terminate(&mut a);
     let status = a.wait().unwrap();
     assert!(status.success(), "graceful exit: {status}");

@@ -299,6 +299,20 @@ pub fn terminate(child: &mut Child) {
         .status();
 }
 
+/// Waits until job `id`'s record is in `state`, and returns it.
+pub async fn job_reaches(
+    env: &TestEnv,
+    id: &str,
+    state: jobs::JobState,
+    timeout: Duration,
+) -> JobRecord {
+    let records = env.records();
+    eventually(timeout, &format!("job {id} to be {state}"), || async {
+        records.get(id).await.unwrap().filter(|r| r.state == state)
+    })
+    .await
+}
+
 /// Polls `f` every 50 ms until it returns `Some`, or panics with `what` after `timeout`.
 pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut f: F) -> T
 where
