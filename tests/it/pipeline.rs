@@ -554,3 +554,39 @@ async fn the_janitor_keeps_a_finished_task_that_is_back_in_the_queue() {
     assert!(!done && running);
     env.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ticks_missed_while_no_replica_runs_are_counted_once() {
+    let env = TestEnv::new(frozen_sim(), |_| {}).await;
+    let counter = |kind: &'static str| {
+        let (mut conn, key) = (env.conn.clone(), env.keys().counters());
+        async move {
+            let n: Option<i64> = conn
+                .hget(key, format!("missed_ticks:{kind}"))
+                .await
+                .unwrap();
+            n.unwrap_or(0)
+        }
+    };
+    let first = env.spawn_worker().await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    first.stop().await;
+    assert_eq!(counter("compute-premium").await, 0);
+    // No replica for 4 s, then two come back at once: the gap is counted, once.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let (a, b) = tokio::join!(env.spawn_worker(), env.spawn_worker());
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let missed = counter("compute-premium").await;
+    assert!(
+        (3..=6).contains(&missed),
+        "missed {missed} compute-premium ticks in a ~4 s gap"
+    );
+    assert_eq!(
+        counter("fetch-ticker").await,
+        missed,
+        "every 1 s kind missed the same ticks"
+    );
+    a.stop().await;
+    b.stop().await;
+    env.cleanup().await;
+}
