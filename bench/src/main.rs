@@ -7,12 +7,14 @@
 //!   `jobs::queue::queue_config`, pickup latency, and a `kill -9` crash-recovery check; writes
 //!   one JSON line per result. `apalis-worker` is the worker process it starts.
 //! - `jobs-report`: the apalis and BullMQ JSON lines side by side.
+//! - `worker-pickup`: pickup latency through a running `premium-spread worker`.
 //!
 //! Every subcommand stops by itself (bounded loops, deadlines) and deletes the Redis keys under
 //! the prefix it was given.
 
 mod age;
 mod jobq;
+mod pickup;
 mod report;
 mod stats;
 
@@ -38,6 +40,8 @@ enum Cmd {
     ApalisWorker(jobq::WorkerArgs),
     /// Prints the apalis and BullMQ results side by side.
     JobsReport(report::Args),
+    /// Pickup latency through a running `premium-spread worker` (wake-on-push included).
+    WorkerPickup(pickup::Args),
 }
 
 #[tokio::main]
@@ -48,6 +52,7 @@ async fn main() -> std::process::ExitCode {
         Cmd::ApalisSuite(a) => jobq::suite(a).await,
         Cmd::ApalisWorker(a) => jobq::worker(a).await,
         Cmd::JobsReport(a) => report::run(a),
+        Cmd::WorkerPickup(a) => pickup::run(a).await,
     };
     match r {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -9,6 +9,7 @@
 //! | `{p}:premium-history:{coin}:{korea}-{foreign}` | sorted set (score ms) | capped to `cache.history_len` | recent premiums |
 //! | `{p}:premium-skip:{coin}:{korea}-{foreign}` | string (JSON) | 60 s | why the last premium was not computed |
 //! | `{p}:premium-updates` | pub/sub channel | | one message per premium update |
+//! | `{p}:wake:{kind}` | pub/sub channel | | a task of that kind is due now (wakes idle workers) |
 //! | `{p}:job:{id}` | hash | `retention.job_records_secs` after finishing | job record |
 //! | `{p}:jobs:{kind or all}:{state or all}` | sorted set (score created ms) | trimmed by the janitor | job listings |
 //! | `{p}:trigger:{kind}` | string | 10 min | id of the last manual trigger of a kind |
@@ -64,6 +65,12 @@ impl Keys {
 
     pub fn premium_skip(&self, coin: &Coin, pair: VenuePair) -> String {
         format!("{}:premium-skip:{coin}:{pair}", self.prefix)
+    }
+
+    /// Pub/sub channel a push of a due task of `kind` is announced on, so idle workers fetch
+    /// at once instead of at their next poll.
+    pub fn wake_channel(&self, kind: JobKind) -> String {
+        format!("{}:wake:{kind}", self.prefix)
     }
 
     pub fn premium_channel(&self) -> String {

@@ -159,11 +159,18 @@ impl Enqueuer {
         let cfg = queue_config(&self.settings, job.kind);
         let task = Self::task(job, run_at)?;
         let (enqueued, scheduled) = push_tasks(&mut self.conn.clone(), &cfg, &[task]).await?;
-        Ok(if enqueued + scheduled == 0 {
-            PushOutcome::Duplicate
-        } else {
-            PushOutcome::New
-        })
+        if enqueued + scheduled == 0 {
+            return Ok(PushOutcome::Duplicate);
+        }
+        if run_at.is_none_or(|at| at <= Utc::now()) {
+            // Idle workers poll every few ms; this wakes them now (see worker::wake).
+            let _: Result<(), _> = redis::cmd("PUBLISH")
+                .arg(self.keys.wake_channel(job.kind))
+                .arg(1)
+                .query_async(&mut self.conn.clone())
+                .await;
+        }
+        Ok(PushOutcome::New)
     }
 
     /// Pushes a first attempt and records it as queued when it is new.

@@ -10,10 +10,12 @@
 pub mod cron;
 mod maintenance;
 pub mod metrics_http;
+pub mod wake;
 
 use std::{future::Future, sync::Arc, time::Duration};
 
 use apalis::prelude::*;
+use apalis_core::backend::ext::poll_strategy::{PollWith, Strategy};
 use apalis_redis::RedisStorage;
 use domain::JobKind;
 use jobs::{Job, RedisConn, handlers::Ctx, queue::queue_config, store::Store};
@@ -137,6 +139,13 @@ pub async fn run_with(
             stop_rx.clone(),
         )));
     }
+    let wakers = wake::Wakers::new();
+    background.push(tokio::spawn(wake::subscribe(
+        settings.redis_url.clone(),
+        jobs::Keys::new(&settings.redis_prefix),
+        wakers.clone(),
+        stop_rx.clone(),
+    )));
     background.push(tokio::spawn(maintenance::run(
         settings.clone(),
         conn.clone(),
@@ -163,10 +172,13 @@ pub async fn run_with(
         let conn = conn.clone();
         let ctx = ctx.clone();
         let pid = pid.clone();
+        let wakers = wakers.clone();
         monitor = monitor.register(move |restarts| {
             let storage = RedisStorage::<Job>::new(conn.clone()).with_config(cfg.clone());
+            // Wake on a push announced over pub/sub, and poll every `poll` regardless.
+            let strategy = Strategy::new().apply(wakers.strategy(kind)).interval(poll);
             WorkerBuilder::new(format!("{kind}-{pid}-r{restarts}"))
-                .backend(storage.poll_with_interval(poll))
+                .backend(PollWith::new(storage, strategy))
                 .data(ctx.clone())
                 .concurrency(concurrency)
                 .parallelize(tokio::spawn)
