@@ -11,7 +11,7 @@ use jobs::{
     store::{Store, StoreError},
 };
 use metrics_exporter_prometheus::PrometheusHandle;
-use settings::Settings;
+use settings::{Settings, redact_url as redact};
 
 use crate::error::{ApiError, ErrorCode};
 
@@ -104,8 +104,6 @@ impl AppState {
         &self.settings
     }
 }
-
-use settings::redact_url as redact;
 
 /// The dependency a call went to, for the 503 message.
 #[derive(Debug, Clone, Copy)]

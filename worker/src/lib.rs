@@ -19,7 +19,7 @@ use apalis_core::backend::ext::poll_strategy::{PollWith, Strategy};
 use apalis_redis::RedisStorage;
 use domain::JobKind;
 use jobs::{Job, RedisConn, handlers::Ctx, queue::queue_config, store::Store};
-use settings::Settings;
+use settings::{Settings, redact_url};
 use tokio::sync::watch;
 
 #[derive(Debug, thiserror::Error)]
@@ -41,8 +41,6 @@ pub enum WorkerError {
     #[error("worker monitor: {0}")]
     Monitor(String),
 }
-
-use settings::redact_url;
 
 /// Connects to Redis and PostgreSQL (creating the database and applying migrations), failing
 /// fast with one clear line naming the service that does not answer.
