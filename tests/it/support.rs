@@ -251,6 +251,11 @@ impl TestEnv {
         for chunk in keys.chunks(500) {
             let _: Result<(), _> = conn.del(chunk).await;
         }
+        // apalis-redis registers every queue in one global sorted set outside the prefix.
+        for kind in domain::JobKind::ALL {
+            let workers = jobs::queue::queue_config(&self.settings, kind).workers_set();
+            let _: Result<(), _> = conn.zrem("core:apalis:queues:list", workers).await;
+        }
         use sqlx::Connection;
         if let Ok(mut admin) =
             sqlx::PgConnection::connect("postgres://postgres@127.0.0.1:5432/postgres").await
