@@ -3,7 +3,7 @@
 use std::{collections::HashMap, sync::Arc, time::Duration, time::Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
-use domain::{Coin, FxRate, FxSource, JobKind, Premium, PremiumInputs, Region, Ticker, Venue};
+use domain::{Coin, FxRate, FxSource, JobKind, Premium, PremiumInputs, Ticker, Venue};
 use redis::AsyncCommands;
 use settings::Settings;
 use venues::{FetchError, FxClient, VenueClient};
@@ -421,17 +421,12 @@ async fn compute_premium(ctx: &Ctx, job: &Job) -> JobResult {
         wait_for_tick_fetches(ctx, job.tick).await?;
     }
     let now = Utc::now();
-    let mut wanted: Vec<(Venue, Coin)> = Vec::new();
-    for v in &s.venues {
-        let coins = if v.region() == Region::Korea {
-            let mut c = s.coins.clone();
-            c.push(Coin::usdt());
-            c
-        } else {
-            s.coins.clone()
-        };
-        wanted.extend(coins.into_iter().map(|c| (*v, c)));
-    }
+    // The same (venue, coin) set the fetch-ticker jobs fetch, USDT on Korean venues included.
+    let wanted: Vec<(Venue, Coin)> = s
+        .venues
+        .iter()
+        .flat_map(|v| s.coins_for(*v).into_iter().map(move |c| (*v, c)))
+        .collect();
     let (found, fx_rates) = tokio::try_join!(ctx.cache.tickers(&wanted), ctx.cache.fx_all())?;
     let tickers: HashMap<(Venue, Coin), Ticker> = wanted
         .into_iter()

@@ -631,10 +631,12 @@ impl Settings {
         self.pairs[0]
     }
 
-    /// Coins fetched from `venue`: the tracked coins, plus USDT on the USDT venue.
+    /// Coins fetched from `venue`: the tracked coins, plus USDT on Korean venues.
     pub fn coins_for(&self, venue: Venue) -> Vec<Coin> {
         let mut coins = self.coins.clone();
-        if venue == self.usdt_venue && !coins.contains(&Coin::usdt()) {
+        // Every Korean venue's own KRW-USDT price is the "crypto FX" of its pairs' tether
+        // premium, so each of them fetches it, not only `usdt_venue`.
+        if venue.region() == Region::Korea && !coins.contains(&Coin::usdt()) {
             coins.push(Coin::usdt());
         }
         coins
@@ -684,6 +686,7 @@ mod tests {
             assert_eq!(coins, ["BTC", "ETH", "XRP", "SOL", "DOGE"]);
             assert_eq!(s.default_pair().to_string(), "upbit-binance");
             assert!(s.coins_for(Venue::Upbit).contains(&Coin::usdt()));
+            assert!(s.coins_for(Venue::Bithumb).contains(&Coin::usdt()));
             assert!(!s.coins_for(Venue::Binance).contains(&Coin::usdt()));
             Ok(())
         });

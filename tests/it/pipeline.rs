@@ -78,6 +78,19 @@ async fn premiums_in_redis_and_postgres_match_an_independent_computation() {
         premium.usdt_rate,
         Some((korea - foreign * usdt) / (foreign * usdt) * Decimal::ONE_HUNDRED)
     );
+    // Each Korean venue's premium uses its own KRW-USDT price for the tether premium.
+    let bithumb_pair = VenuePair::new(Venue::Bithumb, Venue::Binance).unwrap();
+    let bithumb = cache
+        .premium(&btc, bithumb_pair)
+        .await
+        .unwrap()
+        .expect("bithumb premium");
+    let bithumb_usdt =
+        dec(&env.sim_get("/bithumb/v1/ticker?markets=KRW-USDT").await[0]["trade_price"]);
+    assert_eq!(
+        bithumb.inputs.usdt_krw.map(|p| p.value()),
+        Some(bithumb_usdt)
+    );
 
     // PostgreSQL holds the same numbers, one row per tick.
     let store = env.store().await;
