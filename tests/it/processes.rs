@@ -202,20 +202,8 @@ async fn a_job_whose_worker_is_killed_mid_run_completes_on_another_worker_within
     })
     .await;
     // The FX source answers slowly, so the job is still running when its worker dies.
-    env.sim_post(
-        "/_sim/faults",
-        json!({"venue": "dunamu", "latency_ms": 15000}),
-    )
-    .await;
-    let mut a = env.spawn_worker_process();
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let t = env
-        .enqueuer()
-        .trigger(JobKind::FetchFx, None)
-        .await
-        .unwrap();
-    let running = job_reaches(&env, &t.id, JobState::Running, Duration::from_secs(10)).await;
-    let worker_a = running.worker.clone().unwrap();
+    let (mut a, t) = slow_fx_job_running_in_a_process(&env, 15_000).await;
+    let worker_a = t.worker.clone().unwrap();
     a.kill().unwrap();
     let _ = a.wait();
     let killed_at = std::time::Instant::now();
@@ -344,20 +332,8 @@ async fn sigterm_lets_a_running_job_finish_before_the_worker_exits() {
         s.http.timeout_ms = 10_000;
     })
     .await;
-    env.sim_post(
-        "/_sim/faults",
-        json!({"venue": "dunamu", "latency_ms": 3000}),
-    )
-    .await;
-    let mut a = env.spawn_worker_process();
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let t = env
-        .enqueuer()
-        .trigger(JobKind::FetchFx, None)
-        .await
-        .unwrap();
+    let (mut a, t) = slow_fx_job_running_in_a_process(&env, 3_000).await;
     let records = env.records();
-    job_reaches(&env, &t.id, JobState::Running, Duration::from_secs(10)).await;
     terminate(&mut a);
     let status = a.wait().unwrap();
     assert!(status.success(), "graceful exit: {status}");
@@ -365,4 +341,26 @@ async fn sigterm_lets_a_running_job_finish_before_the_worker_exits() {
     assert_eq!(rec.state, JobState::Done, "{rec:?}");
     assert_eq!(rec.runs, 1);
     env.cleanup().await;
+}
+
+/// Starts a worker process, makes Dunamu answer after `latency_ms`, triggers `fetch-fx` and
+/// waits until the job runs in that process. Returns the process and the running job's record.
+async fn slow_fx_job_running_in_a_process(
+    env: &TestEnv,
+    latency_ms: u64,
+) -> (std::process::Child, jobs::JobRecord) {
+    env.sim_post(
+        "/_sim/faults",
+        json!({"venue": "dunamu", "latency_ms": latency_ms}),
+    )
+    .await;
+    let worker = env.spawn_worker_process();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let t = env
+        .enqueuer()
+        .trigger(JobKind::FetchFx, None)
+        .await
+        .unwrap();
+    let running = job_reaches(env, &t.id, JobState::Running, Duration::from_secs(10)).await;
+    (worker, running)
 }
