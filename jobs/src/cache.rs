@@ -189,24 +189,6 @@ impl Cache {
         self.get_json(self.keys.premium_skip(coin, pair)).await
     }
 
-    /// The most recent `n` history points, oldest first.
-    pub async fn recent_history(
-        &self,
-        coin: &Coin,
-        pair: VenuePair,
-        n: usize,
-    ) -> Result<Vec<HistoryPoint>, redis::RedisError> {
-        let raw: Vec<String> = self
-            .conn
-            .clone()
-            .zrange(self.keys.premium_history(coin, pair), -(n as isize), -1)
-            .await?;
-        Ok(raw
-            .iter()
-            .filter_map(|s| serde_json::from_str(s).ok())
-            .collect())
-    }
-
     async fn get_json<T: DeserializeOwned>(
         &self,
         key: String,

@@ -85,11 +85,6 @@ pub fn task_id(job_id: &str, attempt: u32) -> String {
     }
 }
 
-/// The kind named at the start of a job id, if any (for API lookups).
-pub fn kind_of_id(id: &str) -> Option<JobKind> {
-    id.split(':').next()?.parse().ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,7 +103,6 @@ mod tests {
             a.next_attempt().task_id(),
             "fetch-ticker:upbit:1763800200~2"
         );
-        assert_eq!(kind_of_id(&a.id), Some(JobKind::FetchTicker));
     }
 
     #[test]
