@@ -2,7 +2,7 @@
 # Queue pickup latency (push → handler start) through the project's own worker process, with its
 # wake-on-push (DESIGN §6 target: p99 ≤ 5 ms). Starts one `premium-spread worker` (cron off) on
 # its own Redis prefix and database, pushes PICKUP_COUNT (1000) jobs one every 10 ms with
-# jobs::queue::Enqueuer, and prints the percentiles from the job records.
+# queue::Enqueuer, and prints the percentiles from the job records.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379/}"

@@ -208,6 +208,7 @@ async fn run_sim(args: &SimArgs) -> Result<(), String> {
 // Dev-dependencies of the integration tests in tests/, unused by this binary's unit tests.
 #[cfg(test)]
 use {
-    apalis as _, apalis_redis as _, chrono as _, domain as _, jobs as _, redis as _, reqwest as _,
-    serde_json as _, sqlx as _, ulid as _, venues as _,
+    apalis as _, apalis_redis as _, cache as _, chrono as _, domain as _, keyspace as _,
+    queue as _, redis as _, reqwest as _, serde_json as _, sqlx as _, store as _, ulid as _,
+    venues as _,
 };

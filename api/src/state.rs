@@ -2,16 +2,12 @@
 
 use std::{fmt, future::Future, sync::Arc, time::Duration};
 
-use jobs::{
-    Keys, RedisConn,
-    cache::Cache,
-    positions::Positions,
-    queue::Enqueuer,
-    records::Records,
-    store::{Store, StoreError},
-};
+use cache::{Cache, Positions};
+use keyspace::{Keys, RedisConn};
 use metrics_exporter_prometheus::PrometheusHandle;
+use queue::{Enqueuer, Records};
 use settings::{Settings, redact_url as redact};
+use store::{Store, StoreError};
 
 use crate::error::{ApiError, ErrorCode};
 
@@ -58,7 +54,7 @@ impl AppState {
         settings: Arc<Settings>,
         metrics: Option<PrometheusHandle>,
     ) -> Result<Self, ApiStartError> {
-        let conn = jobs::connect_redis(&settings.redis_url, IO_TIMEOUT)
+        let conn = keyspace::connect_redis(&settings.redis_url, IO_TIMEOUT)
             .await
             .map_err(|error| ApiStartError::Redis {
                 url: redact(&settings.redis_url),

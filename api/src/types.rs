@@ -3,8 +3,8 @@
 use std::borrow::Cow;
 
 use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
+use domain::JobState;
 use domain::{FxSource, JobKind, Venue};
-use jobs::{JobState, store::Interval};
 use poem_openapi::{
     Enum,
     registry::{MetaSchema, MetaSchemaRef},
@@ -12,6 +12,7 @@ use poem_openapi::{
 };
 use rust_decimal::Decimal;
 use serde_json::Value;
+use store::Interval;
 
 /// Implements poem-openapi's `Type` for a newtype carried as a JSON string of a given format.
 macro_rules! string_type {

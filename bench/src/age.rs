@@ -43,10 +43,10 @@ fn age_ms(now: DateTime<Utc>, observed: DateTime<Utc>) -> f64 {
 
 pub async fn run(a: Args) -> Result<(), String> {
     let settings = Arc::new(Settings::load(None).map_err(|e| e.to_string())?);
-    let conn = jobs::connect_redis(&settings.redis_url, Duration::from_secs(2))
+    let conn = keyspace::connect_redis(&settings.redis_url, Duration::from_secs(2))
         .await
         .map_err(|e| format!("redis: {e}"))?;
-    let cache = jobs::cache::Cache::new(conn, &settings);
+    let cache = cache::Cache::new(conn, &settings);
     let pair = settings.pairs[0];
     let coins = settings.coins.clone();
     let all: Vec<(domain::Coin, domain::VenuePair)> = coins

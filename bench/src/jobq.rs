@@ -1,4 +1,4 @@
-//! apalis-redis measured the way this project configures it (`jobs::queue::queue_config`: an
+//! apalis-redis measured the way this project configures it (`queue::queue_config`: an
 //! explicit queue name, `batch_size`, 1 s heartbeat × 3 missed, `emit_events(false)`,
 //! `lock_tasks` default true; workers built like `worker::run_with`: `poll_with_interval`,
 //! `concurrency`, `parallelize(tokio::spawn)`), with a no-op handler.
@@ -42,7 +42,7 @@ fn now_us() -> i64 {
     chrono::Utc::now().timestamp_micros()
 }
 
-/// `jobs::queue::queue_config` with the queue name, batch size and `lock_tasks` given.
+/// `queue::queue_config` with the queue name, batch size and `lock_tasks` given.
 pub fn config(queue: &str, batch: usize, lock: bool) -> Config {
     Config::default()
         .queue(queue)
@@ -133,7 +133,7 @@ fn build_monitor(
 }
 
 async fn connect(url: &str) -> Result<ConnectionManager, String> {
-    jobs::connect_redis(url, Duration::from_secs(5))
+    keyspace::connect_redis(url, Duration::from_secs(5))
         .await
         .map_err(|e| format!("redis {url}: {e}"))
 }

@@ -4,7 +4,7 @@
 //! - `premium-age`: premium age when read (now − `observed_at`) from Redis through the `jobs`
 //!   crate and, when given `--api`, through `GET /api/v1/premiums/{coin}`.
 //! - `apalis-suite`: no-op job throughput through apalis-redis configured like
-//!   `jobs::queue::queue_config`, pickup latency, and a `kill -9` crash-recovery check; writes
+//!   `queue::queue_config`, pickup latency, and a `kill -9` crash-recovery check; writes
 //!   one JSON line per result. `apalis-worker` is the worker process it starts.
 //! - `jobs-report`: the apalis and BullMQ JSON lines side by side.
 //! - `worker-pickup`: pickup latency through a running `premium-spread worker`.

@@ -1,13 +1,14 @@
 //! `worker-pickup`: queue pickup latency through the project's own worker (a running
 //! `premium-spread worker` process), as a user of the system sees it: push a job with
-//! `jobs::queue::Enqueuer` (which announces it on `{p}:wake:{kind}`), read when the worker
+//! `queue::Enqueuer` (which announces it on `{p}:wake:{kind}`), read when the worker
 //! started it from the job record (`started_ms`, written as the handler starts).
 
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use domain::JobKind;
-use jobs::{Job, Keys, queue::Enqueuer, records::Records};
+use keyspace::Keys;
+use queue::{Enqueuer, Job, Records};
 use settings::Settings;
 
 use crate::stats::summarize;
@@ -35,7 +36,7 @@ pub async fn run(a: Args) -> Result<(), String> {
         redis_prefix: a.prefix.clone(),
         ..Default::default()
     });
-    let conn = jobs::connect_redis(&a.redis_url, Duration::from_secs(2))
+    let conn = keyspace::connect_redis(&a.redis_url, Duration::from_secs(2))
         .await
         .map_err(|e| e.to_string())?;
     let keys = Keys::new(&a.prefix);

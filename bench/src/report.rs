@@ -48,7 +48,7 @@ pub fn run(a: Args) -> Result<(), String> {
     };
     println!();
     println!(
-        "no-op job throughput: bulk push, then drain ({} jobs per run; apalis configured like jobs::queue::queue_config)",
+        "no-op job throughput: bulk push, then drain ({} jobs per run; apalis configured like queue::queue_config)",
         drains.first().map(|r| s(r, "jobs")).unwrap_or_default()
     );
     println!(

@@ -1,4 +1,5 @@
-//! Job kinds shared by the worker (which runs them) and the API (which reports and triggers them).
+//! Job kinds, job states and failure classes, shared by the worker (which runs jobs), the queue
+//! layer (which records them) and the API (which reports and triggers them).
 
 use std::{fmt, str::FromStr};
 
@@ -45,5 +46,175 @@ impl FromStr for JobKind {
                     "unknown job kind `{s}`: expected fetch-ticker, fetch-fx or compute-premium"
                 )
             })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobState {
+    /// Waiting to be picked up.
+    Queued,
+    /// A retry is pending; `next_run_ms` says when.
+    Scheduled,
+    Running,
+    Done,
+    /// Ended by a permanent error (not retried), or dropped as too late to be useful.
+    Failed,
+    /// Every allowed attempt failed.
+    Dead,
+}
+
+impl JobState {
+    pub const ALL: [JobState; 6] = [
+        JobState::Queued,
+        JobState::Scheduled,
+        JobState::Running,
+        JobState::Done,
+        JobState::Failed,
+        JobState::Dead,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Queued => "queued",
+            JobState::Scheduled => "scheduled",
+            JobState::Running => "running",
+            JobState::Done => "done",
+            JobState::Failed => "failed",
+            JobState::Dead => "dead",
+        }
+    }
+
+    pub fn is_terminal(self) -> bool {
+        matches!(self, JobState::Done | JobState::Failed | JobState::Dead)
+    }
+}
+
+impl fmt::Display for JobState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for JobState {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        JobState::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s.trim())
+            .ok_or_else(|| {
+                format!(
+                    "unknown job state `{s}`: expected queued, scheduled, running, done, failed or dead"
+                )
+            })
+    }
+}
+
+/// What went wrong, by kind; `as_str` gives the metrics label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorClass {
+    /// HTTP 429/418 (and Bybit's 403 "access too frequent").
+    RateLimited,
+    /// HTTP 5xx.
+    Server,
+    /// The request did not finish within the configured timeout.
+    Timeout,
+    /// Connection refused/reset, DNS, TLS and other transport failures.
+    Connect,
+    /// A permanent 4xx: 400, 403, 404, 451 (restricted location), …
+    Client,
+    /// The venue answered (usually HTTP 200) with its own error body.
+    Api,
+    /// The body is not the JSON shape the venue documents.
+    Malformed,
+    /// A price that is missing, not a number, zero or negative.
+    InvalidPrice,
+    /// The venue does not list the requested coin.
+    UnknownSymbol,
+}
+
+impl ErrorClass {
+    pub const ALL: [ErrorClass; 9] = [
+        ErrorClass::RateLimited,
+        ErrorClass::Server,
+        ErrorClass::Timeout,
+        ErrorClass::Connect,
+        ErrorClass::Client,
+        ErrorClass::Api,
+        ErrorClass::Malformed,
+        ErrorClass::InvalidPrice,
+        ErrorClass::UnknownSymbol,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorClass::RateLimited => "rate_limited",
+            ErrorClass::Server => "server",
+            ErrorClass::Timeout => "timeout",
+            ErrorClass::Connect => "connect",
+            ErrorClass::Client => "client",
+            ErrorClass::Api => "api",
+            ErrorClass::Malformed => "malformed",
+            ErrorClass::InvalidPrice => "invalid_price",
+            ErrorClass::UnknownSymbol => "unknown_symbol",
+        }
+    }
+}
+
+impl fmt::Display for ErrorClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a job attempt failed, by kind: a venue's [`ErrorClass`] or one of the queue layer's own.
+/// `as_str` is the `error_class` of a job record and the metrics label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FailureClass {
+    /// A request to a venue or FX source failed.
+    Fetch(ErrorClass),
+    /// Redis refused or dropped a command.
+    Redis,
+    /// The shared per-venue request budget had no room within its wait.
+    RateLimitBudget,
+    /// The attempt ran past `worker.job_timeout_ms`.
+    AttemptTimeout,
+    /// The handler panicked.
+    Panic,
+    /// A job that can never succeed (no venue, venue not enabled).
+    Permanent,
+    /// The job could not be pushed into its queue.
+    Queue,
+    /// A tick job that started too long after its tick to be useful.
+    Late,
+    /// Every FX source failed without a response (no first error to classify).
+    FxSources,
+}
+
+impl FailureClass {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureClass::Fetch(c) => c.as_str(),
+            FailureClass::Redis => "redis",
+            FailureClass::RateLimitBudget => "rate_limit_budget",
+            FailureClass::AttemptTimeout => "timeout",
+            FailureClass::Panic => "panic",
+            FailureClass::Permanent => "permanent",
+            FailureClass::Queue => "queue",
+            FailureClass::Late => "late",
+            FailureClass::FxSources => "fx_sources",
+        }
+    }
+}
+
+impl fmt::Display for FailureClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<ErrorClass> for FailureClass {
+    fn from(c: ErrorClass) -> Self {
+        FailureClass::Fetch(c)
     }
 }

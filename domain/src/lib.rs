@@ -5,8 +5,10 @@
 //! valid. Money is [`rust_decimal::Decimal`], never `f64`.
 //!
 //! Layout: [`venue`] (exchanges and their region), [`coin`], [`price`], [`ticker`], [`fx`]
-//! (USD/KRW rates and their sources), [`premium`] (the formulas of DESIGN §1), [`position`]
-//! (hedged positions and their PnL), [`job`] (job kinds shared by the worker and the API).
+//! (USD/KRW rates and their sources), [`premium`] (the formulas, see ARCHITECTURE.md), [`position`]
+//! (hedged positions and their PnL), [`job`] (job kinds, states and failure classes shared by
+//! the worker, the queue layer and the API), [`selection`] (which inputs a premium uses, which FX
+//! rate is in force, and why a premium is skipped).
 
 pub mod coin;
 pub mod fx;
@@ -14,15 +16,17 @@ pub mod job;
 pub mod position;
 pub mod premium;
 pub mod price;
+pub mod selection;
 pub mod ticker;
 pub mod venue;
 
 pub use coin::{Coin, CoinError};
 pub use fx::{FxRate, FxSource};
-pub use job::JobKind;
+pub use job::{ErrorClass, FailureClass, JobKind, JobState};
 pub use position::{Pnl, Position, PositionError, PositionSide};
 pub use premium::{Premium, PremiumError, PremiumInputs, display_rate, premium_rate};
 pub use price::{Price, PriceError};
+pub use selection::{SkipCause, SkipInput, SkipReason};
 pub use ticker::Ticker;
 pub use venue::{Region, Venue, VenueError, VenuePair};
 

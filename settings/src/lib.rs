@@ -627,6 +627,24 @@ impl Settings {
     }
 
     /// The pair the API uses when none is given.
+    /// The FX sources in fallback order, each with its freshness limit (what
+    /// `domain::selection::pick_fx` takes).
+    pub fn fx_policy(&self) -> Vec<(FxSource, Duration)> {
+        self.fx_sources
+            .iter()
+            .map(|s| (*s, self.freshness.fx_limit(*s)))
+            .collect()
+    }
+
+    /// The (coin, pair) set premiums are computed for, with the oldest usable ticker.
+    pub fn universe(&self) -> domain::selection::Universe<'_> {
+        domain::selection::Universe {
+            pairs: &self.pairs,
+            coins: &self.coins,
+            ticker_limit_ms: self.freshness.ticker_ms as i64,
+        }
+    }
+
     pub fn default_pair(&self) -> VenuePair {
         self.pairs[0]
     }

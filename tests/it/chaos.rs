@@ -2,9 +2,9 @@
 
 use std::{sync::Arc, time::Duration};
 
+use cache::Cache;
 use chrono::Utc;
 use domain::{Coin, Venue, VenuePair};
-use jobs::cache::Cache;
 use redis::AsyncCommands;
 
 use crate::{
@@ -37,7 +37,7 @@ async fn the_pipeline_recovers_by_itself_after_redis_restarts_empty() {
     let mut env = TestEnv::new(sim_cfg(), |_| {}).await;
     Arc::get_mut(&mut env.settings).unwrap().redis_url = url.clone();
     let worker = env.spawn_worker().await;
-    let conn = jobs::connect_redis(&url, Duration::from_secs(1))
+    let conn = keyspace::connect_redis(&url, Duration::from_secs(1))
         .await
         .unwrap();
     let cache = Cache::new(conn.clone(), &env.settings);
@@ -57,7 +57,7 @@ async fn the_pipeline_recovers_by_itself_after_redis_restarts_empty() {
 
     // Without restarting the worker, fresh premiums flow again (the FX rate is re-fetched at
     // the next worker restart or FX tick; trigger it as an operator would).
-    let enq = jobs::queue::Enqueuer::new(conn.clone(), env.settings.clone());
+    let enq = queue::Enqueuer::new(conn.clone(), env.settings.clone());
     let after = eventually(
         Duration::from_secs(40),
         "premiums after the restart",
@@ -197,8 +197,8 @@ async fn while_redis_is_stopped_the_api_answers_503_json_within_a_second_and_rec
     redis.restart();
     // Same API process: it reconnects by itself and serves again once the worker has refilled
     // the (empty) cache.
-    let enq = jobs::queue::Enqueuer::new(
-        jobs::connect_redis(&redis.url(), Duration::from_secs(1))
+    let enq = queue::Enqueuer::new(
+        keyspace::connect_redis(&redis.url(), Duration::from_secs(1))
             .await
             .unwrap(),
         env.settings.clone(),

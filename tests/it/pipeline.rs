@@ -3,8 +3,9 @@
 use std::{collections::HashMap, time::Duration};
 
 use chrono::Utc;
+use domain::JobState;
 use domain::{Coin, FxSource, JobKind, Price, Venue, VenuePair, premium_rate};
-use jobs::{Job, JobState, queue::PushOutcome};
+use queue::{Job, PushOutcome};
 use redis::AsyncCommands;
 use rust_decimal::Decimal;
 use serde_json::json;
@@ -180,7 +181,10 @@ async fn zero_price_or_stale_input_never_produces_a_premium_and_the_reason_is_re
     )
     .await;
     assert_eq!(
-        (skip.input.as_str(), skip.reason.as_str()),
+        (
+            skip.input.to_string().as_str(),
+            skip.reason.to_string().as_str()
+        ),
         ("bithumb ETH ticker", "missing")
     );
     assert!(
@@ -238,9 +242,9 @@ async fn zero_price_or_stale_input_never_produces_a_premium_and_the_reason_is_re
 async fn record_where(
     env: &TestEnv,
     id: &str,
-    until: impl Fn(&jobs::JobRecord) -> bool,
+    until: impl Fn(&queue::JobRecord) -> bool,
     timeout: Duration,
-) -> jobs::JobRecord {
+) -> queue::JobRecord {
     let records = env.records();
     eventually(timeout, "the job to reach the expected state", || async {
         records.get(id).await.unwrap().filter(|r| until(r))
@@ -463,7 +467,7 @@ async fn a_backlog_of_20000_due_jobs_drains_without_wedging_the_queue() {
     // Every worker was stuck while ticks kept coming: 20,000 compute-premium tasks are due at
     // once (pushed in bulk, as apalis would have stored them). apalis-redis 1.0 alone dies on
     // this (`too many results to unpack` past ~8,000 due ids).
-    let cfg = jobs::queue::queue_config(&env.settings, JobKind::ComputePremium);
+    let cfg = queue::queue_config(&env.settings, JobKind::ComputePremium);
     let now = Utc::now().timestamp();
     let mut conn = env.conn.clone();
     for chunk in (0..N).collect::<Vec<_>>().chunks(1_000) {
@@ -520,7 +524,7 @@ async fn a_queued_id_without_task_data_does_not_wedge_the_queue() {
     let env = TestEnv::new(frozen_sim(), |s| s.worker.cron = false).await;
     // An id in the active list with no data makes apalis-redis' fetch fail for every worker of
     // the queue; the janitor's repair removes it.
-    let cfg = jobs::queue::queue_config(&env.settings, JobKind::FetchFx);
+    let cfg = queue::queue_config(&env.settings, JobKind::FetchFx);
     let _: () = env
         .conn
         .clone()
@@ -541,7 +545,7 @@ async fn a_queued_id_without_task_data_does_not_wedge_the_queue() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_janitor_keeps_a_finished_task_that_is_back_in_the_queue() {
     let env = TestEnv::new(frozen_sim(), |s| s.worker.cron = false).await;
-    let cfg = jobs::queue::queue_config(&env.settings, JobKind::FetchFx);
+    let cfg = queue::queue_config(&env.settings, JobKind::FetchFx);
     let mut conn = env.conn.clone();
     let gc = format!("{}:gc", env.prefix);
     for (id, status) in [("fetch-fx:1", "Done"), ("fetch-fx:2", "Running")] {
@@ -552,7 +556,7 @@ async fn the_janitor_keeps_a_finished_task_that_is_back_in_the_queue() {
             .unwrap();
         let _: () = conn.zadd(&gc, format!("fetch-fx|{id}"), 0).await.unwrap();
     }
-    let swept = jobs::janitor::sweep(&env.conn, &env.settings, 100)
+    let swept = queue::janitor::sweep(&env.conn, &env.settings, 100)
         .await
         .unwrap();
     assert_eq!((swept.tasks, swept.postponed), (1, 1));

@@ -3,8 +3,8 @@
 use std::{collections::BTreeMap, time::Duration};
 
 use chrono::Utc;
+use domain::JobState;
 use domain::{FxSource, JobKind, Venue};
-use jobs::JobState;
 use serde_json::json;
 
 use crate::support::{HEAVY, TestEnv, job_reaches, terminate};
@@ -348,7 +348,7 @@ async fn sigterm_lets_a_running_job_finish_before_the_worker_exits() {
 async fn slow_fx_job_running_in_a_process(
     env: &TestEnv,
     latency_ms: u64,
-) -> (std::process::Child, jobs::JobRecord) {
+) -> (std::process::Child, queue::JobRecord) {
     env.sim_post(
         "/_sim/faults",
         json!({"venue": "dunamu", "latency_ms": latency_ms}),

@@ -8,11 +8,12 @@ use std::{
     time::{Duration, Instant},
 };
 
-use jobs::{
-    JobRecord, Keys, RedisConn, cache::Cache, queue::Enqueuer, records::Records, store::Store,
-};
+use cache::Cache;
+use keyspace::{Keys, RedisConn};
+use queue::{Enqueuer, JobRecord, Records};
 use redis::AsyncCommands;
 use settings::Settings;
+use store::Store;
 use tokio::{sync::oneshot, task::JoinHandle};
 
 pub const REDIS_URL: &str = "redis://127.0.0.1:6379/";
@@ -64,7 +65,7 @@ impl TestEnv {
         let mut s = test_settings(&prefix, &database_url, &sim.base_url);
         tweak(&mut s);
         s.validate().expect("test settings are valid");
-        let conn = jobs::connect_redis(REDIS_URL, Duration::from_secs(5))
+        let conn = keyspace::connect_redis(REDIS_URL, Duration::from_secs(5))
             .await
             .expect("local Redis answers");
         TestEnv {
@@ -253,7 +254,7 @@ impl TestEnv {
         }
         // apalis-redis registers every queue in one global sorted set outside the prefix.
         for kind in domain::JobKind::ALL {
-            let workers = jobs::queue::queue_config(&self.settings, kind).workers_set();
+            let workers = queue::queue_config(&self.settings, kind).workers_set();
             let _: Result<(), _> = conn.zrem("core:apalis:queues:list", workers).await;
         }
         use sqlx::Connection;
@@ -308,7 +309,7 @@ pub fn terminate(child: &mut Child) {
 pub async fn job_reaches(
     env: &TestEnv,
     id: &str,
-    state: jobs::JobState,
+    state: domain::JobState,
     timeout: Duration,
 ) -> JobRecord {
     let records = env.records();

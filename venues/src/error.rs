@@ -6,62 +6,7 @@
 
 use std::{fmt, time::Duration};
 
-/// What went wrong, by kind; `as_str` gives the metrics label.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ErrorClass {
-    /// HTTP 429/418 (and Bybit's 403 "access too frequent").
-    RateLimited,
-    /// HTTP 5xx.
-    Server,
-    /// The request did not finish within the configured timeout.
-    Timeout,
-    /// Connection refused/reset, DNS, TLS and other transport failures.
-    Connect,
-    /// A permanent 4xx: 400, 403, 404, 451 (restricted location), …
-    Client,
-    /// The venue answered (usually HTTP 200) with its own error body.
-    Api,
-    /// The body is not the JSON shape the venue documents.
-    Malformed,
-    /// A price that is missing, not a number, zero or negative.
-    InvalidPrice,
-    /// The venue does not list the requested coin.
-    UnknownSymbol,
-}
-
-impl ErrorClass {
-    pub const ALL: [ErrorClass; 9] = [
-        ErrorClass::RateLimited,
-        ErrorClass::Server,
-        ErrorClass::Timeout,
-        ErrorClass::Connect,
-        ErrorClass::Client,
-        ErrorClass::Api,
-        ErrorClass::Malformed,
-        ErrorClass::InvalidPrice,
-        ErrorClass::UnknownSymbol,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorClass::RateLimited => "rate_limited",
-            ErrorClass::Server => "server",
-            ErrorClass::Timeout => "timeout",
-            ErrorClass::Connect => "connect",
-            ErrorClass::Client => "client",
-            ErrorClass::Api => "api",
-            ErrorClass::Malformed => "malformed",
-            ErrorClass::InvalidPrice => "invalid_price",
-            ErrorClass::UnknownSymbol => "unknown_symbol",
-        }
-    }
-}
-
-impl fmt::Display for ErrorClass {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use domain::ErrorClass;
 
 /// A failed fetch. `venue` holds the venue name (`upbit`) or the FX source name (`erapi`);
 /// `path` is the request path without its query string.

@@ -3,7 +3,7 @@
 //! apalis-cron's `pipe_to` gives each tick a random ULID, so N replicas would make N jobs per
 //! tick (apalis issue #281). Instead each source sleeps until the schedule's next fire time and
 //! pushes a task whose id is fixed by (kind, params, tick); the push of a replica that comes
-//! second is a no-op, and it knows it ([`jobs::queue::PushOutcome::Duplicate`]).
+//! second is a no-op, and it knows it ([`queue::PushOutcome::Duplicate`]).
 //!
 //! Missed ticks: `{p}:cron-last:{kind}` holds the last tick produced by any replica. The replica
 //! that advances it past a gap counts the schedule's fire times inside the gap into
@@ -23,10 +23,8 @@ use std::{
 
 use chrono::{DateTime, TimeZone, Utc};
 use domain::{JobKind, Region};
-use jobs::{
-    Job, Keys, RedisConn, metrics_names as m,
-    queue::{Enqueuer, PushOutcome},
-};
+use keyspace::{Keys, RedisConn};
+use queue::{Enqueuer, Job, PushOutcome, metrics_names as m};
 use redis::{AsyncCommands, Script};
 use settings::Settings;
 use tokio::sync::watch;
@@ -122,10 +120,12 @@ async fn fetch_fx_at_start(
     conn: &RedisConn,
     schedule: &cron::Schedule,
 ) {
-    let cache = jobs::cache::Cache::new(conn.clone(), settings);
+    let cache = cache::Cache::new(conn.clone(), settings);
     let now = Utc::now();
     match cache.fx_all().await {
-        Ok(rates) if jobs::handlers::pick_fx(settings, &rates, now).is_ok() => return,
+        Ok(rates) if domain::selection::pick_fx(&settings.fx_policy(), &rates, now).is_ok() => {
+            return;
+        }
         Err(e) => {
             tracing::warn!(error = %e, "could not read cached FX at start");
             return;

@@ -8,9 +8,10 @@
 //! cron sources, then lets running jobs finish; fetched-but-unstarted tasks go back to the queue.
 
 pub mod cron;
+pub mod jobs;
 mod maintenance;
 pub mod metrics_http;
-pub mod wake;
+pub mod ratelimit;
 
 use std::{future::Future, sync::Arc, time::Duration};
 
@@ -18,7 +19,11 @@ use apalis::prelude::*;
 use apalis_core::backend::ext::poll_strategy::{PollWith, Strategy};
 use apalis_redis::RedisStorage;
 use domain::JobKind;
-use jobs::{Job, RedisConn, handlers::Ctx, queue::queue_config, store::Store};
+use keyspace::RedisConn;
+use queue::{Job, drain::drain_backlog, queue_config, wake};
+use store::Store;
+
+use crate::jobs::Ctx;
 use settings::{Settings, redact_url};
 use tokio::sync::watch;
 
@@ -36,7 +41,7 @@ pub enum WorkerError {
     )]
     Postgres {
         url: String,
-        source: jobs::store::StoreError,
+        source: store::StoreError,
     },
     #[error("worker monitor: {0}")]
     Monitor(String),
@@ -45,7 +50,7 @@ pub enum WorkerError {
 /// Connects to Redis and PostgreSQL (creating the database and applying migrations), failing
 /// fast with one clear line naming the service that does not answer.
 pub async fn connect(settings: &Settings) -> Result<(RedisConn, Store), WorkerError> {
-    let conn = jobs::connect_redis(&settings.redis_url, Duration::from_secs(2))
+    let conn = keyspace::connect_redis(&settings.redis_url, Duration::from_secs(2))
         .await
         .map_err(|source| WorkerError::Redis {
             url: redact_url(&settings.redis_url),
@@ -76,7 +81,7 @@ pub fn process_id() -> String {
 }
 
 async fn handle(job: Job, worker: WorkerContext, ctx: Data<Arc<Ctx>>) -> Result<(), BoxDynError> {
-    jobs::runner::run(&ctx, job, worker.name()).await;
+    queue::runner::run(&ctx.enqueuer, ctx.as_ref(), job, worker.name()).await;
     Ok(())
 }
 
@@ -119,8 +124,8 @@ pub async fn run_with(
     let pid = process_id();
     tracing::info!(process = %pid, "worker replica starting");
     // Before any apalis worker fetches: a pile-up of due tasks left by stuck or dead workers
-    // would make apalis-redis' promotion script fail (see maintenance::drain_backlog).
-    match maintenance::drain_backlog(&conn, &settings).await {
+    // would make apalis-redis' promotion script fail (see queue::drain).
+    match drain_backlog(&conn, &settings).await {
         Ok(n) if n > 0 => tracing::warn!(moved = n, "drained a backlog of due tasks in chunks"),
         Err(e) => tracing::warn!(error = %e, "backlog drain failed"),
         _ => {}
@@ -140,7 +145,7 @@ pub async fn run_with(
     let wakers = wake::Wakers::new();
     background.push(tokio::spawn(wake::subscribe(
         settings.redis_url.clone(),
-        jobs::Keys::new(&settings.redis_prefix),
+        keyspace::Keys::new(&settings.redis_prefix),
         wakers.clone(),
         stop_rx.clone(),
     )));

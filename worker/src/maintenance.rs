@@ -1,62 +1,18 @@
 //! Background upkeep of a replica: process heartbeat, janitor, backlog drain, gauges,
-//! history retention, open-position mirror.
+//! history retention, open-position mirror. The mechanics live in the `queue` crate
+//! (`janitor`, `drain`); this loop only paces them.
 
-use std::{
-    sync::{Arc, LazyLock},
-    time::Duration,
-};
+use std::{sync::Arc, time::Duration};
 
 use chrono::Utc;
 use domain::JobKind;
-use jobs::{Keys, RedisConn, handlers::Ctx, janitor, metrics_names as m, queue::queue_config};
-use redis::{AsyncCommands, Script};
+use keyspace::{Keys, RedisConn};
+use queue::{drain::drain_backlog, janitor, metrics_names as m};
+
+use crate::jobs::Ctx;
+use redis::AsyncCommands;
 use settings::Settings;
 use tokio::sync::watch;
-
-/// Moves due tasks from `<q>:scheduled` to `<q>:active` in chunks once more than `threshold` are
-/// due. apalis-redis 1.0's `fetch_next.lua` promotes every due id with one `unpack`, which fails
-/// past Lua's ~8,000-value limit and wedges the queue; draining in chunks first keeps it below.
-/// KEYS[1] scheduled, KEYS[2] active. ARGV: now (s), threshold, chunk.
-static DRAIN: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r#"
-local due = redis.call('ZCOUNT', KEYS[1], '-inf', ARGV[1])
-if due <= tonumber(ARGV[2]) then return 0 end
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
-if #ids == 0 then return 0 end
-redis.call('RPUSH', KEYS[2], unpack(ids))
-redis.call('ZREM', KEYS[1], unpack(ids))
-return #ids
-"#,
-    )
-});
-
-/// Drains a pile-up of due tasks in chunks; returns how many were moved.
-pub async fn drain_backlog(
-    conn: &RedisConn,
-    settings: &Settings,
-) -> Result<u64, redis::RedisError> {
-    let mut moved = 0;
-    let mut conn = conn.clone();
-    for kind in JobKind::ALL {
-        let cfg = queue_config(settings, kind);
-        loop {
-            let n: u64 = DRAIN
-                .key(cfg.scheduled_jobs_set())
-                .key(cfg.active_jobs_list())
-                .arg(Utc::now().timestamp())
-                .arg(1_000)
-                .arg(1_000)
-                .invoke_async(&mut conn)
-                .await?;
-            moved += n;
-            if n == 0 {
-                break;
-            }
-        }
-    }
-    Ok(moved)
-}
 
 pub async fn run(
     settings: Arc<Settings>,

@@ -4,18 +4,15 @@
 use std::collections::HashMap;
 
 use chrono::Utc;
+use domain::JobState;
 use domain::{JobKind, Venue};
-use jobs::{
-    JobRecord, JobState,
-    queue::{QueueError, Triggered},
-    records::valid_cursor,
-};
 use poem::web::Data;
 use poem_openapi::{
     ApiResponse, Object, OpenApi,
     param::{Path, Query},
     payload::Json,
 };
+use queue::{JobRecord, QueueError, Triggered, records::valid_cursor};
 
 use crate::{
     AppState,

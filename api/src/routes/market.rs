@@ -1,8 +1,8 @@
 //! Latest tickers and USD/KRW rates, from the Redis hot cache.
 
 use chrono::{DateTime, Utc};
+use domain::selection::pick_fx;
 use domain::{Coin, FxRate, FxSource, Ticker, Venue};
-use jobs::handlers::pick_fx;
 use poem::web::Data;
 use poem_openapi::{ApiResponse, Object, OpenApi, param::Path, payload::Json};
 
@@ -247,7 +247,7 @@ impl MarketApi {
         })
         .await?;
         let now = Utc::now();
-        let (in_use, in_use_error) = match pick_fx(s, &rates, now) {
+        let (in_use, in_use_error) = match pick_fx(&s.fx_policy(), &rates, now) {
             Ok(r) => (
                 Some(FxInUseView {
                     source: r.source.into(),

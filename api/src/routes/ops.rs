@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use chrono::Utc;
 use domain::JobKind;
-use jobs::handlers::pick_fx;
+use domain::selection::pick_fx;
 use poem::web::Data;
 use poem_openapi::{
     ApiResponse, Object, OpenApi,
@@ -140,7 +140,7 @@ async fn fx_check(state: &AppState, name: String, age: Option<i64>, limit: i64) 
         None => "never succeeded".to_string(),
     };
     match io(Service::Redis, state.cache.fx_all()).await {
-        Ok(rates) => match pick_fx(&state.settings, &rates, Utc::now()) {
+        Ok(rates) => match pick_fx(&state.settings.fx_policy(), &rates, Utc::now()) {
             Ok(r) => check(
                 name,
                 true,

@@ -2,12 +2,13 @@
 
 use std::collections::HashMap;
 
+use cache::Closed;
 use chrono::{DateTime, Utc};
+use domain::selection::pick_fx;
 use domain::{
     Coin, Decimal, FxRate, Pnl, Position, PositionSide, Price, Region, Ticker, Venue, VenuePair,
     display_rate,
 };
-use jobs::{handlers::pick_fx, positions::Closed};
 use poem::web::Data;
 use poem_openapi::{
     ApiResponse, Object, OpenApi,
@@ -157,7 +158,7 @@ async fn live(state: &AppState, positions: &[Position]) -> Result<Live, String> 
             .zip(found)
             .filter_map(|(k, t)| t.map(|t| (k, t)))
             .collect(),
-        fx: pick_fx(&state.settings, &rates, now),
+        fx: pick_fx(&state.settings.fx_policy(), &rates, now),
         now,
         limit_ms: state.settings.freshness.ticker_ms as i64,
     })

@@ -2,18 +2,16 @@
 //! (PostgreSQL).
 
 use chrono::{DateTime, Utc};
+use domain::SkipReason;
 use domain::{Coin, Premium, VenuePair, display_rate};
 use futures::{StreamExt, future::join_all, stream::BoxStream};
-use jobs::{
-    cache::SkipReason,
-    store::{Bucket, Interval},
-};
 use poem::web::{Data, sse::Event};
 use poem_openapi::{
     ApiResponse, Object, OpenApi,
     param::{Path, Query},
     payload::{EventStream, Json},
 };
+use store::{Bucket, Interval};
 
 use crate::{
     AppState,
@@ -45,8 +43,8 @@ pub struct SkipView {
 impl From<SkipReason> for SkipView {
     fn from(s: SkipReason) -> Self {
         SkipView {
-            input: s.input,
-            reason: s.reason,
+            input: s.input.to_string(),
+            reason: s.reason.to_string(),
             age_ms: s.age_ms,
             limit_ms: s.limit_ms,
             at: s.at.into(),

@@ -1,7 +1,7 @@
 use chrono::Utc;
-use domain::JobKind;
-use jobs::{
-    Job, JobState,
+use domain::{ErrorClass, FailureClass, JobKind, JobState};
+use queue::{
+    Job,
     records::{Records, Update},
 };
 use redis::AsyncCommands;
@@ -226,7 +226,7 @@ async fn only_failed_or_dead_jobs_can_be_retried() {
             Update {
                 attempts: Some(3),
                 last_error: Some("every FX source failed"),
-                error_class: Some("http_5xx"),
+                error_class: Some(FailureClass::Fetch(ErrorClass::Server)),
                 started_ms: Some(now - 50),
                 finished_ms: Some(now),
                 ..Default::default()
@@ -237,7 +237,7 @@ async fn only_failed_or_dead_jobs_can_be_retried() {
     let dead = app.get_ok(&format!("/api/v1/jobs/{}", job.id)).await;
     assert_eq!(dead["state"], "dead");
     assert_eq!(dead["last_error"], "every FX source failed");
-    assert_eq!(dead["error_class"], "http_5xx");
+    assert_eq!(dead["error_class"], "server");
     assert_eq!(dead["duration_ms"], 50);
 
     let (status, retried) = app

@@ -12,6 +12,6 @@ mod support;
 
 // Dependencies of the library that these tests do not name.
 use {
-    futures as _, metrics_exporter_prometheus as _, poem as _, poem_openapi as _, subtle as _,
-    thiserror as _, tracing as _,
+    futures as _, metrics_exporter_prometheus as _, poem as _, poem_openapi as _, queue as _,
+    subtle as _, thiserror as _, tracing as _,
 };

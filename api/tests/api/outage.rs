@@ -6,7 +6,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use jobs::store::Store;
+use store::Store;
 use tokio::{
     net::{TcpListener, TcpStream},
     task::JoinHandle,
@@ -76,7 +76,7 @@ async fn reads_answer_503_within_a_second_while_redis_is_down_and_recover_after(
     s.redis_url = url.clone();
     let settings = Arc::new(s);
     let store = Store::connect(&settings.database_url).await.unwrap();
-    let conn = jobs::connect_redis(&url, api::state::IO_TIMEOUT)
+    let conn = keyspace::connect_redis(&url, api::state::IO_TIMEOUT)
         .await
         .unwrap();
     let state = api::AppState::new(settings.clone(), conn.clone(), store.clone(), None);
@@ -138,7 +138,7 @@ async fn postgres_backed_reads_answer_503_within_a_second_while_postgres_is_down
     let settings = Arc::new(s);
     let via_proxy = format!("postgres://postgres@127.0.0.1:{}/{db_name}", proxy.port);
     let store = Store::connect(&via_proxy).await.unwrap();
-    let conn = jobs::connect_redis(REDIS_URL, Duration::from_secs(5))
+    let conn = keyspace::connect_redis(REDIS_URL, Duration::from_secs(5))
         .await
         .unwrap();
     let state = api::AppState::new(settings.clone(), conn.clone(), store.clone(), None);

@@ -1,8 +1,8 @@
 use std::time::Duration;
 
 use chrono::{DateTime, DurationRound, Utc};
+use domain::SkipReason;
 use domain::Venue;
-use jobs::cache::SkipReason;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use serde_json::Value;
@@ -66,7 +66,7 @@ async fn a_missing_premium_carries_the_skip_reason() {
     let skip = SkipReason {
         coin: coin("ETH"),
         pair: app.settings.default_pair(),
-        input: "upbit ETH ticker".into(),
+        input: "upbit ETH ticker".parse().unwrap(),
         reason: "stale".into(),
         age_ms: Some(7_000),
         limit_ms: Some(5_000),

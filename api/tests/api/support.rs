@@ -4,13 +4,15 @@
 
 use std::{sync::Arc, time::Duration};
 
+use cache::Cache;
 use chrono::{DateTime, Utc};
 use domain::{Coin, FxRate, FxSource, Premium, PremiumInputs, Price, Ticker, Venue, VenuePair};
-use jobs::{Keys, RedisConn, cache::Cache, store::Store};
+use keyspace::{Keys, RedisConn};
 use redis::AsyncCommands;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use settings::{Secret, Settings};
+use store::Store;
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
 pub const REDIS_URL: &str = "redis://127.0.0.1:6379/";
@@ -57,7 +59,7 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     let store = Store::connect(&settings.database_url)
         .await
         .expect("local PostgreSQL answers");
-    let conn = jobs::connect_redis(REDIS_URL, Duration::from_secs(5))
+    let conn = keyspace::connect_redis(REDIS_URL, Duration::from_secs(5))
         .await
         .expect("local Redis answers");
     let state = api::AppState::new(settings.clone(), conn.clone(), store.clone(), None);

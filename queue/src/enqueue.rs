@@ -9,13 +9,15 @@ use std::{sync::LazyLock, time::Duration};
 use apalis::prelude::{TaskBuilder, TaskId};
 use apalis_redis::{Config, RedisTask, queries::push_tasks};
 use chrono::{DateTime, Utc};
-use domain::{JobKind, Venue};
+use domain::{FailureClass, JobKind, JobState, Venue};
 use redis::Script;
 use settings::{RetryPolicy, Settings};
 
+use keyspace::{Keys, RedisConn};
+
 use crate::{
-    Job, Keys, RedisConn,
-    records::{JobRecord, JobState, Records, Update},
+    Job,
+    records::{JobRecord, Records, Update},
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -138,6 +140,19 @@ impl Enqueuer {
         &self.records
     }
 
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    pub fn keys(&self) -> &Keys {
+        &self.keys
+    }
+
+    /// A handle on the shared connection (cheap: a clone of the connection manager).
+    pub fn conn(&self) -> RedisConn {
+        self.conn.clone()
+    }
+
     fn task(job: &Job, run_at: Option<DateTime<Utc>>) -> Result<RedisTask, QueueError> {
         let mut b = TaskBuilder::new(serde_json::to_vec(job)?)
             .task_id(TaskId::from_string(job.task_id()))
@@ -163,7 +178,7 @@ impl Enqueuer {
             return Ok(PushOutcome::Duplicate);
         }
         if run_at.is_none_or(|at| at <= Utc::now()) {
-            // Idle workers poll every few ms; this wakes them now (see worker::wake).
+            // Idle workers poll every few ms; this wakes them now (see [`crate::wake`]).
             let _: Result<(), _> = redis::cmd("PUBLISH")
                 .arg(self.keys.wake_channel(job.kind))
                 .arg(1)
@@ -240,7 +255,7 @@ impl Enqueuer {
                     Utc::now().timestamp_millis(),
                     Update {
                         last_error: Some(&msg),
-                        error_class: Some("queue"),
+                        error_class: Some(FailureClass::Queue),
                         ..Default::default()
                     },
                 )

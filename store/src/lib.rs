@@ -1,4 +1,5 @@
-//! PostgreSQL: history (tickers, FX rates, premiums), positions, retention.
+//! premium-spread's PostgreSQL store: history (tickers, FX rates, premiums), positions,
+//! retention. Nothing here knows about Redis or the queue.
 //!
 //! The database named in `DATABASE_URL` is created if missing and `migrations/` are applied on
 //! start. Every insert is one statement per tick (`UNNEST` of arrays), idempotent by primary

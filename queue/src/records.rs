@@ -8,74 +8,15 @@
 //! kind and state is one `ZREVRANGEBYSCORE … LIMIT`: O(log n + page). Finished records expire
 //! after the retention window and the janitor trims the indexes, so memory stays flat.
 
-use std::{collections::HashMap, fmt, str::FromStr, sync::LazyLock};
+use std::{collections::HashMap, sync::LazyLock};
 
-use domain::{JobKind, Venue};
+use domain::{FailureClass, JobKind, JobState, Venue};
 use redis::{AsyncCommands, Script};
 use serde::{Deserialize, Serialize};
 
-use crate::{Job, Keys, RedisConn};
+use keyspace::{Keys, RedisConn};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum JobState {
-    /// Waiting to be picked up.
-    Queued,
-    /// A retry is pending; `next_run_ms` says when.
-    Scheduled,
-    Running,
-    Done,
-    /// Ended by a permanent error (not retried), or dropped as too late to be useful.
-    Failed,
-    /// Every allowed attempt failed.
-    Dead,
-}
-
-impl JobState {
-    pub const ALL: [JobState; 6] = [
-        JobState::Queued,
-        JobState::Scheduled,
-        JobState::Running,
-        JobState::Done,
-        JobState::Failed,
-        JobState::Dead,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JobState::Queued => "queued",
-            JobState::Scheduled => "scheduled",
-            JobState::Running => "running",
-            JobState::Done => "done",
-            JobState::Failed => "failed",
-            JobState::Dead => "dead",
-        }
-    }
-
-    pub fn is_terminal(self) -> bool {
-        matches!(self, JobState::Done | JobState::Failed | JobState::Dead)
-    }
-}
-
-impl fmt::Display for JobState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for JobState {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        JobState::ALL
-            .into_iter()
-            .find(|k| k.as_str() == s.trim())
-            .ok_or_else(|| {
-                format!(
-                    "unknown job state `{s}`: expected queued, scheduled, running, done, failed or dead"
-                )
-            })
-    }
-}
+use crate::Job;
 
 /// One job as the API shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -135,7 +76,7 @@ impl JobRecord {
 pub struct Update<'a> {
     pub attempts: Option<u32>,
     pub last_error: Option<&'a str>,
-    pub error_class: Option<&'a str>,
+    pub error_class: Option<FailureClass>,
     pub started_ms: Option<i64>,
     pub finished_ms: Option<i64>,
     /// `Some(None)` clears it.

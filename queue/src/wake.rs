@@ -1,10 +1,10 @@
-//! Wake-on-push for the apalis workers of this process.
+//! Wake-on-push for the apalis workers of a process.
 //!
 //! apalis-redis 1.0 has no blocking fetch: an idle worker finds a new task on its next poll, so
 //! pickup latency is about one poll interval (p99 10.8 ms at 10 ms), and shorter intervals stall
 //! in 1.0 (bench/README.md). Its own pub/sub wake-up never fires on push (notes/apalis-1.0.md).
 //! So every push of a task that is due now is followed by a `PUBLISH {p}:wake:{kind}` (see
-//! `jobs::queue::Enqueuer::push_task`); one subscriber per process turns those messages into a
+//! [`crate::enqueue::Enqueuer::push_task`]); one subscriber per process turns those messages into a
 //! `watch` signal per kind, and each worker's poll strategy wakes on it (and still on its poll
 //! interval, which covers retries coming due, orphans re-queued and a lost subscription).
 
@@ -19,7 +19,7 @@ use std::{
 use apalis_core::backend::ext::poll_strategy::{PollSnapshot, PollStrategy};
 use domain::JobKind;
 use futures::StreamExt;
-use jobs::Keys;
+use keyspace::Keys;
 use tokio::sync::watch;
 
 /// One `watch` channel per job kind; the value is a counter of wake-ups.

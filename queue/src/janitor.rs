@@ -11,21 +11,23 @@
 use std::sync::LazyLock;
 
 use chrono::Utc;
-use domain::JobKind;
+use domain::{JobKind, JobState};
 use redis::{AsyncCommands, Script};
 use settings::Settings;
 
-use crate::{Job, Keys, RedisConn, handlers::Ctx, queue::queue_config, records::JobState};
+use keyspace::{Keys, RedisConn};
+
+use crate::{Enqueuer, Job, enqueue::queue_config};
 
 fn gc_key(keys: &Keys) -> String {
     format!("{}:gc", keys.prefix())
 }
 
 /// Schedules the apalis copy of this attempt's task for deletion after the retention window.
-pub async fn collect_later(ctx: &Ctx, job: &Job) {
-    let at = Utc::now().timestamp_millis() + ctx.settings.retention.job_records_secs as i64 * 1000;
+pub async fn collect_later(q: &Enqueuer, job: &Job) {
+    let at = Utc::now().timestamp_millis() + q.settings().retention.job_records_secs as i64 * 1000;
     let member = format!("{}|{}", job.kind, job.task_id());
-    let r: Result<(), _> = ctx.conn.clone().zadd(gc_key(&ctx.keys), member, at).await;
+    let r: Result<(), _> = q.conn().zadd(gc_key(q.keys()), member, at).await;
     if let Err(e) = r {
         tracing::warn!(job = %job.id, error = %e, "could not schedule task cleanup");
     }

@@ -6,10 +6,8 @@ use domain::Position;
 use redis::AsyncCommands;
 use rust_decimal::Decimal;
 
-use crate::{
-    Keys, RedisConn,
-    store::{Store, StoreError},
-};
+use keyspace::{Keys, RedisConn};
+use store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PositionsError {

@@ -15,26 +15,43 @@
 //! Every finished apalis task id is handed to the janitor, which deletes apalis' copy after the
 //! retention window.
 
-use std::{panic::AssertUnwindSafe, time::Duration};
+use std::{future::Future, panic::AssertUnwindSafe, time::Duration};
 
 use chrono::Utc;
-use domain::JobKind;
+use domain::{FailureClass, JobKind, JobState};
 use futures::FutureExt;
 use redis::AsyncCommands;
 
 use crate::{
-    Job,
-    handlers::{Ctx, JobError, execute},
+    Enqueuer, Job,
+    enqueue::{max_attempts, policy},
     janitor, metrics_names as m,
-    queue::{max_attempts, policy},
-    records::{JobState, Update},
+    records::Update,
     retry,
 };
 
+/// Why an attempt failed, with what the retry decision needs. Handlers turn their own errors
+/// into this; the runner adds timeouts and panics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub message: String,
+    pub class: FailureClass,
+    /// Whether the same attempt may succeed later.
+    pub retryable: bool,
+    /// The upstream's `Retry-After`, a floor for the next wait.
+    pub retry_after: Option<Duration>,
+}
+
+/// The body of a job: what the worker runs inside the runner. Returns a one-line summary of
+/// what it did.
+pub trait Handler: Send + Sync {
+    fn execute(&self, job: &Job) -> impl Future<Output = Result<String, Failure>> + Send;
+}
+
 /// Runs `job` to the end of this attempt (and its in-place retries). Never fails: every
 /// outcome is recorded.
-pub async fn run(ctx: &Ctx, job: Job, worker: &str) {
-    let s = &ctx.settings;
+pub async fn run<H: Handler>(q: &Enqueuer, handler: &H, job: Job, worker: &str) {
+    let s = q.settings();
     let max = max_attempts(s, &job);
     let policy = policy(s, job.kind);
     let mut job = job;
@@ -49,8 +66,8 @@ pub async fn run(ctx: &Ctx, job: Job, worker: &str) {
             next_run_ms: Some(None),
             ..Default::default()
         };
-        if let Err(e) = ctx
-            .records
+        if let Err(e) = q
+            .records()
             .transition(&job, max, JobState::Running, started_ms, update.clone())
             .await
         {
@@ -71,19 +88,37 @@ pub async fn run(ctx: &Ctx, job: Job, worker: &str) {
                 s.worker.max_tick_lag_secs
             );
             tracing::warn!(job = %job.id, "{msg}");
-            finish(ctx, &job, max, JobState::Failed, Some((&msg, "late")), None).await;
+            finish(
+                q,
+                &job,
+                max,
+                JobState::Failed,
+                Some((&msg, FailureClass::Late)),
+                None,
+            )
+            .await;
             return;
         }
 
         let timeout_ms = s.worker.job_timeout_ms;
         let outcome = match tokio::time::timeout(
             Duration::from_millis(timeout_ms),
-            AssertUnwindSafe(execute(ctx, &job)).catch_unwind(),
+            AssertUnwindSafe(handler.execute(&job)).catch_unwind(),
         )
         .await
         {
-            Err(_) => Err(JobError::Timeout(timeout_ms)),
-            Ok(Err(panic)) => Err(JobError::Panic(panic_message(&panic))),
+            Err(_) => Err(Failure {
+                message: format!("attempt timed out after {timeout_ms} ms"),
+                class: FailureClass::AttemptTimeout,
+                retryable: true,
+                retry_after: None,
+            }),
+            Ok(Err(panic)) => Err(Failure {
+                message: format!("attempt panicked: {}", panic_message(&panic)),
+                class: FailureClass::Panic,
+                retryable: false,
+                retry_after: None,
+            }),
             Ok(Ok(r)) => r,
         };
         let elapsed = (Utc::now() - started).to_std().unwrap_or_default();
@@ -93,24 +128,24 @@ pub async fn run(ctx: &Ctx, job: Job, worker: &str) {
         let err = match outcome {
             Ok(summary) => {
                 tracing::debug!(job = %job.id, attempt = job.attempt, %summary, "job done");
-                finish(ctx, &job, max, JobState::Done, None, Some(&summary)).await;
+                finish(q, &job, max, JobState::Done, None, Some(&summary)).await;
                 return;
             }
             Err(e) => e,
         };
-        let msg = err.to_string();
-        let class = err.class();
-        if !err.is_retryable() {
+        let msg = err.message;
+        let class = err.class;
+        if !err.retryable {
             tracing::warn!(job = %job.id, attempt = job.attempt, error = %msg, "job failed (permanent)");
-            finish(ctx, &job, max, JobState::Failed, Some((&msg, class)), None).await;
+            finish(q, &job, max, JobState::Failed, Some((&msg, class)), None).await;
             return;
         }
         if job.attempt >= max {
             tracing::warn!(job = %job.id, attempt = job.attempt, error = %msg, "job dead after its last attempt");
-            finish(ctx, &job, max, JobState::Dead, Some((&msg, class)), None).await;
+            finish(q, &job, max, JobState::Dead, Some((&msg, class)), None).await;
             return;
         }
-        let delay = retry::delay(&policy, job.attempt, err.retry_after(), &mut rand::rng());
+        let delay = retry::delay(&policy, job.attempt, err.retry_after, &mut rand::rng());
         let next = job.next_attempt();
         let run_at = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
         metrics::counter!(m::JOBS_TOTAL, "kind" => job.kind.as_str(), "state" => "retried")
@@ -119,35 +154,35 @@ pub async fn run(ctx: &Ctx, job: Job, worker: &str) {
         update.error_class = Some(class);
         if delay < Duration::from_secs(1) {
             update.next_run_ms = Some(Some(run_at.timestamp_millis()));
-            mark_scheduled(ctx, &job, max, update).await;
+            mark_scheduled(q, &job, max, update).await;
             tracing::info!(job = %job.id, attempt = job.attempt, ?delay, error = %msg, "retrying in place");
             tokio::time::sleep(delay).await;
             job = next;
             continue;
         }
-        match ctx.enqueuer.push_task(&next, Some(run_at)).await {
+        match q.push_task(&next, Some(run_at)).await {
             Ok(_) => {
                 // apalis schedules in whole seconds, rounded up: that is when it will run.
-                let at_ms = crate::queue::ceil_secs(run_at) as i64 * 1000;
+                let at_ms = crate::enqueue::ceil_secs(run_at) as i64 * 1000;
                 update.next_run_ms = Some(Some(at_ms));
-                mark_scheduled(ctx, &job, max, update).await;
-                janitor::collect_later(ctx, &job).await;
+                mark_scheduled(q, &job, max, update).await;
+                janitor::collect_later(q, &job).await;
                 tracing::info!(job = %job.id, attempt = job.attempt, ?delay, error = %msg, "retry scheduled");
             }
             Err(e) => {
                 // Redis refused the successor: the job cannot continue; say so.
                 let msg = format!("{msg}; the retry could not be queued: {e}");
-                finish(ctx, &job, max, JobState::Dead, Some((&msg, class)), None).await;
+                finish(q, &job, max, JobState::Dead, Some((&msg, class)), None).await;
             }
         }
         return;
     }
 }
 
-async fn mark_scheduled(ctx: &Ctx, job: &Job, max: u32, update: Update<'_>) {
+async fn mark_scheduled(q: &Enqueuer, job: &Job, max: u32, update: Update<'_>) {
     let now_ms = Utc::now().timestamp_millis();
-    if let Err(e) = ctx
-        .records
+    if let Err(e) = q
+        .records()
         .transition(job, max, JobState::Scheduled, now_ms, update)
         .await
     {
@@ -156,11 +191,11 @@ async fn mark_scheduled(ctx: &Ctx, job: &Job, max: u32, update: Update<'_>) {
 }
 
 async fn finish(
-    ctx: &Ctx,
+    q: &Enqueuer,
     job: &Job,
     max: u32,
     state: JobState,
-    error: Option<(&str, &str)>,
+    error: Option<(&str, FailureClass)>,
     summary: Option<&str>,
 ) {
     let now = Utc::now();
@@ -174,8 +209,8 @@ async fn finish(
         summary,
         ..Default::default()
     };
-    if let Err(e) = ctx
-        .records
+    if let Err(e) = q
+        .records()
         .transition(job, max, state, now_ms, update)
         .await
     {
@@ -183,13 +218,12 @@ async fn finish(
     }
     if state == JobState::Done {
         metrics::gauge!(m::LAST_SUCCESS, "kind" => job.kind.as_str()).set(now.timestamp() as f64);
-        let _: Result<(), _> = ctx
-            .conn
-            .clone()
-            .hset(ctx.keys.last_success(), job.kind.as_str(), now_ms)
+        let _: Result<(), _> = q
+            .conn()
+            .hset(q.keys().last_success(), job.kind.as_str(), now_ms)
             .await;
     }
-    janitor::collect_later(ctx, job).await;
+    janitor::collect_later(q, job).await;
 }
 
 fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
@@ -203,9 +237,16 @@ fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
 mod tests {
     fn assert_send<T: Send>(_: &T) {}
 
+    struct Noop;
+    impl super::Handler for Noop {
+        async fn execute(&self, _: &super::Job) -> Result<String, super::Failure> {
+            Ok(String::new())
+        }
+    }
+
     /// Compiles only if the runner's future can move between threads (apalis needs that).
     #[allow(dead_code)]
-    fn run_future_is_send(ctx: &super::Ctx, job: super::Job) {
-        assert_send(&super::run(ctx, job, "w"));
+    fn run_future_is_send(q: &super::Enqueuer, job: super::Job) {
+        assert_send(&super::run(q, &Noop, job, "w"));
     }
 }

@@ -7,7 +7,8 @@ use std::time::Duration;
 use chrono::Utc;
 use domain::Venue;
 
-use crate::{Keys, RedisConn, metrics_names};
+use keyspace::{Keys, RedisConn};
+use queue::metrics_names;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RateLimitError {

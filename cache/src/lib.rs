@@ -1,29 +1,19 @@
-//! The hot cache in Redis: latest tickers, FX rates, premiums and recent premium history.
-//! Key names and TTLs are listed in [`crate::keys`]. Values are JSON and carry their
-//! observation time and source.
+//! The hot cache in Redis: latest tickers, FX rates, premiums, recent premium history and why a
+//! premium was skipped ([`Cache`]), and the open positions mirrored from PostgreSQL
+//! ([`positions`]). Key names and TTLs are listed in [`keyspace::keys`]. Values are JSON and carry
+//! their observation time and source. What is computed lives in `domain`; this crate only stores
+//! and reads it.
 
-use chrono::{DateTime, Utc};
-use domain::{Coin, FxRate, FxSource, Premium, Ticker, Venue, VenuePair};
+pub mod positions;
+
+pub use positions::{Closed, Positions, PositionsError};
+
+use domain::{Coin, FxRate, FxSource, Premium, SkipReason, Ticker, Venue, VenuePair};
 use redis::AsyncCommands;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use settings::Settings;
 
-use crate::{Keys, RedisConn};
-
-/// Why a premium was not computed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SkipReason {
-    pub coin: Coin,
-    pub pair: VenuePair,
-    /// Which input: e.g. `upbit BTC ticker`, `usd/krw`.
-    pub input: String,
-    /// `missing` or `stale`.
-    pub reason: String,
-    /// Age of a stale input, milliseconds.
-    pub age_ms: Option<i64>,
-    pub limit_ms: Option<i64>,
-    pub at: DateTime<Utc>,
-}
+use keyspace::{Keys, RedisConn};
 
 /// One entry of the recent premium history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

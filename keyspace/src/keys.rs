@@ -24,7 +24,7 @@
 
 use domain::{Coin, FxSource, JobKind, Venue, VenuePair};
 
-use crate::records::JobState;
+use domain::JobState;
 
 #[derive(Debug, Clone)]
 pub struct Keys {

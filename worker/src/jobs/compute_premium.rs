@@ -1,0 +1,140 @@
+//! `compute-premium(tick)`: waits (briefly) for this tick's prices, reads the cache, computes
+//! every premium with `domain::selection`, and writes them to the cache, the history and the
+//! PnL of open positions.
+
+use std::{collections::HashMap, time::Duration};
+
+use chrono::{TimeZone, Utc};
+use domain::{
+    Coin, FxRate, JobKind, SkipCause, Ticker, Venue,
+    selection::{pick_fx, premiums_from},
+};
+use queue::{Job, metrics_names as m};
+use redis::AsyncCommands;
+
+use super::{Ctx, JobError, JobResult, history_lost};
+
+/// A tick's premium should use that tick's prices: wait (up to 700 ms into the tick) until every
+/// venue's prices of this tick are in the cache (`{p}:tick-fetched:{tick}:{venue}`) or its
+/// `fetch-ticker` job has given up, so a premium is tens of ms old when written instead of a
+/// whole cadence.
+async fn wait_for_tick_fetches(ctx: &Ctx, tick: i64) -> Result<(), redis::RedisError> {
+    let deadline_ms = tick * 1000 + 700;
+    let venues = &ctx.settings.venues;
+    let mut conn = ctx.conn.clone();
+    while Utc::now().timestamp_millis() < deadline_ms {
+        let mut pipe = redis::pipe();
+        for v in venues {
+            pipe.exists(ctx.keys.tick_fetched(tick, *v));
+            pipe.hget(
+                ctx.keys
+                    .job(&Job::for_tick(JobKind::FetchTicker, Some(*v), tick).id),
+                "state",
+            );
+        }
+        let answers: Vec<redis::Value> = pipe.query_async(&mut conn).await?;
+        let ready = answers.chunks(2).all(|pair| {
+            let cached = matches!(pair[0], redis::Value::Int(1));
+            let gave_up =
+                matches!(&pair[1], redis::Value::BulkString(b) if b == b"failed" || b == b"dead");
+            cached || gave_up
+        });
+        if ready {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    Ok(())
+}
+
+pub async fn run(ctx: &Ctx, job: &Job) -> JobResult {
+    let s = &ctx.settings;
+    if !job.manual && job.attempt == 1 {
+        wait_for_tick_fetches(ctx, job.tick).await?;
+    }
+    let now = Utc::now();
+    // The same (venue, coin) set the fetch-ticker jobs fetch, USDT on Korean venues included.
+    let wanted: Vec<(Venue, Coin)> = s
+        .venues
+        .iter()
+        .flat_map(|v| s.coins_for(*v).into_iter().map(move |c| (*v, c)))
+        .collect();
+    let (found, fx_rates) = tokio::try_join!(ctx.cache.tickers(&wanted), ctx.cache.fx_all())?;
+    let tickers: HashMap<(Venue, Coin), Ticker> = wanted
+        .into_iter()
+        .zip(found)
+        .filter_map(|(k, t)| t.map(|t| (k, t)))
+        .collect();
+    let fx = pick_fx(&s.fx_policy(), &fx_rates, now);
+    let (premiums, skips) = premiums_from(&s.universe(), &tickers, fx.clone(), now);
+
+    ctx.cache.put_premiums(&premiums).await?;
+    for skip in &skips {
+        tracing::debug!(coin = %skip.coin, pair = %skip.pair, input = %skip.input, reason = %skip.reason, age_ms = ?skip.age_ms, "premium skipped");
+        let label = if skip.reason == SkipCause::Stale {
+            "stale"
+        } else {
+            "missing"
+        };
+        metrics::counter!(m::PREMIUM_SKIPPED_TOTAL, "reason" => label).increment(1);
+        ctx.cache.put_skip(skip).await?;
+    }
+    for p in &premiums {
+        let labels = [
+            ("coin", p.inputs.coin.to_string()),
+            ("pair", p.inputs.pair.to_string()),
+        ];
+        metrics::gauge!(m::PREMIUM_RATE, &labels).set(p.rate.try_into().unwrap_or(0.0));
+        if let Some(u) = p.usdt_rate {
+            metrics::gauge!(m::USDT_PREMIUM_RATE, &labels).set(u.try_into().unwrap_or(0.0));
+        }
+    }
+    let ts = Utc.timestamp_opt(job.tick, 0).single().unwrap_or(now);
+    if let Err(e) = ctx.store.insert_premiums(ts, &premiums).await {
+        history_lost(ctx, "premiums", premiums.len(), &e).await;
+    }
+    let pnl = match fx {
+        Ok(fx) => update_pnl(ctx, &tickers, &fx).await?,
+        Err(_) => 0,
+    };
+    Ok(format!(
+        "{} premiums, {} skipped, {pnl} positions valued",
+        premiums.len(),
+        skips.len()
+    ))
+}
+
+/// Recomputes the PnL of open positions, only when there are any (the original design's
+/// position-aware policy).
+async fn update_pnl(
+    ctx: &Ctx,
+    tickers: &HashMap<(Venue, Coin), Ticker>,
+    fx: &FxRate,
+) -> Result<usize, JobError> {
+    let n: usize = ctx.conn.clone().hlen(ctx.keys.open_positions()).await?;
+    if n == 0 {
+        return Ok(0);
+    }
+    let positions = ctx.positions.open_from_cache().await?;
+    let mut pipe = redis::pipe();
+    let mut valued = 0;
+    for p in &positions {
+        let (Some(k), Some(f)) = (
+            tickers.get(&(p.pair.korea, p.coin.clone())),
+            tickers.get(&(p.pair.foreign, p.coin.clone())),
+        ) else {
+            continue;
+        };
+        if let Ok(pnl) = p.pnl(k.price, f.price, fx.usd_krw) {
+            pipe.set_ex(
+                ctx.keys.position_pnl(p.id),
+                serde_json::to_string(&pnl).expect("pnl serializes"),
+                ctx.settings.cache.premium_secs.max(1),
+            )
+            .ignore();
+            valued += 1;
+        }
+    }
+    pipe.exec_async(&mut ctx.conn.clone()).await?;
+    Ok(valued)
+}

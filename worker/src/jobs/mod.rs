@@ -1,0 +1,173 @@
+//! The bodies of the job kinds, one module each: [`fetch_ticker`], [`fetch_fx`],
+//! [`compute_premium`]. [`Ctx`] is what they share; [`Ctx`] implements [`queue::Handler`], so the
+//! queue's runner wraps every body with its record, timeout and retry decision.
+
+pub mod compute_premium;
+pub mod fetch_fx;
+pub mod fetch_ticker;
+
+use std::{collections::HashMap, sync::Arc, time::Duration, time::Instant};
+
+use cache::{Cache, Positions};
+use domain::{ErrorClass, FailureClass, JobKind, Venue};
+use keyspace::{Keys, RedisConn};
+use queue::{Enqueuer, Failure, Handler, Job, Records, metrics_names as m};
+use redis::AsyncCommands;
+use settings::Settings;
+use store::Store;
+use venues::{FetchError, FxClient, VenueClient};
+
+use crate::ratelimit::{RateLimitError, RateLimiter};
+
+/// Everything a job needs; built once per worker process.
+pub struct Ctx {
+    pub settings: Arc<Settings>,
+    pub conn: RedisConn,
+    pub keys: Keys,
+    pub cache: Cache,
+    pub store: Store,
+    pub positions: Positions,
+    pub venues: HashMap<Venue, Arc<dyn VenueClient>>,
+    /// In fallback order.
+    pub fx: Vec<Arc<dyn FxClient>>,
+    pub limiter: RateLimiter,
+    pub enqueuer: Enqueuer,
+    pub records: Records,
+}
+
+impl Ctx {
+    /// Builds the clients from the settings.
+    pub fn new(settings: Arc<Settings>, conn: RedisConn, store: Store) -> Self {
+        let keys = Keys::new(&settings.redis_prefix);
+        let opts = settings.venue_options();
+        let venues = settings
+            .venues
+            .iter()
+            .map(|v| {
+                let client: Arc<dyn VenueClient> = Arc::from(venues::venue_client(
+                    *v,
+                    settings.client_config(v.as_str()),
+                    &opts,
+                ));
+                (*v, client)
+            })
+            .collect();
+        let fx = settings
+            .fx_sources
+            .iter()
+            .map(|s| {
+                let c: Arc<dyn FxClient> =
+                    Arc::from(venues::fx_client(*s, settings.client_config(s.as_str())));
+                c
+            })
+            .collect();
+        let enqueuer = Enqueuer::new(conn.clone(), settings.clone());
+        Ctx {
+            cache: Cache::new(conn.clone(), &settings),
+            positions: Positions::new(store.clone(), conn.clone(), keys.clone()),
+            limiter: RateLimiter::new(conn.clone(), keys.clone()),
+            records: enqueuer.records().clone(),
+            enqueuer,
+            venues,
+            fx,
+            store,
+            keys,
+            conn,
+            settings,
+        }
+    }
+}
+
+/// Why a job body failed.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    #[error("redis: {0}")]
+    Redis(#[from] redis::RedisError),
+    #[error(transparent)]
+    RateLimit(#[from] RateLimitError),
+    /// Every source of the fallback chain failed; `class` is the first source's error class.
+    #[error("every FX source failed: {message}")]
+    AllFxFailed {
+        message: String,
+        retryable: bool,
+        retry_after: Option<Duration>,
+        class: Option<ErrorClass>,
+    },
+    #[error("{0}")]
+    Permanent(String),
+}
+
+impl From<JobError> for Failure {
+    fn from(e: JobError) -> Self {
+        let message = e.to_string();
+        let (class, retryable, retry_after) = match e {
+            JobError::Fetch(e) => (e.class().into(), e.is_retryable(), e.retry_after()),
+            JobError::Redis(_) => (FailureClass::Redis, true, None),
+            JobError::RateLimit(_) => (FailureClass::RateLimitBudget, true, None),
+            JobError::AllFxFailed {
+                retryable,
+                retry_after,
+                class,
+                ..
+            } => (
+                class.map_or(FailureClass::FxSources, FailureClass::Fetch),
+                retryable,
+                retry_after,
+            ),
+            JobError::Permanent(_) => (FailureClass::Permanent, false, None),
+        };
+        Failure {
+            message,
+            class,
+            retryable,
+            retry_after,
+        }
+    }
+}
+
+pub type JobResult = Result<String, JobError>;
+
+impl Handler for Ctx {
+    async fn execute(&self, job: &Job) -> Result<String, Failure> {
+        let r = match job.kind {
+            JobKind::FetchTicker => fetch_ticker::run(self, job).await,
+            JobKind::FetchFx => fetch_fx::run(self, job).await,
+            JobKind::ComputePremium => compute_premium::run(self, job).await,
+        };
+        r.map_err(Failure::from)
+    }
+}
+
+/// Counts history that could not be written (PostgreSQL down or slow); live data is unaffected.
+async fn history_lost(
+    ctx: &Ctx,
+    table: &'static str,
+    rows: usize,
+    err: &(dyn std::fmt::Display + Sync),
+) {
+    tracing::warn!(table, rows, error = %err, "history write failed; live cache unaffected");
+    metrics::counter!(m::HISTORY_WRITE_FAILURES_TOTAL, "table" => table).increment(1);
+    metrics::counter!(m::HISTORY_ROWS_LOST_TOTAL, "table" => table).increment(rows as u64);
+    let _: Result<(), _> = ctx
+        .conn
+        .clone()
+        .hincr(
+            ctx.keys.counters(),
+            format!("history_rows_lost:{table}"),
+            rows as i64,
+        )
+        .await;
+}
+
+fn observe_fetch(target: &'static str, started: Instant, err: Option<&FetchError>) {
+    metrics::counter!(m::FETCH_TOTAL, "target" => target, "outcome" => if err.is_some() { "error" } else { "ok" })
+        .increment(1);
+    metrics::histogram!(m::FETCH_SECONDS, "target" => target)
+        .record(started.elapsed().as_secs_f64());
+    if let Some(e) = err {
+        metrics::counter!(m::FETCH_ERRORS_TOTAL, "target" => target, "class" => e.class().as_str())
+            .increment(1);
+    }
+}
