@@ -22,7 +22,7 @@ pub enum FxSource {
 impl FxSource {
     pub const ALL: [FxSource; 3] = [FxSource::Dunamu, FxSource::Erapi, FxSource::Frankfurter];
 
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             FxSource::Dunamu => "dunamu",
             FxSource::Erapi => "erapi",
