@@ -16,6 +16,18 @@ pub enum Region {
     Foreign,
 }
 
+impl Region {
+    /// The names of this region's venues, e.g. `bithumb, upbit`.
+    pub fn venue_names(self) -> String {
+        Venue::ALL
+            .into_iter()
+            .filter(|v| v.region() == self)
+            .map(Venue::as_str)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
 /// A supported exchange.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -28,7 +40,7 @@ pub enum Venue {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown venue `{0}`: expected one of bithumb, upbit, binance, bybit, okx")]
+#[error("unknown venue `{0}`: expected one of {names}", names = Venue::ALL.map(Venue::as_str).join(", "))]
 pub struct VenueError(pub String);
 
 impl Venue {
@@ -259,11 +271,15 @@ impl VenuePair {
     /// Builds a pair, checking each side is in the right region.
     pub fn new(korea: Venue, foreign: Venue) -> Result<Self, String> {
         if korea.region() != Region::Korea {
-            return Err(format!("`{korea}` is not a Korean venue (bithumb, upbit)"));
+            return Err(format!(
+                "`{korea}` is not a Korean venue ({})",
+                Region::Korea.venue_names()
+            ));
         }
         if foreign.region() != Region::Foreign {
             return Err(format!(
-                "`{foreign}` is not a foreign venue (binance, bybit, okx)"
+                "`{foreign}` is not a foreign venue ({})",
+                Region::Foreign.venue_names()
             ));
         }
         Ok(Self { korea, foreign })
@@ -307,6 +323,22 @@ mod tests {
         assert!("upbit-binance".parse::<VenuePair>().is_ok());
         assert!("binance-upbit".parse::<VenuePair>().is_err());
         assert!("upbit-bithumb".parse::<VenuePair>().is_err());
+    }
+
+    #[test]
+    fn errors_list_the_venues() {
+        assert_eq!(
+            "kraken".parse::<Venue>().unwrap_err().to_string(),
+            "unknown venue `kraken`: expected one of bithumb, upbit, binance, bybit, okx"
+        );
+        assert_eq!(
+            "binance-okx".parse::<VenuePair>().unwrap_err(),
+            "`binance` is not a Korean venue (bithumb, upbit)"
+        );
+        assert_eq!(
+            "upbit-bithumb".parse::<VenuePair>().unwrap_err(),
+            "`bithumb` is not a foreign venue (binance, bybit, okx)"
+        );
     }
 
     #[test]

@@ -508,17 +508,19 @@ impl Settings {
         }
         if self.usdt_venue.region() != Region::Korea {
             return bad(format!(
-                "usdt_venue `{}` must be a Korean venue (bithumb, upbit)",
-                self.usdt_venue
+                "usdt_venue `{}` must be a Korean venue ({})",
+                self.usdt_venue,
+                Region::Korea.venue_names()
             ));
         }
         if !self.venues.contains(&self.usdt_venue) {
             return bad(format!("usdt_venue `{}` is not in venues", self.usdt_venue));
         }
         if self.fx_sources.is_empty() {
-            return bad(
-                "fx_sources is empty: give at least one of dunamu, erapi, frankfurter".into(),
-            );
+            return bad(format!(
+                "fx_sources is empty: give at least one of {}",
+                FxSource::ALL.map(FxSource::as_str).join(", ")
+            ));
         }
         for (name, expr) in [
             ("schedule.ticker", &self.schedule.ticker),
@@ -777,6 +779,18 @@ mod tests {
             assert!(msg.contains(expected), "{var}={value}: got `{msg}`");
             assert!(msg.starts_with("invalid settings:"), "{msg}");
         }
+    }
+
+    #[test]
+    fn messages_list_the_venues_and_sources() {
+        assert_eq!(
+            error_for("PREMIUM_USDT_VENUE", "binance"),
+            "invalid settings: usdt_venue `binance` must be a Korean venue (bithumb, upbit)"
+        );
+        assert_eq!(
+            error_for("PREMIUM_FX_SOURCES", ""),
+            "invalid settings: fx_sources is empty: give at least one of dunamu, erapi, frankfurter"
+        );
     }
 
     #[test]
