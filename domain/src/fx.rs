@@ -22,7 +22,7 @@ pub enum FxSource {
 impl FxSource {
     pub const ALL: [FxSource; 3] = [FxSource::Dunamu, FxSource::Erapi, FxSource::Frankfurter];
 
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             FxSource::Dunamu => "dunamu",
             FxSource::Erapi => "erapi",
@@ -44,7 +44,10 @@ impl FromStr for FxSource {
             .into_iter()
             .find(|v| v.as_str().eq_ignore_ascii_case(s.trim()))
             .ok_or_else(|| {
-                format!("unknown FX source `{s}`: expected one of dunamu, erapi, frankfurter")
+                format!(
+                    "unknown FX source `{s}`: expected one of {}",
+                    FxSource::ALL.map(FxSource::as_str).join(", ")
+                )
             })
     }
 }
@@ -62,5 +65,21 @@ pub struct FxRate {
 impl FxRate {
     pub fn age_ms(&self, now: DateTime<Utc>) -> i64 {
         (now - self.observed_at).num_milliseconds().max(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_source_lists_the_known_ones() {
+        assert_eq!(
+            "ecb".parse::<FxSource>().unwrap_err(),
+            "unknown FX source `ecb`: expected one of dunamu, erapi, frankfurter"
+        );
+        for s in FxSource::ALL {
+            assert_eq!(s.as_str().parse::<FxSource>().unwrap(), s);
+        }
     }
 }

@@ -10,7 +10,10 @@
 
 use std::{collections::BTreeMap, fmt, path::Path, str::FromStr, time::Duration};
 
-use domain::{Coin, FxSource, Region, Venue, VenuePair};
+use domain::{
+    Coin, FxSource, Region, Venue, VenuePair,
+    venue::{UPSTREAMS, Upstream},
+};
 use figment::{
     Figment,
     providers::{Env, Format, Serialized, Toml},
@@ -18,18 +21,9 @@ use figment::{
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use venues::{BinancePrice, BithumbApi, ClientConfig, VenueOptions};
 
-/// Every base-URL key: the five venues and the three FX sources. These are also the simulator's
-/// path prefixes.
-pub const URL_KEYS: [&str; 8] = [
-    "bithumb",
-    "upbit",
-    "binance",
-    "bybit",
-    "okx",
-    "dunamu",
-    "erapi",
-    "frankfurter",
-];
+/// Every base-URL key: the five venues and the three FX sources, in the order of
+/// [`domain::venue::UPSTREAMS`]. These are also the simulator's path prefixes.
+pub const URL_KEYS: [&str; UPSTREAMS.len()] = Upstream::NAMES;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
@@ -365,20 +359,12 @@ impl Default for Settings {
     }
 }
 
+/// Every URL key with its production base URL, from [`domain::venue::UPSTREAMS`].
 fn default_urls() -> BTreeMap<String, String> {
-    [
-        ("bithumb", "https://api.bithumb.com"),
-        ("upbit", "https://api.upbit.com"),
-        ("binance", "https://fapi.binance.com"),
-        ("bybit", "https://api.bybit.com"),
-        ("okx", "https://www.okx.com"),
-        ("dunamu", "https://quotation-api-cdn.dunamu.com"),
-        ("erapi", "https://open.er-api.com"),
-        ("frankfurter", "https://api.frankfurter.dev"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect()
+    UPSTREAMS
+        .iter()
+        .map(|u| (u.upstream.to_string(), u.default_base_url.to_string()))
+        .collect()
 }
 
 /// Accepts a list or a comma-separated string of parseable items.
@@ -522,17 +508,19 @@ impl Settings {
         }
         if self.usdt_venue.region() != Region::Korea {
             return bad(format!(
-                "usdt_venue `{}` must be a Korean venue (bithumb, upbit)",
-                self.usdt_venue
+                "usdt_venue `{}` must be a Korean venue ({})",
+                self.usdt_venue,
+                Region::Korea.venue_names()
             ));
         }
         if !self.venues.contains(&self.usdt_venue) {
             return bad(format!("usdt_venue `{}` is not in venues", self.usdt_venue));
         }
         if self.fx_sources.is_empty() {
-            return bad(
-                "fx_sources is empty: give at least one of dunamu, erapi, frankfurter".into(),
-            );
+            return bad(format!(
+                "fx_sources is empty: give at least one of {}",
+                FxSource::ALL.map(FxSource::as_str).join(", ")
+            ));
         }
         for (name, expr) in [
             ("schedule.ticker", &self.schedule.ticker),
@@ -744,6 +732,18 @@ mod tests {
     }
 
     #[test]
+    fn default_urls_are_every_venue_and_fx_source_at_its_production_url() {
+        let urls = Settings::default().urls;
+        assert_eq!(urls.len(), URL_KEYS.len());
+        for v in Venue::ALL {
+            assert_eq!(urls[v.as_str()], venues::default_base_url(v), "{v}");
+        }
+        for f in FxSource::ALL {
+            assert_eq!(urls[f.as_str()], venues::default_fx_base_url(f), "{f}");
+        }
+    }
+
+    #[test]
     fn sim_url_points_every_source_at_the_simulator() {
         Jail::expect_with(|jail| {
             jail.set_env("PREMIUM_SIM_URL", "http://127.0.0.1:9999/");
@@ -797,6 +797,18 @@ mod tests {
             assert!(msg.contains(expected), "{var}={value}: got `{msg}`");
             assert!(msg.starts_with("invalid settings:"), "{msg}");
         }
+    }
+
+    #[test]
+    fn messages_list_the_venues_and_sources() {
+        assert_eq!(
+            error_for("PREMIUM_USDT_VENUE", "binance"),
+            "invalid settings: usdt_venue `binance` must be a Korean venue (bithumb, upbit)"
+        );
+        assert_eq!(
+            error_for("PREMIUM_FX_SOURCES", ""),
+            "invalid settings: fx_sources is empty: give at least one of dunamu, erapi, frankfurter"
+        );
     }
 
     #[test]

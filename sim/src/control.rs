@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use crate::{
     faults::FaultSpec,
     market::Params,
-    prefix::Prefix,
+    prefix::{self, Prefix},
     routes::{json_response, ok},
     state::Sim,
 };
@@ -80,7 +80,7 @@ struct PrefixQuery {
 
 #[handler]
 fn clear_faults(sim: Data<&Arc<Sim>>, q: Query<PrefixQuery>) -> Response {
-    let prefix = match q.venue.as_deref().map(str::parse::<Prefix>).transpose() {
+    let prefix = match q.venue.as_deref().map(prefix::parse).transpose() {
         Ok(p) => p,
         Err(e) => return bad_request(e),
     };
@@ -122,7 +122,7 @@ fn resolve_pin(sim: &Sim, pin: PinBody) -> Result<(Prefix, String, Decimal), Str
         (Some(v), None) | (None, Some(v)) => v,
         _ => return Err("give exactly one of `venue` and `fx`".into()),
     };
-    let prefix: Prefix = name.parse()?;
+    let prefix = prefix::parse(name)?;
     match (prefix, pin.coin) {
         (Prefix::Fx(_), None) => Ok((prefix, String::new(), pin.price)),
         (Prefix::Fx(_), Some(_)) => Err(format!("`{prefix}` is an FX source: leave out `coin`")),

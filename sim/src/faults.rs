@@ -15,7 +15,11 @@ use poem::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::{prefix::Prefix, routes::json_response, state::Sim};
+use crate::{
+    prefix::{self, ErrorBodies, Prefix},
+    routes::json_response,
+    state::Sim,
+};
 
 /// The longest a `hang` holds a request when the simulator is not shut down.
 const MAX_HANG: Duration = Duration::from_secs(3600);
@@ -90,7 +94,7 @@ pub(crate) struct FaultSpec {
 impl FaultSpec {
     /// Checks the values and resolves the prefix and the `zero_price`/`zero_coin` pair.
     pub(crate) fn validate(mut self) -> Result<(Prefix, FaultSpec), String> {
-        let prefix: Prefix = self.venue.parse()?;
+        let prefix = prefix::parse(&self.venue)?;
         self.venue = prefix.as_str().to_string();
         if !(0.0..=1.0).contains(&self.error_rate) {
             return Err(format!(

@@ -43,17 +43,9 @@ mod prefix;
 mod routes;
 mod state;
 
-/// The URL prefixes served: the five venues, then the three FX sources.
-pub const PREFIXES: [&str; 8] = [
-    "bithumb",
-    "upbit",
-    "binance",
-    "bybit",
-    "okx",
-    "dunamu",
-    "erapi",
-    "frankfurter",
-];
+/// The URL prefixes served: the five venues, then the three FX sources (the names of
+/// [`domain::venue::UPSTREAMS`], in its order).
+pub const PREFIXES: [&str; domain::venue::UPSTREAMS.len()] = domain::venue::Upstream::NAMES;
 
 /// How long a graceful shutdown waits for requests in flight.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);

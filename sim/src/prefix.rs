@@ -1,39 +1,36 @@
-//! The eight URL prefixes the simulator answers under, and each one's error bodies.
-
-use std::{fmt, str::FromStr};
+//! The URL prefixes the simulator answers under (one per row of [`domain::venue::UPSTREAMS`]),
+//! and each one's error bodies.
 
 use domain::{FxSource, Venue};
 use poem::http::StatusCode;
 use serde_json::{Value, json};
 
-/// One served upstream: an exchange or an FX provider.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub(crate) enum Prefix {
-    Venue(Venue),
-    Fx(FxSource),
+/// One served upstream: an exchange or an FX provider; its prefix is its name.
+pub(crate) use domain::venue::Upstream as Prefix;
+
+/// The prefix named `s` (any case, surrounding spaces ignored).
+pub(crate) fn parse(s: &str) -> Result<Prefix, String> {
+    Prefix::ALL
+        .into_iter()
+        .find(|p| p.as_str().eq_ignore_ascii_case(s.trim()))
+        .ok_or_else(|| {
+            format!(
+                "unknown prefix `{s}`: expected one of {}",
+                crate::PREFIXES.join(", ")
+            )
+        })
 }
 
-impl Prefix {
-    pub(crate) const ALL: [Prefix; 8] = [
-        Prefix::Venue(Venue::Bithumb),
-        Prefix::Venue(Venue::Upbit),
-        Prefix::Venue(Venue::Binance),
-        Prefix::Venue(Venue::Bybit),
-        Prefix::Venue(Venue::Okx),
-        Prefix::Fx(FxSource::Dunamu),
-        Prefix::Fx(FxSource::Erapi),
-        Prefix::Fx(FxSource::Frankfurter),
-    ];
-
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Prefix::Venue(v) => v.as_str(),
-            Prefix::Fx(s) => s.as_str(),
-        }
-    }
-
+/// The upstream's own error bodies.
+pub(crate) trait ErrorBodies {
     /// The body sent with a simulated non-2xx status, in the upstream's own error shape.
-    pub(crate) fn status_body(self, status: StatusCode) -> Value {
+    fn status_body(self, status: StatusCode) -> Value;
+    /// The upstream's "HTTP 200 but failed" body (`http_error_body` fault).
+    fn ok_error_body(self) -> Value;
+}
+
+impl ErrorBodies for Prefix {
+    fn status_body(self, status: StatusCode) -> Value {
         let limited = status == StatusCode::TOO_MANY_REQUESTS;
         let reason = status.canonical_reason().unwrap_or("error");
         match self {
@@ -70,8 +67,7 @@ impl Prefix {
         }
     }
 
-    /// The upstream's "HTTP 200 but failed" body (`http_error_body` fault).
-    pub(crate) fn ok_error_body(self) -> Value {
+    fn ok_error_body(self) -> Value {
         match self {
             Prefix::Venue(Venue::Bithumb) => {
                 json!({"status": "5600", "message": "잠시 후 다시 이용해 주십시오."})
@@ -109,27 +105,6 @@ pub(crate) fn okx_error(code: &str, msg: &str) -> Value {
     json!({"code": code, "msg": msg, "data": []})
 }
 
-impl fmt::Display for Prefix {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Prefix {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Prefix::ALL
-            .into_iter()
-            .find(|p| p.as_str().eq_ignore_ascii_case(s.trim()))
-            .ok_or_else(|| {
-                format!(
-                    "unknown prefix `{s}`: expected one of {}",
-                    crate::PREFIXES.join(", ")
-                )
-            })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,8 +114,8 @@ mod tests {
         let names: Vec<&str> = Prefix::ALL.iter().map(|p| p.as_str()).collect();
         assert_eq!(names, crate::PREFIXES);
         for name in crate::PREFIXES {
-            assert_eq!(name.parse::<Prefix>().unwrap().as_str(), name);
+            assert_eq!(parse(name).unwrap().as_str(), name);
         }
-        assert!("kraken".parse::<Prefix>().is_err());
+        assert!(parse("kraken").is_err());
     }
 }

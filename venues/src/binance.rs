@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use chrono::Utc;
-use domain::{Coin, Venue};
+use domain::{Coin, Venue, venue::Upstream};
 use serde::Deserialize;
 
 use crate::{
@@ -19,9 +19,9 @@ use crate::{
     wire::{Quote, WireNumber, assemble, millis_field, price_field},
 };
 
-pub const BASE_URL: &str = "https://fapi.binance.com";
+pub const BASE_URL: &str = Upstream::Venue(Venue::Binance).default_base_url();
 
-const VENUE: &str = "binance";
+const VENUE: &str = Venue::Binance.as_str();
 const PREMIUM_INDEX_PATH: &str = "/fapi/v1/premiumIndex";
 const TICKER_PRICE_PATH: &str = "/fapi/v1/ticker/price";
 /// "Too many requests": a rate limit whatever the status it comes with.

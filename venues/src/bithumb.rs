@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use domain::{Coin, Venue};
+use domain::{Coin, Venue, venue::Upstream};
 use serde::Deserialize;
 
 use crate::{
@@ -21,9 +21,9 @@ use crate::{
     wire::{Quote, WireNumber, assemble, millis_field, price_field},
 };
 
-pub const BASE_URL: &str = "https://api.bithumb.com";
+pub const BASE_URL: &str = Upstream::Venue(Venue::Bithumb).default_base_url();
 
-const VENUE: &str = "bithumb";
+const VENUE: &str = Venue::Bithumb.as_str();
 const LEGACY_PATH: &str = "/public/ticker/ALL_KRW";
 const OK_STATUS: &str = "0000";
 

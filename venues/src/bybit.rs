@@ -13,7 +13,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use chrono::Utc;
-use domain::{Coin, Venue};
+use domain::{Coin, Venue, venue::Upstream};
 use serde::Deserialize;
 
 use crate::{
@@ -22,9 +22,9 @@ use crate::{
     wire::{Quote, WireNumber, assemble, millis_field, price_field},
 };
 
-pub const BASE_URL: &str = "https://api.bybit.com";
+pub const BASE_URL: &str = Upstream::Venue(Venue::Bybit).default_base_url();
 
-const VENUE: &str = "bybit";
+const VENUE: &str = Venue::Bybit.as_str();
 const PATH: &str = "/v5/market/tickers";
 const QUERY: &str = "category=linear";
 

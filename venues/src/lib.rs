@@ -31,7 +31,7 @@ mod wire;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use domain::{Coin, FxRate, FxSource, Ticker, Venue};
+use domain::{Coin, FxRate, FxSource, Ticker, Venue, venue::Upstream};
 use serde::{Deserialize, Serialize};
 
 pub use error::{ErrorClass, FetchError};
@@ -122,15 +122,9 @@ pub fn venue_client(venue: Venue, cfg: ClientConfig, opts: &VenueOptions) -> Box
     }
 }
 
-/// The production base URL of `venue`.
+/// The production base URL of `venue` (from [`domain::venue::UPSTREAMS`]).
 pub fn default_base_url(venue: Venue) -> &'static str {
-    match venue {
-        Venue::Bithumb => bithumb::BASE_URL,
-        Venue::Upbit => upbit::BASE_URL,
-        Venue::Binance => binance::BASE_URL,
-        Venue::Bybit => bybit::BASE_URL,
-        Venue::Okx => okx::BASE_URL,
-    }
+    Upstream::Venue(venue).default_base_url()
 }
 
 /// A USD/KRW client.
@@ -149,13 +143,9 @@ pub fn fx_client(source: FxSource, cfg: ClientConfig) -> Box<dyn FxClient> {
     }
 }
 
-/// The production base URL of `source`.
+/// The production base URL of `source` (from [`domain::venue::UPSTREAMS`]).
 pub fn default_fx_base_url(source: FxSource) -> &'static str {
-    match source {
-        FxSource::Dunamu => fx::dunamu::BASE_URL,
-        FxSource::Erapi => fx::erapi::BASE_URL,
-        FxSource::Frankfurter => fx::frankfurter::BASE_URL,
-    }
+    Upstream::Fx(source).default_base_url()
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use chrono::Utc;
-use domain::{Coin, Venue};
+use domain::{Coin, Venue, venue::Upstream};
 use serde::Deserialize;
 
 use crate::{
@@ -16,9 +16,9 @@ use crate::{
     wire::{Quote, WireNumber, assemble, millis_field, price_field},
 };
 
-pub const BASE_URL: &str = "https://www.okx.com";
+pub const BASE_URL: &str = Upstream::Venue(Venue::Okx).default_base_url();
 
-const VENUE: &str = "okx";
+const VENUE: &str = Venue::Okx.as_str();
 const PATH: &str = "/api/v5/market/tickers";
 const QUERY: &str = "instType=SWAP";
 const OK_CODE: &str = "0";

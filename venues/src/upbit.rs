@@ -5,11 +5,11 @@
 //! for repeated violations.
 
 use async_trait::async_trait;
-use domain::{Coin, Venue};
+use domain::{Coin, Venue, venue::Upstream};
 
 use crate::{ClientConfig, FetchError, TickerBatch, VenueClient, http::Endpoint, krw_v1};
 
-pub const BASE_URL: &str = "https://api.upbit.com";
+pub const BASE_URL: &str = Upstream::Venue(Venue::Upbit).default_base_url();
 
 /// Upbit's ticker client.
 #[derive(Debug, Clone)]

@@ -2,7 +2,7 @@
 //! `GET /v1/forex/recent?codes=FRX.KRWUSD`. Unofficial, no stated limits.
 
 use async_trait::async_trait;
-use domain::{FxRate, FxSource};
+use domain::{FxRate, FxSource, venue::Upstream};
 use serde::Deserialize;
 
 use crate::{
@@ -11,9 +11,9 @@ use crate::{
     wire::{Quote, WireNumber, millis_field, price_field},
 };
 
-pub const BASE_URL: &str = "https://quotation-api-cdn.dunamu.com";
+pub const BASE_URL: &str = Upstream::Fx(FxSource::Dunamu).default_base_url();
 
-const SOURCE: &str = "dunamu";
+const SOURCE: &str = FxSource::Dunamu.as_str();
 const PATH: &str = "/v1/forex/recent";
 const CODE: &str = "FRX.KRWUSD";
 

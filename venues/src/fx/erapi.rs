@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use chrono::DateTime;
-use domain::{FxRate, FxSource};
+use domain::{FxRate, FxSource, venue::Upstream};
 use serde::Deserialize;
 
 use crate::{
@@ -14,9 +14,9 @@ use crate::{
     wire::{Quote, WireNumber, price_field},
 };
 
-pub const BASE_URL: &str = "https://open.er-api.com";
+pub const BASE_URL: &str = Upstream::Fx(FxSource::Erapi).default_base_url();
 
-const SOURCE: &str = "erapi";
+const SOURCE: &str = FxSource::Erapi.as_str();
 const PATH: &str = "/v6/latest/USD";
 const SUCCESS: &str = "success";
 

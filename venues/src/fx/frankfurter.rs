@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use chrono::{NaiveDate, NaiveTime};
-use domain::{FxRate, FxSource};
+use domain::{FxRate, FxSource, venue::Upstream};
 use serde::Deserialize;
 
 use crate::{
@@ -17,9 +17,9 @@ use crate::{
     wire::{Quote, WireNumber, price_field},
 };
 
-pub const BASE_URL: &str = "https://api.frankfurter.dev";
+pub const BASE_URL: &str = Upstream::Fx(FxSource::Frankfurter).default_base_url();
 
-const SOURCE: &str = "frankfurter";
+const SOURCE: &str = FxSource::Frankfurter.as_str();
 const PATH: &str = "/v1/latest";
 const QUERY: &str = "base=USD&symbols=KRW";
 /// 16:00 CET, when the ECB publishes.
