@@ -10,6 +10,7 @@
 
 use std::{net::SocketAddr, process::Stdio, sync::Arc, time::Duration};
 
+use anyhow::Context;
 use settings::Settings;
 use tokio::process::{Child, Command};
 
@@ -23,10 +24,10 @@ pub struct UpArgs {
 /// Environment variable that makes a child exit when its parent process is gone.
 pub const EXIT_WITH_PARENT: &str = "PREMIUM_EXIT_WITH_PARENT";
 
-async fn preflight(settings: &Settings) -> Result<(), String> {
-    if let Err(e) = worker::connect(settings).await {
-        return Err(e.to_string());
-    }
+async fn preflight(settings: &Settings) -> anyhow::Result<()> {
+    worker::connect(settings)
+        .await
+        .context("services `up` needs are not ready")?;
     Ok(())
 }
 
@@ -35,8 +36,8 @@ fn spawn_child(
     args: &UpArgs,
     sim_url: Option<&str>,
     index: usize,
-) -> Result<Child, String> {
-    let exe = std::env::current_exe().map_err(|e| format!("cannot find own executable: {e}"))?;
+) -> anyhow::Result<Child> {
+    let exe = std::env::current_exe().context("cannot find own executable")?;
     let mut cmd = Command::new(exe);
     cmd.arg(role)
         .env(EXIT_WITH_PARENT, std::process::id().to_string())
@@ -49,7 +50,7 @@ fn spawn_child(
         cmd.env("PREMIUM_SIM_URL", url);
     }
     cmd.spawn()
-        .map_err(|e| format!("cannot start {role} #{index}: {e}"))
+        .with_context(|| format!("cannot start {role} #{index}"))
 }
 
 /// Sends SIGTERM to every child, waits for them, and SIGKILLs those still running after `grace`.
@@ -96,17 +97,19 @@ pub async fn run(
     settings: Arc<Settings>,
     args: UpArgs,
     shutdown: impl std::future::Future<Output = ()>,
-) -> Result<(), String> {
+) -> anyhow::Result<()> {
     if args.workers == 0 {
-        return Err("--workers must be at least 1".into());
+        anyhow::bail!("--workers must be at least 1");
     }
     preflight(&settings).await?;
 
     let (sim_url, sim_stop) = if args.sim {
         let listener = tokio::net::TcpListener::bind(&args.sim_addr)
             .await
-            .map_err(|e| format!("cannot start the simulator on {}: {e}", args.sim_addr))?;
-        let addr: SocketAddr = listener.local_addr().map_err(|e| e.to_string())?;
+            .with_context(|| format!("cannot start the simulator on {}", args.sim_addr))?;
+        let addr: SocketAddr = listener
+            .local_addr()
+            .context("cannot read the simulator's listening address")?;
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(sim::serve(
             listener,
@@ -168,7 +171,7 @@ pub async fn run(
         let _ = tx.send(());
     }
     match exited {
-        Some((name, status)) => Err(format!(
+        Some((name, status)) => Err(anyhow::anyhow!(
             "{name} exited unexpectedly ({status}); stopped the rest"
         )),
         None => Ok(()),

@@ -9,6 +9,9 @@ use std::{
 
 use crate::support::TestEnv;
 
+// A dependency of the binary (its errors), not of these tests.
+use anyhow as _;
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
