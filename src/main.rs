@@ -1,6 +1,7 @@
 //! `premium-spread`: one binary, one subcommand per process kind (DESIGN §3).
-//! `main` parses the command line, loads the settings, builds the part asked for and runs it
-//! until Ctrl-C or SIGTERM.
+//! `main` parses the command line, loads the settings (which choose the log format: config file
+//! `log_format`, overridden by `LOG_FORMAT`), builds the part asked for and runs it until Ctrl-C
+//! or SIGTERM.
 
 mod up;
 
@@ -123,7 +124,8 @@ fn load_settings(cli: &Cli) -> anyhow::Result<Arc<Settings>> {
     Ok(Arc::new(settings))
 }
 
-/// `LOG_FORMAT` from the environment.
+/// `LOG_FORMAT` for the commands that load no settings (`openapi`, `sim`); the others take
+/// `log_format` from their settings (config file, then `LOG_FORMAT`).
 fn log_format_from_env() -> LogFormat {
     match std::env::var("LOG_FORMAT") {
         Ok(v) if v.eq_ignore_ascii_case("json") => LogFormat::Json,
@@ -151,7 +153,6 @@ fn describe(err: &anyhow::Error) -> String {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(log_format_from_env());
     match run(&cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -161,25 +162,33 @@ async fn main() -> ExitCode {
     }
 }
 
+/// Settings first (for the commands that use them), then logging, then the command.
 async fn run(cli: &Cli) -> anyhow::Result<()> {
     match &cli.command {
         Command::Openapi => {
+            init_logging(log_format_from_env());
             print!("{}", api::openapi_json());
             Ok(())
         }
-        Command::Sim(args) => run_sim(args).await,
+        Command::Sim(args) => {
+            init_logging(log_format_from_env());
+            run_sim(args).await
+        }
         Command::Api => {
             let settings = load_settings(cli)?;
+            init_logging(settings.log_format);
             run_api(settings).await
         }
         Command::Worker => {
             let settings = load_settings(cli)?;
+            init_logging(settings.log_format);
             worker::run(settings, install_metrics(), shutdown_signal())
                 .await
                 .context("worker failed")
         }
         Command::Up(up) => {
             let settings = load_settings(cli)?;
+            init_logging(settings.log_format);
             let args = up::UpArgs {
                 sim: up.sim,
                 workers: up.workers,
