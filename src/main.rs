@@ -1,11 +1,13 @@
 //! `premium-spread`: one binary, one subcommand per process kind (DESIGN §3).
-//! `main` parses the command line, loads the settings, builds the part asked for and runs it
-//! until Ctrl-C or SIGTERM.
+//! `main` parses the command line, loads the settings (which choose the log format: config file
+//! `log_format`, overridden by `LOG_FORMAT`), builds the part asked for and runs it until Ctrl-C
+//! or SIGTERM.
 
 mod up;
 
 use std::{path::PathBuf, process::ExitCode, sync::Arc};
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 use settings::{LogFormat, Settings};
 
@@ -113,84 +115,115 @@ fn install_metrics() -> Option<metrics_exporter_prometheus::PrometheusHandle> {
     }
 }
 
-fn load_settings(cli: &Cli) -> Result<Arc<Settings>, String> {
-    Settings::load(cli.config.as_deref())
-        .map(Arc::new)
-        .map_err(|e| e.to_string())
+fn load_settings(cli: &Cli) -> anyhow::Result<Arc<Settings>> {
+    let settings = match &cli.config {
+        Some(path) => Settings::load(Some(path))
+            .with_context(|| format!("cannot load the settings (config file {})", path.display())),
+        None => Settings::load(None).context("cannot load the settings"),
+    }?;
+    Ok(Arc::new(settings))
+}
+
+/// `LOG_FORMAT` for the commands that load no settings (`openapi`, `sim`); the others take
+/// `log_format` from their settings (config file, then `LOG_FORMAT`).
+fn log_format_from_env() -> LogFormat {
+    match std::env::var("LOG_FORMAT") {
+        Ok(v) if v.eq_ignore_ascii_case("json") => LogFormat::Json,
+        _ => LogFormat::Text,
+    }
+}
+
+/// The error and its causes on one line (`{:#}`), each cause once: an error whose message
+/// already quotes its source (e.g. "Redis at … does not answer (…)") does not repeat it.
+fn describe(err: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in err.chain() {
+        let msg = cause.to_string();
+        if msg.is_empty() || line.contains(&msg) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&msg);
+    }
+    line
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let log_format = std::env::var("LOG_FORMAT")
-        .ok()
-        .and_then(|v| {
-            if v.eq_ignore_ascii_case("json") {
-                Some(LogFormat::Json)
-            } else {
-                None
-            }
-        })
-        .unwrap_or_default();
-    init_logging(log_format);
-    let result: Result<(), String> = match &cli.command {
-        Command::Openapi => {
-            print!("{}", api::openapi_json());
-            Ok(())
-        }
-        Command::Api => match load_settings(&cli) {
-            Ok(settings) => run_api(settings).await,
-            Err(e) => Err(e),
-        },
-        Command::Sim(args) => run_sim(args).await,
-        Command::Worker => match load_settings(&cli) {
-            Ok(settings) => worker::run(settings, install_metrics(), shutdown_signal())
-                .await
-                .map_err(|e| e.to_string()),
-            Err(e) => Err(e),
-        },
-        Command::Up(up) => match load_settings(&cli) {
-            Ok(settings) => {
-                let args = up::UpArgs {
-                    sim: up.sim,
-                    workers: up.workers,
-                    sim_addr: up.sim_addr.clone(),
-                    config: cli.config.clone(),
-                };
-                up::run(settings, args, shutdown_signal()).await
-            }
-            Err(e) => Err(e),
-        },
-    };
-    match result {
+    match run(&cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("premium-spread: {e}");
+            eprintln!("premium-spread: {}", describe(&e));
             ExitCode::FAILURE
         }
     }
 }
 
-async fn run_api(settings: Arc<Settings>) -> Result<(), String> {
+/// Settings first (for the commands that use them), then logging, then the command.
+async fn run(cli: &Cli) -> anyhow::Result<()> {
+    match &cli.command {
+        Command::Openapi => {
+            init_logging(log_format_from_env());
+            print!("{}", api::openapi_json());
+            Ok(())
+        }
+        Command::Sim(args) => {
+            init_logging(log_format_from_env());
+            run_sim(args).await
+        }
+        Command::Api => {
+            let settings = load_settings(cli)?;
+            init_logging(settings.log_format);
+            run_api(settings).await
+        }
+        Command::Worker => {
+            let settings = load_settings(cli)?;
+            init_logging(settings.log_format);
+            worker::run(settings, install_metrics(), shutdown_signal())
+                .await
+                .context("worker failed")
+        }
+        Command::Up(up) => {
+            let settings = load_settings(cli)?;
+            init_logging(settings.log_format);
+            let args = up::UpArgs {
+                sim: up.sim,
+                workers: up.workers,
+                sim_addr: up.sim_addr.clone(),
+                config: cli.config.clone(),
+            };
+            up::run(settings, args, shutdown_signal()).await
+        }
+    }
+}
+
+async fn run_api(settings: Arc<Settings>) -> anyhow::Result<()> {
     let metrics = install_metrics();
     let state = api::AppState::connect(settings.clone(), metrics)
         .await
-        .map_err(|e| e.to_string())?;
+        .context("API cannot start")?;
     let listener = tokio::net::TcpListener::bind(&settings.api_addr)
         .await
-        .map_err(|e| format!("cannot listen on {}: {e}", settings.api_addr))?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        .with_context(|| format!("cannot listen on {}", settings.api_addr))?;
+    let addr = listener
+        .local_addr()
+        .context("cannot read the API's listening address")?;
     eprintln!("API on http://{addr} (Swagger UI at http://{addr}/docs)");
     api::serve(listener, state, shutdown_signal())
         .await
-        .map_err(|e| e.to_string())
+        .context("API server failed")
 }
 
-async fn run_sim(args: &SimArgs) -> Result<(), String> {
+async fn run_sim(args: &SimArgs) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(&args.addr)
         .await
-        .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        .with_context(|| format!("cannot listen on {}", args.addr))?;
+    let addr = listener
+        .local_addr()
+        .context("cannot read the simulator's listening address")?;
     let cfg = sim::SimConfig {
         seed: args.seed,
         premium_pct: args.premium,
@@ -202,7 +235,7 @@ async fn run_sim(args: &SimArgs) -> Result<(), String> {
     );
     sim::serve(listener, cfg, shutdown_signal())
         .await
-        .map_err(|e| e.to_string())
+        .context("simulator failed")
 }
 
 // Dev-dependencies of the integration tests in tests/, unused by this binary's unit tests.
@@ -212,3 +245,36 @@ use {
     queue as _, redis as _, reqwest as _, serde_json as _, sqlx as _, store as _, ulid as _,
     venues as _,
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An error that quotes its source in its own message, as `WorkerError` does.
+    #[derive(Debug)]
+    struct Quoting(std::io::Error);
+
+    impl std::fmt::Display for Quoting {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "Redis at x does not answer ({}); start it", self.0)
+        }
+    }
+
+    impl std::error::Error for Quoting {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn the_cause_chain_is_printed_on_one_line_with_each_cause_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let err = anyhow::Error::new(Quoting(io)).context("services are not ready");
+        assert_eq!(
+            describe(&err),
+            "services are not ready: Redis at x does not answer (refused); start it"
+        );
+        let err = anyhow::anyhow!("inner").context("middle").context("outer");
+        assert_eq!(describe(&err), "outer: middle: inner");
+    }
+}

@@ -3,13 +3,22 @@
 //! Checks that Redis and PostgreSQL answer (one clear line with the command to start them when
 //! not), starts the simulator in this process when `--sim` is given (every source pointed at
 //! it), then the API and N worker replicas as child processes of this same binary, and prints
-//! the Swagger UI address. Ctrl-C or SIGTERM stops the children gracefully (SIGTERM, then
-//! SIGKILL after a grace period). Children never outlive this process: they are killed when it
+//! the Swagger UI address. A child that exits is restarted after a backoff (0.5 s, doubling, at
+//! most 5 s) while the others keep running; one that exits 5 times within 60 s is crash-looping
+//! and stops `up` with an error naming it. Ctrl-C or SIGTERM stops the children gracefully
+//! (SIGTERM, then SIGKILL after a grace period). Children never outlive this process: they are killed when it
 //! drops them, and each child also exits by itself when its parent process goes away
 //! (`PREMIUM_EXIT_WITH_PARENT`), which covers `kill -9` of `up`.
 
-use std::{net::SocketAddr, process::Stdio, sync::Arc, time::Duration};
+use std::{
+    collections::VecDeque,
+    net::SocketAddr,
+    process::Stdio,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
+use anyhow::Context;
 use settings::Settings;
 use tokio::process::{Child, Command};
 
@@ -23,10 +32,20 @@ pub struct UpArgs {
 /// Environment variable that makes a child exit when its parent process is gone.
 pub const EXIT_WITH_PARENT: &str = "PREMIUM_EXIT_WITH_PARENT";
 
-async fn preflight(settings: &Settings) -> Result<(), String> {
-    if let Err(e) = worker::connect(settings).await {
-        return Err(e.to_string());
-    }
+/// First restart delay of a child that exited; it doubles with each further exit inside
+/// [`CRASH_WINDOW`], up to [`BACKOFF_CAP`].
+const BACKOFF_START: Duration = Duration::from_millis(500);
+const BACKOFF_CAP: Duration = Duration::from_secs(5);
+/// A child that exits [`CRASH_LIMIT`] times within [`CRASH_WINDOW`] is crash-looping: `up` stops.
+const CRASH_LIMIT: usize = 5;
+const CRASH_WINDOW: Duration = Duration::from_secs(60);
+/// How often the supervisor looks at its children.
+const WATCH_INTERVAL: Duration = Duration::from_millis(100);
+
+async fn preflight(settings: &Settings) -> anyhow::Result<()> {
+    worker::connect(settings)
+        .await
+        .context("services `up` needs are not ready")?;
     Ok(())
 }
 
@@ -34,9 +53,9 @@ fn spawn_child(
     role: &str,
     args: &UpArgs,
     sim_url: Option<&str>,
-    index: usize,
-) -> Result<Child, String> {
-    let exe = std::env::current_exe().map_err(|e| format!("cannot find own executable: {e}"))?;
+    name: &str,
+) -> anyhow::Result<Child> {
+    let exe = std::env::current_exe().context("cannot find own executable")?;
     let mut cmd = Command::new(exe);
     cmd.arg(role)
         .env(EXIT_WITH_PARENT, std::process::id().to_string())
@@ -48,13 +67,100 @@ fn spawn_child(
     if let Some(url) = sim_url {
         cmd.env("PREMIUM_SIM_URL", url);
     }
-    cmd.spawn()
-        .map_err(|e| format!("cannot start {role} #{index}: {e}"))
+    cmd.spawn().with_context(|| format!("cannot start {name}"))
 }
 
-/// Sends SIGTERM to every child, waits for them, and SIGKILLs those still running after `grace`.
-async fn stop_children(children: &mut [(String, Child)], grace: Duration) {
-    for (_, child) in children.iter() {
+/// One supervised child: the API or a worker replica.
+struct Slot {
+    /// `api` or `worker #N`.
+    name: String,
+    /// The subcommand it runs.
+    role: &'static str,
+    /// `None` while it waits for its restart.
+    child: Option<Child>,
+    /// When it exited, within the last [`CRASH_WINDOW`].
+    exits: VecDeque<Instant>,
+    /// Restarts so far.
+    restarts: u32,
+    restart_at: Option<Instant>,
+}
+
+impl Slot {
+    fn new(name: String, role: &'static str, child: Child) -> Self {
+        Slot {
+            name,
+            role,
+            child: Some(child),
+            exits: VecDeque::new(),
+            restarts: 0,
+            restart_at: None,
+        }
+    }
+}
+
+/// The restart delay after the `n`th exit (1-based) inside the crash window:
+/// 0.5 s, 1 s, 2 s, 4 s, then 5 s.
+fn backoff(n: usize) -> Duration {
+    let shift = n.saturating_sub(1).min(16) as u32;
+    BACKOFF_START.saturating_mul(1 << shift).min(BACKOFF_CAP)
+}
+
+/// Restarts children that exit, with backoff, until one crash-loops (the error) or spawning
+/// fails. Never returns otherwise; `run` drops it when a shutdown signal arrives.
+async fn supervise(slots: &mut [Slot], args: &UpArgs, sim_url: Option<&str>) -> anyhow::Result<()> {
+    loop {
+        let now = Instant::now();
+        for slot in slots.iter_mut() {
+            if let Some(child) = slot.child.as_mut() {
+                let status = match child.try_wait() {
+                    Ok(Some(status)) => status,
+                    Ok(None) => continue,
+                    Err(e) => {
+                        return Err(
+                            anyhow::Error::new(e).context(format!("cannot check on {}", slot.name))
+                        );
+                    }
+                };
+                slot.child = None;
+                slot.exits.push_back(now);
+                while slot
+                    .exits
+                    .front()
+                    .is_some_and(|t| now.duration_since(*t) > CRASH_WINDOW)
+                {
+                    slot.exits.pop_front();
+                }
+                let n = slot.exits.len();
+                if n >= CRASH_LIMIT {
+                    anyhow::bail!(
+                        "{} is crash-looping: it exited {n} times within {} s, the last time with {status}; stopped everything",
+                        slot.name,
+                        CRASH_WINDOW.as_secs()
+                    );
+                }
+                let delay = backoff(n);
+                eprintln!(
+                    "up: {} exited unexpectedly ({status}); restarting it in {:.1} s ({n} exit(s) in the last {} s)",
+                    slot.name,
+                    delay.as_secs_f64(),
+                    CRASH_WINDOW.as_secs()
+                );
+                slot.restart_at = Some(now + delay);
+            } else if slot.restart_at.is_some_and(|t| t <= now) {
+                slot.restart_at = None;
+                slot.restarts += 1;
+                slot.child = Some(spawn_child(slot.role, args, sim_url, &slot.name)?);
+                eprintln!("up: restarted {} (restart #{})", slot.name, slot.restarts);
+            }
+        }
+        tokio::time::sleep(WATCH_INTERVAL).await;
+    }
+}
+
+/// Sends SIGTERM to every running child, waits for them, and SIGKILLs those still running after
+/// `grace`.
+async fn stop_children(slots: &mut [Slot], grace: Duration) {
+    for child in slots.iter().filter_map(|s| s.child.as_ref()) {
         if let Some(pid) = child.id() {
             let _ = Command::new("kill")
                 .arg("-TERM")
@@ -64,49 +170,59 @@ async fn stop_children(children: &mut [(String, Child)], grace: Duration) {
         }
     }
     let deadline = tokio::time::Instant::now() + grace;
-    for (name, child) in children.iter_mut() {
+    for slot in slots.iter_mut() {
+        let Some(child) = slot.child.as_mut() else {
+            continue;
+        };
         if tokio::time::timeout_at(deadline, child.wait())
             .await
             .is_err()
         {
-            eprintln!("{name} did not stop within {grace:?}; killing it");
+            eprintln!("{} did not stop within {grace:?}; killing it", slot.name);
             let _ = child.kill().await;
         }
     }
 }
 
-async fn wait_for_api(addr: &str) -> bool {
+/// Whether the API answers `/health/live` within `within`.
+async fn wait_for_api(addr: &str, within: Duration) -> bool {
     let url = format!("http://{addr}/health/live");
-    let client = reqwest::Client::builder()
+    let Ok(client) = reqwest::Client::builder()
         .timeout(Duration::from_millis(500))
         .build()
-        .expect("http client");
-    for _ in 0..100 {
-        if let Ok(r) = client.get(&url).send().await
-            && r.status().is_success()
-        {
-            return true;
+    else {
+        return false;
+    };
+    let probe = async {
+        loop {
+            if let Ok(r) = client.get(&url).send().await
+                && r.status().is_success()
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    false
+    };
+    tokio::time::timeout(within, probe).await.is_ok()
 }
 
 pub async fn run(
     settings: Arc<Settings>,
     args: UpArgs,
     shutdown: impl std::future::Future<Output = ()>,
-) -> Result<(), String> {
+) -> anyhow::Result<()> {
     if args.workers == 0 {
-        return Err("--workers must be at least 1".into());
+        anyhow::bail!("--workers must be at least 1");
     }
     preflight(&settings).await?;
 
     let (sim_url, sim_stop) = if args.sim {
         let listener = tokio::net::TcpListener::bind(&args.sim_addr)
             .await
-            .map_err(|e| format!("cannot start the simulator on {}: {e}", args.sim_addr))?;
-        let addr: SocketAddr = listener.local_addr().map_err(|e| e.to_string())?;
+            .with_context(|| format!("cannot start the simulator on {}", args.sim_addr))?;
+        let addr: SocketAddr = listener
+            .local_addr()
+            .context("cannot read the simulator's listening address")?;
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(sim::serve(
             listener,
@@ -121,56 +237,54 @@ pub async fn run(
         (None, None)
     };
 
-    let mut children: Vec<(String, Child)> = Vec::new();
-    children.push((
+    let mut slots: Vec<Slot> = Vec::new();
+    slots.push(Slot::new(
         "api".into(),
-        spawn_child("api", &args, sim_url.as_deref(), 0)?,
+        "api",
+        spawn_child("api", &args, sim_url.as_deref(), "api")?,
     ));
-    for i in 0..args.workers {
-        children.push((
-            format!("worker #{}", i + 1),
-            spawn_child("worker", &args, sim_url.as_deref(), i + 1)?,
-        ));
-    }
-    if wait_for_api(&settings.api_addr).await {
-        println!(
-            "premium-spread is up: {} worker(s); Swagger UI at http://{}/docs, premiums at http://{}/api/v1/premiums (Ctrl-C stops everything)",
-            args.workers, settings.api_addr, settings.api_addr
-        );
-    } else {
-        eprintln!(
-            "premium-spread: the API did not answer on {} within 10 s; see its log above",
-            settings.api_addr
-        );
+    for i in 1..=args.workers {
+        let name = format!("worker #{i}");
+        let child = spawn_child("worker", &args, sim_url.as_deref(), &name)?;
+        slots.push(Slot::new(name, "worker", child));
     }
 
-    // Run until a signal, or until a child exits by itself (that is an error).
-    let exited = {
-        let watch = async {
-            loop {
-                for (name, child) in children.iter_mut() {
-                    if let Ok(Some(status)) = child.try_wait() {
-                        return Some((name.clone(), status));
-                    }
-                }
-                tokio::time::sleep(Duration::from_millis(200)).await;
+    // The banner once the API answers; meanwhile the children are already supervised.
+    let announce = {
+        let api_addr = settings.api_addr.clone();
+        let workers = args.workers;
+        async move {
+            if wait_for_api(&api_addr, Duration::from_secs(10)).await {
+                println!(
+                    "premium-spread is up: {workers} worker(s); Swagger UI at http://{api_addr}/docs, premiums at http://{api_addr}/api/v1/premiums (Ctrl-C stops everything)"
+                );
+            } else {
+                eprintln!(
+                    "premium-spread: the API did not answer on {api_addr} within 10 s; see its log above"
+                );
             }
-        };
+            std::future::pending::<()>().await
+        }
+    };
+
+    // Run until a signal, or until a child crash-loops (that is an error).
+    let failed = {
+        let watch = supervise(&mut slots, &args, sim_url.as_deref());
         tokio::select! {
+            biased;
             _ = shutdown => None,
-            e = watch => e,
+            r = watch => r.err(),
+            _ = announce => None,
         }
     };
     println!("stopping…");
     let grace = Duration::from_millis(settings.worker.shutdown_timeout_ms + 2_000);
-    stop_children(&mut children, grace).await;
+    stop_children(&mut slots, grace).await;
     if let Some(tx) = sim_stop {
         let _ = tx.send(());
     }
-    match exited {
-        Some((name, status)) => Err(format!(
-            "{name} exited unexpectedly ({status}); stopped the rest"
-        )),
+    match failed {
+        Some(e) => Err(e),
         None => Ok(()),
     }
 }
@@ -188,5 +302,17 @@ pub async fn parent_gone() {
             return;
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn restart_delays_double_from_half_a_second_up_to_5_s() {
+        let delays: Vec<u64> = (1..=7).map(|n| backoff(n).as_millis() as u64).collect();
+        assert_eq!(delays, [500, 1_000, 2_000, 4_000, 5_000, 5_000, 5_000]);
+        assert_eq!(backoff(usize::MAX), BACKOFF_CAP);
     }
 }
