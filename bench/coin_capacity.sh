@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Coins kept at 1 s cadence (DESIGN §6: ≥ 200 coins × 4 venues on 2 cores, CPU < 50 %).
+# Coins kept at 1 s cadence (target: ≥ 200 coins × 4 venues on 2 cores, CPU < 50 %).
 #
 # One simulator process; for each N in COIN_COUNTS (50 100 200 300) a fresh Redis prefix and
 # database and WORKERS (1) worker process(es) tracking SIM001…SIM<N> on 4 venues

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# HTTP load on the current premium (DESIGN §6: ≥ 20k req/s, p99 ≤ 5 ms at 64 connections,
+# HTTP load on the current premium (target: ≥ 20k req/s, p99 ≤ 5 ms at 64 connections,
 # workers running; api and worker each ≤ 64 MiB RSS).
 #
 # Runs `premium-spread up --sim --workers 2` on this run's own ports, Redis prefix and database,

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Premium age when read (DESIGN §6: p99 ≤ 1.2 s at 1 s cadence against the simulator).
+# Premium age when read (target: p99 ≤ 1.2 s at 1 s cadence against the simulator).
 #
 # Starts the simulator and WORKERS (2) worker processes (release build) on this run's own Redis
 # prefix and database, plus `premium-spread api` when the binary has it; waits until every

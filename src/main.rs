@@ -1,4 +1,4 @@
-//! `premium-spread`: one binary, one subcommand per process kind (DESIGN §3).
+//! `premium-spread`: one binary, one subcommand per process kind.
 //! `main` parses the command line, loads the settings (which choose the log format: config file
 //! `log_format`, overridden by `LOG_FORMAT`), builds the part asked for and runs it until Ctrl-C
 //! or SIGTERM.

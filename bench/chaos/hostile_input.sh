@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# DESIGN §7 hostile input: schemathesis (PyPI) fuzzes every operation of /openapi.json against a
+# Hostile input: schemathesis (PyPI) fuzzes every operation of /openapi.json against a
 # running system (`premium-spread up --sim`), with and without the admin token. Pass = no 5xx
 # and no response that violates the document. Prints PASS/FAIL per run.
 # `positive_data_acceptance` is left out: some rules cannot be written in JSON Schema (a coin

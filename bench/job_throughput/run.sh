@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # No-op job throughput and queue pickup latency: apalis-redis configured like this project
-# (jobs::queue::queue_config) vs BullMQ on the same Redis (DESIGN §6: ≥ 1.5 × BullMQ with crash
+# (queue::queue_config) vs BullMQ on the same Redis (target: ≥ 1.5 × BullMQ with crash
 # recovery intact; pickup p99 ≤ 5 ms), plus a kill -9 crash-recovery check of the apalis
 # configurations measured (lock_tasks on and off).
 #

@@ -1,4 +1,4 @@
-//! `premium-bench`: the measuring half of premium-spread's benchmarks (DESIGN §6). The shell
+//! `premium-bench`: the measuring half of premium-spread's benchmarks. The shell
 //! scripts in `bench/` start the system (simulator, workers, API) and call a subcommand here:
 //!
 //! - `premium-age`: premium age when read (now − `observed_at`) from Redis through the `jobs`
@@ -23,7 +23,7 @@ use clap::{Parser, Subcommand};
 #[derive(Parser)]
 #[command(
     name = "premium-bench",
-    about = "premium-spread benchmarks (DESIGN §6)"
+    about = "premium-spread benchmarks"
 )]
 struct Cli {
     #[command(subcommand)]

@@ -1,6 +1,6 @@
 //! Hedged positions: long the coin on a Korean spot venue, short it on a foreign perpetual.
 //!
-//! PnL (DESIGN §1):
+//! PnL (ARCHITECTURE.md, "The formulas"):
 //! `korea_pnl = (korea_now − korea_entry) × q_k`,
 //! `foreign_pnl_krw = (foreign_entry − foreign_now) × q_f × usd_krw_now`,
 //! `total = korea_pnl + foreign_pnl_krw`, `total_pct = total / (korea_now × q_k) × 100`,

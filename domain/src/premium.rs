@@ -1,4 +1,4 @@
-//! The kimchi premium (DESIGN §1).
+//! The kimchi premium (ARCHITECTURE.md, "The formulas").
 //!
 //! `foreign_krw = foreign_usd × usd_krw`,
 //! `premium_rate = (korea_krw − foreign_krw) / foreign_krw × 100`.

@@ -1,4 +1,4 @@
-//! The offline market simulator (DESIGN §5): one local HTTP server that answers every supported
+//! The offline market simulator: one local HTTP server that answers every supported
 //! exchange's and FX provider's real request paths with their real response bodies, each under
 //! its own prefix, so a client whose base URL is `http://127.0.0.1:PORT/<prefix>` works
 //! unchanged (`/upbit/v1/ticker?markets=KRW-BTC`, `/binance/fapi/v1/premiumIndex`, …).

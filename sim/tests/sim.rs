@@ -1006,7 +1006,7 @@ async fn pinned_prices_are_returned_exactly_until_cleared() {
         cases.len()
     );
 
-    // DESIGN §1's worked example, from the pinned prices.
+    // The worked example of ARCHITECTURE.md, from the pinned prices.
     let rate = premiums_from_pins(&sim).await;
     assert_eq!(rate.round_dp(4), Decimal::new(12953, 4));
 

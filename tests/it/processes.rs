@@ -156,7 +156,7 @@ async fn three_replicas_with_cron_run_every_tick_exactly_once() {
     // is not part of the contract, so it is reported, not asserted.)
 }
 
-/// DESIGN §7 soak: 3 replicas for `SOAK_SECS` (default 600 s), one killed with SIGKILL and
+/// Soak: 3 replicas for `SOAK_SECS` (default 600 s), one killed with SIGKILL and
 /// replaced every `SOAK_KILL_SECS` (default 60 s). Run it with `bench/chaos/soak.sh`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "takes 10 minutes; run with bench/chaos/soak.sh"]

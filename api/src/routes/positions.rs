@@ -50,7 +50,7 @@ pub struct OpenPositionRequest {
     pub entry_usd_krw: DecInput,
 }
 
-/// PnL at the current cached prices and the FX in use (DESIGN §1), KRW except percentages.
+/// PnL at the current cached prices and the FX in use (ARCHITECTURE.md, "The formulas"), KRW except percentages.
 #[derive(Debug, Object)]
 #[oai(skip_serializing_if_is_none)]
 pub struct PnlView {

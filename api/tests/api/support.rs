@@ -261,7 +261,7 @@ pub fn premium(
     .unwrap()
 }
 
-/// The worked example of DESIGN §1: 1.2953… %, displayed 1.30.
+/// The worked example of ARCHITECTURE.md: 1.2953… %, displayed 1.30.
 pub fn worked_example(c: &str, age_ms: i64) -> Premium {
     premium(
         c,
