@@ -210,6 +210,31 @@ impl Store {
         Ok(r.rows_affected())
     }
 
+    /// The newest stored rate of every FX source (what the hot cache held, if Redis lost it).
+    pub async fn latest_fx(&self) -> Result<Vec<FxRate>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT ON (source) source, usd_krw, observed_at, fetched_at
+             FROM fx_rates ORDER BY source, observed_at DESC",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let source: String = r.try_get("source")?;
+                let usd_krw: Decimal = r.try_get("usd_krw")?;
+                Ok(FxRate {
+                    source: source
+                        .parse()
+                        .map_err(|e: String| StoreError::Invalid(format!("source: {e}")))?,
+                    usd_krw: Price::new(usd_krw)
+                        .map_err(|e| StoreError::Invalid(format!("usd_krw: {e}")))?,
+                    observed_at: r.try_get("observed_at")?,
+                    fetched_at: r.try_get("fetched_at")?,
+                })
+            })
+            .collect()
+    }
+
     /// All premiums of one tick in one statement.
     pub async fn insert_premiums(
         &self,

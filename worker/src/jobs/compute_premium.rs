@@ -65,7 +65,10 @@ pub async fn run(ctx: &Ctx, job: &Job) -> JobResult {
         .zip(found)
         .filter_map(|(k, t)| t.map(|t| (k, t)))
         .collect();
-    let fx = pick_fx(&s.fx_policy(), &fx_rates, now);
+    let fx = match pick_fx(&s.fx_policy(), &fx_rates, now) {
+        Ok(fx) => Ok(fx),
+        Err(why) => recover_fx(ctx, now).await.ok_or(why),
+    };
     let (premiums, skips) = premiums_from(&s.universe(), &tickers, fx.clone(), now);
 
     ctx.cache.put_premiums(&premiums).await?;
@@ -102,6 +105,37 @@ pub async fn run(ctx: &Ctx, job: &Job) -> JobResult {
         premiums.len(),
         skips.len()
     ))
+}
+
+/// No FX rate in the cache is fresh (first start, Redis restarted empty, every source failing):
+/// asks for a `fetch-fx` now (a trigger, so it is deduplicated while one is queued or running)
+/// and, until it lands, falls back to the newest rate stored in PostgreSQL if it is still within
+/// its source's freshness limit; that rate goes back into the cache, so the API sees it too.
+/// Without this, premiums would wait for the next FX cron tick (10 minutes).
+async fn recover_fx(ctx: &Ctx, now: chrono::DateTime<Utc>) -> Option<FxRate> {
+    match ctx.enqueuer.trigger(JobKind::FetchFx, None).await {
+        Ok(t) if !t.conflict => {
+            tracing::info!(job = %t.id, "no fresh FX rate cached; fetch-fx enqueued");
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "no fresh FX rate cached; could not enqueue fetch-fx"),
+    }
+    let stored = match tokio::time::timeout(Duration::from_millis(300), ctx.store.latest_fx()).await
+    {
+        Ok(Ok(rates)) => rates,
+        Ok(Err(e)) => {
+            tracing::debug!(error = %e, "could not read stored FX rates");
+            return None;
+        }
+        Err(_) => return None,
+    };
+    let rates: Vec<Option<FxRate>> = stored.into_iter().map(Some).collect();
+    let rate = pick_fx(&ctx.settings.fx_policy(), &rates, now).ok()?;
+    if let Err(e) = ctx.cache.put_fx(&rate).await {
+        tracing::debug!(error = %e, "could not restore the stored FX rate to the cache");
+    }
+    tracing::info!(source = %rate.source, "using the stored FX rate until fetch-fx lands");
+    Some(rate)
 }
 
 /// Recomputes the PnL of open positions, only when there are any (the original design's
