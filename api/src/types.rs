@@ -227,7 +227,8 @@ impl From<JobKindName> for JobKind {
 }
 
 /// A job's state: queued → running → done, or failed (permanent error or too late), or
-/// scheduled (a retry is pending) → … → dead (every attempt failed).
+/// scheduled (a retry is pending) → … → dead (every attempt failed); abandoned when no run of it
+/// was alive for longer than the abandon bound.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
 #[oai(rename_all = "lowercase")]
 pub enum JobStateName {
@@ -237,6 +238,7 @@ pub enum JobStateName {
     Done,
     Failed,
     Dead,
+    Abandoned,
 }
 
 impl From<JobState> for JobStateName {
@@ -248,6 +250,7 @@ impl From<JobState> for JobStateName {
             JobState::Done => JobStateName::Done,
             JobState::Failed => JobStateName::Failed,
             JobState::Dead => JobStateName::Dead,
+            JobState::Abandoned => JobStateName::Abandoned,
         }
     }
 }
@@ -261,6 +264,7 @@ impl From<JobStateName> for JobState {
             JobStateName::Done => JobState::Done,
             JobStateName::Failed => JobState::Failed,
             JobStateName::Dead => JobState::Dead,
+            JobStateName::Abandoned => JobState::Abandoned,
         }
     }
 }

@@ -21,10 +21,7 @@ mod stats;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(
-    name = "premium-bench",
-    about = "premium-spread benchmarks"
-)]
+#[command(name = "premium-bench", about = "premium-spread benchmarks")]
 struct Cli {
     #[command(subcommand)]
     command: Cmd,

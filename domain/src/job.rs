@@ -62,16 +62,20 @@ pub enum JobState {
     Failed,
     /// Every allowed attempt failed.
     Dead,
+    /// Never finished: no run of it was alive for longer than the abandon bound (its worker
+    /// died in a way recovery could not see, or Redis lost its task).
+    Abandoned,
 }
 
 impl JobState {
-    pub const ALL: [JobState; 6] = [
+    pub const ALL: [JobState; 7] = [
         JobState::Queued,
         JobState::Scheduled,
         JobState::Running,
         JobState::Done,
         JobState::Failed,
         JobState::Dead,
+        JobState::Abandoned,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -82,11 +86,15 @@ impl JobState {
             JobState::Done => "done",
             JobState::Failed => "failed",
             JobState::Dead => "dead",
+            JobState::Abandoned => "abandoned",
         }
     }
 
     pub fn is_terminal(self) -> bool {
-        matches!(self, JobState::Done | JobState::Failed | JobState::Dead)
+        matches!(
+            self,
+            JobState::Done | JobState::Failed | JobState::Dead | JobState::Abandoned
+        )
     }
 }
 
@@ -104,7 +112,7 @@ impl FromStr for JobState {
             .find(|k| k.as_str() == s.trim())
             .ok_or_else(|| {
                 format!(
-                    "unknown job state `{s}`: expected queued, scheduled, running, done, failed or dead"
+                    "unknown job state `{s}`: expected queued, scheduled, running, done, failed, dead or abandoned"
                 )
             })
     }

@@ -126,6 +126,91 @@ pub async fn repair_queues(
     Ok(removed)
 }
 
+/// Moves non-terminal records whose run is gone to `abandoned`: untouched (neither updated nor
+/// due to run) for the bound, and with no task of theirs still pending in the queue (task data
+/// present and not finished by apalis). Index entries of records that no longer exist are
+/// dropped. At most ARGV[5] candidates per state are looked at, oldest first.
+/// KEYS[1] counters. ARGV: prefix, now ms, bound ms, ttl secs, limit, then (kind, queue) pairs.
+static ABANDON: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local p, now, bound, ttl, limit = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local queues, kinds = {}, {}
+for i = 6, #ARGV, 2 do queues[ARGV[i]] = ARGV[i + 1]; table.insert(kinds, ARGV[i]) end
+local n = 0
+for _, st in ipairs({'queued', 'scheduled', 'running'}) do
+  local ids = redis.call('ZRANGEBYSCORE', p .. ':jobs:all:' .. st, '-inf', now - bound, 'LIMIT', 0, limit)
+  for _, id in ipairs(ids) do
+    local key = p .. ':job:' .. id
+    local h = redis.call('HMGET', key, 'state', 'updated_ms', 'next_run_ms', 'attempts', 'kind', 'created_ms')
+    if not h[1] or h[1] ~= st then
+      -- The record is gone, or in another state already: this index entry is stale.
+      redis.call('ZREM', p .. ':jobs:all:' .. st, id)
+      for _, k in ipairs(kinds) do redis.call('ZREM', p .. ':jobs:' .. k .. ':' .. st, id) end
+    else
+      local last = math.max(tonumber(h[2]) or 0, tonumber(h[3]) or 0)
+      if last < now - bound then
+        local q = queues[h[5]]
+        local attempts = tonumber(h[4]) or 1
+        local tid = id
+        if attempts > 1 then tid = id .. '~' .. attempts end
+        local pending = false
+        if q and redis.call('HEXISTS', q .. ':data', tid) == 1 then
+          local status = redis.call('HGET', q .. ':meta:' .. tid, 'status')
+          pending = not (status == 'Done' or status == 'Killed')
+        end
+        if not pending then
+          local created = tonumber(h[6]) or now
+          for _, k in ipairs({'all', h[5]}) do
+            redis.call('ZREM', p .. ':jobs:' .. k .. ':' .. st, id)
+            redis.call('ZADD', p .. ':jobs:' .. k .. ':abandoned', created, id)
+          end
+          redis.call('HSET', key, 'state', 'abandoned', 'updated_ms', now, 'finished_ms', now,
+            'error_class', 'abandoned',
+            'last_error', 'abandoned: ' .. st .. ' with no live run for ' .. math.floor(bound / 1000) .. ' s')
+          redis.call('HDEL', key, 'next_run_ms')
+          if ttl > 0 then redis.call('EXPIRE', key, ttl) end
+          redis.call('HINCRBY', KEYS[1], 'jobs_abandoned', 1)
+          n = n + 1
+        end
+      end
+    end
+  end
+end
+return n
+"#,
+    )
+});
+
+/// Runs [`ABANDON`] (at most `limit` candidates per state); returns how many were abandoned.
+pub async fn abandon_stale(
+    conn: &RedisConn,
+    settings: &Settings,
+    now_ms: i64,
+    limit: usize,
+) -> Result<usize, redis::RedisError> {
+    let keys = Keys::new(&settings.redis_prefix);
+    let mut inv = ABANDON.key(keys.counters());
+    inv.arg(keys.prefix())
+        .arg(now_ms)
+        .arg(settings.retention.abandon_after_secs * 1000)
+        .arg(settings.retention.job_records_secs)
+        .arg(limit);
+    for kind in JobKind::ALL {
+        inv.arg(kind.as_str())
+            .arg(queue_config(settings, kind).queue.as_ref());
+    }
+    let n: usize = inv.invoke_async(&mut conn.clone()).await?;
+    if n > 0 {
+        tracing::warn!(
+            records = n,
+            "job records with no live run moved to abandoned"
+        );
+        metrics::counter!(crate::metrics_names::JOBS_ABANDONED_TOTAL).increment(n as u64);
+    }
+    Ok(n)
+}
+
 /// What one pass removed.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Swept {
@@ -134,6 +219,8 @@ pub struct Swept {
     pub postponed: usize,
     pub index_entries: usize,
     pub worker_keys: usize,
+    /// Records moved to `abandoned`.
+    pub abandoned: usize,
 }
 
 /// Deletes apalis task data whose time has come (up to `chunk` tasks) and trims record indexes.
@@ -178,6 +265,8 @@ pub async fn sweep(
     }
     let removed: Vec<usize> = pipe.query_async(&mut conn).await?;
     swept.index_entries = removed.iter().sum();
+
+    swept.abandoned = abandon_stale(&conn, settings, now, 100).await?;
 
     // Worker processes that stopped beating a minute ago.
     let _: () = conn

@@ -16,3 +16,7 @@ pub const LAST_SUCCESS: &str = "premium_last_success_timestamp_seconds";
 pub const HISTORY_WRITE_FAILURES_TOTAL: &str = "premium_history_write_failures_total";
 pub const HISTORY_ROWS_LOST_TOTAL: &str = "premium_history_rows_lost_total";
 pub const RATE_LIMIT_WAITS_TOTAL: &str = "premium_rate_limit_waits_total";
+/// Writes of a job run that was no longer the current one (refused by the record's fence).
+pub const FENCED_WRITES_TOTAL: &str = "premium_fenced_writes_total";
+/// Job records moved to `abandoned` by the janitor.
+pub const JOBS_ABANDONED_TOTAL: &str = "premium_jobs_abandoned_total";

@@ -104,17 +104,34 @@ return 1
     )
 });
 
-/// Moves a record to a state. KEYS[1] record. ARGV: prefix, id, new state, now_ms, ttl_secs
-/// (applied to terminal states, 0 = none), count_run (0/1), then the fields of a record to
-/// create when it is missing (kind, created_ms, and field pairs after a `--` marker), then `--`,
-/// then field pairs to set.
+/// Moves a record to a state. KEYS[1] record, KEYS[2] counters hash. ARGV: prefix, id, new
+/// state, now_ms, ttl_secs (applied to terminal states, 0 = none), count_run (0/1), fence (see
+/// [`Fence`]: '' none, 'c:<token>' claim, 'o:<token>' own), then the fields of a record to create
+/// when it is missing (kind, created_ms, and field pairs after a `--` marker), then `--`, then
+/// field pairs to set. Returns the previous state ('' if none), or '!fenced' when the fence
+/// refused the change (counted in the counters hash as `fenced_writes`).
 static TRANSITION: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r#"
 local key, p, id, new, now, ttl, count_run = KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6]
-local kind, created = ARGV[7], ARGV[8]
-local i = 9
+local fence = ARGV[7]
+local kind, created = ARGV[8], ARGV[9]
+local i = 10
 local old = redis.call('HGET', key, 'state')
+if fence ~= '' then
+  local mode, token = string.sub(fence, 1, 1), string.sub(fence, 3)
+  local refused
+  if mode == 'c' then
+    refused = old == 'done' or old == 'failed' or old == 'dead' or old == 'abandoned'
+  else
+    refused = redis.call('HGET', key, 'run') ~= token
+  end
+  if refused then
+    redis.call('HINCRBY', KEYS[2], 'fenced_writes', 1)
+    return '!fenced'
+  end
+  redis.call('HSET', key, 'run', token)
+end
 if old then
   kind = redis.call('HGET', key, 'kind')
   created = redis.call('HGET', key, 'created_ms')
@@ -138,7 +155,7 @@ while i <= #ARGV do
   i = i + 2
 end
 if count_run == '1' then redis.call('HINCRBY', key, 'runs', 1) end
-if ttl > 0 and (new == 'done' or new == 'failed' or new == 'dead') then
+if ttl > 0 and (new == 'done' or new == 'failed' or new == 'dead' or new == 'abandoned') then
   redis.call('EXPIRE', key, ttl)
 else
   redis.call('PERSIST', key)
@@ -147,6 +164,28 @@ return old or ''
 "#,
     )
 });
+
+/// Which run of a job may change its record. Every run of a job (one apalis delivery of one
+/// attempt) carries a token; a worker declared dead while it was only stopped can come back after
+/// another worker re-ran its job, and its late writes must not overwrite the re-run's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fence<'a> {
+    /// No check (operator actions, record creation).
+    None,
+    /// A run starts: it becomes the current run unless the job has already ended.
+    Claim(&'a str),
+    /// Only the current run may write.
+    Own(&'a str),
+}
+
+/// What a transition did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transitioned {
+    /// Applied; the previous state, if the record existed.
+    Applied(Option<JobState>),
+    /// Refused by the fence: the writer is no longer the job's current run.
+    Fenced,
+}
 
 /// The record store.
 #[derive(Clone)]
@@ -229,13 +268,38 @@ impl Records {
         now_ms: i64,
         update: Update<'_>,
     ) -> Result<Option<JobState>, redis::RedisError> {
+        match self
+            .transition_fenced(job, max_attempts, state, now_ms, update, Fence::None)
+            .await?
+        {
+            Transitioned::Applied(old) => Ok(old),
+            Transitioned::Fenced => Ok(None),
+        }
+    }
+
+    /// [`Records::transition`] guarded by `fence`.
+    pub async fn transition_fenced(
+        &self,
+        job: &Job,
+        max_attempts: u32,
+        state: JobState,
+        now_ms: i64,
+        update: Update<'_>,
+        fence: Fence<'_>,
+    ) -> Result<Transitioned, redis::RedisError> {
         let mut inv = TRANSITION.key(self.keys.job(&job.id));
+        inv.key(self.keys.counters());
         inv.arg(self.keys.prefix())
             .arg(&job.id)
             .arg(state.as_str())
             .arg(now_ms)
             .arg(self.retention_secs)
             .arg(if update.count_run { "1" } else { "0" })
+            .arg(match fence {
+                Fence::None => String::new(),
+                Fence::Claim(t) => format!("c:{t}"),
+                Fence::Own(t) => format!("o:{t}"),
+            })
             .arg(job.kind.as_str())
             .arg(now_ms);
         for (k, v) in Self::base_fields(job, max_attempts) {
@@ -272,7 +336,10 @@ impl Records {
             set("summary", s.to_string());
         }
         let old: String = inv.invoke_async(&mut self.conn.clone()).await?;
-        Ok(old.parse().ok())
+        if old == "!fenced" {
+            return Ok(Transitioned::Fenced);
+        }
+        Ok(Transitioned::Applied(old.parse().ok()))
     }
 
     pub async fn get(&self, id: &str) -> Result<Option<JobRecord>, redis::RedisError> {

@@ -14,6 +14,14 @@
 //!
 //! Every finished apalis task id is handed to the janitor, which deletes apalis' copy after the
 //! retention window.
+//!
+//! Fencing: each call of [`run`] (one delivery of a task) draws a run token and claims the record
+//! with it ([`Fence::Claim`]: refused once the job has ended); every later write of that run (its
+//! state changes, and the successor push, which happens only after the `scheduled` write was
+//! accepted) requires the token to still be the record's ([`Fence::Own`]). A worker that was
+//! stopped (SIGSTOP, a long GC-like stall) past its heartbeat window has its task re-run by
+//! another worker, which takes the token; when the stopped one resumes, its writes are refused
+//! and counted (`{p}:counters` `fenced_writes`, metric `premium_fenced_writes_total`).
 
 use std::{future::Future, panic::AssertUnwindSafe, time::Duration};
 
@@ -26,7 +34,7 @@ use crate::{
     Enqueuer, Job,
     enqueue::{max_attempts, policy},
     janitor, metrics_names as m,
-    records::Update,
+    records::{Fence, Transitioned, Update},
     retry,
 };
 
@@ -54,6 +62,8 @@ pub async fn run<H: Handler>(q: &Enqueuer, handler: &H, job: Job, worker: &str) 
     let s = q.settings();
     let max = max_attempts(s, &job);
     let policy = policy(s, job.kind);
+    let token = ulid::Ulid::generate().to_string();
+    let mut fence = Fence::Claim(&token);
     let mut job = job;
     loop {
         let started = Utc::now();
@@ -66,13 +76,27 @@ pub async fn run<H: Handler>(q: &Enqueuer, handler: &H, job: Job, worker: &str) 
             next_run_ms: Some(None),
             ..Default::default()
         };
-        if let Err(e) = q
+        match q
             .records()
-            .transition(&job, max, JobState::Running, started_ms, update.clone())
+            .transition_fenced(
+                &job,
+                max,
+                JobState::Running,
+                started_ms,
+                update.clone(),
+                fence,
+            )
             .await
         {
-            tracing::warn!(job = %job.id, error = %e, "could not record job start");
+            Ok(Transitioned::Applied(_)) => {}
+            Ok(Transitioned::Fenced) => {
+                fenced(&job, "start");
+                janitor::collect_later(q, &job).await;
+                return;
+            }
+            Err(e) => tracing::warn!(job = %job.id, error = %e, "could not record job start"),
         }
+        fence = Fence::Own(&token);
         update.count_run = false;
         update.started_ms = None;
         update.next_run_ms = None;
@@ -90,6 +114,7 @@ pub async fn run<H: Handler>(q: &Enqueuer, handler: &H, job: Job, worker: &str) 
             tracing::warn!(job = %job.id, "{msg}");
             finish(
                 q,
+                fence,
                 &job,
                 max,
                 JobState::Failed,
@@ -128,7 +153,7 @@ pub async fn run<H: Handler>(q: &Enqueuer, handler: &H, job: Job, worker: &str) 
         let err = match outcome {
             Ok(summary) => {
                 tracing::debug!(job = %job.id, attempt = job.attempt, %summary, "job done");
-                finish(q, &job, max, JobState::Done, None, Some(&summary)).await;
+                finish(q, fence, &job, max, JobState::Done, None, Some(&summary)).await;
                 return;
             }
             Err(e) => e,
@@ -137,12 +162,30 @@ pub async fn run<H: Handler>(q: &Enqueuer, handler: &H, job: Job, worker: &str) 
         let class = err.class;
         if !err.retryable {
             tracing::warn!(job = %job.id, attempt = job.attempt, error = %msg, "job failed (permanent)");
-            finish(q, &job, max, JobState::Failed, Some((&msg, class)), None).await;
+            finish(
+                q,
+                fence,
+                &job,
+                max,
+                JobState::Failed,
+                Some((&msg, class)),
+                None,
+            )
+            .await;
             return;
         }
         if job.attempt >= max {
             tracing::warn!(job = %job.id, attempt = job.attempt, error = %msg, "job dead after its last attempt");
-            finish(q, &job, max, JobState::Dead, Some((&msg, class)), None).await;
+            finish(
+                q,
+                fence,
+                &job,
+                max,
+                JobState::Dead,
+                Some((&msg, class)),
+                None,
+            )
+            .await;
             return;
         }
         let delay = retry::delay(&policy, job.attempt, err.retry_after, &mut rand::rng());
@@ -154,44 +197,82 @@ pub async fn run<H: Handler>(q: &Enqueuer, handler: &H, job: Job, worker: &str) 
         update.error_class = Some(class);
         if delay < Duration::from_secs(1) {
             update.next_run_ms = Some(Some(run_at.timestamp_millis()));
-            mark_scheduled(q, &job, max, update).await;
+            if !mark_scheduled(q, fence, &job, max, update).await {
+                return;
+            }
             tracing::info!(job = %job.id, attempt = job.attempt, ?delay, error = %msg, "retrying in place");
             tokio::time::sleep(delay).await;
             job = next;
             continue;
         }
+        // apalis schedules in whole seconds, rounded up: that is when it will run. The record
+        // says so first, fenced: a run that is no longer current pushes no successor.
+        let at_ms = crate::enqueue::ceil_secs(run_at) as i64 * 1000;
+        update.next_run_ms = Some(Some(at_ms));
+        if !mark_scheduled(q, fence, &job, max, update).await {
+            janitor::collect_later(q, &job).await;
+            return;
+        }
         match q.push_task(&next, Some(run_at)).await {
             Ok(_) => {
-                // apalis schedules in whole seconds, rounded up: that is when it will run.
-                let at_ms = crate::enqueue::ceil_secs(run_at) as i64 * 1000;
-                update.next_run_ms = Some(Some(at_ms));
-                mark_scheduled(q, &job, max, update).await;
                 janitor::collect_later(q, &job).await;
                 tracing::info!(job = %job.id, attempt = job.attempt, ?delay, error = %msg, "retry scheduled");
             }
             Err(e) => {
                 // Redis refused the successor: the job cannot continue; say so.
                 let msg = format!("{msg}; the retry could not be queued: {e}");
-                finish(q, &job, max, JobState::Dead, Some((&msg, class)), None).await;
+                finish(
+                    q,
+                    fence,
+                    &job,
+                    max,
+                    JobState::Dead,
+                    Some((&msg, class)),
+                    None,
+                )
+                .await;
             }
         }
         return;
     }
 }
 
-async fn mark_scheduled(q: &Enqueuer, job: &Job, max: u32, update: Update<'_>) {
+/// Records a pending retry; false when this run is no longer the job's current one.
+async fn mark_scheduled(
+    q: &Enqueuer,
+    fence: Fence<'_>,
+    job: &Job,
+    max: u32,
+    update: Update<'_>,
+) -> bool {
     let now_ms = Utc::now().timestamp_millis();
-    if let Err(e) = q
+    match q
         .records()
-        .transition(job, max, JobState::Scheduled, now_ms, update)
+        .transition_fenced(job, max, JobState::Scheduled, now_ms, update, fence)
         .await
     {
-        tracing::warn!(job = %job.id, error = %e, "could not record the pending retry");
+        Ok(Transitioned::Applied(_)) => true,
+        Ok(Transitioned::Fenced) => {
+            fenced(job, "retry");
+            false
+        }
+        Err(e) => {
+            tracing::warn!(job = %job.id, error = %e, "could not record the pending retry");
+            true
+        }
     }
+}
+
+/// A write of a run that is no longer the job's current one was refused.
+fn fenced(job: &Job, what: &'static str) {
+    tracing::warn!(job = %job.id, attempt = job.attempt, what, "a newer run of this job owns its record; this run's write was ignored");
+    metrics::counter!(m::FENCED_WRITES_TOTAL, "kind" => job.kind.as_str(), "what" => what)
+        .increment(1);
 }
 
 async fn finish(
     q: &Enqueuer,
+    fence: Fence<'_>,
     job: &Job,
     max: u32,
     state: JobState,
@@ -209,12 +290,18 @@ async fn finish(
         summary,
         ..Default::default()
     };
-    if let Err(e) = q
+    match q
         .records()
-        .transition(job, max, state, now_ms, update)
+        .transition_fenced(job, max, state, now_ms, update, fence)
         .await
     {
-        tracing::warn!(job = %job.id, error = %e, "could not record job end");
+        Ok(Transitioned::Applied(_)) => {}
+        Ok(Transitioned::Fenced) => {
+            fenced(job, "finish");
+            janitor::collect_later(q, job).await;
+            return;
+        }
+        Err(e) => tracing::warn!(job = %job.id, error = %e, "could not record job end"),
     }
     if state == JobState::Done {
         metrics::gauge!(m::LAST_SUCCESS, "kind" => job.kind.as_str()).set(now.timestamp() as f64);

@@ -170,7 +170,7 @@ impl Default for Http {
 }
 
 /// Retry policy of one job kind: `delay(n) = min(cap, base × 2^(n−1))`, then full jitter
-/// over its upper half (see the `jobs` crate, `retry.rs`).
+/// over its upper half (see `queue/src/retry.rs`).
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct RetryPolicy {
@@ -260,6 +260,9 @@ pub struct Retention {
     pub history_days: u32,
     /// Finished job records in Redis, seconds. Longer than any dedup window.
     pub job_records_secs: u64,
+    /// A queued, scheduled or running job record untouched this long, whose task is no longer
+    /// pending in its queue, is moved to `abandoned`, seconds.
+    pub abandon_after_secs: u64,
 }
 
 impl Default for Retention {
@@ -267,6 +270,7 @@ impl Default for Retention {
         Retention {
             history_days: 30,
             job_records_secs: 3_600,
+            abandon_after_secs: 300,
         }
     }
 }
@@ -600,6 +604,12 @@ impl Settings {
         if self.retention.job_records_secs < 60 {
             return bad(
                 "retention.job_records_secs must be ≥ 60 (it is also the dedup window)".into(),
+            );
+        }
+        if self.retention.abandon_after_secs < 60 {
+            return bad(
+                "retention.abandon_after_secs must be ≥ 60 (longer than a job's retries in place)"
+                    .into(),
             );
         }
         Ok(())

@@ -364,3 +364,79 @@ async fn slow_fx_job_running_in_a_process(
     let running = job_reaches(env, &t.id, JobState::Running, Duration::from_secs(10)).await;
     (worker, running)
 }
+
+fn signal(child: &std::process::Child, sig: &str) {
+    let _ = std::process::Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(child.id().to_string())
+        .status();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_resumed_after_its_job_was_re_run_elsewhere_changes_nothing() {
+    let env = TestEnv::new(sim_cfg(), |s| {
+        s.worker.cron = false;
+        s.fx_sources = vec![FxSource::Dunamu];
+        s.http.timeout_ms = 20_000;
+        // A's attempt outlives this while it is stopped, so it fails (retryably) when it
+        // resumes, and would schedule a durable retry (base 4 s) if nothing fenced it.
+        s.worker.job_timeout_ms = 5_000;
+        s.retry.fetch_fx = settings::RetryPolicy {
+            max_attempts: 4,
+            base_ms: 4_000,
+            cap_ms: 8_000,
+        };
+    })
+    .await;
+    let (a, t) = slow_fx_job_running_in_a_process(&env, 8_000).await;
+    let a = crate::support::ChildGuard(a);
+    let worker_a = t.worker.clone().unwrap();
+    // A stops mid-job (SIGSTOP): it is declared dead after 3 s without heartbeats, and B
+    // re-runs the job.
+    signal(&a.0, "STOP");
+    env.sim_post("/_sim/faults", json!({"venue": "dunamu"}))
+        .await;
+    let b = crate::support::ChildGuard(env.spawn_worker_process());
+    let done = job_reaches(&env, &t.id, JobState::Done, Duration::from_secs(20)).await;
+    assert_ne!(done.worker.as_deref(), Some(worker_a.as_str()));
+    assert_eq!(done.runs, 2, "ran on A (stopped) and on B");
+
+    // A resumes: its attempt has timed out meanwhile; its writes are refused and counted.
+    let mut conn = env.conn.clone();
+    let fenced_before: i64 =
+        redis::AsyncCommands::hget(&mut conn, env.keys().counters(), "fenced_writes")
+            .await
+            .unwrap_or(0);
+    signal(&a.0, "CONT");
+    crate::support::eventually(
+        Duration::from_secs(15),
+        "the resumed worker's write to be fenced",
+        || {
+            let mut conn = conn.clone();
+            let key = env.keys().counters();
+            async move {
+                let n: Option<i64> = redis::AsyncCommands::hget(&mut conn, key, "fenced_writes")
+                    .await
+                    .unwrap();
+                n.filter(|n| *n > fenced_before)
+            }
+        },
+    )
+    .await;
+    // Give A time to do anything else it would do (push a successor, write its end state).
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let rec = env.records().get(&t.id).await.unwrap().unwrap();
+    assert_eq!(rec.state, JobState::Done, "{rec:?}");
+    assert_eq!(rec.worker, done.worker, "the re-run's record stays");
+    assert_eq!(rec.summary, done.summary);
+    assert_eq!(rec.attempts, 1);
+    assert_eq!(rec.next_run_ms, None);
+    let cfg = queue::queue_config(&env.settings, JobKind::FetchFx);
+    let successor = queue::payload::task_id(&t.id, 2);
+    let exists: bool = redis::AsyncCommands::hexists(&mut conn, cfg.job_data_hash(), &successor)
+        .await
+        .unwrap();
+    assert!(!exists, "no successor task {successor} was pushed");
+    drop((a, b));
+    env.cleanup().await;
+}

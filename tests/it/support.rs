@@ -305,6 +305,17 @@ pub fn terminate(child: &mut Child) {
         .status();
 }
 
+/// A child process killed (SIGKILL) and reaped when dropped, so a failing test leaves no
+/// process behind (a leaked worker would also hold the test harness's output pipe open).
+pub struct ChildGuard(pub Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Waits until job `id`'s record is in `state`, and returns it.
 pub async fn job_reaches(
     env: &TestEnv,

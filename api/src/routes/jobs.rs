@@ -111,6 +111,8 @@ pub struct StateCounts {
     pub done: u64,
     pub failed: u64,
     pub dead: u64,
+    /// Never finished: no run was alive past the abandon bound.
+    pub abandoned: u64,
 }
 
 /// Tasks in a kind's apalis queue.
@@ -342,6 +344,7 @@ impl JobsApi {
                         JobState::Done => counts.done = n,
                         JobState::Failed => counts.failed = n,
                         JobState::Dead => counts.dead = n,
+                        JobState::Abandoned => counts.abandoned = n,
                     }
                 }
                 KindStats {
