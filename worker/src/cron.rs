@@ -1,9 +1,21 @@
 //! Cron sources. Every replica runs one per job kind.
 //!
-//! apalis-cron's `pipe_to` gives each tick a random ULID, so N replicas would make N jobs per
-//! tick (apalis issue #281). Instead each source sleeps until the schedule's next fire time and
-//! pushes a task whose id is fixed by (kind, params, tick); the push of a replica that comes
-//! second is a no-op, and it knows it ([`queue::PushOutcome::Duplicate`]).
+//! Each source sleeps until the schedule's next fire time and pushes a task whose id is fixed by
+//! (kind, params, tick); the push of a replica that comes second is a no-op, and it knows it
+//! ([`queue::PushOutcome::Duplicate`]).
+//!
+//! Why not apalis-cron 1.0: its `pipe_to` gives each tick a random ULID, so N replicas would make
+//! N jobs per tick (apalis issue #281). Its tick stream (`CronScheduler::into_stream`) would give
+//! the scheduled time we need, but it computes the next fire time as soon as a tick is yielded and
+//! only arms the timer on the next poll; if the consumer takes longer than the time left until
+//! that fire time (a slow Redis round trip while accounting and pushing), the poll finds the fire
+//! time in the past and yields `Error::OutOfRange` for that same tick on every poll from then on,
+//! without ever computing a new one. Measured with `*/1 * * * * *` and a 1.5 s pause between
+//! polls: 158,414 errors in 3 s (a busy loop) and no tick at all afterwards, where this loop
+//! skips to the next fire time and counts the gap as missed. Before the pause its ticks were on
+//! time (0–2 ms late), like this loop's. Working around it means re-creating the scheduler
+//! after every error, i.e. the few lines below plus a dependency (and chrono-tz), so the
+//! workspace does not depend on apalis-cron.
 //!
 //! Missed ticks: `{p}:cron-last:{kind}` holds the last tick produced by any replica. The replica
 //! that advances it past a gap counts the schedule's fire times inside the gap into
