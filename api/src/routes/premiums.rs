@@ -241,7 +241,7 @@ pub enum StreamResponse {
 #[derive(Debug, Union)]
 #[oai(one_of)]
 pub enum StreamEvent {
-    Premium(PremiumView),
+    Premium(Box<PremiumView>),
     End(StreamEnd),
 }
 
@@ -405,7 +405,7 @@ impl PremiumsApi {
                             let (coin, pair) = (p.inputs.coin.clone(), p.inputs.pair);
                             let view =
                                 PremiumView::build(&coin, pair, Some(p), None, Utc::now(), limit);
-                            return Some((StreamEvent::Premium(view), Some((rx, slot))));
+                            return Some((StreamEvent::Premium(Box::new(view)), Some((rx, slot))));
                         }
                         Ok(_) => {}
                         Err(RecvError::Lagged(n)) => {
