@@ -7,7 +7,8 @@
 //! turns poem-openapi's own rejections into it; [`types`] are the wire types (decimals and times
 //! as strings); [`auth`] checks the admin bearer token in constant time; [`routes`] has one
 //! module per resource: premiums, market data (tickers, FX), jobs, positions, and ops (health,
-//! readiness, Prometheus metrics).
+//! readiness, Prometheus metrics); `streams` is the one Redis subscription per process that
+//! feeds every premium stream through a bounded broadcast.
 //!
 //! [`api_service`] is the single source of the routes: the HTTP app ([`app`], [`serve`]), the
 //! `openapi` command ([`openapi_json`]) and the tests all build it.
@@ -16,6 +17,7 @@ pub mod auth;
 pub mod error;
 pub mod routes;
 pub mod state;
+mod streams;
 pub mod types;
 
 use std::{future::Future, time::Duration};
@@ -135,17 +137,24 @@ impl AllowTable {
     }
 }
 
-/// Serves [`app`] on `listener` until `shutdown` resolves, then lets open requests finish (up
-/// to 5 s; Server-Sent Event streams are cut at that point).
+/// Serves [`app`] on `listener` until `shutdown` resolves, then ends the premium streams (and
+/// their Redis subscription) and lets other open requests finish (up to 5 s).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
     let acceptor = TcpAcceptor::from_tokio(listener)?;
-    Server::new_with_acceptor(acceptor)
-        .run_with_graceful_shutdown(app(state), shutdown, Some(Duration::from_secs(5)))
-        .await
+    let streams = state.streams.clone();
+    let shutdown = async move {
+        shutdown.await;
+        streams.stop();
+    };
+    let served = Server::new_with_acceptor(acceptor)
+        .run_with_graceful_shutdown(app(state.clone()), shutdown, Some(Duration::from_secs(5)))
+        .await;
+    state.streams.stop();
+    served
 }
 
 // Dev-dependencies of the integration tests in tests/, unused by this crate's unit tests.

@@ -9,7 +9,10 @@ use queue::{Enqueuer, Records};
 use settings::{Settings, redact_url as redact};
 use store::{Store, StoreError};
 
-use crate::error::{ApiError, ErrorCode};
+use crate::{
+    error::{ApiError, ErrorCode},
+    streams::Streams,
+};
 
 /// Longest any single Redis or PostgreSQL call may take before the request answers 503: a dead
 /// dependency must show within a second, not as a hang.
@@ -20,9 +23,8 @@ pub const IO_TIMEOUT: Duration = Duration::from_millis(800);
 pub struct AppState {
     pub(crate) settings: Arc<Settings>,
     pub(crate) conn: RedisConn,
-    /// Opens the dedicated pub/sub connections of premium streams. `None` when the URL does not
-    /// parse (then streams answer 503).
-    pub(crate) client: Option<redis::Client>,
+    /// The one Redis subscription of this process and the premium streams fed from it.
+    pub(crate) streams: Streams,
     pub(crate) keys: Keys,
     pub(crate) cache: Cache,
     pub(crate) records: Records,
@@ -79,7 +81,13 @@ impl AppState {
     ) -> Self {
         let keys = Keys::new(&settings.redis_prefix);
         AppState {
-            client: redis::Client::open(settings.redis_url.as_str()).ok(),
+            // `None` when the URL does not parse: then streams answer 503.
+            streams: Streams::new(
+                redis::Client::open(settings.redis_url.as_str()).ok(),
+                keys.premium_channel(),
+                settings.api.max_streams,
+                settings.api.stream_buffer,
+            ),
             cache: Cache::new(conn.clone(), &settings),
             records: Records::new(
                 conn.clone(),

@@ -252,6 +252,26 @@ impl Default for WorkerSettings {
     }
 }
 
+/// The HTTP API process.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApiSettings {
+    /// Premium streams (Server-Sent Events) open at once per API process; one more answers 503.
+    pub max_streams: usize,
+    /// Updates buffered per API process between its one Redis subscription and its streams; a
+    /// stream that falls further behind is ended with a `lagged` event.
+    pub stream_buffer: usize,
+}
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        ApiSettings {
+            max_streams: 2_000,
+            stream_buffer: 1_024,
+        }
+    }
+}
+
 /// How long things are kept.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -313,6 +333,7 @@ pub struct Settings {
     pub rate_limits: BTreeMap<Venue, u32>,
     pub retry: Retries,
     pub worker: WorkerSettings,
+    pub api: ApiSettings,
     pub retention: Retention,
 }
 
@@ -358,6 +379,7 @@ impl Default for Settings {
             ]),
             retry: Retries::default(),
             worker: WorkerSettings::default(),
+            api: ApiSettings::default(),
             retention: Retention::default(),
         }
     }
@@ -598,6 +620,9 @@ impl Settings {
         {
             return bad(format!("worker.metrics_addr `{a}` is not host:port"));
         }
+        if self.api.max_streams == 0 || self.api.stream_buffer == 0 {
+            return bad("api.max_streams and api.stream_buffer must be positive".into());
+        }
         if let Some((v, _)) = self.rate_limits.iter().find(|(_, n)| **n == 0) {
             return bad(format!("rate_limits.{v} must be positive"));
         }
@@ -718,7 +743,10 @@ mod tests {
             jail.set_env("PREMIUM_HTTP__TIMEOUT_MS", "1500");
             jail.set_env("REDIS_URL", "redis://127.0.0.1:6379/3");
             jail.set_env("ADMIN_TOKEN", "s3cret");
+            jail.set_env("PREMIUM_API__MAX_STREAMS", "50");
             let s = Settings::load(Some(Path::new("p.toml"))).unwrap();
+            assert_eq!(s.api.max_streams, 50);
+            assert_eq!(s.api.stream_buffer, 1_024);
             assert_eq!(s.coins.len(), 2);
             assert_eq!(s.api_addr, "0.0.0.0:9000");
             assert_eq!(s.http.timeout_ms, 1500);
@@ -800,6 +828,11 @@ mod tests {
                 "API_ADDR",
                 "localhost",
                 "api_addr `localhost` is not host:port",
+            ),
+            (
+                "PREMIUM_API__MAX_STREAMS",
+                "0",
+                "api.max_streams and api.stream_buffer must be positive",
             ),
         ];
         for (var, value, expected) in cases {

@@ -7,11 +7,12 @@ use domain::{Coin, Premium, VenuePair, display_rate};
 use futures::{StreamExt, future::join_all, stream::BoxStream};
 use poem::web::{Data, sse::Event};
 use poem_openapi::{
-    ApiResponse, Object, OpenApi,
+    ApiResponse, Enum, Object, OpenApi, Union,
     param::{Path, Query},
     payload::{EventStream, Json},
 };
 use store::{Bucket, Interval};
+use tokio::sync::broadcast::error::RecvError;
 
 use crate::{
     AppState,
@@ -228,9 +229,35 @@ pub enum HistoryResponse {
 
 #[derive(ApiResponse)]
 pub enum StreamResponse {
-    /// `text/event-stream`: one `premium` event per update, its data a premium as JSON.
+    /// `text/event-stream`: one `premium` event per update, its data a premium as JSON. A
+    /// client that falls more than `api.stream_buffer` updates behind gets one last `error`
+    /// event (`{code: "lagged", message}`) and the stream ends; reconnect.
     #[oai(status = 200)]
-    Ok(EventStream<BoxStream<'static, PremiumView>>),
+    Ok(EventStream<BoxStream<'static, StreamEvent>>),
+}
+
+/// The data of a stream event: a premium (`event: premium`) or why the stream ends
+/// (`event: error`).
+#[derive(Debug, Union)]
+#[oai(one_of)]
+pub enum StreamEvent {
+    Premium(Box<PremiumView>),
+    End(StreamEnd),
+}
+
+/// Why the server ended a premium stream; the last event of the stream.
+#[derive(Debug, Clone, Object)]
+pub struct StreamEnd {
+    pub code: StreamEndCode,
+    /// For people: what happened and what to do.
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "snake_case")]
+pub enum StreamEndCode {
+    /// The client read too slowly and missed updates; reconnect.
+    Lagged,
 }
 
 /// The longest range each interval may cover.
@@ -343,7 +370,12 @@ impl PremiumsApi {
     /// Live premiums as Server-Sent Events
     ///
     /// One `premium` event per update (every second per coin and pair while the worker runs),
-    /// its data a premium as JSON. Keep-alive comments every 15 s.
+    /// its data a premium as JSON. Keep-alive comments every 15 s. Every stream of a server is
+    /// fed from its one Redis subscription: a client that falls more than `api.stream_buffer`
+    /// updates behind gets a last `error` event with code `lagged` and the stream ends. Beyond
+    /// `api.max_streams` open streams, or while the server has no Redis subscription, the
+    /// answer is 503 `unavailable`; open streams outlive a Redis outage (keep-alives only) and
+    /// resume when the subscription is back.
     #[oai(
         path = "/api/v1/premiums/stream",
         method = "get",
@@ -360,37 +392,49 @@ impl PremiumsApi {
             .as_deref()
             .map(|c| tracked_coin(&state.settings, c))
             .transpose()?;
-        let client = state
-            .client
-            .clone()
-            .ok_or_else(|| ApiError::new(ErrorCode::Unavailable, "Redis URL does not parse"))?;
-        let channel = state.keys.premium_channel();
-        let mut pubsub = io(Service::Redis, client.get_async_pubsub()).await?;
-        io(Service::Redis, pubsub.subscribe(&channel)).await?;
+        let (rx, slot) = state.streams.open().await?;
         let limit = state.settings.freshness.ticker_ms;
-        let stream = pubsub
-            .into_on_message()
-            .filter_map(move |msg| {
-                let premium = msg
-                    .get_payload::<String>()
-                    .ok()
-                    .and_then(|s| serde_json::from_str::<Premium>(&s).ok())
-                    .filter(|p| filter.as_ref().is_none_or(|c| *c == p.inputs.coin));
-                let view = premium.map(|p| {
-                    let (coin, pair) = (p.inputs.coin.clone(), p.inputs.pair);
-                    PremiumView::build(&coin, pair, Some(p), None, Utc::now(), limit)
-                });
-                futures::future::ready(view)
-            })
-            .boxed();
+        let stream = futures::stream::unfold(Some((rx, slot)), move |open| {
+            let filter = filter.clone();
+            async move {
+                let (mut rx, slot) = open?;
+                loop {
+                    match rx.recv().await {
+                        Ok(p) if filter.as_ref().is_none_or(|c| *c == p.inputs.coin) => {
+                            let p = Premium::clone(&p);
+                            let (coin, pair) = (p.inputs.coin.clone(), p.inputs.pair);
+                            let view =
+                                PremiumView::build(&coin, pair, Some(p), None, Utc::now(), limit);
+                            return Some((StreamEvent::Premium(Box::new(view)), Some((rx, slot))));
+                        }
+                        Ok(_) => {}
+                        Err(RecvError::Lagged(n)) => {
+                            let end = StreamEnd {
+                                code: StreamEndCode::Lagged,
+                                message: format!("client fell behind by {n} updates; reconnect"),
+                            };
+                            // The slot is given back with this last event.
+                            return Some((StreamEvent::End(end), None));
+                        }
+                        // The server is stopping.
+                        Err(RecvError::Closed) => return None,
+                    }
+                }
+            }
+        })
+        .boxed();
         Ok(StreamResponse::Ok(
             EventStream::new(stream)
                 .keep_alive(std::time::Duration::from_secs(15))
-                .to_event(|view| {
-                    let json = poem_openapi::types::ToJSON::to_json(&view)
+                .to_event(|event| {
+                    let kind = match &event {
+                        StreamEvent::Premium(_) => "premium",
+                        StreamEvent::End(_) => "error",
+                    };
+                    let json = poem_openapi::types::ToJSON::to_json(&event)
                         .map(|v| v.to_string())
                         .unwrap_or_default();
-                    Event::message(json).event_type("premium")
+                    Event::message(json).event_type(kind)
                 }),
         ))
     }

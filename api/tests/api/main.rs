@@ -8,6 +8,7 @@ mod ops;
 mod outage;
 mod positions;
 mod premiums;
+mod streams;
 mod support;
 
 // Dependencies of the library that these tests do not name.
