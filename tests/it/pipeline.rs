@@ -676,3 +676,29 @@ async fn a_dropped_trigger_still_leaves_a_job_that_completes() {
     worker.stop().await;
     env.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queued_job_left_without_its_task_can_be_retried() {
+    let env = TestEnv::new(frozen_sim(), |s| s.worker.cron = false).await;
+    let enq = env.enqueuer();
+    let dead = enq
+        .trigger_claim_only_for_tests(JobKind::FetchFx, None)
+        .await
+        .unwrap();
+    // Too young to tell from a push in flight.
+    assert!(matches!(
+        enq.retry(&dead.id).await,
+        Err(queue::QueueError::NotRetryable { .. })
+    ));
+    tokio::time::sleep(Duration::from_millis(
+        queue::enqueue::ORPHAN_GRACE_MS as u64 + 200,
+    ))
+    .await;
+    let rec = enq.retry(&dead.id).await.unwrap();
+    assert_eq!(rec.state, JobState::Queued);
+    assert_eq!(rec.attempts, 2);
+    let worker = env.spawn_worker().await;
+    job_reaches(&env, &dead.id, JobState::Done, Duration::from_secs(10)).await;
+    worker.stop().await;
+    env.cleanup().await;
+}
