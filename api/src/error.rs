@@ -36,6 +36,9 @@ pub enum ErrorCode {
     /// Only failed or dead jobs can be retried.
     JobNotRetryable,
     PositionAlreadyClosed,
+    /// The request conflicts with an earlier one (an `Idempotency-Key` reused with a different
+    /// request).
+    Conflict,
     /// Redis or PostgreSQL did not answer in time; retry shortly.
     Unavailable,
     Internal,
@@ -50,7 +53,7 @@ impl ErrorCode {
             NotFound | UnknownCoin | UnknownVenue | UnknownPair | UnknownJobKind | JobNotFound
             | PositionNotFound | PremiumUnavailable | TickerUnavailable => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            JobNotRetryable | PositionAlreadyClosed => StatusCode::CONFLICT,
+            JobNotRetryable | PositionAlreadyClosed | Conflict => StatusCode::CONFLICT,
             Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -82,7 +85,8 @@ pub enum ApiError {
     #[oai(status = 404)]
     NotFound(Json<ErrorBody>),
     /// The resource is not in a state that allows this (`job_not_retryable`,
-    /// `position_already_closed`).
+    /// `position_already_closed`), or an `Idempotency-Key` was reused with a different request
+    /// (`conflict`).
     #[oai(status = 409)]
     Conflict(Json<ErrorBody>),
     #[oai(status = 500)]

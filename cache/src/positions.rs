@@ -7,7 +7,7 @@ use redis::AsyncCommands;
 use rust_decimal::Decimal;
 
 use keyspace::{Keys, RedisConn};
-use store::{Store, StoreError};
+use store::{Idempotent, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PositionsError {
@@ -47,6 +47,33 @@ impl Positions {
             )
             .await?;
         Ok(saved)
+    }
+
+    /// [`Self::open`] under an idempotency key (see [`Store::insert_position_idempotent`]). A
+    /// replay writes the mirror again, so a mirror write lost with a dropped request is redone.
+    pub async fn open_idempotent(
+        &self,
+        p: &Position,
+        key: &str,
+        request: &str,
+    ) -> Result<Idempotent, PositionsError> {
+        let out = self
+            .store
+            .insert_position_idempotent(p, key, request)
+            .await?;
+        if let Idempotent::Created(saved) | Idempotent::Replayed(saved) = &out
+            && saved.is_open()
+        {
+            self.conn
+                .clone()
+                .hset::<_, _, _, ()>(
+                    self.keys.open_positions(),
+                    saved.id,
+                    serde_json::to_string(saved).expect("position serializes"),
+                )
+                .await?;
+        }
+        Ok(out)
     }
 
     pub async fn close(&self, id: i64, pnl: Option<Decimal>) -> Result<Closed, PositionsError> {

@@ -3,6 +3,24 @@
 //! apalis drops a push whose task id exists (`HSETNX <q>:data`) and says nothing; we call
 //! `apalis_redis::queries::push_tasks` directly because it returns `(enqueued, scheduled)`, so
 //! `(0, 0)` tells us the push was a duplicate. Only a new push creates a job record.
+//!
+//! # Cancel safety of triggers and retries
+//!
+//! A manual trigger is two Redis steps (the [`TRIGGER`] script claims the trigger key and
+//! records the job as queued, then apalis' own push script stores and queues the task) and a
+//! retry is three (read, move the record, push). apalis' push script is internal to
+//! apalis-redis, so the steps cannot be fused into one script without copying it. Instead:
+//!
+//! - [`Enqueuer::trigger`] and [`Enqueuer::retry`] run their steps in a `tokio::spawn`ed task
+//!   that the caller only awaits. A request that times out or is dropped (client gone, API
+//!   timeout) stops waiting but does not stop the steps: they finish, and leave a queued job.
+//! - What is left is a crash (or a Redis failure whose clean-up also failed) between the steps:
+//!   a `queued` record with no apalis task. The trigger script treats such a record as dead once
+//!   it is [`ORPHAN_GRACE_MS`] old and its task id has no entry in the queue's `<q>:data` hash:
+//!   it marks it `failed` (class `queue`, with a message saying why) and queues the new job, so
+//!   a later trigger never answers `conflict: true` with an id that will never run. A retry
+//!   likewise accepts such a record. The grace period keeps a trigger whose push is still in
+//!   flight from being declared dead by a concurrent one.
 
 use std::{sync::LazyLock, time::Duration};
 
@@ -32,7 +50,18 @@ pub enum QueueError {
     NotFound(String),
     #[error("job `{id}` is {state}; only failed or dead jobs can be retried")]
     NotRetryable { id: String, state: JobState },
+    #[error("queue task: {0}")]
+    Task(String),
 }
+
+/// How old a `queued` record without an apalis task must be before a trigger or retry treats it
+/// as left behind by a crash between steps (see the module doc). The steps normally take a
+/// few milliseconds.
+pub const ORPHAN_GRACE_MS: i64 = 2_000;
+
+/// What the record of a job whose task was never pushed says.
+const ORPHAN_ERROR: &str =
+    "never queued: its task is missing (the trigger or retry stopped between its steps)";
 
 /// The apalis-redis configuration of a kind's queue, shared by the worker (which consumes it)
 /// and every process that pushes into it. The queue name is always set explicitly: apalis would
@@ -89,18 +118,40 @@ pub struct Triggered {
 
 /// Claims a manual trigger of a kind atomically: returns the id of a queued, scheduled or
 /// running job of the same trigger key, or records the new job as queued and returns ''.
-/// KEYS[1] trigger key, KEYS[2] new record key. ARGV: prefix, id, kind, now_ms, ttl, field pairs.
+/// A queued job whose apalis task is missing and that was last updated at or before the
+/// orphan cut-off is marked failed first (see the module doc) and does not block the trigger.
+/// KEYS[1] trigger key, KEYS[2] new record key, KEYS[3] the queue's task data hash. ARGV:
+/// prefix, id, kind, now_ms, ttl, orphan cut-off ms, retention secs, orphan error, field pairs.
 static TRIGGER: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r#"
+local p, id, kind, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local cur = redis.call('GET', KEYS[1])
 if cur then
-  local st = redis.call('HGET', ARGV[1] .. ':job:' .. cur, 'state')
+  local rk = p .. ':job:' .. cur
+  local st = redis.call('HGET', rk, 'state')
+  if st == 'queued' then
+    local att = tonumber(redis.call('HGET', rk, 'attempts') or '1') or 1
+    local tid = cur
+    if att > 1 then tid = cur .. '~' .. att end
+    local upd = tonumber(redis.call('HGET', rk, 'updated_ms') or '0') or 0
+    if upd <= tonumber(ARGV[6]) and redis.call('HEXISTS', KEYS[3], tid) == 0 then
+      local ckind = redis.call('HGET', rk, 'kind') or kind
+      local created = redis.call('HGET', rk, 'created_ms') or now
+      for _, k in ipairs({'all', ckind}) do
+        redis.call('ZREM', p .. ':jobs:' .. k .. ':queued', cur)
+        redis.call('ZADD', p .. ':jobs:' .. k .. ':failed', created, cur)
+      end
+      redis.call('HSET', rk, 'state', 'failed', 'updated_ms', now, 'finished_ms', now,
+        'last_error', ARGV[8], 'error_class', 'queue')
+      if tonumber(ARGV[7]) > 0 then redis.call('EXPIRE', rk, ARGV[7]) end
+      st = 'failed'
+    end
+  end
   if st == 'queued' or st == 'scheduled' or st == 'running' then return cur end
 end
-local p, id, kind, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 redis.call('SET', KEYS[1], id, 'EX', ARGV[5])
-for i = 6, #ARGV, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
+for i = 9, #ARGV, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
 for _, k in ipairs({'all', kind}) do
   for _, s in ipairs({'all', 'queued'}) do
     redis.call('ZADD', p .. ':jobs:' .. k .. ':' .. s, now, id)
@@ -202,10 +253,37 @@ impl Enqueuer {
 
     /// Manual trigger of a kind (the ops use case: re-run FX now). A second trigger while the
     /// first is queued, scheduled or running returns the first id with `conflict: true`.
+    ///
+    /// Cancel-safe: the steps run in a spawned task (see the module doc), so dropping this
+    /// future leaves either nothing or a queued job.
     pub async fn trigger(
         &self,
         kind: JobKind,
         venue: Option<Venue>,
+    ) -> Result<Triggered, QueueError> {
+        let this = self.clone();
+        tokio::spawn(async move { this.trigger_steps(kind, venue, true).await })
+            .await
+            .map_err(|e| QueueError::Task(e.to_string()))?
+    }
+
+    /// Fault injection for tests: runs only the first step of a trigger (the claim that records
+    /// the job as queued) and stops, as a crash between the steps would. Nothing in the
+    /// services calls it.
+    #[doc(hidden)]
+    pub async fn trigger_claim_only_for_tests(
+        &self,
+        kind: JobKind,
+        venue: Option<Venue>,
+    ) -> Result<Triggered, QueueError> {
+        self.trigger_steps(kind, venue, false).await
+    }
+
+    async fn trigger_steps(
+        &self,
+        kind: JobKind,
+        venue: Option<Venue>,
+        push: bool,
     ) -> Result<Triggered, QueueError> {
         let now = Utc::now();
         let job = Job::manual(kind, venue, now);
@@ -217,11 +295,15 @@ impl Enqueuer {
         let now_ms = now.timestamp_millis();
         let mut inv = TRIGGER.key(trigger_key);
         inv.key(self.keys.job(&job.id))
+            .key(queue_config(&self.settings, kind).job_data_hash())
             .arg(self.keys.prefix())
             .arg(&job.id)
             .arg(kind.as_str())
             .arg(now_ms)
-            .arg(600);
+            .arg(600)
+            .arg(now_ms - ORPHAN_GRACE_MS)
+            .arg(self.settings.retention.job_records_secs)
+            .arg(ORPHAN_ERROR);
         for (k, v) in [
             ("id", job.id.clone()),
             ("kind", kind.as_str().to_string()),
@@ -244,7 +326,7 @@ impl Enqueuer {
                 conflict: true,
             });
         }
-        if let Err(e) = self.push_task(&job, None).await {
+        if push && let Err(e) = self.push_task(&job, None).await {
             let msg = format!("could not be queued: {e}");
             let _ = self
                 .records
@@ -268,14 +350,43 @@ impl Enqueuer {
         })
     }
 
-    /// Re-runs a failed or dead job as one more series of attempts under the same id.
+    /// Re-runs a failed or dead job as one more series of attempts under the same id. A queued
+    /// job whose task is missing (left by a crash between steps, see the module doc) is
+    /// retried too.
+    ///
+    /// Cancel-safe: the steps run in a spawned task that the caller only awaits.
     pub async fn retry(&self, id: &str) -> Result<JobRecord, QueueError> {
+        let this = self.clone();
+        let id = id.to_string();
+        tokio::spawn(async move { this.retry_steps(&id).await })
+            .await
+            .map_err(|e| QueueError::Task(e.to_string()))?
+    }
+
+    /// True when `rec` is queued but its apalis task does not exist and it is older than the
+    /// grace period: a trigger or retry stopped between its steps.
+    async fn is_orphan(&self, rec: &JobRecord) -> Result<bool, QueueError> {
+        if rec.state != JobState::Queued
+            || rec.updated_ms > Utc::now().timestamp_millis() - ORPHAN_GRACE_MS
+        {
+            return Ok(false);
+        }
+        let cfg = queue_config(&self.settings, rec.kind);
+        let exists: bool = redis::cmd("HEXISTS")
+            .arg(cfg.job_data_hash())
+            .arg(crate::payload::task_id(&rec.id, rec.attempts))
+            .query_async(&mut self.conn.clone())
+            .await?;
+        Ok(!exists)
+    }
+
+    async fn retry_steps(&self, id: &str) -> Result<JobRecord, QueueError> {
         let rec = self
             .records
             .get(id)
             .await?
             .ok_or_else(|| QueueError::NotFound(id.to_string()))?;
-        if !matches!(rec.state, JobState::Failed | JobState::Dead) {
+        if !matches!(rec.state, JobState::Failed | JobState::Dead) && !self.is_orphan(&rec).await? {
             return Err(QueueError::NotRetryable {
                 id: id.to_string(),
                 state: rec.state,
@@ -292,6 +403,8 @@ impl Enqueuer {
             max_attempts: rec.attempts + policy(&self.settings, rec.kind).max_attempts,
         };
         let now_ms = Utc::now().timestamp_millis();
+        // One script: the record shows the new state, attempt and max_attempts of the new
+        // series together.
         self.records
             .transition(
                 &job,
@@ -300,17 +413,11 @@ impl Enqueuer {
                 now_ms,
                 Update {
                     attempts: Some(attempt),
+                    max_attempts: Some(job.max_attempts),
                     next_run_ms: Some(None),
                     ..Default::default()
                 },
             )
-            .await?;
-        // The record must show max_attempts of the new series.
-        redis::cmd("HSET")
-            .arg(self.keys.job(id))
-            .arg("max_attempts")
-            .arg(job.max_attempts)
-            .exec_async(&mut self.conn.clone())
             .await?;
         self.push_task(&job, None).await?;
         self.records

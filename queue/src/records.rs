@@ -75,6 +75,7 @@ impl JobRecord {
 #[derive(Debug, Default, Clone)]
 pub struct Update<'a> {
     pub attempts: Option<u32>,
+    pub max_attempts: Option<u32>,
     pub last_error: Option<&'a str>,
     pub error_class: Option<FailureClass>,
     pub started_ms: Option<i64>,
@@ -311,6 +312,9 @@ impl Records {
         };
         if let Some(a) = update.attempts {
             set("attempts", a.to_string());
+        }
+        if let Some(m) = update.max_attempts {
+            set("max_attempts", m.to_string());
         }
         if let Some(e) = update.last_error {
             set("last_error", e.to_string());

@@ -27,6 +27,25 @@ pub enum StoreError {
     Invalid(String),
 }
 
+/// How long an idempotency key of `POST /api/v1/positions` is remembered.
+pub const IDEMPOTENCY_TTL_HOURS: i32 = 24;
+
+const INSERT_POSITION: &str =
+    "INSERT INTO positions (coin, korea_venue, foreign_venue, korea_qty, korea_entry, foreign_qty,
+                        foreign_entry, leverage, entry_usd_krw, entry_premium, opened_at)
+ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING *";
+
+/// What an insert under an idempotency key did.
+#[derive(Debug, Clone)]
+pub enum Idempotent {
+    /// The key was new: the position was inserted.
+    Created(Position),
+    /// The key was used with the same request: the position it created then.
+    Replayed(Position),
+    /// The key was used with a different request.
+    Mismatch,
+}
+
 /// OHLC bucket width.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Interval {
@@ -393,25 +412,87 @@ impl Store {
     // ----- positions -----
 
     pub async fn insert_position(&self, p: &Position) -> Result<Position, StoreError> {
-        let row = sqlx::query(
-            "INSERT INTO positions (coin, korea_venue, foreign_venue, korea_qty, korea_entry, foreign_qty,
-                                    foreign_entry, leverage, entry_usd_krw, entry_premium, opened_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING *",
-        )
-        .bind(p.coin.as_str())
-        .bind(p.pair.korea.as_str())
-        .bind(p.pair.foreign.as_str())
-        .bind(p.korea.quantity)
-        .bind(p.korea.entry_price.value())
-        .bind(p.foreign.quantity)
-        .bind(p.foreign.entry_price.value())
-        .bind(p.leverage as i32)
-        .bind(p.entry_usd_krw.value())
-        .bind(p.entry_premium)
-        .bind(p.opened_at)
-        .fetch_one(&self.pool)
-        .await?;
+        let row = sqlx::query(INSERT_POSITION)
+            .bind(p.coin.as_str())
+            .bind(p.pair.korea.as_str())
+            .bind(p.pair.foreign.as_str())
+            .bind(p.korea.quantity)
+            .bind(p.korea.entry_price.value())
+            .bind(p.foreign.quantity)
+            .bind(p.foreign.entry_price.value())
+            .bind(p.leverage as i32)
+            .bind(p.entry_usd_krw.value())
+            .bind(p.entry_premium)
+            .bind(p.opened_at)
+            .fetch_one(&self.pool)
+            .await?;
         position_from_row(&row)
+    }
+
+    /// Inserts `p` under an idempotency key, or answers what the key already stands for.
+    ///
+    /// One transaction: a transaction-scoped advisory lock on the key serializes requests that
+    /// share it (a concurrent duplicate waits for the first to commit, then sees its row), keys
+    /// older than [`IDEMPOTENCY_TTL_HOURS`] are purged first, and the position and the key row
+    /// are committed together. A dropped future rolls the transaction back: nothing is kept.
+    pub async fn insert_position_idempotent(
+        &self,
+        p: &Position,
+        key: &str,
+        request: &str,
+    ) -> Result<Idempotent, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind(key)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(hours => $1)",
+        )
+        .bind(IDEMPOTENCY_TTL_HOURS)
+        .execute(&mut *tx)
+        .await?;
+        let found = sqlx::query("SELECT request, position_id FROM idempotency_keys WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if let Some(row) = found {
+            let stored: String = row.try_get("request")?;
+            let id: i64 = row.try_get("position_id")?;
+            tx.commit().await?;
+            if stored != request {
+                return Ok(Idempotent::Mismatch);
+            }
+            return match self.position(id).await? {
+                Some(p) => Ok(Idempotent::Replayed(p)),
+                None => Err(StoreError::Invalid(format!(
+                    "idempotency key names position {id}, which does not exist"
+                ))),
+            };
+        }
+        let row = sqlx::query(INSERT_POSITION)
+            .bind(p.coin.as_str())
+            .bind(p.pair.korea.as_str())
+            .bind(p.pair.foreign.as_str())
+            .bind(p.korea.quantity)
+            .bind(p.korea.entry_price.value())
+            .bind(p.foreign.quantity)
+            .bind(p.foreign.entry_price.value())
+            .bind(p.leverage as i32)
+            .bind(p.entry_usd_krw.value())
+            .bind(p.entry_premium)
+            .bind(p.opened_at)
+            .fetch_one(&mut *tx)
+            .await?;
+        let saved = position_from_row(&row)?;
+        sqlx::query("INSERT INTO idempotency_keys (key, request, position_id) VALUES ($1, $2, $3)")
+            .bind(key)
+            .bind(request)
+            .bind(saved.id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Idempotent::Created(saved))
     }
 
     pub async fn position(&self, id: i64) -> Result<Option<Position>, StoreError> {

@@ -607,3 +607,98 @@ async fn ticks_missed_while_no_replica_runs_are_counted_once() {
     b.stop().await;
     env.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trigger_stopped_between_its_steps_does_not_block_the_next_one() {
+    let env = TestEnv::new(frozen_sim(), |s| s.worker.cron = false).await;
+    let enq = env.enqueuer();
+    // The claim step alone: the record says queued, but no task was pushed (a crash or a
+    // cancelled request between the steps).
+    let dead = enq
+        .trigger_claim_only_for_tests(JobKind::FetchFx, None)
+        .await
+        .unwrap();
+    assert!(!dead.conflict);
+    // Within the grace period it could still be a push in flight: it is the running trigger.
+    let early = enq.trigger(JobKind::FetchFx, None).await.unwrap();
+    assert_eq!(early.id, dead.id);
+    assert!(early.conflict);
+    tokio::time::sleep(Duration::from_millis(
+        queue::enqueue::ORPHAN_GRACE_MS as u64 + 200,
+    ))
+    .await;
+    let next = enq.trigger(JobKind::FetchFx, None).await.unwrap();
+    assert!(!next.conflict, "the dead trigger must not block: {next:?}");
+    assert_ne!(next.id, dead.id);
+    let worker = env.spawn_worker().await;
+    job_reaches(&env, &next.id, JobState::Done, Duration::from_secs(10)).await;
+    let old = env.records().get(&dead.id).await.unwrap().unwrap();
+    assert_eq!(old.state, JobState::Failed);
+    assert_eq!(old.error_class.as_deref(), Some("queue"));
+    assert!(
+        old.last_error
+            .as_deref()
+            .unwrap_or("")
+            .contains("never queued"),
+        "{old:?}"
+    );
+    worker.stop().await;
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_trigger_still_leaves_a_job_that_completes() {
+    let env = TestEnv::new(frozen_sim(), |s| s.worker.cron = false).await;
+    let enq = env.enqueuer();
+    let worker = env.spawn_worker().await;
+    // Dropped after its first poll, as a request that times out or whose client goes away.
+    let dropped = tokio::time::timeout(Duration::ZERO, enq.trigger(JobKind::FetchFx, None)).await;
+    assert!(dropped.is_err(), "the trigger was cut short");
+    let records = env.records();
+    let job = eventually(
+        Duration::from_secs(5),
+        "the dropped trigger's job",
+        || async {
+            let page = records
+                .list(Some(JobKind::FetchFx), None, 10, None)
+                .await
+                .unwrap();
+            assert!(page.items.len() <= 1, "{:?}", page.items);
+            page.items.into_iter().next()
+        },
+    )
+    .await;
+    job_reaches(&env, &job.id, JobState::Done, Duration::from_secs(10)).await;
+    // And the next trigger makes a new job.
+    let next = enq.trigger(JobKind::FetchFx, None).await.unwrap();
+    assert!(!next.conflict);
+    job_reaches(&env, &next.id, JobState::Done, Duration::from_secs(10)).await;
+    worker.stop().await;
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queued_job_left_without_its_task_can_be_retried() {
+    let env = TestEnv::new(frozen_sim(), |s| s.worker.cron = false).await;
+    let enq = env.enqueuer();
+    let dead = enq
+        .trigger_claim_only_for_tests(JobKind::FetchFx, None)
+        .await
+        .unwrap();
+    // Too young to tell from a push in flight.
+    assert!(matches!(
+        enq.retry(&dead.id).await,
+        Err(queue::QueueError::NotRetryable { .. })
+    ));
+    tokio::time::sleep(Duration::from_millis(
+        queue::enqueue::ORPHAN_GRACE_MS as u64 + 200,
+    ))
+    .await;
+    let rec = enq.retry(&dead.id).await.unwrap();
+    assert_eq!(rec.state, JobState::Queued);
+    assert_eq!(rec.attempts, 2);
+    let worker = env.spawn_worker().await;
+    job_reaches(&env, &dead.id, JobState::Done, Duration::from_secs(10)).await;
+    worker.stop().await;
+    env.cleanup().await;
+}

@@ -12,9 +12,10 @@ use domain::{
 use poem::web::Data;
 use poem_openapi::{
     ApiResponse, Object, OpenApi,
-    param::{Path, Query},
+    param::{Header, Path, Query},
     payload::Json,
 };
+use store::Idempotent;
 
 use crate::{
     AppState,
@@ -315,6 +316,41 @@ fn validate(state: &AppState, req: &OpenPositionRequest) -> Result<Position, Api
     .map_err(|e| ApiError::bad_request(e.to_string()))
 }
 
+/// Longest `Idempotency-Key` accepted.
+const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
+
+/// Checks an `Idempotency-Key`: 1 to 255 visible ASCII characters (a UUID fits).
+fn idempotency_key(raw: &str) -> Result<&str, ApiError> {
+    if raw.is_empty()
+        || raw.len() > MAX_IDEMPOTENCY_KEY_LEN
+        || !raw.bytes().all(|b| b.is_ascii_graphic())
+    {
+        return Err(ApiError::bad_request(format!(
+            "Idempotency-Key: must be 1 to {MAX_IDEMPOTENCY_KEY_LEN} visible ASCII characters \
+             (no spaces), e.g. a UUID"
+        )));
+    }
+    Ok(raw)
+}
+
+/// The request as the idempotency check compares it: the validated fields, decimals
+/// normalized, so `"0.5"` and `"0.50"` are the same request.
+fn canonical_request(p: &Position) -> String {
+    format!(
+        "coin={};korea_venue={};foreign_venue={};korea_qty={};korea_entry={};foreign_qty={};\
+         foreign_entry={};leverage={};entry_usd_krw={}",
+        p.coin,
+        p.pair.korea,
+        p.pair.foreign,
+        p.korea.quantity.normalize(),
+        p.korea.entry_price.value().normalize(),
+        p.foreign.quantity.normalize(),
+        p.foreign.entry_price.value().normalize(),
+        p.leverage,
+        p.entry_usd_krw.value().normalize(),
+    )
+}
+
 fn position_not_found(id: i64) -> ApiError {
     ApiError::new(
         ErrorCode::PositionNotFound,
@@ -334,6 +370,11 @@ impl PositionsApi {
     ///
     /// Validates every field (400 names the field) and computes the entry premium from the
     /// entry prices and FX.
+    ///
+    /// With an `Idempotency-Key` header, a repeat of the request (same key, same fields) within
+    /// 24 h answers 201 with the position the first one opened instead of opening another, and
+    /// the same key with different fields answers 409 `conflict`. Concurrent requests with one
+    /// key open one position.
     #[oai(
         path = "/api/v1/positions",
         method = "post",
@@ -343,10 +384,39 @@ impl PositionsApi {
         &self,
         state: Data<&AppState>,
         _admin: AdminAuth,
+        /// Makes retries safe: 1 to 255 visible ASCII characters (e.g. a UUID), remembered 24 h.
+        #[oai(name = "Idempotency-Key")]
+        idempotency: Header<Option<String>>,
         body: Json<OpenPositionRequest>,
     ) -> Result<PositionCreated, ApiError> {
+        let key = idempotency.0.as_deref().map(idempotency_key).transpose()?;
         let position = validate(&state, &body.0)?;
-        let saved = io(Service::Postgres, state.positions.open(&position)).await?;
+        let saved = match key {
+            None => io(Service::Postgres, state.positions.open(&position)).await?,
+            Some(key) => {
+                let request = canonical_request(&position);
+                match io(
+                    Service::Postgres,
+                    state.positions.open_idempotent(&position, key, &request),
+                )
+                .await?
+                {
+                    Idempotent::Created(p) => p,
+                    Idempotent::Replayed(p) => {
+                        tracing::info!(id = p.id, "position request replayed (Idempotency-Key)");
+                        let live = live(&state, std::slice::from_ref(&p)).await;
+                        return Ok(PositionCreated::Created(Json(position_view(p, &live))));
+                    }
+                    Idempotent::Mismatch => {
+                        return Err(ApiError::new(
+                            ErrorCode::Conflict,
+                            "Idempotency-Key was already used with a different request; \
+                             use a new key for a new position",
+                        ));
+                    }
+                }
+            }
+        };
         tracing::info!(id = saved.id, coin = %saved.coin, pair = %saved.pair, "position opened");
         let live = live(&state, std::slice::from_ref(&saved)).await;
         Ok(PositionCreated::Created(Json(position_view(saved, &live))))

@@ -286,3 +286,56 @@ async fn stats_count_states_depth_last_success_missed_ticks_and_workers() {
     assert!((1_500..5_000).contains(&age), "{age}");
     assert_eq!(kind("fetch-ticker")["missed_ticks"], 3);
 }
+
+/// Aborts trigger requests at several points of their life; each must leave either nothing or
+/// a queued job whose apalis task exists (so a worker will run it), and the next trigger
+/// answers with a job that will run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trigger_request_cut_short_leaves_nothing_or_a_job_that_will_run() {
+    let app = spawn_app().await;
+    let data = queue::queue_config(&app.settings, JobKind::FetchFx).job_data_hash();
+    let records = Records::new(app.conn.clone(), app.keys.clone(), 3600);
+    let mut known: Vec<String> = Vec::new();
+    for delay_us in [0u64, 200, 500, 1_000, 2_000, 5_000] {
+        let (http, url) = (app.http.clone(), app.url("/api/v1/jobs/fetch-fx/trigger"));
+        let request = tokio::spawn(async move { http.post(url).bearer_auth(TOKEN).send().await });
+        tokio::time::sleep(std::time::Duration::from_micros(delay_us)).await;
+        request.abort();
+        let _ = request.await;
+        // Give a handler that was running time to finish its steps.
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let page = records
+            .list(Some(JobKind::FetchFx), None, 100, None)
+            .await
+            .unwrap();
+        let new: Vec<_> = page
+            .items
+            .into_iter()
+            .filter(|r| !known.contains(&r.id))
+            .collect();
+        assert!(new.len() <= 1, "{new:?}");
+        for rec in &new {
+            known.push(rec.id.clone());
+            assert_eq!(rec.state, JobState::Queued, "{rec:?}");
+            let exists: bool = app.conn.clone().hexists(&data, &rec.id).await.unwrap();
+            assert!(
+                exists,
+                "queued job {} has no task (cut at {delay_us} µs)",
+                rec.id
+            );
+        }
+        let (status, body) = app.admin_post("/api/v1/jobs/fetch-fx/trigger", None).await;
+        assert_eq!(status, 202, "{body}");
+        let id = body["id"].as_str().unwrap().to_string();
+        let exists: bool = app.conn.clone().hexists(&data, &id).await.unwrap();
+        assert!(exists, "the next trigger's job {id} has a task");
+        known.push(id);
+        // Clear the way for the next round (no worker runs here).
+        let _: () = app
+            .conn
+            .clone()
+            .del(app.keys.trigger(JobKind::FetchFx))
+            .await
+            .unwrap();
+    }
+}

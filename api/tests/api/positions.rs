@@ -175,3 +175,84 @@ async fn invalid_positions_are_rejected_naming_the_field() {
     let list = app.get_ok("/api/v1/positions").await;
     assert_eq!(list["positions"].as_array().unwrap().len(), 0);
 }
+
+async fn post_with_key(app: &TestApp, key: &str, body: Value) -> (reqwest::StatusCode, Value) {
+    let resp = app
+        .http
+        .post(app.url("/api/v1/positions"))
+        .bearer_auth(TOKEN)
+        .header("Idempotency-Key", key)
+        .json(&body)
+        .send()
+        .await
+        .expect("request is answered");
+    let status = resp.status();
+    (status, resp.json().await.unwrap())
+}
+
+async fn stored_positions(app: &TestApp) -> usize {
+    app.store.positions(false, 1_000).await.unwrap().len()
+}
+
+#[tokio::test]
+async fn the_same_idempotency_key_and_body_twice_give_the_same_position_once() {
+    let app = spawn_app().await;
+    let key = "4b0c5a8e-0f57-4d7e-9a39-5bd1f0c2a001";
+    let (s1, first) = post_with_key(&app, key, request()).await;
+    assert_eq!(s1, 201, "{first}");
+    // The same request with decimals written differently is the same request.
+    let mut again = request();
+    again["korea_qty"] = json!("0.50");
+    let (s2, second) = post_with_key(&app, key, again).await;
+    assert_eq!(s2, 201, "{second}");
+    assert_eq!(first["id"], second["id"]);
+    assert_eq!(first["opened_at"], second["opened_at"]);
+    assert_eq!(stored_positions(&app).await, 1);
+    // Without the key (or with another one) a new position is opened.
+    let (s3, third) = post_with_key(&app, "another-key", request()).await;
+    assert_eq!(s3, 201);
+    assert_ne!(third["id"], first["id"]);
+    assert_eq!(stored_positions(&app).await, 2);
+}
+
+#[tokio::test]
+async fn the_same_idempotency_key_with_another_body_is_a_conflict() {
+    let app = spawn_app().await;
+    let (s, _) = post_with_key(&app, "key-1", request()).await;
+    assert_eq!(s, 201);
+    let mut other = request();
+    other["leverage"] = json!(5);
+    let answer = post_with_key(&app, "key-1", other).await;
+    let message = assert_error(&answer, 409, "conflict");
+    assert!(message.contains("Idempotency-Key"), "{message}");
+    assert_eq!(stored_positions(&app).await, 1);
+}
+
+#[tokio::test]
+async fn bad_idempotency_keys_are_rejected() {
+    let app = spawn_app().await;
+    for key in ["has space", &"k".repeat(256)] {
+        let answer = post_with_key(&app, key, request()).await;
+        let message = assert_error(&answer, 400, "bad_request");
+        assert!(message.contains("Idempotency-Key"), "{message}");
+    }
+    assert_eq!(stored_positions(&app).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ten_concurrent_requests_with_one_idempotency_key_open_one_position() {
+    let app = spawn_app().await;
+    let answers = futures::future::join_all(
+        (0..10).map(|_| post_with_key(&app, "concurrent-key", request())),
+    )
+    .await;
+    let ids: Vec<&Value> = answers
+        .iter()
+        .map(|(s, b)| {
+            assert_eq!(*s, 201, "{b}");
+            &b["id"]
+        })
+        .collect();
+    assert!(ids.iter().all(|id| *id == ids[0]), "{ids:?}");
+    assert_eq!(stored_positions(&app).await, 1);
+}
