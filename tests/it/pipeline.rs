@@ -164,11 +164,10 @@ async fn zero_price_or_stale_input_never_produces_a_premium_and_the_reason_is_re
     assert!(cache.premium(&btc, upbit_binance).await.unwrap().is_none());
 
     // Bybit prices were never fetched: missing, never a premium.
-    let skip = cache
-        .skip(&eth, upbit_bybit)
-        .await
-        .unwrap()
-        .expect("bybit skip recorded");
+    let skip = eventually(Duration::from_secs(10), "bybit skip recorded", || async {
+        cache.skip(&eth, upbit_bybit).await.unwrap()
+    })
+    .await;
     assert_eq!(skip.input, "bybit ETH ticker");
     assert!(cache.premium(&eth, upbit_bybit).await.unwrap().is_none());
 
@@ -700,5 +699,65 @@ async fn a_queued_job_left_without_its_task_can_be_retried() {
     let worker = env.spawn_worker().await;
     job_reaches(&env, &dead.id, JobState::Done, Duration::from_secs(10)).await;
     worker.stop().await;
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_whose_task_is_gone_is_abandoned_after_the_bound_and_a_pending_one_is_not() {
+    let env = TestEnv::new(frozen_sim(), |s| s.worker.cron = false).await;
+    let records = env.records();
+    let keys = env.keys();
+    let mut conn = env.conn.clone();
+    let now = Utc::now().timestamp_millis();
+    // A record with no task behind it (a crash between the push and the record, a failover
+    // that lost the task), one whose task waits in the queue (no worker runs), and an index
+    // entry whose record is gone.
+    let orphan = Job::for_tick(JobKind::FetchFx, None, 1_763_800_200);
+    records.create(&orphan, 3, now).await.unwrap();
+    let pending = Job::for_tick(JobKind::FetchFx, None, 1_763_800_210);
+    assert_eq!(
+        env.enqueuer().push(&pending).await.unwrap(),
+        PushOutcome::New
+    );
+    let queued_index = keys.jobs_index(None, Some(JobState::Queued));
+    let _: () = conn.zadd(&queued_index, "ghost", now).await.unwrap();
+
+    // Time is an argument: nothing moves before the bound, one record after it.
+    let bound = env.settings.retention.abandon_after_secs as i64 * 1000;
+    let early = queue::janitor::abandon_stale(&env.conn, &env.settings, now + bound - 1_000, 100)
+        .await
+        .unwrap();
+    assert_eq!(early, 0);
+    let late = queue::janitor::abandon_stale(&env.conn, &env.settings, now + bound + 1_000, 100)
+        .await
+        .unwrap();
+    assert_eq!(late, 1);
+
+    let rec = records.get(&orphan.id).await.unwrap().unwrap();
+    assert_eq!(rec.state, JobState::Abandoned, "{rec:?}");
+    assert_eq!(rec.error_class.as_deref(), Some("abandoned"));
+    let ttl: i64 = conn.ttl(keys.job(&orphan.id)).await.unwrap();
+    assert!(
+        ttl > 0,
+        "an abandoned record expires like a finished one (ttl {ttl})"
+    );
+    let listed = records
+        .list(Some(JobKind::FetchFx), Some(JobState::Abandoned), 10, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        listed
+            .items
+            .iter()
+            .map(|r| r.id.as_str())
+            .collect::<Vec<_>>(),
+        vec![orphan.id.as_str()]
+    );
+    let still = records.get(&pending.id).await.unwrap().unwrap();
+    assert_eq!(still.state, JobState::Queued, "its task is still pending");
+    let ghost: Option<f64> = conn.zscore(&queued_index, "ghost").await.unwrap();
+    assert_eq!(ghost, None, "index entries without a record are dropped");
+    let queued: Vec<String> = conn.zrange(&queued_index, 0, -1).await.unwrap();
+    assert_eq!(queued, vec![pending.id.clone()]);
     env.cleanup().await;
 }

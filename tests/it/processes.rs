@@ -60,7 +60,7 @@ async fn run_replicas(duration: Duration, kill_every: Option<Duration>) -> Ledge
     .await;
     let mut replicas: Vec<_> = (0..3).map(|_| env.spawn_worker_process()).collect();
     // Let all three start (connect, migrate), then observe.
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    env.wait_for_workers(3).await;
     let first = Utc::now().timestamp() + 1;
     let end = std::time::Instant::now() + duration;
     let mut kills = 0;
@@ -237,7 +237,7 @@ async fn a_failing_fetch_fx_backs_off_survives_a_kill_between_attempts_and_dies_
     )
     .await;
     let mut a = env.spawn_worker_process();
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    env.wait_for_workers(1).await;
     let t = env
         .enqueuer()
         .trigger(JobKind::FetchFx, None)
@@ -355,7 +355,7 @@ async fn slow_fx_job_running_in_a_process(
     )
     .await;
     let worker = env.spawn_worker_process();
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    env.wait_for_workers(1).await;
     let t = env
         .enqueuer()
         .trigger(JobKind::FetchFx, None)

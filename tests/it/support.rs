@@ -30,6 +30,70 @@ pub struct TestEnv {
     pub conn: RedisConn,
     pub settings: Arc<Settings>,
     pub http: reqwest::Client,
+    /// Removes the keys and the database when the test ends without calling `cleanup` (a
+    /// failed assertion, a panic).
+    guard: CleanupGuard,
+}
+
+/// Deletes a test's Redis keys and database on drop, unless disarmed by `TestEnv::cleanup`.
+struct CleanupGuard {
+    prefix: String,
+    db_name: String,
+    /// The apalis `<q>:workers` names of the test's queues.
+    queues: Vec<String>,
+    armed: bool,
+}
+
+impl Drop for CleanupGuard {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let (prefix, db, queues) = (
+            self.prefix.clone(),
+            self.db_name.clone(),
+            self.queues.clone(),
+        );
+        // The test's runtime may be gone (or panicking): use a runtime of our own.
+        let _ = std::thread::spawn(move || {
+            if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                rt.block_on(remove_test_data(&prefix, &db, &queues));
+            }
+        })
+        .join();
+    }
+}
+
+/// Deletes every key under `prefix`, the test's queues from apalis' global list, and the database.
+async fn remove_test_data(prefix: &str, db_name: &str, queues: &[String]) {
+    if let Ok(mut conn) = keyspace::connect_redis(REDIS_URL, Duration::from_secs(5)).await {
+        let mut keys = Vec::new();
+        if let Ok(mut iter) = conn.scan_match::<_, String>(format!("{prefix}:*")).await {
+            while let Some(Ok(k)) = iter.next_item().await {
+                keys.push(k);
+            }
+        }
+        for chunk in keys.chunks(500) {
+            let _: Result<(), _> = conn.del(chunk).await;
+        }
+        // apalis-redis registers every queue in one global sorted set outside the prefix.
+        for workers in queues {
+            let _: Result<(), _> = conn.zrem("core:apalis:queues:list", workers).await;
+        }
+    }
+    use sqlx::Connection;
+    if let Ok(mut admin) =
+        sqlx::PgConnection::connect("postgres://postgres@127.0.0.1:5432/postgres").await
+    {
+        let _ = sqlx::query(&format!(
+            "DROP DATABASE IF EXISTS \"{db_name}\" WITH (FORCE)"
+        ))
+        .execute(&mut admin)
+        .await;
+    }
 }
 
 /// Settings for a test: simulator URLs, the test's prefix and database, fast polling.
@@ -68,13 +132,23 @@ impl TestEnv {
         let conn = keyspace::connect_redis(REDIS_URL, Duration::from_secs(5))
             .await
             .expect("local Redis answers");
+        let settings = Arc::new(s);
         TestEnv {
+            guard: CleanupGuard {
+                prefix: prefix.clone(),
+                db_name: db_name.clone(),
+                queues: domain::JobKind::ALL
+                    .into_iter()
+                    .map(|k| queue::queue_config(&settings, k).workers_set())
+                    .collect(),
+                armed: true,
+            },
             prefix,
             db_name,
             database_url,
             sim,
             conn,
-            settings: Arc::new(s),
+            settings,
             http: reqwest::Client::new(),
         }
     }
@@ -231,6 +305,25 @@ impl TestEnv {
         }
     }
 
+    /// Waits until `n` worker processes (or in-process replicas) of this test have registered
+    /// their heartbeat, i.e. are consuming the queues.
+    pub async fn wait_for_workers(&self, n: usize) {
+        let key = self.keys().workers();
+        eventually(
+            Duration::from_secs(30),
+            &format!("{n} worker(s) to register"),
+            || {
+                let mut conn = self.conn.clone();
+                let key = key.clone();
+                async move {
+                    let alive: usize = conn.zcard(key).await.unwrap_or(0);
+                    (alive >= n).then_some(())
+                }
+            },
+        )
+        .await;
+    }
+
     /// Keys under this test's prefix (SCAN, so safe beside other tests).
     pub async fn prefix_keys(&self) -> Vec<String> {
         let mut conn = self.conn.clone();
@@ -245,29 +338,14 @@ impl TestEnv {
         keys
     }
 
-    /// Removes this test's keys and database.
-    pub async fn cleanup(self) {
-        let keys = self.prefix_keys().await;
-        let mut conn = self.conn.clone();
-        for chunk in keys.chunks(500) {
-            let _: Result<(), _> = conn.del(chunk).await;
-        }
-        // apalis-redis registers every queue in one global sorted set outside the prefix.
-        for kind in domain::JobKind::ALL {
-            let workers = queue::queue_config(&self.settings, kind).workers_set();
-            let _: Result<(), _> = conn.zrem("core:apalis:queues:list", workers).await;
-        }
-        use sqlx::Connection;
-        if let Ok(mut admin) =
-            sqlx::PgConnection::connect("postgres://postgres@127.0.0.1:5432/postgres").await
-        {
-            let _ = sqlx::query(&format!(
-                "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
-                self.db_name
-            ))
-            .execute(&mut admin)
-            .await;
-        }
+    /// Removes this test's keys and database (also done on drop if a test fails first).
+    pub async fn cleanup(mut self) {
+        self.guard.armed = false;
+        let queues: Vec<String> = domain::JobKind::ALL
+            .into_iter()
+            .map(|k| queue::queue_config(&self.settings, k).workers_set())
+            .collect();
+        remove_test_data(&self.prefix, &self.db_name, &queues).await;
         let _ = self.sim.stop().await;
     }
 }
