@@ -387,6 +387,19 @@ pub fn terminate(child: &mut Child) {
 /// process behind (a leaked worker would also hold the test harness's output pipe open).
 pub struct ChildGuard(pub Child);
 
+impl std::ops::Deref for ChildGuard {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for ChildGuard {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
 impl Drop for ChildGuard {
     fn drop(&mut self) {
         let _ = self.0.kill();

@@ -10,7 +10,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::support::{HEAVY, TestEnv};
+use crate::support::{ChildGuard, HEAVY, TestEnv};
 
 // A dependency of the binary (its errors), not of these tests.
 use anyhow as _;
@@ -232,7 +232,7 @@ fn default_coins() -> Vec<String> {
 
 /// `premium-spread up --sim --workers <workers>` on this environment, the API on `port`; its
 /// stdout and stderr are drained by threads (a full pipe would block every process writing logs).
-fn spawn_up(env: &TestEnv, port: u16, workers: usize) -> (Child, Vec<JoinHandle<String>>) {
+fn spawn_up(env: &TestEnv, port: u16, workers: usize) -> (ChildGuard, Vec<JoinHandle<String>>) {
     let mut up = Command::new(env!("CARGO_BIN_EXE_premium-spread"))
         .args(["up", "--sim", "--sim-addr", "127.0.0.1:0", "--workers"])
         .arg(workers.to_string())
@@ -262,7 +262,7 @@ fn spawn_up(env: &TestEnv, port: u16, workers: usize) -> (Child, Vec<JoinHandle<
         })
     })
     .collect();
-    (up, readers)
+    (ChildGuard(up), readers)
 }
 
 /// Waits for `child` to exit, at most `timeout`.
@@ -578,5 +578,72 @@ async fn log_format_json_in_a_config_file_makes_a_worker_log_json_lines() {
     let _ = std::fs::remove_file(&config);
     let v = json_line.unwrap_or_else(|| panic!("no JSON log line within 20 s: {seen:#?}"));
     assert!(v["fields"].is_object() || v["timestamp"].is_string(), "{v}");
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_redis_loses_every_key_up_serves_fresh_premiums_again_within_5_s_with_nobody_triggering_anything()
+ {
+    let _heavy = HEAVY.lock().await;
+    let env = TestEnv::new(sim::SimConfig::default(), |_| {}).await;
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let (mut up, _readers) = spawn_up(&env, port, 3);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline && fresh_coins(&env.http, &base).await != Some(default_coins())
+    {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        fresh_coins(&env.http, &base).await,
+        Some(default_coins()),
+        "fresh premiums before the flush"
+    );
+
+    // Redis loses everything this system keeps (FLUSHALL, but only this test's keys: other
+    // tests share the server): queues, job records, cached prices and the FX rate.
+    let keys = env.prefix_keys().await;
+    assert!(
+        keys.iter().any(|k| k.contains(":fx:")),
+        "an FX rate was cached"
+    );
+    let mut conn = env.conn.clone();
+    for chunk in keys.chunks(500) {
+        let _: () = redis::AsyncCommands::del(&mut conn, chunk).await.unwrap();
+    }
+    let flushed = Instant::now();
+
+    // Every default coin gets a premium observed after the flush, nobody triggering anything.
+    let mut back_after = None;
+    while flushed.elapsed() < Duration::from_secs(15) {
+        if let Ok(premiums) = available_premiums(&env.http, &base).await {
+            let since = flushed.elapsed().as_millis() as i64;
+            let mut coins: Vec<String> = premiums
+                .into_iter()
+                .filter(|(_, age_ms, stale)| *age_ms < since && !stale)
+                .map(|(c, _, _)| c)
+                .collect();
+            coins.sort();
+            coins.dedup();
+            if coins == default_coins() {
+                back_after = Some(flushed.elapsed());
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let back_after = back_after.expect("premiums came back after Redis lost its keys");
+    eprintln!("premiums available again {back_after:?} after Redis lost every key");
+    assert!(
+        back_after <= Duration::from_secs(5),
+        "premiums came back only after {back_after:?}"
+    );
+    Command::new("kill")
+        .args(["-INT", &up.id().to_string()])
+        .status()
+        .unwrap();
+    exits_within(&mut up, Duration::from_secs(30))
+        .await
+        .expect("`up` stops within 30 s of Ctrl-C");
     env.cleanup().await;
 }
