@@ -63,7 +63,11 @@ pub async fn run<H: Handler>(q: &Enqueuer, handler: &H, job: Job, worker: &str) 
     let max = max_attempts(s, &job);
     let policy = policy(s, job.kind);
     let token = ulid::Ulid::generate().to_string();
-    let mut fence = Fence::Claim(&token);
+    let mut w = Writer {
+        q,
+        fence: Fence::Claim(&token),
+        max,
+    };
     let mut job = job;
     loop {
         let started = Utc::now();
@@ -76,27 +80,14 @@ pub async fn run<H: Handler>(q: &Enqueuer, handler: &H, job: Job, worker: &str) 
             next_run_ms: Some(None),
             ..Default::default()
         };
-        match q
-            .records()
-            .transition_fenced(
-                &job,
-                max,
-                JobState::Running,
-                started_ms,
-                update.clone(),
-                fence,
-            )
+        if !w
+            .record(&job, JobState::Running, update.clone(), "start")
             .await
         {
-            Ok(Transitioned::Applied(_)) => {}
-            Ok(Transitioned::Fenced) => {
-                fenced(&job, "start");
-                janitor::collect_later(q, &job).await;
-                return;
-            }
-            Err(e) => tracing::warn!(job = %job.id, error = %e, "could not record job start"),
+            janitor::collect_later(q, &job).await;
+            return;
         }
-        fence = Fence::Own(&token);
+        w.fence = Fence::Own(&token);
         update.count_run = false;
         update.started_ms = None;
         update.next_run_ms = None;
@@ -112,11 +103,8 @@ pub async fn run<H: Handler>(q: &Enqueuer, handler: &H, job: Job, worker: &str) 
                 s.worker.max_tick_lag_secs
             );
             tracing::warn!(job = %job.id, "{msg}");
-            finish(
-                q,
-                fence,
+            w.finish(
                 &job,
-                max,
                 JobState::Failed,
                 Some((&msg, FailureClass::Late)),
                 None,
@@ -153,7 +141,7 @@ pub async fn run<H: Handler>(q: &Enqueuer, handler: &H, job: Job, worker: &str) 
         let err = match outcome {
             Ok(summary) => {
                 tracing::debug!(job = %job.id, attempt = job.attempt, %summary, "job done");
-                finish(q, fence, &job, max, JobState::Done, None, Some(&summary)).await;
+                w.finish(&job, JobState::Done, None, Some(&summary)).await;
                 return;
             }
             Err(e) => e,
@@ -162,30 +150,14 @@ pub async fn run<H: Handler>(q: &Enqueuer, handler: &H, job: Job, worker: &str) 
         let class = err.class;
         if !err.retryable {
             tracing::warn!(job = %job.id, attempt = job.attempt, error = %msg, "job failed (permanent)");
-            finish(
-                q,
-                fence,
-                &job,
-                max,
-                JobState::Failed,
-                Some((&msg, class)),
-                None,
-            )
-            .await;
+            w.finish(&job, JobState::Failed, Some((&msg, class)), None)
+                .await;
             return;
         }
         if job.attempt >= max {
             tracing::warn!(job = %job.id, attempt = job.attempt, error = %msg, "job dead after its last attempt");
-            finish(
-                q,
-                fence,
-                &job,
-                max,
-                JobState::Dead,
-                Some((&msg, class)),
-                None,
-            )
-            .await;
+            w.finish(&job, JobState::Dead, Some((&msg, class)), None)
+                .await;
             return;
         }
         let delay = retry::delay(&policy, job.attempt, err.retry_after, &mut rand::rng());
@@ -197,7 +169,7 @@ pub async fn run<H: Handler>(q: &Enqueuer, handler: &H, job: Job, worker: &str) 
         update.error_class = Some(class);
         if delay < Duration::from_secs(1) {
             update.next_run_ms = Some(Some(run_at.timestamp_millis()));
-            if !mark_scheduled(q, fence, &job, max, update).await {
+            if !w.record(&job, JobState::Scheduled, update, "retry").await {
                 return;
             }
             tracing::info!(job = %job.id, attempt = job.attempt, ?delay, error = %msg, "retrying in place");
@@ -209,7 +181,7 @@ pub async fn run<H: Handler>(q: &Enqueuer, handler: &H, job: Job, worker: &str) 
         // says so first, fenced: a run that is no longer current pushes no successor.
         let at_ms = crate::enqueue::ceil_secs(run_at) as i64 * 1000;
         update.next_run_ms = Some(Some(at_ms));
-        if !mark_scheduled(q, fence, &job, max, update).await {
+        if !w.record(&job, JobState::Scheduled, update, "retry").await {
             janitor::collect_later(q, &job).await;
             return;
         }
@@ -221,45 +193,84 @@ pub async fn run<H: Handler>(q: &Enqueuer, handler: &H, job: Job, worker: &str) 
             Err(e) => {
                 // Redis refused the successor: the job cannot continue; say so.
                 let msg = format!("{msg}; the retry could not be queued: {e}");
-                finish(
-                    q,
-                    fence,
-                    &job,
-                    max,
-                    JobState::Dead,
-                    Some((&msg, class)),
-                    None,
-                )
-                .await;
+                w.finish(&job, JobState::Dead, Some((&msg, class)), None)
+                    .await;
             }
         }
         return;
     }
 }
 
-/// Records a pending retry; false when this run is no longer the job's current one.
-async fn mark_scheduled(
-    q: &Enqueuer,
-    fence: Fence<'_>,
-    job: &Job,
+/// What every record write of one run shares: the queue, the run's fence and its attempt cap.
+#[derive(Clone, Copy)]
+struct Writer<'a> {
+    q: &'a Enqueuer,
+    fence: Fence<'a>,
     max: u32,
-    update: Update<'_>,
-) -> bool {
-    let now_ms = Utc::now().timestamp_millis();
-    match q
-        .records()
-        .transition_fenced(job, max, JobState::Scheduled, now_ms, update, fence)
-        .await
-    {
-        Ok(Transitioned::Applied(_)) => true,
-        Ok(Transitioned::Fenced) => {
-            fenced(job, "retry");
-            false
+}
+
+impl Writer<'_> {
+    /// Moves the job's record to `state`; false when the fence refused it (this run is no
+    /// longer the job's current one). A Redis error is logged and counts as written: the run
+    /// goes on, as it did before records were fenced.
+    async fn record(
+        self,
+        job: &Job,
+        state: JobState,
+        update: Update<'_>,
+        what: &'static str,
+    ) -> bool {
+        let now_ms = Utc::now().timestamp_millis();
+        match self
+            .q
+            .records()
+            .transition_fenced(job, self.max, state, now_ms, update, self.fence)
+            .await
+        {
+            Ok(Transitioned::Applied(_)) => true,
+            Ok(Transitioned::Fenced) => {
+                fenced(job, what);
+                false
+            }
+            Err(e) => {
+                tracing::warn!(job = %job.id, %state, error = %e, "could not record the job's state");
+                true
+            }
         }
-        Err(e) => {
-            tracing::warn!(job = %job.id, error = %e, "could not record the pending retry");
-            true
+    }
+
+    /// Records the end of the job (and its last success), then hands its task to the janitor.
+    async fn finish(
+        self,
+        job: &Job,
+        state: JobState,
+        error: Option<(&str, FailureClass)>,
+        summary: Option<&str>,
+    ) {
+        let now = Utc::now();
+        metrics::counter!(m::JOBS_TOTAL, "kind" => job.kind.as_str(), "state" => state.as_str())
+            .increment(1);
+        let update = Update {
+            finished_ms: Some(now.timestamp_millis()),
+            last_error: error.map(|(e, _)| e),
+            error_class: error.map(|(_, c)| c),
+            summary,
+            ..Default::default()
+        };
+        if self.record(job, state, update, "finish").await && state == JobState::Done {
+            metrics::gauge!(m::LAST_SUCCESS, "kind" => job.kind.as_str())
+                .set(now.timestamp() as f64);
+            let _: Result<(), _> = self
+                .q
+                .conn()
+                .hset(
+                    self.q.keys().last_success(),
+                    job.kind.as_str(),
+                    now.timestamp_millis(),
+                )
+                .await;
         }
+        janitor::collect_later(self.q, job).await;
     }
 }
 
@@ -268,49 +279,6 @@ fn fenced(job: &Job, what: &'static str) {
     tracing::warn!(job = %job.id, attempt = job.attempt, what, "a newer run of this job owns its record; this run's write was ignored");
     metrics::counter!(m::FENCED_WRITES_TOTAL, "kind" => job.kind.as_str(), "what" => what)
         .increment(1);
-}
-
-async fn finish(
-    q: &Enqueuer,
-    fence: Fence<'_>,
-    job: &Job,
-    max: u32,
-    state: JobState,
-    error: Option<(&str, FailureClass)>,
-    summary: Option<&str>,
-) {
-    let now = Utc::now();
-    let now_ms = now.timestamp_millis();
-    metrics::counter!(m::JOBS_TOTAL, "kind" => job.kind.as_str(), "state" => state.as_str())
-        .increment(1);
-    let update = Update {
-        finished_ms: Some(now_ms),
-        last_error: error.map(|(e, _)| e),
-        error_class: error.map(|(_, c)| c),
-        summary,
-        ..Default::default()
-    };
-    match q
-        .records()
-        .transition_fenced(job, max, state, now_ms, update, fence)
-        .await
-    {
-        Ok(Transitioned::Applied(_)) => {}
-        Ok(Transitioned::Fenced) => {
-            fenced(job, "finish");
-            janitor::collect_later(q, job).await;
-            return;
-        }
-        Err(e) => tracing::warn!(job = %job.id, error = %e, "could not record job end"),
-    }
-    if state == JobState::Done {
-        metrics::gauge!(m::LAST_SUCCESS, "kind" => job.kind.as_str()).set(now.timestamp() as f64);
-        let _: Result<(), _> = q
-            .conn()
-            .hset(q.keys().last_success(), job.kind.as_str(), now_ms)
-            .await;
-    }
-    janitor::collect_later(q, job).await;
 }
 
 fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {

@@ -12,6 +12,7 @@ use std::{
     time::Duration,
 };
 
+use crate::support::free_port;
 use tokio::{
     net::{TcpListener, TcpStream},
     sync::watch,
@@ -22,14 +23,6 @@ pub struct OwnRedis {
     pub port: u16,
     dir: PathBuf,
     child: Option<Child>,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 impl OwnRedis {

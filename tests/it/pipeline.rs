@@ -607,25 +607,35 @@ async fn ticks_missed_while_no_replica_runs_are_counted_once() {
     env.cleanup().await;
 }
 
+/// The first step of a trigger alone: the record says queued, but no task was pushed (a crash
+/// or a cancelled request between the steps).
+async fn claim_without_push(enq: &queue::Enqueuer) -> queue::Triggered {
+    enq.trigger_claim_only_for_tests(JobKind::FetchFx, None)
+        .await
+        .unwrap()
+}
+
+/// Waits until a queued record without its task can no longer be a push in flight.
+async fn past_orphan_grace() {
+    tokio::time::sleep(Duration::from_millis(
+        queue::enqueue::ORPHAN_GRACE_MS as u64 + 200,
+    ))
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_trigger_stopped_between_its_steps_does_not_block_the_next_one() {
     let env = TestEnv::new(frozen_sim(), |s| s.worker.cron = false).await;
     let enq = env.enqueuer();
     // The claim step alone: the record says queued, but no task was pushed (a crash or a
     // cancelled request between the steps).
-    let dead = enq
-        .trigger_claim_only_for_tests(JobKind::FetchFx, None)
-        .await
-        .unwrap();
+    let dead = claim_without_push(&enq).await;
     assert!(!dead.conflict);
     // Within the grace period it could still be a push in flight: it is the running trigger.
     let early = enq.trigger(JobKind::FetchFx, None).await.unwrap();
     assert_eq!(early.id, dead.id);
     assert!(early.conflict);
-    tokio::time::sleep(Duration::from_millis(
-        queue::enqueue::ORPHAN_GRACE_MS as u64 + 200,
-    ))
-    .await;
+    past_orphan_grace().await;
     let next = enq.trigger(JobKind::FetchFx, None).await.unwrap();
     assert!(!next.conflict, "the dead trigger must not block: {next:?}");
     assert_ne!(next.id, dead.id);
@@ -680,19 +690,13 @@ async fn a_dropped_trigger_still_leaves_a_job_that_completes() {
 async fn a_queued_job_left_without_its_task_can_be_retried() {
     let env = TestEnv::new(frozen_sim(), |s| s.worker.cron = false).await;
     let enq = env.enqueuer();
-    let dead = enq
-        .trigger_claim_only_for_tests(JobKind::FetchFx, None)
-        .await
-        .unwrap();
+    let dead = claim_without_push(&enq).await;
     // Too young to tell from a push in flight.
     assert!(matches!(
         enq.retry(&dead.id).await,
         Err(queue::QueueError::NotRetryable { .. })
     ));
-    tokio::time::sleep(Duration::from_millis(
-        queue::enqueue::ORPHAN_GRACE_MS as u64 + 200,
-    ))
-    .await;
+    past_orphan_grace().await;
     let rec = enq.retry(&dead.id).await.unwrap();
     assert_eq!(rec.state, JobState::Queued);
     assert_eq!(rec.attempts, 2);

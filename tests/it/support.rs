@@ -383,6 +383,15 @@ pub fn terminate(child: &mut Child) {
         .status();
 }
 
+/// A port that was free a moment ago (the OS picks it).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// A child process killed (SIGKILL) and reaped when dropped, so a failing test leaves no
 /// process behind (a leaked worker would also hold the test harness's output pipe open).
 pub struct ChildGuard(pub Child);

@@ -10,18 +10,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::support::{ChildGuard, HEAVY, TestEnv};
+use crate::support::{ChildGuard, HEAVY, TestEnv, free_port};
 
 // A dependency of the binary (its errors), not of these tests.
 use anyhow as _;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// Coins with a fresh premium on every configured pair.
 async fn fresh_coins(http: &reqwest::Client, base: &str) -> Option<Vec<String>> {
