@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use domain::Region;
+use domain::{Region, Venue};
 use poem::{
     Response, Route, get, handler,
     http::StatusCode,
@@ -22,6 +22,7 @@ use crate::{
     prefix::{self, Prefix},
     routes::{json_response, ok},
     state::Sim,
+    universe::Change,
 };
 
 pub(crate) fn routes() -> Route {
@@ -35,6 +36,8 @@ pub(crate) fn routes() -> Route {
         .at("/advance", post(advance))
         .at("/stats", get(stats).delete(reset_stats))
         .at("/health", get(health).head(health))
+        .at("/universe", get(universe))
+        .at("/listings", post(change_listing))
 }
 
 fn bad_request(msg: impl Into<String>) -> Response {
@@ -237,6 +240,70 @@ fn advance(sim: Data<&Arc<Sim>>, body: Vec<u8>) -> Response {
             bad_request(format!("steps must be at most {MAX_ADVANCE}"))
         }
         Ok(a) => ok(&json!({"step": sim.advance(a.steps)})),
+        Err(e) => bad_request(e),
+    }
+}
+
+// ---- listings and ground truth ----
+
+#[handler]
+fn universe(sim: Data<&Arc<Sim>>) -> Response {
+    ok(&sim.universe().truth())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListingBody {
+    venue: String,
+    coin: String,
+    action: String,
+    /// Coins per price unit of a new foreign listing (`1000` → `1000NEWCUSDT`; OKX: `ctVal`).
+    multiplier: Option<Decimal>,
+}
+
+#[handler]
+fn change_listing(sim: Data<&Arc<Sim>>, body: Vec<u8>) -> Response {
+    let b: ListingBody = match parse(&body) {
+        Ok(b) => b,
+        Err(e) => return bad_request(e),
+    };
+    let venue = match prefix::parse(&b.venue) {
+        Ok(Prefix::Venue(v)) => v,
+        Ok(p) => return bad_request(format!("`{p}` is an FX source, not a venue")),
+        Err(e) => return bad_request(e),
+    };
+    let coin = match domain::Coin::parse(&b.coin) {
+        Ok(c) if c.as_str() != "USDT" => c.as_str().to_string(),
+        _ => return bad_request(format!("invalid coin `{}`", b.coin)),
+    };
+    let list = match b.action.trim().to_ascii_lowercase().as_str() {
+        "list" => true,
+        "delist" => false,
+        other => return bad_request(format!("action must be `list` or `delist`, got `{other}`")),
+    };
+    let mult = b.multiplier.unwrap_or(Decimal::ONE);
+    if mult <= Decimal::ZERO {
+        return bad_request("multiplier must be positive");
+    }
+    match sim.change_listing(venue, &coin, list, mult) {
+        Ok(change) => {
+            let (action, l) = match change {
+                Change::Listed(l) => ("list", l),
+                Change::Delisted(l) => ("delist", l),
+            };
+            let symbol = match venue {
+                Venue::Upbit | Venue::Bithumb => format!("KRW-{}", l.native),
+                Venue::Binance | Venue::Bybit => format!("{}USDT", l.native),
+                Venue::Okx => format!("{}-USDT-SWAP", l.native),
+            };
+            ok(&json!({
+                "venue": venue.as_str(),
+                "action": action,
+                "coin": l.coin,
+                "symbol": symbol,
+                "status": l.status.binance(),
+            }))
+        }
         Err(e) => bad_request(e),
     }
 }

@@ -42,6 +42,7 @@ mod market;
 mod prefix;
 mod routes;
 mod state;
+mod universe;
 
 /// The URL prefixes served: the five venues, then the three FX sources (the names of
 /// [`domain::venue::UPSTREAMS`], in its order).
@@ -71,6 +72,10 @@ pub struct SimConfig {
     /// Named coins and their base USD prices (BTC, ETH, XRP, SOL, DOGE by default). KRW-USDT is
     /// always quoted on Korean venues and needs no entry.
     pub coins: Vec<(String, Decimal)>,
+    /// Serve the realistic universe (see the crate docs) instead of every coin on every venue;
+    /// `coins` are its majors, listed everywhere, and `extra_coins` is ignored. Off by default
+    /// (the tests' fixed coin set); `premium-spread sim` and `up --sim` turn it on.
+    pub realistic: bool,
 }
 
 impl Default for SimConfig {
@@ -84,6 +89,7 @@ impl Default for SimConfig {
             extra_coins: 300,
             step: Duration::from_millis(250),
             coins: market::default_coins(),
+            realistic: false,
         }
     }
 }

@@ -120,44 +120,57 @@ pub(crate) struct Market {
 }
 
 impl Market {
+    /// The configured coins, then `extra_coins` synthetic ones (`SIM001`, …).
     pub(crate) fn new(cfg: &SimConfig) -> Self {
-        let mut coins: Vec<CoinInfo> = Vec::new();
-        let mut by_symbol = HashMap::new();
         let synthetic = (1..=cfg.extra_coins).map(|i| (format!("SIM{i:03}"), synthetic_base(i)));
-        for (symbol, base) in cfg.coins.iter().cloned().chain(synthetic) {
-            let Ok(coin) = Coin::parse(&symbol) else {
-                tracing::warn!(%symbol, "sim: skipping an invalid coin symbol");
-                continue;
-            };
-            let symbol = coin.as_str().to_string();
-            if symbol == "USDT" || base <= Decimal::ZERO || by_symbol.contains_key(&symbol) {
-                tracing::warn!(%symbol, %base, "sim: skipping a duplicate, USDT or non-positive coin");
-                continue;
-            }
-            let id = fnv(&symbol);
-            let turnover = 1_000_000.0 * 10f64.powf(3.0 * unit(mix(&[id, 7])));
-            by_symbol.insert(symbol.clone(), coins.len());
-            coins.push(CoinInfo {
-                usd_dp: decimals(base, 2, 8),
-                krw_dp: decimals(base * cfg.usd_krw, 0, 8),
-                turnover_usd: dec(turnover).round_dp(0),
-                base_usd: base,
-                symbol,
-                id,
-            });
-        }
-        let walks = coins
-            .iter()
-            .map(|c| Walk::new(mix(&[cfg.seed, c.id]), COIN_SIGMA))
-            .collect();
-        Market {
+        Market::with_coins(cfg, cfg.coins.iter().cloned().chain(synthetic))
+    }
+
+    /// Exactly `coins` (symbol, base USD price), in that order.
+    pub(crate) fn with_coins(
+        cfg: &SimConfig,
+        coins: impl IntoIterator<Item = (String, Decimal)>,
+    ) -> Self {
+        let mut m = Market {
             seed: cfg.seed,
             usd_krw: cfg.usd_krw,
             fx_walk: Walk::new(mix(&[cfg.seed, fnv("USD/KRW")]), FX_SIGMA),
-            coins,
-            by_symbol,
-            walks,
+            coins: Vec::new(),
+            by_symbol: HashMap::new(),
+            walks: Vec::new(),
+        };
+        for (symbol, base) in coins {
+            m.add(&symbol, base);
         }
+        m
+    }
+
+    /// Adds a coin (skipping invalid, duplicate, USDT or non-positive ones); its index.
+    pub(crate) fn add(&mut self, symbol: &str, base: Decimal) -> Option<usize> {
+        let Ok(coin) = Coin::parse(symbol) else {
+            tracing::warn!(%symbol, "sim: skipping an invalid coin symbol");
+            return None;
+        };
+        let symbol = coin.as_str().to_string();
+        if symbol == "USDT" || base <= Decimal::ZERO || self.by_symbol.contains_key(&symbol) {
+            tracing::warn!(%symbol, %base, "sim: skipping a duplicate, USDT or non-positive coin");
+            return None;
+        }
+        let id = fnv(&symbol);
+        let turnover = 1_000_000.0 * 10f64.powf(3.0 * unit(mix(&[id, 7])));
+        let idx = self.coins.len();
+        self.by_symbol.insert(symbol.clone(), idx);
+        self.coins.push(CoinInfo {
+            usd_dp: decimals(base, 2, 8),
+            krw_dp: decimals(base * self.usd_krw, 0, 8),
+            turnover_usd: dec(turnover).round_dp(0),
+            base_usd: base,
+            symbol,
+            id,
+        });
+        self.walks
+            .push(Walk::new(mix(&[self.seed, id]), COIN_SIGMA));
+        Some(idx)
     }
 
     pub(crate) fn coins(&self) -> &[CoinInfo] {
@@ -186,10 +199,26 @@ impl Market {
     }
 
     /// A foreign venue's USDT price.
+    #[cfg(test)]
     pub(crate) fn foreign(&mut self, venue: Venue, idx: usize, step: u64, p: &Params) -> Decimal {
         let usd = self.usd(idx, step);
         let noise = self.noise(self.coins[idx].id, venue, step, p);
         round(usd * noise, self.coins[idx].usd_dp)
+    }
+
+    /// A foreign venue's USDT price of `mult` coins, at `dp` decimals.
+    pub(crate) fn foreign_scaled(
+        &mut self,
+        venue: Venue,
+        idx: usize,
+        step: u64,
+        p: &Params,
+        mult: Decimal,
+        dp: u32,
+    ) -> Decimal {
+        let usd = self.usd(idx, step);
+        let noise = self.noise(self.coins[idx].id, venue, step, p);
+        round(usd * mult * noise, dp)
     }
 
     /// A Korean venue's KRW price.
@@ -211,10 +240,6 @@ impl Market {
     }
 
     /// Step-0 prices without noise: what "opening" and "previous close" fields show.
-    pub(crate) fn foreign_open(&self, idx: usize) -> Decimal {
-        round(self.coins[idx].base_usd, self.coins[idx].usd_dp)
-    }
-
     pub(crate) fn korea_open(&self, idx: usize, p: &Params) -> Decimal {
         let c = &self.coins[idx];
         let fx = self.fx_open(FxSource::Dunamu);
@@ -286,19 +311,19 @@ fn dec(v: f64) -> Decimal {
 }
 
 /// Uniform in [0, 1) from a hash.
-fn unit(h: u64) -> f64 {
+pub(crate) fn unit(h: u64) -> f64 {
     (h >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// FNV-1a: a symbol's stable id (std's hasher is not promised stable across releases).
-fn fnv(s: &str) -> u64 {
+pub(crate) fn fnv(s: &str) -> u64 {
     s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     })
 }
 
 /// splitmix64 over several words.
-fn mix(words: &[u64]) -> u64 {
+pub(crate) fn mix(words: &[u64]) -> u64 {
     words.iter().fold(0x9e37_79b9_7f4a_7c15, |acc, &w| {
         let mut z = acc ^ w.wrapping_add(0x9e37_79b9_7f4a_7c15);
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);

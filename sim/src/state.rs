@@ -21,6 +21,7 @@ use crate::{
     faults::FaultSpec,
     market::{Market, Params},
     prefix::Prefix,
+    universe::{Change, Listing, Universe},
 };
 
 /// Distinct paths `/_sim/stats` keeps counts for; later new paths are only counted in totals.
@@ -37,6 +38,8 @@ pub(crate) struct Quote {
     pub dp: u32,
     /// 24 h volume in coins.
     pub volume: Decimal,
+    /// How long ago the last trade was, ms (illiquid coins; 0 otherwise).
+    pub lag_ms: i64,
 }
 
 /// Quotes of one venue taken at one instant.
@@ -77,6 +80,8 @@ pub(crate) struct Sim {
     manual_steps: AtomicU64,
     params: RwLock<Params>,
     market: Mutex<Market>,
+    /// Who lists what; lock order: `universe`, then `market`.
+    universe: RwLock<Universe>,
     faults: RwLock<BTreeMap<Prefix, FaultSpec>>,
     /// Pinned prices: (prefix, coin) for venues, (prefix, "") for FX sources.
     pins: RwLock<BTreeMap<(Prefix, String), Decimal>>,
@@ -93,6 +98,14 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Sim {
     pub(crate) fn new(cfg: &SimConfig) -> Self {
+        let (market, universe) = if cfg.realistic {
+            let (u, prices) = Universe::realistic(cfg.seed, &cfg.coins);
+            (Market::with_coins(cfg, prices), u)
+        } else {
+            let m = Market::new(cfg);
+            let coins: Vec<String> = m.coins().iter().map(|c| c.symbol.clone()).collect();
+            (m, Universe::basic(&coins))
+        };
         Sim {
             seed: cfg.seed,
             usd_krw: cfg.usd_krw,
@@ -105,7 +118,8 @@ impl Sim {
                 usdt_premium_pct: cfg.usdt_premium_pct,
                 noise_pct: cfg.noise_pct,
             }),
-            market: Mutex::new(Market::new(cfg)),
+            market: Mutex::new(market),
+            universe: RwLock::new(universe),
             faults: RwLock::default(),
             pins: RwLock::default(),
             stats: Mutex::new(Stats::empty()),
@@ -144,14 +158,21 @@ impl Sim {
 
     // ---- prices ----
 
-    /// Quotes of `venue` for `only` (coin symbols, in that order, unknown ones skipped), or for
-    /// every coin it lists. Korean venues also list USDT. Pins and `zero_price` apply.
+    /// Quotes of `venue` for `only` (native base symbols, in that order, unknown ones skipped),
+    /// or for every instrument it lists. Korean venues also list USDT. Pins and `zero_price`
+    /// apply.
     pub(crate) fn board(&self, venue: Venue, only: Option<&[String]>) -> Board {
         let prefix = Prefix::Venue(venue);
         let p = self.params();
         let pins = self.pins.read().unwrap_or_else(PoisonError::into_inner);
         let zero = self.fault(prefix).map(|f| f.zero);
         let korea = venue.region() == Region::Korea;
+        let universe = self.universe();
+        let by_native: std::collections::HashMap<&str, &Listing> = universe
+            .listings(venue)
+            .iter()
+            .map(|l| (l.native.as_str(), l))
+            .collect();
         let mut m = lock(&self.market);
         let step = self.current_step();
 
@@ -159,7 +180,11 @@ impl Sim {
         let symbols: &[String] = match only {
             Some(s) => s,
             None => {
-                let mut v: Vec<String> = m.coins().iter().map(|c| c.symbol.clone()).collect();
+                let mut v: Vec<String> = universe
+                    .listings(venue)
+                    .iter()
+                    .map(|l| l.native.clone())
+                    .collect();
                 if korea {
                     v.insert(v.len().min(crate::market::KNOWN_COINS.len()), "USDT".into());
                 }
@@ -177,22 +202,37 @@ impl Sim {
                     open: m.korea_usdt_open(&p),
                     dp: crate::market::USDT_DP,
                     volume: Decimal::new(250_000_000, 0),
+                    lag_ms: 0,
                 }
-            } else if let Some(idx) = m.find(symbol) {
+            } else if let Some(&l) = by_native.get(symbol.as_str())
+                && let Some(idx) = m.find(&l.asset)
+            {
                 let (price, open, dp) = if korea {
                     let dp = m.coins()[idx].krw_dp;
                     (m.korea(venue, idx, step, &p), m.korea_open(idx, &p), dp)
                 } else {
-                    let dp = m.coins()[idx].usd_dp;
-                    (m.foreign(venue, idx, step, &p), m.foreign_open(idx), dp)
+                    let c = &m.coins()[idx];
+                    let dp = if universe.realistic {
+                        crate::market::decimals(c.base_usd * l.mult, 2, 10)
+                    } else {
+                        c.usd_dp
+                    };
+                    let open = crate::market::round(c.base_usd * l.mult, dp);
+                    (m.foreign_scaled(venue, idx, step, &p, l.mult, dp), open, dp)
                 };
                 let c = &m.coins()[idx];
+                let lag_ms = if korea {
+                    universe.illiquid.get(&l.coin).copied().unwrap_or(0)
+                } else {
+                    0
+                };
                 Quote {
                     symbol: symbol.clone(),
                     price,
                     open,
                     dp,
-                    volume: (c.turnover_usd / c.base_usd).round_dp(4),
+                    volume: (c.turnover_usd / (c.base_usd * l.mult)).round_dp(4),
+                    lag_ms,
                 }
             } else {
                 continue;
@@ -203,6 +243,52 @@ impl Sim {
             quotes,
             now: Utc::now(),
         }
+    }
+
+    // ---- listings ----
+
+    pub(crate) fn universe(&self) -> std::sync::RwLockReadGuard<'_, Universe> {
+        self.universe.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The listings of `venue`, as they are now.
+    pub(crate) fn listings(&self, venue: Venue) -> Vec<Listing> {
+        self.universe().listings(venue).to_vec()
+    }
+
+    /// `POST /_sim/listings`: lists or delists `coin` on `venue`. A coin no venue knows becomes
+    /// a new asset with a deterministic base price.
+    pub(crate) fn change_listing(
+        &self,
+        venue: Venue,
+        coin: &str,
+        list: bool,
+        mult: Decimal,
+    ) -> Result<Change, String> {
+        let mut u = self
+            .universe
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        if !list {
+            return u.delist(venue, coin);
+        }
+        let change = u.list(venue, coin, mult)?;
+        if let Change::Listed(l) = &change {
+            let mut m = lock(&self.market);
+            if m.find(&l.asset).is_none() {
+                let h = crate::market::unit(crate::market::mix(&[
+                    self.seed,
+                    crate::market::fnv(&l.asset),
+                ]));
+                let usd = Decimal::from_f64_retain(10f64.powf(-2.0 + 4.0 * h))
+                    .unwrap_or(Decimal::ONE)
+                    .round_dp(6)
+                    .max(Decimal::new(1, 6));
+                m.add(&l.asset, usd);
+            }
+            u.add_asset(&l.asset);
+        }
+        Ok(change)
     }
 
     fn adjust(

@@ -1,9 +1,11 @@
 //! Binance USDⓈ-M futures (`https://fapi.binance.com`): `premiumIndex`, `ticker/price`,
 //! `ticker/bookTicker`. With `symbol` an object, without it an array of all; an unknown symbol is
 //! HTTP 400 `{"code":-1121,"msg":"Invalid symbol."}`. Every answer carries
-//! `X-MBX-USED-WEIGHT-1M`.
+//! `X-MBX-USED-WEIGHT-1M`. Metadata: `/fapi/v1/exchangeInfo` (every listed perpetual, delisted
+//! ones as `SETTLING`; `baseAsset` carries the multiplier, `1000PEPE`) and `/fapi/v1/fundingInfo`
+//! (only the symbols whose funding interval was adjusted).
 
-use std::sync::Arc;
+use std::{collections::HashMap, sync::Arc};
 
 use domain::Venue;
 use poem::{
@@ -26,6 +28,8 @@ pub(super) fn routes() -> Routes {
         .at("/fapi/v1/premiumIndex", get(premium_index))
         .at("/fapi/v1/ticker/price", get(price))
         .at("/fapi/v1/ticker/bookTicker", get(book_ticker))
+        .at("/fapi/v1/exchangeInfo", get(exchange_info))
+        .at("/fapi/v1/fundingInfo", get(funding_info))
         .map_to_response()
         .boxed()
 }
@@ -91,6 +95,102 @@ fn book_ticker(sim: Data<&Arc<Sim>>, q: Query<SymbolQuery>) -> Response {
     answer(&sim, q.symbol.as_deref(), &kind)
 }
 
+#[handler]
+fn exchange_info(sim: Data<&Arc<Sim>>) -> Response {
+    let board = sim.board(Venue::Binance, None);
+    let dps: HashMap<&str, u32> = board
+        .quotes
+        .iter()
+        .map(|q| (q.symbol.as_str(), q.dp))
+        .collect();
+    let symbols: Vec<Value> = sim
+        .listings(Venue::Binance)
+        .iter()
+        .map(|l| {
+            let dp = dps.get(l.native.as_str()).copied().unwrap_or(2);
+            let tick = Decimal::new(1, dp);
+            let sym = format!("{}USDT", l.native);
+            json!({
+                "symbol": sym,
+                "pair": sym,
+                "contractType": "PERPETUAL",
+                "deliveryDate": 4_133_404_800_000_i64,
+                "onboardDate": l.onboard_ms,
+                "status": l.status.binance(),
+                "maintMarginPercent": "2.5000",
+                "requiredMarginPercent": "5.0000",
+                "baseAsset": l.native,
+                "quoteAsset": "USDT",
+                "marginAsset": "USDT",
+                "pricePrecision": dp,
+                "quantityPrecision": 0,
+                "baseAssetPrecision": 8,
+                "quotePrecision": 8,
+                "underlyingType": "COIN",
+                "underlyingSubType": [],
+                "settlePlan": 0,
+                "triggerProtect": "0.0500",
+                "liquidationFee": "0.012500",
+                "marketTakeBound": "0.05",
+                "filters": [
+                    {"minPrice": text(tick), "maxPrice": "1000000", "filterType": "PRICE_FILTER", "tickSize": text(tick)},
+                    {"stepSize": "1", "filterType": "LOT_SIZE", "maxQty": "10000000", "minQty": "1"},
+                    {"stepSize": "1", "filterType": "MARKET_LOT_SIZE", "maxQty": "1000000", "minQty": "1"},
+                    {"limit": 200, "filterType": "MAX_NUM_ORDERS"},
+                    {"limit": 10, "filterType": "MAX_NUM_ALGO_ORDERS"},
+                    {"notional": "5", "filterType": "MIN_NOTIONAL"},
+                    {"multiplierDown": "0.9500", "multiplierUp": "1.0500", "multiplierDecimal": "4", "filterType": "PERCENT_PRICE"},
+                ],
+                "orderTypes": ["LIMIT", "MARKET", "STOP", "STOP_MARKET", "TAKE_PROFIT", "TAKE_PROFIT_MARKET", "TRAILING_STOP_MARKET"],
+                "timeInForce": ["GTC", "IOC", "FOK", "GTX"],
+            })
+        })
+        .collect();
+    let body = json!({
+        "timezone": "UTC",
+        "serverTime": board.now.timestamp_millis(),
+        "futuresType": "U_MARGINED",
+        "rateLimits": [
+            {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 2400},
+            {"rateLimitType": "ORDERS", "interval": "MINUTE", "intervalNum": 1, "limit": 1200},
+        ],
+        "exchangeFilters": [],
+        "assets": [
+            {"asset": "USDT", "marginAvailable": true, "autoAssetExchange": "-10000"},
+        ],
+        "symbols": symbols,
+    });
+    weighted(&sim, json_response(StatusCode::OK, &body), 1)
+}
+
+/// Every seventh trading perpetual (by a stable hash) has a 4 h funding interval.
+#[handler]
+fn funding_info(sim: Data<&Arc<Sim>>) -> Response {
+    let rows: Vec<Value> = sim
+        .listings(Venue::Binance)
+        .iter()
+        .filter(|l| l.status.trading() && l.native.bytes().map(u64::from).sum::<u64>() % 7 == 0)
+        .map(|l| {
+            json!({
+                "symbol": format!("{}USDT", l.native),
+                "adjustedFundingRateCap": "0.02000000",
+                "adjustedFundingRateFloor": "-0.02000000",
+                "fundingIntervalHours": 4,
+                "disclaimer": false,
+            })
+        })
+        .collect();
+    weighted(&sim, json_response(StatusCode::OK, &Value::Array(rows)), 0)
+}
+
+fn weighted(sim: &Sim, mut resp: Response, weight: u64) -> Response {
+    let used = sim.binance_weight(weight);
+    if let Ok(v) = used.to_string().parse() {
+        resp.headers_mut().insert("x-mbx-used-weight-1m", v);
+    }
+    resp
+}
+
 fn symbol(q: &Quote) -> String {
     format!("{}USDT", q.symbol)
 }
@@ -121,10 +221,5 @@ fn answer(sim: &Sim, symbol: Option<&str>, kind: &Kind) -> Response {
             }
         }
     };
-    let mut resp = json_response(status, &body);
-    let used = sim.binance_weight(weight);
-    if let Ok(v) = used.to_string().parse() {
-        resp.headers_mut().insert("x-mbx-used-weight-1m", v);
-    }
-    resp
+    weighted(sim, json_response(status, &body), weight)
 }

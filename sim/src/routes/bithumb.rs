@@ -1,5 +1,7 @@
 //! Bithumb (`https://api.bithumb.com`): the Upbit-compatible `/v1` API and the legacy
-//! `/public/ticker/{COIN}_KRW` / `ALL_KRW`, whose values are all strings.
+//! `/public/ticker/{COIN}_KRW` / `ALL_KRW`, whose values are all strings; the warning list
+//! `/v1/market/virtual_asset_warning` and the legacy deposit/withdrawal status
+//! `/public/assetsstatus/ALL` (or `/{COIN}`; JSON integers, 1 open, 0 closed).
 
 use std::sync::Arc;
 
@@ -12,11 +14,16 @@ use rust_decimal::Decimal;
 use serde_json::{Map, Value, json};
 
 use super::{Routes, change_rate, high_low, korea, ok, text};
-use crate::state::{Quote, Sim};
+use crate::{
+    state::{Quote, Sim},
+    universe::{CAUTION, DEPOSIT_SUSPENDED},
+};
 
 pub(super) fn routes() -> Routes {
     korea::v1_routes()
         .at("/public/ticker/:pair", get(legacy_ticker))
+        .at("/v1/market/virtual_asset_warning", get(warnings))
+        .at("/public/assetsstatus/:currency", get(assets_status))
         .data(Venue::Bithumb)
         .map_to_response()
         .boxed()
@@ -52,6 +59,59 @@ fn legacy_ticker(sim: Data<&Arc<Sim>>, Path(pair): Path<String>) -> Response {
         data
     };
     ok(&json!({"status": "0000", "data": data}))
+}
+
+/// `GET /v1/market/virtual_asset_warning`: a `PRICE_DIFFERENCE_HIGH` / `CAUTION` row per
+/// listed coin flagged `caution`.
+#[handler]
+fn warnings(sim: Data<&Arc<Sim>>) -> Response {
+    let u = sim.universe();
+    let end = super::kst(chrono::Utc::now() + chrono::Duration::hours(12))
+        .format("%Y-%m-%d %H:59:59")
+        .to_string();
+    let rows: Vec<Value> = u
+        .flagged
+        .iter()
+        .filter(|(coin, flags)| flags.contains(&CAUTION) && u.find(Venue::Bithumb, coin).is_some())
+        .map(|(coin, _)| {
+            json!({
+                "market": format!("KRW-{coin}"),
+                "warning_type": "PRICE_DIFFERENCE_HIGH",
+                "warning_step": "CAUTION",
+                "end_date": end,
+            })
+        })
+        .collect();
+    ok(&Value::Array(rows))
+}
+
+/// `GET /public/assetsstatus/ALL` or `/{COIN}`: deposits closed (`0`) for coins flagged
+/// `deposit_suspended`.
+#[handler]
+fn assets_status(sim: Data<&Arc<Sim>>, Path(currency): Path<String>) -> Response {
+    let u = sim.universe();
+    let status = |coin: &str| {
+        let closed = u
+            .flagged
+            .get(coin)
+            .is_some_and(|f| f.contains(&DEPOSIT_SUSPENDED));
+        json!({"withdrawal_status": 1, "deposit_status": i32::from(!closed)})
+    };
+    let currency = currency.to_ascii_uppercase();
+    let mut coins: Vec<String> = u
+        .listings(Venue::Bithumb)
+        .iter()
+        .map(|l| l.native.clone())
+        .collect();
+    coins.push("USDT".into());
+    if currency == "ALL" {
+        let data: Map<String, Value> = coins.iter().map(|c| (c.clone(), status(c))).collect();
+        return ok(&json!({"status": "0000", "data": data}));
+    }
+    if !coins.contains(&currency) {
+        return ok(&json!({"status": "5500", "message": "Invalid Parameter"}));
+    }
+    ok(&json!({"status": "0000", "data": status(&currency)}))
 }
 
 fn invalid() -> Response {

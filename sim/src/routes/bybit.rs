@@ -1,7 +1,11 @@
 //! Bybit v5 (`https://api.bybit.com`): `/v5/market/tickers?category=linear[&symbol=BTCUSDT]`.
 //! Errors are HTTP 200 with a non-zero `retCode` (10001 for a bad category or symbol).
+//! Metadata: `/v5/market/instruments-info?category=linear[&limit=N][&cursor=C][&status=S]
+//! [&symbol=S]`, sorted by symbol, `limit` 1–1000 (default 500), paged by the opaque
+//! `nextPageCursor` (`first%3D…%26last%3D…`, `""` on the last page); only `Trading` rows unless
+//! `status` asks otherwise.
 
-use std::sync::Arc;
+use std::{collections::HashMap, sync::Arc};
 
 use domain::Venue;
 use poem::{
@@ -21,6 +25,7 @@ use crate::{
 pub(super) fn routes() -> Routes {
     Route::new()
         .at("/v5/market/tickers", get(tickers))
+        .at("/v5/market/instruments-info", get(instruments))
         .map_to_response()
         .boxed()
 }
@@ -50,6 +55,93 @@ fn tickers(sim: Data<&Arc<Sim>>, q: Query<TickersQuery>) -> Response {
         "retCode": 0,
         "retMsg": "OK",
         "result": {"category": "linear", "list": list},
+        "retExtInfo": {},
+        "time": board.now.timestamp_millis(),
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+struct InstrumentsQuery {
+    category: Option<String>,
+    symbol: Option<String>,
+    status: Option<String>,
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+#[handler]
+fn instruments(sim: Data<&Arc<Sim>>, q: Query<InstrumentsQuery>) -> Response {
+    if q.category.as_deref() != Some("linear") {
+        return ok(&bybit_error(10001, "params error: category is invalid"));
+    }
+    let limit = match q.limit.as_deref().map(str::parse::<usize>) {
+        None => 500,
+        Some(Ok(n)) if (1..=1000).contains(&n) => n,
+        Some(_) => return ok(&bybit_error(10001, "params error: limit is invalid")),
+    };
+    let board = sim.board(Venue::Bybit, None);
+    let dps: HashMap<&str, u32> = board
+        .quotes
+        .iter()
+        .map(|q| (q.symbol.as_str(), q.dp))
+        .collect();
+    let mut rows = sim.listings(Venue::Bybit);
+    rows.sort_by(|a, b| a.native.cmp(&b.native));
+    let want_status = q.status.as_deref().unwrap_or("Trading");
+    rows.retain(|l| l.status.bybit() == want_status);
+    if let Some(sym) = q.symbol.as_deref() {
+        let sym = sym.trim().to_ascii_uppercase();
+        rows.retain(|l| format!("{}USDT", l.native) == sym);
+    }
+    // Resume after the last symbol of the previous page.
+    if let Some(cursor) = q.cursor.as_deref().filter(|c| !c.is_empty()) {
+        let decoded = cursor.replace("%3D", "=").replace("%26", "&");
+        let Some(last) = decoded.split('&').find_map(|kv| kv.strip_prefix("last=")) else {
+            return ok(&bybit_error(10001, "params error: cursor is invalid"));
+        };
+        rows.retain(|l| format!("{}USDT", l.native).as_str() > last);
+    }
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    let next = match (more, rows.first(), rows.last()) {
+        (true, Some(f), Some(l)) => format!("first%3D{}USDT%26last%3D{}USDT", f.native, l.native),
+        _ => String::new(),
+    };
+    let list: Vec<Value> = rows
+        .iter()
+        .map(|l| {
+            let dp = dps.get(l.native.as_str()).copied().unwrap_or(2);
+            let tick = text(Decimal::new(1, dp));
+            json!({
+                "symbol": format!("{}USDT", l.native),
+                "contractType": "LinearPerpetual",
+                "status": l.status.bybit(),
+                "baseCoin": l.native,
+                "quoteCoin": "USDT",
+                "launchTime": l.onboard_ms.to_string(),
+                "deliveryTime": "0",
+                "deliveryFeeRate": "",
+                "priceScale": dp.to_string(),
+                "leverageFilter": {"minLeverage": "1", "maxLeverage": "25.00", "leverageStep": "0.01"},
+                "priceFilter": {"minPrice": tick, "maxPrice": "1999999.80", "tickSize": tick},
+                "lotSizeFilter": {"maxOrderQty": "1000000", "minOrderQty": "1", "qtyStep": "1", "postOnlyMaxOrderQty": "1000000", "maxMktOrderQty": "200000", "minNotionalValue": "5"},
+                "unifiedMarginTrade": true,
+                "fundingInterval": 480,
+                "settleCoin": "USDT",
+                "copyTrading": "both",
+                "upperFundingRate": "0.02",
+                "lowerFundingRate": "-0.02",
+                "isPreListing": false,
+                "preListingInfo": null,
+                "riskParameters": {"priceLimitRatioX": "0.05", "priceLimitRatioY": "0.1"},
+                "symbolType": "",
+            })
+        })
+        .collect();
+    ok(&json!({
+        "retCode": 0,
+        "retMsg": "OK",
+        "result": {"category": "linear", "list": list, "nextPageCursor": next},
         "retExtInfo": {},
         "time": board.now.timestamp_millis(),
     }))

@@ -16,11 +16,19 @@ use super::{change_rate, high_low, json_response, kst, num, ok};
 use crate::{
     market::round,
     state::{Quote, Sim},
+    universe::{CAUTION, WARNING},
 };
 
 #[derive(Debug, Deserialize)]
 struct MarketsQuery {
     markets: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct DetailsQuery {
+    is_details: Option<String>,
+    #[serde(rename = "isDetails")]
+    is_details_camel: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -47,8 +55,12 @@ fn ticker_all(sim: Data<&Arc<Sim>>, venue: Data<&Venue>, q: Query<QuoteCurrencie
 }
 
 #[handler]
-fn market_all(sim: Data<&Arc<Sim>>, venue: Data<&Venue>) -> Response {
-    markets(&sim, **venue)
+fn market_all(sim: Data<&Arc<Sim>>, venue: Data<&Venue>, q: Query<DetailsQuery>) -> Response {
+    let details = [&q.is_details, &q.is_details_camel]
+        .into_iter()
+        .flatten()
+        .any(|v| v.trim().eq_ignore_ascii_case("true"));
+    markets(&sim, **venue, details)
 }
 
 fn error(status: StatusCode, name: &str, message: &str) -> Response {
@@ -99,18 +111,48 @@ fn render(quotes: &[Quote], now: chrono::DateTime<chrono::Utc>) -> Response {
     ok(&Value::Array(items))
 }
 
-/// `GET /v1/market/all`: every KRW market.
-fn markets(sim: &Sim, venue: Venue) -> Response {
+/// `GET /v1/market/all[?is_details=true]`: every KRW market. With details, Upbit adds
+/// `market_event` (`warning`, five `caution` bools) and Bithumb adds `market_warning`
+/// (`NONE`/`CAUTION`).
+fn markets(sim: &Sim, venue: Venue, details: bool) -> Response {
     let board = sim.board(venue, None);
+    let u = sim.universe();
     let items: Vec<Value> = board
         .quotes
         .iter()
         .map(|q| {
-            json!({
+            let listing = u.find(venue, &q.symbol);
+            let meta = listing.and_then(|l| u.meta(&l.asset));
+            let (english, korean) = match (q.symbol.as_str(), meta) {
+                ("USDT", _) => ("Tether".to_string(), "테더".to_string()),
+                (_, Some(m)) => (m.english.clone(), m.korean.clone()),
+                (s, None) => (s.to_string(), s.to_string()),
+            };
+            let mut row = json!({
                 "market": format!("KRW-{}", q.symbol),
-                "korean_name": q.symbol,
-                "english_name": q.symbol,
-            })
+                "korean_name": korean,
+                "english_name": english,
+            });
+            if details {
+                let flags = u.flagged.get(&q.symbol).map(Vec::as_slice).unwrap_or(&[]);
+                let warning = flags.contains(&WARNING);
+                let caution = flags.contains(&CAUTION);
+                if venue == Venue::Upbit {
+                    row["market_event"] = json!({
+                        "warning": warning,
+                        "caution": {
+                            "PRICE_FLUCTUATIONS": false,
+                            "TRADING_VOLUME_SOARING": false,
+                            "DEPOSIT_AMOUNT_SOARING": false,
+                            "GLOBAL_PRICE_DIFFERENCES": caution,
+                            "CONCENTRATION_OF_SMALL_ACCOUNTS": false,
+                        },
+                    });
+                } else {
+                    row["market_warning"] = json!(if warning { "CAUTION" } else { "NONE" });
+                }
+            }
+            row
         })
         .collect();
     ok(&Value::Array(items))
@@ -118,8 +160,10 @@ fn markets(sim: &Sim, venue: Venue) -> Response {
 
 /// One ticker, as in Upbit's real capture.
 pub(super) fn item(q: &Quote, now: chrono::DateTime<chrono::Utc>) -> Value {
-    let local = kst(now);
     let ms = now.timestamp_millis();
+    // An illiquid coin's last trade is minutes old; the snapshot time is still now.
+    let traded = now - chrono::Duration::milliseconds(q.lag_ms);
+    let local = kst(traded);
     let (high, low) = high_low(q.price, q.open, q.dp);
     let diff = q.price - q.open;
     let rate = change_rate(q.price, q.open);
@@ -131,11 +175,11 @@ pub(super) fn item(q: &Quote, now: chrono::DateTime<chrono::Utc>) -> Value {
     let today = (q.volume * Decimal::new(6, 1)).round_dp(8);
     json!({
         "market": format!("KRW-{}", q.symbol),
-        "trade_date": now.format("%Y%m%d").to_string(),
-        "trade_time": now.format("%H%M%S").to_string(),
+        "trade_date": traded.format("%Y%m%d").to_string(),
+        "trade_time": traded.format("%H%M%S").to_string(),
         "trade_date_kst": local.format("%Y%m%d").to_string(),
         "trade_time_kst": local.format("%H%M%S").to_string(),
-        "trade_timestamp": ms,
+        "trade_timestamp": traded.timestamp_millis(),
         "opening_price": num(q.open),
         "high_price": num(high),
         "low_price": num(low),

@@ -1,8 +1,11 @@
 //! OKX v5 (`https://www.okx.com`): `/api/v5/market/tickers?instType=SWAP` and
 //! `/api/v5/market/ticker?instId=BTC-USDT-SWAP`. Every value is a string; errors are HTTP 200
-//! with a non-zero `code` (51001 for an unknown instrument).
+//! with a non-zero `code` (51001 for an unknown instrument). Metadata:
+//! `/api/v5/public/instruments?instType=SWAP[&instId=…]` (`ctVal` in coins, `ctMult` 1, `state`
+//! `live`/`suspend`/`preopen`, empty `baseCcy`/`quoteCcy` as on real SWAP rows); prices are per
+//! one coin, the multiplier is `ctVal`.
 
-use std::sync::Arc;
+use std::{collections::HashMap, sync::Arc};
 
 use domain::Venue;
 use poem::{
@@ -23,6 +26,7 @@ pub(super) fn routes() -> Routes {
     Route::new()
         .at("/api/v5/market/tickers", get(tickers))
         .at("/api/v5/market/ticker", get(ticker))
+        .at("/api/v5/public/instruments", get(instruments))
         .map_to_response()
         .boxed()
 }
@@ -68,6 +72,74 @@ fn ticker(sim: Data<&Arc<Sim>>, q: Query<TickerQuery>) -> Response {
         return ok(&okx_error("51001", "Instrument ID does not exist"));
     }
     render(&board)
+}
+
+#[derive(Debug, Deserialize)]
+struct InstrumentsQuery {
+    #[serde(rename = "instType")]
+    inst_type: Option<String>,
+    #[serde(rename = "instId")]
+    inst_id: Option<String>,
+}
+
+#[handler]
+fn instruments(sim: Data<&Arc<Sim>>, q: Query<InstrumentsQuery>) -> Response {
+    match q.inst_type.as_deref().map(str::trim) {
+        None | Some("") => return ok(&okx_error("50014", "instType cannot be empty")),
+        Some(t) if t.eq_ignore_ascii_case("SWAP") => {}
+        Some(_) => return ok(&okx_error("51000", "Parameter instType error")),
+    }
+    let board = sim.board(Venue::Okx, None);
+    let dps: HashMap<&str, u32> = board
+        .quotes
+        .iter()
+        .map(|q| (q.symbol.as_str(), q.dp))
+        .collect();
+    let wanted = q.inst_id.as_deref().map(|s| s.trim().to_ascii_uppercase());
+    let data: Vec<Value> = sim
+        .listings(Venue::Okx)
+        .iter()
+        .filter(|l| {
+            wanted
+                .as_deref()
+                .is_none_or(|w| w == format!("{}-USDT-SWAP", l.native))
+        })
+        .map(|l| {
+            let dp = dps.get(l.native.as_str()).copied().unwrap_or(2);
+            let family = format!("{}-USDT", l.native);
+            json!({
+                "alias": "",
+                "baseCcy": "",
+                "category": "1",
+                "ctMult": "1",
+                "ctType": "linear",
+                "ctVal": l.ct_val.normalize().to_string(),
+                "ctValCcy": l.native,
+                "expTime": "",
+                "instFamily": family,
+                "instId": format!("{family}-SWAP"),
+                "instType": "SWAP",
+                "lever": "50",
+                "listTime": l.onboard_ms.to_string(),
+                "lotSz": "1",
+                "maxLmtSz": "100000000",
+                "maxMktSz": "50000",
+                "minSz": "1",
+                "optType": "",
+                "quoteCcy": "",
+                "ruleType": "normal",
+                "settleCcy": "USDT",
+                "state": l.status.okx(),
+                "stk": "",
+                "tickSz": Decimal::new(1, dp).to_string(),
+                "uly": family,
+            })
+        })
+        .collect();
+    if wanted.is_some() && data.is_empty() {
+        return ok(&okx_error("51001", "Instrument ID does not exist"));
+    }
+    ok(&json!({"code": "0", "msg": "", "data": data}))
 }
 
 fn render(board: &Board) -> Response {
