@@ -162,7 +162,7 @@ impl Market {
         self.by_symbol.insert(symbol.clone(), idx);
         self.coins.push(CoinInfo {
             usd_dp: decimals(base, 2, 8),
-            krw_dp: decimals(base * self.usd_krw, 0, 8),
+            krw_dp: decimals(base * self.usd_krw, 0, 12),
             turnover_usd: dec(turnover).round_dp(0),
             base_usd: base,
             symbol,

@@ -213,7 +213,7 @@ impl Sim {
                 } else {
                     let c = &m.coins()[idx];
                     let dp = if universe.realistic {
-                        crate::market::decimals(c.base_usd * l.mult, 2, 10)
+                        crate::market::decimals(c.base_usd * l.mult, 2, 14)
                     } else {
                         c.usd_dp
                     };

@@ -498,6 +498,35 @@ const REAL: &[(&str, &str, &str, &str)] = &[
     ("LAYER", "Solayer", "솔레이어", "0.53"),
 ];
 
+/// Coins placed by hand (multipliers, the collision, the rename, a delisted perp); the fill
+/// leaves them alone.
+const SPECIALS: &[(&str, &str, &str, &str)] = &[
+    ("PEPE", "Pepe", "페페", "0.0000098"),
+    ("SHIB", "Shiba Inu", "시바이누", "0.0000121"),
+    ("BONK", "Bonk", "봉크", "0.0000183"),
+    ("FLOKI", "FLOKI", "플로키", "0.000081"),
+    (
+        "BABYDOGE",
+        "Baby Doge Coin",
+        "베이비도지코인",
+        "0.00000000131",
+    ),
+    ("SATS", "SATS (Ordinals)", "사츠", "0.0000000412"),
+    ("MOG", "Mog Coin", "모그코인", "0.00000061"),
+    ("LUNC", "Terra Classic", "테라클래식", "0.000061"),
+    ("1INCH", "1inch", "1인치네트워크", "0.23"),
+    ("TON", "Toncoin", "톤코인", "3.21"),
+    ("TOKAMAK", "Tokamak Network", "토카막네트워크", "0.52"),
+    (
+        "POL",
+        "Polygon Ecosystem Token",
+        "폴리곤에코시스템토큰",
+        "0.21",
+    ),
+    ("MATIC", "Polygon", "폴리곤", "0.38"),
+    ("WAVES", "Waves", "웨이브", "1.02"),
+];
+
 /// Korean-only real tickers (no foreign perp): (ticker, English name, Korean name, USD price).
 const KOREAN_ONLY: &[(&str, &str, &str, &str)] = &[
     ("MED", "Medibloc", "메디블록", "0.0061"),
@@ -599,33 +628,7 @@ impl Builder {
             let (e, k) = names_of(&c);
             self.add(&c, &e, &k, base, false);
         }
-        let specials: [(&str, &str, &str, &str); 14] = [
-            ("PEPE", "Pepe", "페페", "0.0000098"),
-            ("SHIB", "Shiba Inu", "시바이누", "0.0000121"),
-            ("BONK", "Bonk", "봉크", "0.0000183"),
-            ("FLOKI", "FLOKI", "플로키", "0.000081"),
-            (
-                "BABYDOGE",
-                "Baby Doge Coin",
-                "베이비도지코인",
-                "0.00000000131",
-            ),
-            ("SATS", "SATS (Ordinals)", "사츠", "0.0000000412"),
-            ("MOG", "Mog Coin", "모그코인", "0.00000061"),
-            ("LUNC", "Terra Classic", "테라클래식", "0.000061"),
-            ("1INCH", "1inch", "1인치네트워크", "0.23"),
-            ("TON", "Toncoin", "톤코인", "3.21"),
-            ("TOKAMAK", "Tokamak Network", "토카막네트워크", "0.52"),
-            (
-                "POL",
-                "Polygon Ecosystem Token",
-                "폴리곤에코시스템토큰",
-                "0.21",
-            ),
-            ("MATIC", "Polygon", "폴리곤", "0.38"),
-            ("WAVES", "Waves", "웨이브", "1.02"),
-        ];
-        for (c, e, k, p) in specials {
+        for &(c, e, k, p) in SPECIALS {
             self.add(c, e, k, d(p), false);
         }
         for &(c, e, k, p) in REAL {
@@ -797,7 +800,7 @@ impl Builder {
                 .iter()
                 .enumerate()
                 .filter(|(_, e)| (korea || !e.korea_only) && !self.lists(venue, &e.key))
-                .filter(|(_, e)| !matches!(e.key.as_str(), "MATIC" | "TOKAMAK" | "WAVES"))
+                .filter(|(_, e)| !SPECIALS.iter().any(|sp| sp.0 == e.key))
                 .filter(|(_, e)| korea || !self.majors.iter().any(|(m, _)| *m == e.key))
                 .map(|(i, e)| {
                     let u = unit(mix(&[self.seed, fnv(&e.key), fnv(venue.as_str())]));

@@ -86,7 +86,7 @@ fn instruments(sim: Data<&Arc<Sim>>, q: Query<InstrumentsQuery>) -> Response {
         .map(|q| (q.symbol.as_str(), q.dp))
         .collect();
     let mut rows = sim.listings(Venue::Bybit);
-    rows.sort_by(|a, b| a.native.cmp(&b.native));
+    rows.sort_by_key(|l| format!("{}USDT", l.native));
     let want_status = q.status.as_deref().unwrap_or("Trading");
     rows.retain(|l| l.status.bybit() == want_status);
     if let Some(sym) = q.symbol.as_deref() {
