@@ -19,11 +19,33 @@
 //! | `/_sim/advance` | POST | `{"steps":10}`: moves the walks on by hand → `{"step":N}` |
 //! | `/_sim/stats` | GET / DELETE | `{"total":N,"requests":{"upbit":N,…},"faulted":{…},"paths":{"/upbit/v1/ticker":N}}` / reset |
 //! | `/_sim/health` | GET | `{"status":"ok"}` |
+//! | `/_sim/universe` | GET | the ground truth: `{"pairs":{"upbit-binance":["BTC","PEPE",…],…},"collisions":["TON"],"renamed":{"MATIC":"POL"},"flagged":{"<coin>":["warning"\|"caution"\|"deposit_suspended",…]},"illiquid":[…],"multiplied":{"binance":{"PEPE":"1000"},"bybit":{…},"okx":{}},"contract_values":{"okx":{"PEPE":"10000000"}},"listings":{"upbit":N,…},"realistic":true}`; `pairs` has all six Korean × foreign combinations: coins that are the same asset, trading on both sides |
+//! | `/_sim/listings` | POST | `{"venue":"upbit","coin":"NEWC","action":"list"}` (or `"delist"`; optional `"multiplier":"1000"` → `1000NEWCUSDT`, on OKX the `ctVal`): changes that venue's listings and the truth → `{"venue","action","coin","symbol"}`. Delisting on Binance leaves the perp as `SETTLING`; elsewhere it disappears |
+//!
+//! **Listings.** Every venue serves its metadata endpoints from one listings model
+//! (`universe.rs`): Upbit and Bithumb `/v1/market/all` (`is_details`/`isDetails` → Upbit
+//! `market_event`, Bithumb `market_warning`), Bithumb `/v1/market/virtual_asset_warning` and
+//! `/public/assetsstatus/ALL`, Binance `/fapi/v1/exchangeInfo` and `/fapi/v1/fundingInfo`, Bybit
+//! `/v5/market/instruments-info?category=linear` (cursor paging), OKX
+//! `/api/v5/public/instruments?instType=SWAP`; the ticker paths serve the same instruments.
+//! By default ([`SimConfig::realistic`] off) every venue lists the configured coins and the
+//! `SIM001…` ones one to one, as the tests have always expected. With `realistic` on, the
+//! simulator serves a realistic universe instead: ~230 Upbit KRW markets, ~400 Bithumb, ~520
+//! Binance perps (plus SETTLING ones), ~500 Bybit, ~250 OKX, with real overlaps; multiplier
+//! contracts (`1000PEPEUSDT`, `SHIB1000USDT`, `1MBABYDOGEUSDT`, `10000SATSUSDT`; OKX prices one
+//! coin and carries the multiplier in `ctVal`), priced at multiplier × the coin's price; a ticker
+//! collision (Korean `TON` is Tokamak Network, several times cheaper than foreign Toncoin); a
+//! rename (`MATIC` → `POL`); coins under warning / caution / suspended deposits; a SETTLING
+//! Binance perp of a Korean-listed coin; OKX `suspend`/`preopen` rows; illiquid Korean coins
+//! whose `trade_timestamp` is minutes old (their price is current). The configured premium
+//! applies to every Korean listing that is the same asset as the foreign one. Same seed, same
+//! universe. `up --sim` and `premium-spread sim` still start the default shape (switching them
+//! waits for the symbol registry, since the app maps coins by equal ticker today).
 //!
 //! `outage` answers 503 at once: a refused connection cannot be made from inside a handler.
 //!
-//! Layout: `market` is the pure price model, `state` the shared simulator state (clock, faults,
-//! pins, counters), `faults` the fault switches and the endpoint wrapper that applies them,
+//! Layout: `market` is the pure price model, `universe` the listings and ground truth, `state`
+//! the shared simulator state (clock, faults, pins, counters, listings), `faults` the fault switches and the endpoint wrapper that applies them,
 //! `routes/` one module per venue or FX provider, `control` the `/_sim` API.
 
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
