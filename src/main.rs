@@ -50,6 +50,10 @@ struct UpCmd {
     /// Where the simulator listens with --sim.
     #[arg(long, default_value = "127.0.0.1:9100")]
     sim_addr: String,
+    /// With --sim: every venue lists only BTC, ETH, XRP, SOL, DOGE and SIM001…SIM300, instead of
+    /// the realistic universe.
+    #[arg(long)]
+    sim_basic: bool,
 }
 
 #[derive(clap::Args)]
@@ -63,9 +67,13 @@ struct SimArgs {
     /// Kimchi premium the Korean prices carry, percent.
     #[arg(long, default_value = "1.5")]
     premium: rust_decimal::Decimal,
-    /// Synthetic coins (SIM001…) served besides BTC, ETH, XRP, SOL, DOGE.
+    /// Synthetic coins (SIM001…) served besides BTC, ETH, XRP, SOL, DOGE (with --basic).
     #[arg(long, default_value_t = 300)]
     extra_coins: usize,
+    /// Every venue lists the same coins (BTC, ETH, XRP, SOL, DOGE, SIM…) instead of the
+    /// realistic universe (~230 Upbit, ~400 Bithumb, ~520 Binance, ~500 Bybit, ~250 OKX markets).
+    #[arg(long)]
+    basic: bool,
 }
 
 fn init_logging(format: LogFormat) {
@@ -193,6 +201,7 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
                 sim: up.sim,
                 workers: up.workers,
                 sim_addr: up.sim_addr.clone(),
+                sim_basic: up.sim_basic,
                 config: cli.config.clone(),
             };
             up::run(settings, args, shutdown_signal()).await
@@ -228,6 +237,7 @@ async fn run_sim(args: &SimArgs) -> anyhow::Result<()> {
         seed: args.seed,
         premium_pct: args.premium,
         extra_coins: args.extra_coins,
+        realistic: !args.basic,
         ..Default::default()
     };
     println!(

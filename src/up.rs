@@ -26,6 +26,8 @@ pub struct UpArgs {
     pub sim: bool,
     pub workers: usize,
     pub sim_addr: String,
+    /// The simulator serves the basic coin set instead of the realistic universe.
+    pub sim_basic: bool,
     pub config: Option<std::path::PathBuf>,
 }
 
@@ -226,7 +228,10 @@ pub async fn run(
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(sim::serve(
             listener,
-            sim::SimConfig::default(),
+            sim::SimConfig {
+                realistic: !args.sim_basic,
+                ..sim::SimConfig::default()
+            },
             async move {
                 let _ = rx.await;
             },

@@ -39,8 +39,9 @@
 //! Binance perp of a Korean-listed coin; OKX `suspend`/`preopen` rows; illiquid Korean coins
 //! whose `trade_timestamp` is minutes old (their price is current). The configured premium
 //! applies to every Korean listing that is the same asset as the foreign one. Same seed, same
-//! universe. `up --sim` and `premium-spread sim` still start the default shape (switching them
-//! waits for the symbol registry, since the app maps coins by equal ticker today).
+//! universe. The field defaults to off so the tests' fixed coin set stays as it was;
+//! `premium-spread sim` and `up --sim` turn it on (`--basic` / `--sim-basic` for the old shape).
+//! The app tracks its configured coins (BTC…DOGE by default), which both shapes quote alike.
 //!
 //! `outage` answers 503 at once: a refused connection cannot be made from inside a handler.
 //!
@@ -96,7 +97,8 @@ pub struct SimConfig {
     pub coins: Vec<(String, Decimal)>,
     /// Serve the realistic universe (see the crate docs) instead of every coin on every venue;
     /// `coins` are its majors, listed everywhere, and `extra_coins` is ignored. Off by default
-    /// (the tests' fixed coin set); `premium-spread sim` and `up --sim` turn it on.
+    /// (the tests' fixed coin set); `premium-spread sim` and `up --sim` turn it on unless given
+    /// `--basic` / `--sim-basic`.
     pub realistic: bool,
 }
 
