@@ -246,7 +246,7 @@ fn parse_configs(s: &str) -> Result<Vec<DrainCfg>, String> {
 }
 
 /// Redis CPU (user + sys) seconds so far, from INFO.
-async fn redis_cpu(conn: &mut ConnectionManager) -> f64 {
+pub(crate) async fn redis_cpu(conn: &mut ConnectionManager) -> f64 {
     let info: String = redis::cmd("INFO")
         .arg("cpu")
         .query_async(conn)
@@ -263,7 +263,7 @@ async fn redis_cpu(conn: &mut ConnectionManager) -> f64 {
 }
 
 /// CPU seconds (utime + stime) of a live process, from /proc.
-fn proc_cpu(pid: u32) -> Option<f64> {
+pub(crate) fn proc_cpu(pid: u32) -> Option<f64> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let rest = &s[s.rfind(')')? + 2..];
     let f: Vec<&str> = rest.split_whitespace().collect();
@@ -349,7 +349,7 @@ async fn wait_registered(
     }
 }
 
-async fn stop_children(children: &mut [tokio::process::Child]) {
+pub(crate) async fn stop_children(children: &mut [tokio::process::Child]) {
     for c in children.iter_mut() {
         if let Some(pid) = c.id() {
             let _ = Command::new("kill")
@@ -369,7 +369,7 @@ async fn stop_children(children: &mut [tokio::process::Child]) {
     }
 }
 
-async fn emit(out: &PathBuf, v: serde_json::Value) -> Result<(), String> {
+pub(crate) async fn emit(out: &PathBuf, v: serde_json::Value) -> Result<(), String> {
     eprintln!("{v}");
     let mut f = tokio::fs::OpenOptions::new()
         .create(true)

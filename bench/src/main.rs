@@ -6,6 +6,9 @@
 //! - `apalis-suite`: no-op job throughput through apalis-redis configured like
 //!   `queue::queue_config`, pickup latency, and a `kill -9` crash-recovery check; writes
 //!   one JSON line per result. `apalis-worker` is the worker process it starts.
+//! - `runner-suite`: the same no-op throughput and `kill -9` check through the project's own job
+//!   path (`queue::Enqueuer::push`, `queue::runner::run` with records, janitor, wake-on-push);
+//!   `runner-worker` is the worker process it starts.
 //! - `jobs-report`: the apalis and BullMQ JSON lines side by side.
 //! - `worker-pickup`: pickup latency through a running `premium-spread worker`.
 //!
@@ -16,6 +19,7 @@ mod age;
 mod jobq;
 mod pickup;
 mod report;
+mod runnerq;
 mod stats;
 
 use clap::{Parser, Subcommand};
@@ -35,6 +39,10 @@ enum Cmd {
     ApalisSuite(jobq::SuiteArgs),
     /// One apalis worker process (started by apalis-suite).
     ApalisWorker(jobq::WorkerArgs),
+    /// No-op throughput and kill -9 recovery through the project's runner path (JSON lines).
+    RunnerSuite(runnerq::SuiteArgs),
+    /// One worker process of the project's shape with a no-op handler (started by runner-suite).
+    RunnerWorker(runnerq::WorkerArgs),
     /// Prints the apalis and BullMQ results side by side.
     JobsReport(report::Args),
     /// Pickup latency through a running `premium-spread worker` (wake-on-push included).
@@ -48,6 +56,8 @@ async fn main() -> std::process::ExitCode {
         Cmd::PremiumAge(a) => age::run(a).await,
         Cmd::ApalisSuite(a) => jobq::suite(a).await,
         Cmd::ApalisWorker(a) => jobq::worker(a).await,
+        Cmd::RunnerSuite(a) => runnerq::suite(a).await,
+        Cmd::RunnerWorker(a) => runnerq::worker(a).await,
         Cmd::JobsReport(a) => report::run(a),
         Cmd::WorkerPickup(a) => pickup::run(a).await,
     };

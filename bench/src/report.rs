@@ -116,6 +116,65 @@ pub fn run(a: Args) -> Result<(), String> {
         );
     }
 
+    let runner = kind("runner_drain");
+    if !runner.is_empty() {
+        println!();
+        println!(
+            "no-op job throughput through the project's runner ({} jobs per run; Enqueuer::push → apalis workers as worker::run_with → queue::runner::run: record queued → running → done, gc hand-off, last success, wake-on-push, janitor every 2 s; timed from the first push to the last record done)",
+            runner.first().map(|r| s(r, "jobs")).unwrap_or_default()
+        );
+        println!(
+            "| path | processes | concurrency | records done | records not done | secs | jobs/s | × BullMQ best (same processes) | × BullMQ best (any) | enqueue jobs/s | Redis CPU s | workers CPU s |"
+        );
+        println!(
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+        );
+        let bull_any = drains
+            .iter()
+            .filter(|r| s(r, "system") == "bullmq")
+            .map(|r| f(r, "jobs_per_s"))
+            .fold(f64::NAN, f64::max);
+        let x = |v: f64| {
+            if v.is_nan() {
+                "–".to_string()
+            } else {
+                format!("{v:.2}")
+            }
+        };
+        for r in &runner {
+            println!(
+                "| runner | {} | {} | {}/{} | {} | {:.2} | {:.0} | {} | {} | {:.0} | {} | {} |",
+                s(r, "processes"),
+                s(r, "concurrency"),
+                s(r, "done"),
+                s(r, "jobs"),
+                s(r, "records_not_done"),
+                f(r, "secs"),
+                f(r, "jobs_per_s"),
+                x(f(r, "jobs_per_s") / bull_best(f(r, "processes"))),
+                x(f(r, "jobs_per_s") / bull_any),
+                f(r, "enqueue_per_s"),
+                x(f(r, "redis_cpu_s")),
+                x(f(r, "workers_cpu_s")),
+            );
+        }
+        if let Some(best) = runner
+            .iter()
+            .max_by(|a, b| f(a, "jobs_per_s").total_cmp(&f(b, "jobs_per_s")))
+        {
+            let ratio = f(best, "jobs_per_s") / bull_any;
+            println!(
+                "best through the runner: {:.0} jobs/s ({} proc × c{}) vs best BullMQ {:.0} jobs/s: ratio {} (target ≥ 1.5: {})",
+                f(best, "jobs_per_s"),
+                s(best, "processes"),
+                s(best, "concurrency"),
+                bull_any,
+                x(ratio),
+                if ratio >= 1.5 { "PASS" } else { "FAIL" }
+            );
+        }
+    }
+
     let lat = kind("latency");
     if !lat.is_empty() {
         println!();
