@@ -136,7 +136,8 @@ fn worker_process(kind: JobKind, worker: &str) -> Option<String> {
 }
 
 /// Waits for a random offset within the next second, then picks the replica to kill: one that
-/// has a job running if any (so that the kill lands mid-job), else the next in turn.
+/// has a job running (looked for during up to a second, so that the kill lands mid-job), else
+/// the next in turn.
 async fn pick_victim(
     env: &TestEnv,
     replicas: &[std::process::Child],
@@ -145,10 +146,18 @@ async fn pick_victim(
     let now_ms = Utc::now().timestamp_subsec_millis() as u64;
     let offset = random_below(1_000);
     tokio::time::sleep(Duration::from_millis((1_000 - now_ms + offset) % 1_000)).await;
-    let busy = running_worker_pids(env).await;
-    match replicas.iter().position(|r| busy.contains(&r.id())) {
-        Some(i) => (i, true),
-        None => (turn % replicas.len(), false),
+    // Nothing running at that instant (jobs last about the latency): look again for up to a
+    // second, so that most kills land mid-job.
+    let until = std::time::Instant::now() + Duration::from_secs(1);
+    loop {
+        let busy = running_worker_pids(env).await;
+        if let Some(i) = replicas.iter().position(|r| busy.contains(&r.id())) {
+            return (i, true);
+        }
+        if std::time::Instant::now() >= until {
+            return (turn % replicas.len(), false);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
