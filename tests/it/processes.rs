@@ -161,8 +161,10 @@ async fn pick_victim(
     }
 }
 
-/// compute-premium ticks whose premium history does not match one result: rows from more than
-/// one run (distinct `computed_at`), or not as many rows as the done record's summary counts.
+/// compute-premium ticks whose premium history does not match the one finished run: rows from
+/// more than one run (distinct `computed_at`), not as many rows as the done record's summary
+/// counts, or rows computed outside that run (`started_ms`..=`finished_ms`): a second result
+/// for the tick, even one with the same rows.
 async fn premium_history_mismatches(
     env: &TestEnv,
     records: &std::collections::HashMap<String, queue::JobRecord>,
@@ -170,8 +172,11 @@ async fn premium_history_mismatches(
     last: i64,
 ) -> Vec<String> {
     let store = env.store().await;
-    let rows: Vec<(i64, i64, i64)> = sqlx::query_as(
-        "SELECT extract(epoch FROM ts)::bigint, count(*), count(DISTINCT computed_at)
+    type Row = (i64, i64, i64, i64, i64);
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT extract(epoch FROM ts)::bigint, count(*), count(DISTINCT computed_at),
+                floor(extract(epoch FROM min(computed_at)) * 1000)::bigint,
+                floor(extract(epoch FROM max(computed_at)) * 1000)::bigint
            FROM premiums WHERE ts BETWEEN to_timestamp($1) AND to_timestamp($2) GROUP BY ts",
     )
     .bind(first as f64)
@@ -179,8 +184,7 @@ async fn premium_history_mismatches(
     .fetch_all(store.pool())
     .await
     .expect("premium history");
-    let history: BTreeMap<i64, (i64, i64)> =
-        rows.into_iter().map(|(t, n, c)| (t, (n, c))).collect();
+    let history: BTreeMap<i64, Row> = rows.into_iter().map(|r| (r.0, r)).collect();
     let mut out = Vec::new();
     for tick in first..=last {
         let Some(r) = records.get(&format!("compute-premium:{tick}")) else {
@@ -195,10 +199,23 @@ async fn premium_history_mismatches(
             .as_deref()
             .and_then(|s| s.split_whitespace().next()?.parse().ok())
             .unwrap_or(-1);
-        let (rows, runs) = history.get(&tick).copied().unwrap_or((0, 0));
+        let Some(&(_, rows, runs, oldest, newest)) = history.get(&tick) else {
+            if said != 0 {
+                out.push(format!(
+                    "compute-premium:{tick}: summary says {said} premiums, history has none"
+                ));
+            }
+            continue;
+        };
+        let (from, to) = (r.started_ms.unwrap_or(0), r.finished_ms.unwrap_or(i64::MAX));
         if runs > 1 || rows != said {
             out.push(format!(
                 "compute-premium:{tick}: summary says {said} premiums, history has {rows} rows from {runs} runs"
+            ));
+        } else if oldest < from || newest > to {
+            out.push(format!(
+                "compute-premium:{tick}: history computed at {oldest}..{newest} ms, outside the finished run {} ({from}..{to} ms)",
+                r.runs
             ));
         }
     }
