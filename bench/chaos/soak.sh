@@ -2,9 +2,9 @@
 # Soak: 3 worker replicas with cron for SOAK_SECS (default 600 s) against the
 # simulator and the local Redis/PostgreSQL, one replica killed with SIGKILL and replaced every
 # SOAK_KILL_SECS (default 60 s; 0 = no kills). The simulator answers every venue and FX source
-# SOAK_LATENCY_MS late (default 300 ms; 0 = the fast variant, where jobs take milliseconds and
-# no kill lands mid-job), and each kill comes at a random offset within a second and hits a
-# replica with a job running if there is one, so killed jobs are re-run (recovered).
+# SOAK_LATENCY_MS late (default 300 ms; 0 = the fast variant, where fetches take milliseconds),
+# and each kill comes at a random offset within a second and hits a replica with a job running
+# if there is one (looked for during up to a second), so killed jobs are re-run (recovered).
 # Prints PASS/FAIL with the ledger:
 #   PASS: ticks=… expected=… once=… recovered=… lost=… late=… duplicated=… fenced=… kills=…
 # once = done after one run, recovered = done after a re-run (runs > 1), lost = no done record
