@@ -5,6 +5,7 @@ use std::{collections::BTreeMap, time::Duration};
 use chrono::Utc;
 use domain::JobState;
 use domain::{FxSource, JobKind, Venue};
+use redis::AsyncCommands;
 use serde_json::json;
 
 use crate::support::{HEAVY, TestEnv, job_reaches, terminate};
@@ -25,11 +26,23 @@ struct Ledger {
     once: usize,
     /// Done after more than one run (a replica died mid-job; another re-ran it).
     recovered: usize,
-    /// No job, or a job that never finished.
+    /// Tick jobs dropped on purpose because they started more than `worker.max_tick_lag_secs`
+    /// after their tick (`failed`, error class `late`): explained, so not counted as lost.
+    late: Vec<String>,
+    /// No job, or a job that never finished (and was not dropped as late).
     lost: Vec<String>,
+    /// compute-premium ticks whose history shows more than one result: premium rows written by
+    /// more than one run (distinct `computed_at`), or a row count other than the done record's
+    /// summary says.
+    duplicated: Vec<String>,
+    /// Writes of runs that were no longer current, refused by the fence (`{p}:counters`
+    /// `fenced_writes`): finishes that would have been a second one.
+    fenced: u64,
     /// Worker processes (ids) that ran jobs.
     processes: usize,
     kills: usize,
+    /// Kills that hit a replica while it had a job running.
+    kills_mid_job: usize,
     /// Replicas that exited on their own.
     died: usize,
 }
@@ -37,46 +50,220 @@ struct Ledger {
 impl Ledger {
     fn print(&self, title: &str) {
         eprintln!(
-            "{title}: {} ticks, {} jobs expected: {} ran once, {} recovered after a kill, {} lost; {} kills; {} worker processes shared the work",
+            "{title}: {} ticks, {} jobs expected: {} ran once, {} recovered after a kill, {} lost, {} dropped as late, {} ticks with two results, {} fenced writes; {} kills ({} mid-job); {} worker processes shared the work",
             self.ticks,
             self.expected,
             self.once,
             self.recovered,
             self.lost.len(),
+            self.late.len(),
+            self.duplicated.len(),
+            self.fenced,
             self.kills,
+            self.kills_mid_job,
             self.processes
         );
     }
+
+    /// The one-line verdict `bench/chaos/soak.sh` prints.
+    fn verdict(&self) -> String {
+        let ok = self.lost.is_empty() && self.duplicated.is_empty() && self.died == 0;
+        format!(
+            "{}: ticks={} expected={} once={} recovered={} lost={} late={} duplicated={} fenced={} kills={}",
+            if ok { "PASS" } else { "FAIL" },
+            self.ticks,
+            self.expected,
+            self.once,
+            self.recovered,
+            self.lost.len(),
+            self.late.len(),
+            self.duplicated.len(),
+            self.fenced,
+            self.kills
+        )
+    }
+}
+
+/// How a run of replicas is shaken.
+#[derive(Debug, Clone, Copy)]
+struct Soak {
+    duration: Duration,
+    /// SIGKILL one replica (and start a new one) at this period.
+    kill_every: Option<Duration>,
+    /// Simulator latency on every venue and FX source, so that jobs last long enough for a
+    /// kill to land mid-job (0 = none).
+    latency_ms: u64,
 }
 
 /// Runs three replicas with cron for `duration`; with `kill_every`, SIGKILLs one replica at
 /// that period and starts a new one. Then checks every (kind, tick) of the window.
 async fn run_replicas(duration: Duration, kill_every: Option<Duration>) -> Ledger {
+    run_soak(Soak {
+        duration,
+        kill_every,
+        latency_ms: 0,
+    })
+    .await
+}
+
+/// A random number below `n` (std only: a fresh `RandomState` is randomly keyed).
+fn random_below(n: u64) -> u64 {
+    use std::hash::BuildHasher;
+    std::collections::hash_map::RandomState::new().hash_one(0u8) % n.max(1)
+}
+
+/// The process ids of the workers of the jobs running now.
+async fn running_worker_pids(env: &TestEnv) -> Vec<u32> {
+    let Ok(page) = env
+        .records()
+        .list(None, Some(JobState::Running), 100, None)
+        .await
+    else {
+        return Vec::new();
+    };
+    page.items
+        .iter()
+        .filter_map(|r| worker_process(r.kind, r.worker.as_deref()?))
+        // A process is named `<host>-<pid>-<random suffix>`.
+        .filter_map(|p| p.rsplit('-').nth(1)?.parse().ok())
+        .collect()
+}
+
+/// Worker names are `<kind>-<process name>-r<restarts>`: the process name.
+fn worker_process(kind: JobKind, worker: &str) -> Option<String> {
+    let w = worker.strip_prefix(kind.as_str())?.strip_prefix('-')?;
+    Some(w.rsplit_once("-r")?.0.to_string())
+}
+
+/// Waits for a random offset within the next second, then picks the replica to kill: one that
+/// has a job running (looked for during up to a second, so that the kill lands mid-job), else
+/// the next in turn.
+async fn pick_victim(
+    env: &TestEnv,
+    replicas: &[std::process::Child],
+    turn: usize,
+) -> (usize, bool) {
+    let now_ms = Utc::now().timestamp_subsec_millis() as u64;
+    let offset = random_below(1_000);
+    tokio::time::sleep(Duration::from_millis((1_000 - now_ms + offset) % 1_000)).await;
+    // Nothing running at that instant (jobs last about the latency): look again for up to a
+    // second, so that most kills land mid-job.
+    let until = std::time::Instant::now() + Duration::from_secs(1);
+    loop {
+        let busy = running_worker_pids(env).await;
+        if let Some(i) = replicas.iter().position(|r| busy.contains(&r.id())) {
+            return (i, true);
+        }
+        if std::time::Instant::now() >= until {
+            return (turn % replicas.len(), false);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// compute-premium ticks whose premium history does not match the one finished run: rows from
+/// more than one run (distinct `computed_at`), not as many rows as the done record's summary
+/// counts, or rows computed outside that run (`started_ms`..=`finished_ms`): a second result
+/// for the tick, even one with the same rows.
+async fn premium_history_mismatches(
+    env: &TestEnv,
+    records: &std::collections::HashMap<String, queue::JobRecord>,
+    first: i64,
+    last: i64,
+) -> Vec<String> {
+    let store = env.store().await;
+    type Row = (i64, i64, i64, i64, i64);
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT extract(epoch FROM ts)::bigint, count(*), count(DISTINCT computed_at),
+                floor(extract(epoch FROM min(computed_at)) * 1000)::bigint,
+                floor(extract(epoch FROM max(computed_at)) * 1000)::bigint
+           FROM premiums WHERE ts BETWEEN to_timestamp($1) AND to_timestamp($2) GROUP BY ts",
+    )
+    .bind(first as f64)
+    .bind(last as f64)
+    .fetch_all(store.pool())
+    .await
+    .expect("premium history");
+    let history: BTreeMap<i64, Row> = rows.into_iter().map(|r| (r.0, r)).collect();
+    let mut out = Vec::new();
+    for tick in first..=last {
+        let Some(r) = records.get(&format!("compute-premium:{tick}")) else {
+            continue;
+        };
+        if r.state != JobState::Done {
+            continue;
+        }
+        // "<n> premiums, <m> skipped, …"
+        let said: i64 = r
+            .summary
+            .as_deref()
+            .and_then(|s| s.split_whitespace().next()?.parse().ok())
+            .unwrap_or(-1);
+        let Some(&(_, rows, runs, oldest, newest)) = history.get(&tick) else {
+            if said != 0 {
+                out.push(format!(
+                    "compute-premium:{tick}: summary says {said} premiums, history has none"
+                ));
+            }
+            continue;
+        };
+        let (from, to) = (r.started_ms.unwrap_or(0), r.finished_ms.unwrap_or(i64::MAX));
+        if runs > 1 || rows != said {
+            out.push(format!(
+                "compute-premium:{tick}: summary says {said} premiums, history has {rows} rows from {runs} runs"
+            ));
+        } else if oldest < from || newest > to {
+            out.push(format!(
+                "compute-premium:{tick}: history computed at {oldest}..{newest} ms, outside the finished run {} ({from}..{to} ms)",
+                r.runs
+            ));
+        }
+    }
+    out
+}
+
+/// Runs three replicas with cron as `soak` says, then checks every (kind, tick) of the window.
+async fn run_soak(soak: Soak) -> Ledger {
+    let Soak {
+        duration,
+        kill_every,
+        latency_ms,
+    } = soak;
     let _heavy = HEAVY.lock().await;
     let env = TestEnv::new(sim_cfg(), |s| {
         // FX every 5 s so that its ticks are checked too.
         s.schedule.fx = "*/5 * * * * *".into();
     })
     .await;
+    if latency_ms > 0 {
+        for upstream in settings::URL_KEYS {
+            env.sim_post(
+                "/_sim/faults",
+                json!({"venue": upstream, "latency_ms": latency_ms}),
+            )
+            .await;
+        }
+    }
     let mut replicas: Vec<_> = (0..3).map(|_| env.spawn_worker_process()).collect();
     // Let all three start (connect, migrate), then observe.
     env.wait_for_workers(3).await;
     let first = Utc::now().timestamp() + 1;
     let end = std::time::Instant::now() + duration;
     let mut kills = 0;
-    let mut victim = 0;
+    let mut kills_mid_job = 0;
     while std::time::Instant::now() < end {
         let step = kill_every
             .unwrap_or(duration)
             .min(end - std::time::Instant::now());
         tokio::time::sleep(step).await;
         if kill_every.is_some() && std::time::Instant::now() < end {
-            let r = &mut replicas[victim % 3];
+            let (victim, mid_job) = pick_victim(&env, &replicas, kills).await;
+            let r = &mut replicas[victim];
             let _ = r.kill();
             let _ = r.wait();
-            replicas[victim % 3] = env.spawn_worker_process();
-            victim += 1;
+            replicas[victim] = env.spawn_worker_process();
             kills += 1;
+            kills_mid_job += usize::from(mid_job);
         }
     }
     // Jobs of the last ticks may still be in flight (and re-runs of a killed replica take the
@@ -97,10 +284,19 @@ async fn run_replicas(duration: Duration, kill_every: Option<Duration>) -> Ledge
     }
 
     let records = env.all_records().await;
+    let fenced: Option<u64> = env
+        .conn
+        .clone()
+        .hget(env.keys().counters(), "fenced_writes")
+        .await
+        .expect("counters");
     let mut ledger = Ledger {
         ticks: last - first + 1,
         kills,
+        kills_mid_job,
         died,
+        fenced: fenced.unwrap_or(0),
+        duplicated: premium_history_mismatches(&env, &records, first, last).await,
         ..Default::default()
     };
     for tick in first..=last {
@@ -117,6 +313,15 @@ async fn run_replicas(duration: Duration, kill_every: Option<Duration>) -> Ledge
             match records.get(&id) {
                 Some(r) if r.state == JobState::Done && r.runs == 1 => ledger.once += 1,
                 Some(r) if r.state == JobState::Done => ledger.recovered += 1,
+                Some(r)
+                    if r.state == JobState::Failed && r.error_class.as_deref() == Some("late") =>
+                {
+                    ledger.late.push(format!(
+                        "{id}: {} after {} runs",
+                        r.last_error.as_deref().unwrap_or(""),
+                        r.runs
+                    ))
+                }
                 Some(r) => ledger
                     .lost
                     .push(format!("{id}: {} after {} runs", r.state, r.runs)),
@@ -124,17 +329,9 @@ async fn run_replicas(duration: Duration, kill_every: Option<Duration>) -> Ledge
             }
         }
     }
-    // Worker names are `<kind>-<process id>-r<restarts>`: count distinct processes.
     let processes: std::collections::BTreeSet<String> = records
         .values()
-        .filter_map(|r| {
-            let w = r
-                .worker
-                .as_deref()?
-                .strip_prefix(r.kind.as_str())?
-                .strip_prefix('-')?;
-            Some(w.rsplit_once("-r")?.0.to_string())
-        })
+        .filter_map(|r| worker_process(r.kind, r.worker.as_deref()?))
         .collect();
     ledger.processes = processes.len();
     env.cleanup().await;
@@ -157,7 +354,9 @@ async fn three_replicas_with_cron_run_every_tick_exactly_once() {
 }
 
 /// Soak: 3 replicas for `SOAK_SECS` (default 600 s), one killed with SIGKILL and
-/// replaced every `SOAK_KILL_SECS` (default 60 s). Run it with `bench/chaos/soak.sh`.
+/// replaced every `SOAK_KILL_SECS` (default 60 s), with `SOAK_LATENCY_MS` (default 0) of
+/// simulator latency on every venue and FX source so that kills land mid-job. Run it with
+/// `bench/chaos/soak.sh`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "takes 10 minutes; run with bench/chaos/soak.sh"]
 async fn soak_three_replicas_with_kills_lose_nothing() {
@@ -167,28 +366,31 @@ async fn soak_three_replicas_with_kills_lose_nothing() {
             .and_then(|v| v.parse().ok())
             .unwrap_or(d)
     };
-    let duration = Duration::from_secs(secs("SOAK_SECS", 600));
-    let kill_every = match secs("SOAK_KILL_SECS", 60) {
-        0 => None,
-        n => Some(Duration::from_secs(n)),
-    };
-    let ledger = run_replicas(duration, kill_every).await;
+    let ledger = run_soak(Soak {
+        duration: Duration::from_secs(secs("SOAK_SECS", 600)),
+        kill_every: match secs("SOAK_KILL_SECS", 60) {
+            0 => None,
+            n => Some(Duration::from_secs(n)),
+        },
+        latency_ms: secs("SOAK_LATENCY_MS", 0),
+    })
+    .await;
     ledger.print("soak");
-    let verdict = if ledger.lost.is_empty() {
-        "PASS"
-    } else {
-        "FAIL"
-    };
-    println!(
-        "{verdict}: ticks={} expected={} once={} recovered={} lost={} duplicated=0 kills={}",
-        ledger.ticks,
-        ledger.expected,
-        ledger.once,
-        ledger.recovered,
-        ledger.lost.len(),
-        ledger.kills
-    );
+    for why in ledger
+        .late
+        .iter()
+        .chain(&ledger.lost)
+        .chain(&ledger.duplicated)
+    {
+        eprintln!("soak: {why}");
+    }
+    println!("{}", ledger.verdict());
     assert!(ledger.lost.is_empty(), "lost: {:?}", ledger.lost);
+    assert!(
+        ledger.duplicated.is_empty(),
+        "two results: {:?}",
+        ledger.duplicated
+    );
     assert_eq!(ledger.died, 0, "a replica exited on its own: {ledger:?}");
 }
 
