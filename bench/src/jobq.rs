@@ -28,6 +28,34 @@ use tokio::{io::AsyncWriteExt, process::Command};
 
 use crate::stats::summarize;
 
+/// Resolves once `count()` reaches `expect` (checked every 20 ms; 0 = never), at `deadline`, or
+/// on SIGTERM or Ctrl-C: the stop signal of a bench worker process.
+pub async fn until_done<F, Fut>(
+    expect: u64,
+    deadline: Duration,
+    mut count: F,
+) -> std::io::Result<()>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = u64>,
+{
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let until = tokio::time::sleep(deadline);
+    tokio::pin!(until);
+    loop {
+        tokio::select! {
+            _ = &mut until => return Ok(()),
+            _ = term.recv() => return Ok(()),
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+            _ = tokio::time::sleep(Duration::from_millis(20)) => {
+                if expect > 0 && count().await >= expect {
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BenchJob {
     n: u64,
@@ -161,26 +189,15 @@ pub async fn worker(a: WorkerArgs) -> Result<(), String> {
         Duration::from_millis(a.poll_ms),
         hctx,
     );
-    let mut watch_conn = conn.clone();
-    let (expect, deadline) = (a.expect, Duration::from_secs(a.deadline_secs));
+    let watch_conn = conn.clone();
+    let deadline = Duration::from_secs(a.deadline_secs);
     let signal = async move {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        let until = tokio::time::sleep(deadline);
-        tokio::pin!(until);
-        loop {
-            tokio::select! {
-                _ = &mut until => break,
-                _ = term.recv() => break,
-                _ = tokio::signal::ctrl_c() => break,
-                _ = tokio::time::sleep(Duration::from_millis(20)) => {
-                    if expect > 0 {
-                        let n: u64 = watch_conn.scard(&done_key).await.unwrap_or(0);
-                        if n >= expect { break; }
-                    }
-                }
-            }
-        }
-        Ok(())
+        until_done(a.expect, deadline, || {
+            let mut c = watch_conn.clone();
+            let key = done_key.clone();
+            async move { c.scard(&key).await.unwrap_or(0) }
+        })
+        .await
     };
     monitor
         .run_with_signal(signal)

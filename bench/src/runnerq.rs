@@ -25,14 +25,16 @@ use std::{
     time::{Duration, Instant},
 };
 
-use apalis::prelude::*;
-use apalis_core::backend::ext::poll_strategy::{PollWith, Strategy};
-use apalis_redis::RedisStorage;
 use chrono::Utc;
 use domain::{JobKind, JobState};
 use futures::StreamExt;
 use keyspace::{Keys, RedisConn};
-use queue::{Enqueuer, Failure, Job, drain::drain_backlog, janitor, queue_config, wake};
+use queue::{
+    Enqueuer, Failure, Job,
+    consumers::{self, Consumer},
+    drain::drain_backlog,
+    janitor, queue_config, wake,
+};
 use redis::AsyncCommands;
 use serde_json::json;
 use settings::{Settings, WorkerSettings};
@@ -56,7 +58,6 @@ fn settings(redis_url: &str, prefix: &str, concurrency: Option<usize>) -> Arc<Se
 
 /// The no-op job body (or a sleep, for the recovery check).
 struct Noop {
-    enqueuer: Enqueuer,
     sleep_ms: u64,
 }
 
@@ -67,12 +68,6 @@ impl queue::Handler for Noop {
         }
         Ok(String::new())
     }
-}
-
-/// `worker::handle`, with the no-op body.
-async fn handle(job: Job, worker: WorkerContext, ctx: Data<Arc<Noop>>) -> Result<(), BoxDynError> {
-    queue::runner::run(&ctx.enqueuer, ctx.as_ref(), job, worker.name()).await;
-    Ok(())
 }
 
 #[derive(clap::Args)]
@@ -136,9 +131,11 @@ pub async fn worker(a: WorkerArgs) -> Result<(), String> {
         .await
         .map_err(|e| format!("redis: {e}"))?;
     let keys = Keys::new(&a.prefix);
-    let ctx = Arc::new(Noop {
+    let consumer = Arc::new(Consumer {
         enqueuer: Enqueuer::new(conn.clone(), settings.clone()),
-        sleep_ms: a.sleep_ms,
+        handler: Noop {
+            sleep_ms: a.sleep_ms,
+        },
     });
     let pid = format!(
         "bench-{}-{}",
@@ -162,54 +159,19 @@ pub async fn worker(a: WorkerArgs) -> Result<(), String> {
         )),
     ];
 
-    let w = &settings.worker;
-    let poll = Duration::from_millis(w.poll_interval_ms);
-    let concurrency = w.concurrency;
-    let mut monitor = Monitor::new()
-        .should_restart(|w, err| {
-            eprintln!("worker {} stopped: {err}; restarting", w.name());
-            std::thread::sleep(Duration::from_millis(250));
-            true
-        })
-        .shutdown_timeout(Duration::from_millis(w.shutdown_timeout_ms));
-    for kind in JobKind::ALL {
-        let cfg = queue_config(&settings, kind);
-        let conn = conn.clone();
-        let ctx = ctx.clone();
-        let pid = pid.clone();
-        let wakers = wakers.clone();
-        monitor = monitor.register(move |restarts| {
-            let storage = RedisStorage::<Job>::new(conn.clone()).with_config(cfg.clone());
-            let strategy = Strategy::new().apply(wakers.strategy(kind)).interval(poll);
-            WorkerBuilder::new(format!("{kind}-{pid}-r{restarts}"))
-                .backend(PollWith::new(storage, strategy))
-                .data(ctx.clone())
-                .concurrency(concurrency)
-                .parallelize(tokio::spawn)
-                .build(handle)
-        });
-    }
+    // The worker replica's own construction (queue::consumers).
+    let monitor = consumers::monitor(&settings, conn.clone(), consumer, wakers, &pid);
 
     let done_key = keys.jobs_index(Some(KIND), Some(JobState::Done));
-    let mut watch_conn = conn.clone();
-    let (expect, deadline) = (a.expect, Duration::from_secs(a.deadline_secs));
+    let watch_conn = conn.clone();
+    let deadline = Duration::from_secs(a.deadline_secs);
     let signal = async move {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        let until = tokio::time::sleep(deadline);
-        tokio::pin!(until);
-        loop {
-            tokio::select! {
-                _ = &mut until => break,
-                _ = term.recv() => break,
-                _ = tokio::signal::ctrl_c() => break,
-                _ = tokio::time::sleep(Duration::from_millis(20)) => {
-                    if expect > 0 {
-                        let n: u64 = watch_conn.zcard(&done_key).await.unwrap_or(0);
-                        if n >= expect { break; }
-                    }
-                }
-            }
-        }
+        crate::jobq::until_done(a.expect, deadline, || {
+            let mut c = watch_conn.clone();
+            let key = done_key.clone();
+            async move { c.zcard(&key).await.unwrap_or(0) }
+        })
+        .await?;
         let _ = stop_tx.send(true);
         Ok(())
     };

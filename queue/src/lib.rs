@@ -14,11 +14,13 @@
 //! - [`janitor`]: removes finished task data and trims indexes after the retention window.
 //! - [`drain`]: moves a pile-up of due tasks to the active list in chunks.
 //! - [`wake`]: wake-on-push, so idle workers pick up a due task at once.
+//! - [`consumers`]: the apalis workers of a process, built one way for the worker and the bench.
 //! - [`metrics_names`]: the metric names the queue and the worker publish.
 //!
 //! The janitor, the drain and the repair read apalis-redis' private keys and statuses; the
 //! dependency is pinned to `=1.0.0` and `tests/apalis_contract.rs` fails when they change.
 
+pub mod consumers;
 pub mod drain;
 pub mod enqueue;
 pub mod janitor;

@@ -56,6 +56,12 @@ pub trait Handler: Send + Sync {
     fn execute(&self, job: &Job) -> impl Future<Output = Result<String, Failure>> + Send;
 }
 
+impl<T: Handler> Handler for std::sync::Arc<T> {
+    fn execute(&self, job: &Job) -> impl Future<Output = Result<String, Failure>> + Send {
+        self.as_ref().execute(job)
+    }
+}
+
 /// Runs `job` to the end of this attempt (and its in-place retries). Never fails: every
 /// outcome is recorded.
 pub async fn run<H: Handler>(q: &Enqueuer, handler: &H, job: Job, worker: &str) {

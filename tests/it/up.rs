@@ -44,34 +44,12 @@ async fn up_with_sim_serves_fresh_premiums_for_every_default_coin_within_10_s_an
     let base = format!("http://127.0.0.1:{port}");
     let secret = "up-admin-secret-7f3a9c";
     let started = Instant::now();
-    let mut up = Command::new(env!("CARGO_BIN_EXE_premium-spread"))
-        .args(["up", "--sim", "--workers", "3", "--sim-addr", "127.0.0.1:0"])
-        .env("API_ADDR", format!("127.0.0.1:{port}"))
-        .env("REDIS_URL", &env.settings.redis_url)
-        .env("DATABASE_URL", &env.database_url)
-        .env("REDIS_PREFIX", &env.prefix)
-        .env("ADMIN_TOKEN", secret)
-        .env("RUST_LOG", "debug")
-        .env_remove("PREMIUM_SIM_URL")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Drain the pipes while the test runs (a full pipe would block every process writing logs).
-    let readers: Vec<_> = [
-        Box::new(up.stdout.take().unwrap()) as Box<dyn Read + Send>,
-        Box::new(up.stderr.take().unwrap()),
-    ]
-    .into_iter()
-    .map(|mut r| {
-        std::thread::spawn(move || {
-            let mut s = String::new();
-            let _ = r.read_to_string(&mut s);
-            s
-        })
-    })
-    .collect();
+    let (mut up, readers) = spawn_up(
+        &env,
+        port,
+        3,
+        &[("ADMIN_TOKEN", secret), ("RUST_LOG", "debug")],
+    );
     let want: Vec<String> = ["BTC", "DOGE", "ETH", "SOL", "XRP"]
         .iter()
         .map(|s| s.to_string())
@@ -223,8 +201,14 @@ fn default_coins() -> Vec<String> {
 }
 
 /// `premium-spread up --sim --workers <workers>` on this environment, the API on `port`; its
-/// stdout and stderr are drained by threads (a full pipe would block every process writing logs).
-fn spawn_up(env: &TestEnv, port: u16, workers: usize) -> (ChildGuard, Vec<JoinHandle<String>>) {
+/// stdout and stderr are drained by threads (a full pipe would block every process writing logs);
+/// `extra_env` is set last (it overrides `RUST_LOG`).
+fn spawn_up(
+    env: &TestEnv,
+    port: u16,
+    workers: usize,
+    extra_env: &[(&str, &str)],
+) -> (ChildGuard, Vec<JoinHandle<String>>) {
     let mut up = Command::new(env!("CARGO_BIN_EXE_premium-spread"))
         .args(["up", "--sim", "--sim-addr", "127.0.0.1:0", "--workers"])
         .arg(workers.to_string())
@@ -236,6 +220,7 @@ fn spawn_up(env: &TestEnv, port: u16, workers: usize) -> (ChildGuard, Vec<JoinHa
         .env_remove("PREMIUM_SIM_URL")
         .env_remove("PREMIUM_CONFIG")
         .env_remove("LOG_FORMAT")
+        .envs(extra_env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -326,7 +311,7 @@ async fn a_worker_killed_with_sigkill_is_replaced_within_5_s_while_the_api_keeps
     let env = TestEnv::new(sim::SimConfig::default(), |_| {}).await;
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let (mut up, readers) = spawn_up(&env, port, 3);
+    let (mut up, readers) = spawn_up(&env, port, 3, &[]);
 
     // Up and serving fresh premiums for every default coin, with three worker processes.
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -444,7 +429,7 @@ async fn an_api_that_exits_at_every_start_makes_up_stop_with_one_line_naming_it_
     let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = held.local_addr().unwrap().port();
     let started = Instant::now();
-    let (mut up, readers) = spawn_up(&env, port, 1);
+    let (mut up, readers) = spawn_up(&env, port, 1, &[]);
     let mut children = Vec::new();
     let status = loop {
         for pid in child_pids(up.id()) {
@@ -580,7 +565,7 @@ async fn after_redis_loses_every_key_up_serves_fresh_premiums_again_within_5_s_w
     let env = TestEnv::new(sim::SimConfig::default(), |_| {}).await;
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let (mut up, _readers) = spawn_up(&env, port, 3);
+    let (mut up, _readers) = spawn_up(&env, port, 3, &[]);
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline && fresh_coins(&env.http, &base).await != Some(default_coins())
     {

@@ -15,12 +15,13 @@ pub mod ratelimit;
 
 use std::{future::Future, sync::Arc, time::Duration};
 
-use apalis::prelude::*;
-use apalis_core::backend::ext::poll_strategy::{PollWith, Strategy};
-use apalis_redis::RedisStorage;
 use domain::JobKind;
 use keyspace::RedisConn;
-use queue::{Job, drain::drain_backlog, queue_config, wake};
+use queue::{
+    consumers::{self, Consumer},
+    drain::drain_backlog,
+    wake,
+};
 use store::Store;
 
 use crate::jobs::Ctx;
@@ -78,11 +79,6 @@ pub fn process_id() -> String {
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "local".into());
     let ulid = ulid::Ulid::generate().to_string();
     format!("{host}-{}-{}", std::process::id(), &ulid[20..])
-}
-
-async fn handle(job: Job, worker: WorkerContext, ctx: Data<Arc<Ctx>>) -> Result<(), BoxDynError> {
-    queue::runner::run(&ctx.enqueuer, ctx.as_ref(), job, worker.name()).await;
-    Ok(())
 }
 
 /// Runs one replica until `shutdown` completes. With a metrics handle and
@@ -157,37 +153,11 @@ pub async fn run_with(
         stop_rx.clone(),
     )));
 
-    let w = &settings.worker;
-    let poll = Duration::from_millis(w.poll_interval_ms);
-    let concurrency = w.concurrency;
-    let mut monitor = Monitor::new()
-        .should_restart(|w, err| {
-            tracing::error!(worker = w.name(), restarts = w.restarts(), error = %err, "worker stopped; restarting");
-            // A persistent error (Redis gone) would otherwise restart the worker in a tight loop;
-            // the callback is synchronous, so pause here briefly (well under the 3 s orphan
-            // threshold of this process's other workers).
-            std::thread::sleep(Duration::from_millis(250));
-            true
-        })
-        .shutdown_timeout(Duration::from_millis(w.shutdown_timeout_ms));
-    for kind in JobKind::ALL {
-        let cfg = queue_config(&settings, kind);
-        let conn = conn.clone();
-        let ctx = ctx.clone();
-        let pid = pid.clone();
-        let wakers = wakers.clone();
-        monitor = monitor.register(move |restarts| {
-            let storage = RedisStorage::<Job>::new(conn.clone()).with_config(cfg.clone());
-            // Wake on a push announced over pub/sub, and poll every `poll` regardless.
-            let strategy = Strategy::new().apply(wakers.strategy(kind)).interval(poll);
-            WorkerBuilder::new(format!("{kind}-{pid}-r{restarts}"))
-                .backend(PollWith::new(storage, strategy))
-                .data(ctx.clone())
-                .concurrency(concurrency)
-                .parallelize(tokio::spawn)
-                .build(handle)
-        });
-    }
+    let consumer = Arc::new(Consumer {
+        enqueuer: ctx.enqueuer.clone(),
+        handler: ctx.clone(),
+    });
+    let monitor = consumers::monitor(&settings, conn.clone(), consumer, wakers, &pid);
 
     let signal = async move {
         shutdown.await;
