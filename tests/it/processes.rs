@@ -8,7 +8,7 @@ use domain::{FxSource, JobKind, Venue};
 use redis::AsyncCommands;
 use serde_json::json;
 
-use crate::support::{HEAVY, TestEnv, job_reaches, terminate};
+use crate::support::{HEAVY, TestEnv, job_reaches, signal, terminate};
 
 fn sim_cfg() -> sim::SimConfig {
     sim::SimConfig {
@@ -565,13 +565,6 @@ async fn slow_fx_job_running_in_a_process(
         .unwrap();
     let running = job_reaches(env, &t.id, JobState::Running, Duration::from_secs(10)).await;
     (worker, running)
-}
-
-fn signal(child: &std::process::Child, sig: &str) {
-    let _ = std::process::Command::new("kill")
-        .arg(format!("-{sig}"))
-        .arg(child.id().to_string())
-        .status();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

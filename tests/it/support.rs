@@ -377,8 +377,13 @@ impl Drop for InProcessWorker {
 
 /// Sends SIGTERM (graceful) to a child.
 pub fn terminate(child: &mut Child) {
+    signal(child, "TERM");
+}
+
+/// Sends `sig` (`TERM`, `STOP`, `CONT`, …) to a child.
+pub fn signal(child: &Child, sig: &str) {
     let _ = Command::new("kill")
-        .arg("-TERM")
+        .arg(format!("-{sig}"))
         .arg(child.id().to_string())
         .status();
 }
