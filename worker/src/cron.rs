@@ -80,6 +80,9 @@ pub async fn produce(
 ) {
     let schedule = schedule_of(&settings, kind);
     let keys = Keys::new(&settings.redis_prefix);
+    if kind == JobKind::FetchFx {
+        fetch_fx_at_start(&settings, &enqueuer, &conn, &schedule).await;
+    }
     loop {
         let Some(next) = schedule.upcoming(Utc).next() else {
             return;
@@ -116,6 +119,51 @@ pub async fn produce(
                 }
             }
         }
+    }
+}
+
+/// FX runs every 10 minutes; a replica that starts with no fresh FX rate in the cache (first
+/// start, or after a long outage) enqueues one now instead of leaving every premium blocked
+/// until the next fire time. Its id is the schedule's last fire time, so replicas starting
+/// together make one job.
+async fn fetch_fx_at_start(
+    settings: &Settings,
+    enqueuer: &Enqueuer,
+    conn: &RedisConn,
+    schedule: &cron::Schedule,
+) {
+    let cache = cache::Cache::new(conn.clone(), settings);
+    let now = Utc::now();
+    match cache.fx_all().await {
+        Ok(rates) if domain::selection::pick_fx(&settings.fx_policy(), &rates, now).is_ok() => {
+            return;
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read cached FX at start");
+            return;
+        }
+        Ok(_) => {}
+    }
+    // The last fire time at or before now: the first fire after (now − one period).
+    let period = schedule
+        .upcoming(Utc)
+        .take(2)
+        .collect::<Vec<_>>()
+        .windows(2)
+        .map(|w| w[1] - w[0])
+        .next()
+        .unwrap_or_else(|| chrono::Duration::minutes(10));
+    let tick = schedule
+        .after(&(now - period))
+        .next()
+        .filter(|t| *t <= now)
+        .unwrap_or(now)
+        .timestamp();
+    let job = Job::for_tick(JobKind::FetchFx, None, tick);
+    match enqueuer.push(&job).await {
+        Ok(PushOutcome::New) => tracing::info!(job = %job.id, "no fresh FX rate: fetching one now"),
+        Ok(PushOutcome::Duplicate) => {}
+        Err(e) => tracing::warn!(error = %e, "could not enqueue the start-up FX job"),
     }
 }
 
