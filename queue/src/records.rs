@@ -117,13 +117,15 @@ static TRANSITION: LazyLock<Script> = LazyLock::new(|| {
 local key, p, id, new, now, ttl, count_run = KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6]
 local fence = ARGV[7]
 local kind, created = ARGV[8], ARGV[9]
+-- JobState::is_terminal
+local terminal = {done = true, failed = true, dead = true, abandoned = true}
 local i = 10
 local old = redis.call('HGET', key, 'state')
 if fence ~= '' then
   local mode, token = string.sub(fence, 1, 1), string.sub(fence, 3)
   local refused
   if mode == 'c' then
-    refused = old == 'done' or old == 'failed' or old == 'dead' or old == 'abandoned'
+    refused = old and terminal[old] or false
   else
     refused = redis.call('HGET', key, 'run') ~= token
   end
@@ -156,7 +158,7 @@ while i <= #ARGV do
   i = i + 2
 end
 if count_run == '1' then redis.call('HINCRBY', key, 'runs', 1) end
-if ttl > 0 and (new == 'done' or new == 'failed' or new == 'dead' or new == 'abandoned') then
+if ttl > 0 and terminal[new] then
   redis.call('EXPIRE', key, ttl)
 else
   redis.call('PERSIST', key)
