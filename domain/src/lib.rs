@@ -6,13 +6,15 @@
 //!
 //! Layout: [`venue`] (exchanges and their region), [`coin`], [`price`], [`ticker`], [`fx`]
 //! (USD/KRW rates and their sources), [`premium`] (the formulas, see ARCHITECTURE.md), [`position`]
-//! (hedged positions and their PnL), [`job`] (job kinds, states and failure classes shared by
+//! (hedged positions and their PnL), [`market`] (what venues list, mapped to coins and price
+//! units), [`job`] (job kinds, states and failure classes shared by
 //! the worker, the queue layer and the API), [`selection`] (which inputs a premium uses, which FX
 //! rate is in force, and why a premium is skipped).
 
 pub mod coin;
 pub mod fx;
 pub mod job;
+pub mod market;
 pub mod position;
 pub mod premium;
 pub mod price;
@@ -23,6 +25,7 @@ pub mod venue;
 pub use coin::{Coin, CoinError};
 pub use fx::{FxRate, FxSource};
 pub use job::{ErrorClass, FailureClass, JobKind, JobState};
+pub use market::{Instrument, Listing, MarketFlag, MarketStatus, Registry, VenueMarkets};
 pub use position::{Pnl, Position, PositionError, PositionSide};
 pub use premium::{Premium, PremiumError, PremiumInputs, display_rate, premium_rate};
 pub use price::{Price, PriceError};

@@ -11,10 +11,15 @@ pub struct Ticker {
     pub venue: Venue,
     pub coin: Coin,
     pub price: Price,
-    /// The venue's own time for this price (trade or mark time).
+    /// When the quote was current: the venue's snapshot time where its clock is sane,
+    /// otherwise when premium-spread received it. Freshness is measured from this, not from the
+    /// last trade, so an illiquid coin with a current quote still counts as fresh.
     pub observed_at: DateTime<Utc>,
     /// When premium-spread received it.
     pub fetched_at: DateTime<Utc>,
+    /// When the coin last traded on the venue, where the venue says so (Korean venues).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_trade_at: Option<DateTime<Utc>>,
 }
 
 impl Ticker {

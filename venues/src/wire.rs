@@ -112,6 +112,7 @@ pub(crate) fn assemble<R>(
                 price: q.price,
                 observed_at: q.observed_at,
                 fetched_at,
+                last_trade_at: None,
             }),
             Err(e) => {
                 tracing::debug!(%venue, coin = %coin, error = %e, "coin skipped");

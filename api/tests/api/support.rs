@@ -219,6 +219,7 @@ pub fn ticker(venue: Venue, c: &str, p: &str, age_ms: i64) -> Ticker {
         price: price(p),
         observed_at: ago(age_ms),
         fetched_at: ago(age_ms),
+        last_trade_at: None,
     }
 }
 
