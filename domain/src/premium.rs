@@ -59,6 +59,15 @@ pub struct PremiumInputs {
     /// The Korean venue's own KRW-USDT price, for the tether premium; `None` when unavailable.
     pub usdt_krw: Option<Price>,
     pub usdt_observed_at: Option<DateTime<Utc>>,
+    /// The foreign instrument the price came from (`1000PEPEUSDT`), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub foreign_symbol: Option<String>,
+    /// Coins per quoted unit of that instrument; `foreign_usd` is already per coin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub foreign_multiplier: Option<Decimal>,
+    /// When the coin last traded on the Korean venue, where the venue says so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub korea_last_trade_at: Option<DateTime<Utc>>,
 }
 
 /// A computed premium on both bases, with its inputs.
@@ -75,6 +84,10 @@ pub struct Premium {
     /// The oldest observation time among the price inputs (the premium is as old as that).
     pub observed_at: DateTime<Utc>,
     pub computed_at: DateTime<Utc>,
+    /// Market flags of both legs (warning, caution, suspended deposits, foreign not trading,
+    /// suspect). A `suspect` premium is never served as a normal one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flags: Vec<crate::MarketFlag>,
 }
 
 impl Premium {
@@ -100,6 +113,7 @@ impl Premium {
             usdt_rate,
             observed_at,
             computed_at,
+            flags: Vec::new(),
         })
     }
 }

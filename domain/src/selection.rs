@@ -252,6 +252,9 @@ pub fn premiums_from(
                 fx_observed_at: fx.observed_at,
                 usdt_krw: usdt.map(|u| u.price),
                 usdt_observed_at: usdt.map(|u| u.observed_at),
+                foreign_symbol: None,
+                foreign_multiplier: None,
+                korea_last_trade_at: k.last_trade_at,
             };
             match Premium::compute(inputs, now) {
                 Ok(p) => premiums.push(p),

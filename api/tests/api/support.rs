@@ -256,6 +256,9 @@ pub fn premium(
             fx_observed_at: at,
             usdt_krw: usdt_krw.map(price),
             usdt_observed_at: usdt_krw.map(|_| at),
+            foreign_symbol: None,
+            foreign_multiplier: None,
+            korea_last_trade_at: None,
         },
         at,
     )
