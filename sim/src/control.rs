@@ -180,6 +180,7 @@ struct ConfigBody {
     premium_pct: Option<Decimal>,
     usdt_premium_pct: Option<Decimal>,
     noise_pct: Option<Decimal>,
+    bithumb_clock_skew_ms: Option<i64>,
 }
 
 fn config_json(sim: &Sim) -> Value {
@@ -189,6 +190,7 @@ fn config_json(sim: &Sim) -> Value {
         "premium_pct": p.premium_pct,
         "usdt_premium_pct": p.usdt_premium_pct,
         "noise_pct": p.noise_pct,
+        "bithumb_clock_skew_ms": p.bithumb_clock_skew_ms,
         "usd_krw": sim.usd_krw,
         "extra_coins": sim.extra_coins,
         "step_ms": sim.step.as_millis() as u64,
@@ -212,6 +214,9 @@ fn set_config(sim: Data<&Arc<Sim>>, body: Vec<u8>) -> Response {
         premium_pct: change.premium_pct.unwrap_or(old.premium_pct),
         usdt_premium_pct: change.usdt_premium_pct.unwrap_or(old.usdt_premium_pct),
         noise_pct: change.noise_pct.unwrap_or(old.noise_pct),
+        bithumb_clock_skew_ms: change
+            .bithumb_clock_skew_ms
+            .unwrap_or(old.bithumb_clock_skew_ms),
     };
     let hundred = Decimal::ONE_HUNDRED;
     if new.premium_pct.abs() >= hundred || new.usdt_premium_pct.abs() >= hundred {
@@ -219,6 +224,9 @@ fn set_config(sim: Data<&Arc<Sim>>, body: Vec<u8>) -> Response {
     }
     if new.noise_pct < Decimal::ZERO || new.noise_pct > Decimal::TEN {
         return bad_request("noise_pct must be within 0..=10");
+    }
+    if new.bithumb_clock_skew_ms.abs() > 86_400_000 {
+        return bad_request("bithumb_clock_skew_ms must be within ±1 day");
     }
     sim.set_params(new);
     ok(&config_json(&sim))

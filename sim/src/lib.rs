@@ -15,7 +15,7 @@
 //! | `/_sim/faults` | GET / DELETE | the list / clears all (`?venue=upbit`: just one) |
 //! | `/_sim/prices` | POST | `{"venue":"upbit","coin":"BTC","price":"129555000"}` or `{"fx":"dunamu","price":"1432.6"}`: pinned until cleared |
 //! | `/_sim/prices` | GET / DELETE | the pins / clears them |
-//! | `/_sim/config` | GET / POST | `{"premium_pct":"1.5","usdt_premium_pct":"0.3","noise_pct":"0.02"}` (any subset) |
+//! | `/_sim/config` | GET / POST | `{"premium_pct":"1.5","usdt_premium_pct":"0.3","noise_pct":"0.02","bithumb_clock_skew_ms":0}` (any subset; the skew is added to Bithumb's REST ticker `timestamp`/`trade_timestamp`, as the real one has been seen +9 h, `trade_date`/`trade_time` stay UTC) |
 //! | `/_sim/advance` | POST | `{"steps":10}`: moves the walks on by hand → `{"step":N}` |
 //! | `/_sim/stats` | GET / DELETE | `{"total":N,"requests":{"upbit":N,…},"faulted":{…},"paths":{"/upbit/v1/ticker":N}}` / reset |
 //! | `/_sim/health` | GET | `{"status":"ok"}` |
@@ -42,6 +42,10 @@
 //! universe. The field defaults to off so the tests' fixed coin set stays as it was;
 //! `premium-spread sim` and `up --sim` turn it on (`--basic` / `--sim-basic` for the old shape).
 //! The app tracks its configured coins (BTC…DOGE by default), which both shapes quote alike.
+//!
+//! Korean `/v1/ticker` is as strict as the real venues: one unknown market fails the whole call
+//! (Upbit HTTP 404, Bithumb HTTP 200 with `{"error":{"name":404,"message":"Code not found"}}`), and
+//! Bithumb refuses more than 200 markets per call (HTTP 400).
 //!
 //! `outage` answers 503 at once: a refused connection cannot be made from inside a handler.
 //!

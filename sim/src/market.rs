@@ -73,6 +73,9 @@ pub(crate) struct Params {
     pub premium_pct: Decimal,
     pub usdt_premium_pct: Decimal,
     pub noise_pct: Decimal,
+    /// Added to Bithumb's REST ticker `timestamp`/`trade_timestamp` (the real one has been seen
+    /// +9 h: KST wall time written as epoch); `trade_date`/`trade_time` stay true UTC.
+    pub bithumb_clock_skew_ms: i64,
 }
 
 #[derive(Debug)]
@@ -342,6 +345,7 @@ mod tests {
             premium_pct: cfg.premium_pct,
             usdt_premium_pct: cfg.usdt_premium_pct,
             noise_pct: cfg.noise_pct,
+            bithumb_clock_skew_ms: 0,
         }
     }
 

@@ -117,6 +117,7 @@ impl Sim {
                 premium_pct: cfg.premium_pct,
                 usdt_premium_pct: cfg.usdt_premium_pct,
                 noise_pct: cfg.noise_pct,
+                bithumb_clock_skew_ms: 0,
             }),
             market: Mutex::new(market),
             universe: RwLock::new(universe),

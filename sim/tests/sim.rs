@@ -491,19 +491,31 @@ async fn unknown_symbols_get_each_venues_error() {
         (
             "/upbit/v1/ticker?markets=KRW-NOPE",
             404,
-            "/error/name",
+            "/error/message",
             json!("Code not found"),
+        ),
+        (
+            "/upbit/v1/ticker?markets=KRW-BTC,KRW-NOPE",
+            404,
+            "/error/name",
+            json!(404),
         ),
         (
             "/bithumb/v1/ticker?markets=KRW-NOPE,KRW-NADA",
-            404,
-            "/error/name",
+            200,
+            "/error/message",
             json!("Code not found"),
         ),
         (
-            "/upbit/v1/ticker?markets=KRW-NOPE,KRW-BTC",
+            "/bithumb/v1/ticker?markets=KRW-BTC,KRW-NOPE",
             200,
-            "/0/market",
+            "/error/name",
+            json!(404),
+        ),
+        (
+            "/upbit/v1/ticker?markets=KRW-ETH,KRW-BTC",
+            200,
+            "/1/market",
             json!("KRW-BTC"),
         ),
         (
@@ -531,8 +543,6 @@ async fn unknown_symbols_get_each_venues_error() {
         assert_eq!(reply.status, *status, "{path}: {}", reply.text);
         assert_eq!(at(&reply.json(), pointer), want, "{path}");
     }
-    let mixed = sim.json("/upbit/v1/ticker?markets=KRW-NOPE,KRW-BTC").await;
-    assert_eq!(mixed.as_array().unwrap().len(), 1);
 }
 
 // ---- the price model ----
@@ -1682,4 +1692,60 @@ async fn the_basic_universe_pairs_every_coin_everywhere() {
     assert_eq!(pairs.len(), 305);
     assert!(pairs.contains(&"SIM300".to_string()));
     assert_eq!(truth["collisions"], json!([]));
+}
+
+/// Bithumb refuses more than 200 markets per `/v1/ticker` call, and its REST clock can be skewed
+/// on demand (the real one has stamped KST wall time as epoch: +9 h) while `trade_date` and
+/// `trade_time` stay true UTC.
+#[tokio::test]
+async fn bithumb_limits_markets_per_call_and_can_skew_its_clock() {
+    let sim = TestSim::start(SimConfig {
+        realistic: true,
+        ..SimConfig::default()
+    })
+    .await;
+    let markets = sim.json("/bithumb/v1/market/all").await;
+    let codes: Vec<String> = markets.as_array().unwrap()[..201]
+        .iter()
+        .map(|m| m["market"].as_str().unwrap().to_string())
+        .collect();
+    let too_many = sim
+        .get(&format!("/bithumb/v1/ticker?markets={}", codes.join(",")))
+        .await;
+    assert_eq!(too_many.status, 400, "{}", too_many.text);
+    assert!(
+        too_many.text.contains("less than or equal to 200"),
+        "{}",
+        too_many.text
+    );
+    let fine = sim
+        .json(&format!(
+            "/bithumb/v1/ticker?markets={}",
+            codes[..200].join(",")
+        ))
+        .await;
+    assert_eq!(fine.as_array().unwrap().len(), 200);
+
+    let nine_hours = 9 * 3_600_000_i64;
+    sim.post_ok("/_sim/config", json!({"bithumb_clock_skew_ms": nine_hours}))
+        .await;
+    let now = chrono::Utc::now().timestamp_millis();
+    let skewed = sim.json("/bithumb/v1/ticker?markets=KRW-BTC").await;
+    let row = &skewed[0];
+    let ts = row["timestamp"].as_i64().unwrap();
+    assert!((ts - now - nine_hours).abs() < 5_000, "{ts} vs {now}");
+    let utc = chrono::NaiveDateTime::parse_from_str(
+        &format!(
+            "{}{}",
+            row["trade_date"].as_str().unwrap(),
+            row["trade_time"].as_str().unwrap()
+        ),
+        "%Y%m%d%H%M%S",
+    )
+    .unwrap()
+    .and_utc()
+    .timestamp_millis();
+    assert!((utc - now).abs() < 5_000, "trade_date/time stay UTC");
+    let upbit = sim.json("/upbit/v1/ticker?markets=KRW-BTC").await;
+    assert!((upbit[0]["timestamp"].as_i64().unwrap() - now).abs() < 5_000);
 }

@@ -70,8 +70,13 @@ fn error(status: StatusCode, name: &str, message: &str) -> Response {
     )
 }
 
-/// `GET /v1/ticker?markets=KRW-BTC,KRW-ETH`: the known markets in request order; 404 only when
-/// none is known (as Upbit does).
+/// Bithumb answers 400 to a `/v1/ticker` call naming more markets than this (since 2026-10-13).
+const BITHUMB_MAX_MARKETS: usize = 200;
+
+/// `GET /v1/ticker?markets=KRW-BTC,KRW-ETH`: the markets in request order. As on the real venues,
+/// one unknown market fails the whole call: Upbit with HTTP 404, Bithumb with its error body
+/// (`{"error":{"name":404,"message":"Code not found"}}`, HTTP 200). Bithumb also refuses more
+/// than 200 markets (HTTP 400).
 fn tickers(sim: &Sim, venue: Venue, markets: Option<&str>) -> Response {
     let Some(markets) = markets.filter(|m| !m.trim().is_empty()) else {
         return error(
@@ -89,11 +94,23 @@ fn tickers(sim: &Sim, venue: Venue, markets: Option<&str>) -> Response {
             coins.push(coin.to_string());
         }
     }
-    let board = sim.board(venue, Some(&coins));
-    if board.quotes.is_empty() {
-        return error(StatusCode::NOT_FOUND, "Code not found", "Code not found");
+    if venue == Venue::Bithumb && coins.len() > BITHUMB_MAX_MARKETS {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "400",
+            "Parameter 'markets' must be less than or equal to 200 items.",
+        );
     }
-    render(&board.quotes, board.now)
+    let board = sim.board(venue, Some(&coins));
+    if board.quotes.is_empty() || board.quotes.len() < coins.len() {
+        let status = match venue {
+            Venue::Bithumb => StatusCode::OK,
+            _ => StatusCode::NOT_FOUND,
+        };
+        let body = json!({"error": {"name": 404, "message": "Code not found"}});
+        return json_response(status, &body);
+    }
+    render(sim, venue, &board.quotes, board.now)
 }
 
 /// `GET /v1/ticker/all?quote_currencies=KRW`.
@@ -103,11 +120,33 @@ fn all_tickers(sim: &Sim, venue: Venue, quotes: Option<&str>) -> Response {
         return error(StatusCode::NOT_FOUND, "Code not found", "Code not found");
     }
     let board = sim.board(venue, None);
-    render(&board.quotes, board.now)
+    render(sim, venue, &board.quotes, board.now)
 }
 
-fn render(quotes: &[Quote], now: chrono::DateTime<chrono::Utc>) -> Response {
-    let items: Vec<Value> = quotes.iter().map(|q| item(q, now)).collect();
+fn render(
+    sim: &Sim,
+    venue: Venue,
+    quotes: &[Quote],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Response {
+    let skew_ms = match venue {
+        Venue::Bithumb => sim.params().bithumb_clock_skew_ms,
+        _ => 0,
+    };
+    let items: Vec<Value> = quotes
+        .iter()
+        .map(|q| {
+            let mut row = item(q, now);
+            if skew_ms != 0 {
+                for field in ["timestamp", "trade_timestamp"] {
+                    if let Some(ms) = row[field].as_i64() {
+                        row[field] = json!(ms + skew_ms);
+                    }
+                }
+            }
+            row
+        })
+        .collect();
     ok(&Value::Array(items))
 }
 
