@@ -298,7 +298,7 @@ mod tests {
     use super::*;
     use crate::MarketStatus;
 
-    pub(crate) fn inst(venue: Venue, base: &str, status: MarketStatus) -> Instrument {
+    fn inst(venue: Venue, base: &str, status: MarketStatus) -> Instrument {
         let symbol = match venue {
             Venue::Upbit | Venue::Bithumb => format!("KRW-{base}"),
             Venue::Okx => format!("{base}-USDT-SWAP"),
@@ -354,6 +354,24 @@ mod tests {
         assert!(partial.aliases.is_empty());
         assert_eq!(partial.stablecoins, rules.stablecoins);
         assert!(serde_json::from_str::<MappingRules>(r#"{"alias": {}}"#).is_err());
+    }
+
+    #[test]
+    fn a_configured_override_reads_a_venue_name_and_a_number() {
+        let rules: MappingRules = serde_json::from_str(
+            r#"{"overrides": [
+                {"venue": "bybit", "symbol": "1000BTTUSDT", "coin": "BTT", "multiplier": 1000},
+                {"venue": "binance", "symbol": "BTTCUSDT", "coin": "BTT", "multiplier": "1"}
+            ]}"#,
+        )
+        .unwrap();
+        rules.validate().unwrap();
+        assert_eq!(rules.overrides[0].venue, Venue::Bybit);
+        assert_eq!(rules.overrides[0].multiplier, dec!(1000));
+        assert_eq!(rules.overrides[1].multiplier, dec!(1));
+        assert_eq!(rules.aliases, MappingRules::default().aliases);
+        let typo = r#"{"overrides": [{"venue": "bybit", "symbol": "X", "coin": "X", "multiplier": 1, "mult": 2}]}"#;
+        assert!(serde_json::from_str::<MappingRules>(typo).is_err());
     }
 
     #[test]
