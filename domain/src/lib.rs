@@ -7,7 +7,8 @@
 //! Layout: [`venue`] (exchanges and their region), [`coin`], [`price`], [`ticker`], [`fx`]
 //! (USD/KRW rates and their sources), [`premium`] (the formulas, see ARCHITECTURE.md), [`position`]
 //! (hedged positions and their PnL), [`market`] (what venues list, mapped to coins and price
-//! units), [`job`] (job kinds, states and failure classes shared by
+//! units under configurable mapping rules, the coin universe of each pair, and the sanity gate
+//! on premiums), [`job`] (job kinds, states and failure classes shared by
 //! the worker, the queue layer and the API), [`selection`] (which inputs a premium uses, which FX
 //! rate is in force, and why a premium is skipped).
 
@@ -25,7 +26,11 @@ pub mod venue;
 pub use coin::{Coin, CoinError};
 pub use fx::{FxRate, FxSource};
 pub use job::{ErrorClass, FailureClass, JobKind, JobState};
-pub use market::{Instrument, Listing, MarketFlag, MarketStatus, Registry, VenueMarkets};
+pub use market::{
+    CoinSelection, Collision, Instrument, Listing, MappingRules, MarketFlag, MarketStatus,
+    Override, RefreshFailure, Registry, VenueMarkets, accept_refresh, check_selection, map_foreign,
+    map_korean, suspects,
+};
 pub use position::{Pnl, Position, PositionError, PositionSide};
 pub use premium::{Premium, PremiumError, PremiumInputs, display_rate, premium_rate};
 pub use price::{Price, PriceError};

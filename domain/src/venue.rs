@@ -261,7 +261,7 @@ impl fmt::Display for Upstream {
 }
 
 /// A (Korean venue, foreign venue) pair a premium is computed for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct VenuePair {
     pub korea: Venue,
     pub foreign: Venue,

@@ -5,6 +5,18 @@
 //! 1,000 PEPE), Bybit as `SHIB1000USDT`, OKX prices one coin and puts the contract size in
 //! `ctVal`, Korean venues always quote one coin. A premium compares prices of one coin, so a
 //! foreign price is divided by its listing's `multiplier` before it is used.
+//!
+//! Submodules: [`mapping`] (instruments to listings under [`MappingRules`]), [`universe`]
+//! (which coins a pair computes and a fetch requests, [`CoinSelection`], refusing a glitched
+//! refresh), [`sanity`] (flagging premiums implausibly far from their pair's median).
+
+pub mod mapping;
+pub mod sanity;
+pub mod universe;
+
+pub use mapping::{Collision, MappingRules, Override, map_foreign, map_korean};
+pub use sanity::suspects;
+pub use universe::{CoinSelection, accept_refresh, check_selection};
 
 use std::{collections::BTreeMap, fmt, str::FromStr};
 
