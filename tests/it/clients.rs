@@ -13,6 +13,13 @@ fn coins() -> Vec<Coin> {
         .collect()
 }
 
+fn listings(venue: Venue) -> Vec<domain::Listing> {
+    coins()
+        .iter()
+        .map(|c| venues::plain_listing(venue, c))
+        .collect()
+}
+
 fn cfg(base: String) -> ClientConfig {
     ClientConfig {
         base_url: base,
@@ -35,7 +42,7 @@ async fn every_client_fetches_every_coin_from_the_simulator_by_base_url_alone() 
         for venue in Venue::ALL {
             let client = venues::venue_client(venue, cfg(sim.prefix_url(venue.as_str())), opts);
             let batch = client
-                .fetch_tickers(&coins())
+                .fetch_tickers(&listings(venue))
                 .await
                 .unwrap_or_else(|e| panic!("{venue} {opts:?}: {e}"));
             assert!(batch.failures.is_empty(), "{venue}: {:?}", batch.failures);
@@ -64,10 +71,14 @@ async fn every_client_fetches_every_coin_from_the_simulator_by_base_url_alone() 
     let k = venues::venue_client(Venue::Upbit, cfg(sim.prefix_url("upbit")), &variants[0]);
     let f = venues::venue_client(Venue::Binance, cfg(sim.prefix_url("binance")), &variants[0]);
     let fx = venues::fx_client(FxSource::Dunamu, cfg(sim.prefix_url("dunamu")));
-    let btc = vec![Coin::parse("BTC").unwrap()];
+    let btc = Coin::parse("BTC").unwrap();
+    let (k_btc, f_btc) = (
+        [venues::plain_listing(Venue::Upbit, &btc)],
+        [venues::plain_listing(Venue::Binance, &btc)],
+    );
     let (k, f, fx) = (
-        k.fetch_tickers(&btc).await.unwrap().tickers.remove(0),
-        f.fetch_tickers(&btc).await.unwrap().tickers.remove(0),
+        k.fetch_tickers(&k_btc).await.unwrap().tickers.remove(0),
+        f.fetch_tickers(&f_btc).await.unwrap().tickers.remove(0),
         fx.fetch_usd_krw().await.unwrap(),
     );
     let rate = premium_rate(k.price, f.price, fx.usd_krw).unwrap();

@@ -31,7 +31,10 @@ mod wire;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use domain::{Coin, FxRate, FxSource, Ticker, Venue, venue::Upstream};
+use domain::{
+    Coin, Decimal, FxRate, FxSource, Instrument, Listing, MarketStatus, Ticker, Venue,
+    venue::Upstream,
+};
 use serde::{Deserialize, Serialize};
 
 pub use error::{ErrorClass, FetchError};
@@ -92,23 +95,73 @@ pub struct VenueOptions {
     pub bithumb_api: BithumbApi,
 }
 
+/// How far (either way) a venue's clock may stray from ours before its times are distrusted:
+/// see [`TickerBatch::clock_skew_ms`].
+pub const MAX_CLOCK_SKEW_MS: i64 = 5_000;
+
 /// The result of one poll of one venue: the coins that worked and, per coin, why the others
 /// did not.
 #[derive(Debug, Default)]
 pub struct TickerBatch {
+    /// One per listing that worked, under the listing's coin, priced per coin.
     pub tickers: Vec<Ticker>,
     pub failures: Vec<(Coin, FetchError)>,
+    /// The median over the batch of (venue time − our receipt time), ms; `None` when no ticker
+    /// came back. Beyond ±[`MAX_CLOCK_SKEW_MS`] the venue's times were replaced (see the crate
+    /// docs).
+    pub clock_skew_ms: Option<i64>,
 }
 
-/// A venue's ticker client.
+/// A venue's market-metadata and ticker client.
 #[async_trait]
 pub trait VenueClient: Send + Sync {
     fn venue(&self) -> Venue;
-    /// Fetch all `coins` in one request where the venue allows it. Coins the venue does not
-    /// list or whose price is bad go to `failures` (per-coin errors) without failing the
-    /// others; a request-level error (HTTP status, timeout, malformed body, HTTP-200 error
-    /// body) is the `Err`.
-    async fn fetch_tickers(&self, coins: &[Coin]) -> Result<TickerBatch, FetchError>;
+
+    /// Every market of the venue the tracker can use, as its metadata endpoint(s) describe it:
+    /// KRW markets on Korean venues (with their warning/caution/deposit flags), USDT-margined
+    /// linear perpetuals on foreign ones (in any status). Anything short of a complete answer
+    /// (a failed page or a failed flag source) is an `Err`, so that the caller keeps its last
+    /// good set rather than one with markets or flags missing.
+    async fn fetch_markets(&self) -> Result<Vec<Instrument>, FetchError>;
+
+    /// Fetch the tickers of `listings` (by `listing.instrument.symbol`), in as few requests as
+    /// the venue allows. Each ticker comes back under `listing.coin`, priced per coin (quoted
+    /// price ÷ `listing.multiplier`). Listings the venue does not quote or whose price is bad
+    /// go to `failures` under their coin without failing the others; a request-level error
+    /// (HTTP status, timeout, malformed body, HTTP-200 error body) is the `Err`.
+    async fn fetch_tickers(&self, listings: &[Listing]) -> Result<TickerBatch, FetchError>;
+
+    /// How many requests (rate-limit tokens) [`VenueClient::fetch_tickers`] of `n` listings
+    /// sends. One for every venue but Bithumb's v1 API, which caps a request at 200 markets.
+    fn requests_per_fetch(&self, n: usize) -> u32 {
+        let _ = n;
+        1
+    }
+}
+
+/// The listing of a plain `coin` on `venue` for callers without a market registry: multiplier
+/// 1, the symbol the venue uses for a coin without a multiplier (`KRW-BTC`, `BTCUSDT`,
+/// `BTC-USDT-SWAP`), status trading, no flags.
+pub fn plain_listing(venue: Venue, coin: &Coin) -> Listing {
+    let symbol = match venue {
+        Venue::Upbit | Venue::Bithumb => format!("KRW-{coin}"),
+        Venue::Binance | Venue::Bybit => format!("{coin}USDT"),
+        Venue::Okx => format!("{coin}-USDT-SWAP"),
+    };
+    Listing {
+        coin: coin.clone(),
+        multiplier: Decimal::ONE,
+        instrument: Instrument {
+            venue,
+            symbol,
+            base: coin.as_str().to_ascii_uppercase(),
+            status: MarketStatus::Trading,
+            english_name: None,
+            contract_value: None,
+            flags: Vec::new(),
+        },
+        excluded: None,
+    }
 }
 
 /// Builds the client for `venue`.
