@@ -1,21 +1,53 @@
 //! HTTP clients for the venues premium-spread reads prices from and the USD/KRW sources it
 //! converts them with.
 //!
-//! Everything here turns a venue's REST response into the domain's [`Ticker`]s and
-//! [`FxRate`]s, or into a [`FetchError`] that says whether and when to retry.
+//! Everything here turns a venue's REST response into the domain's [`Instrument`]s,
+//! [`Ticker`]s and [`FxRate`]s, or into a [`FetchError`] that says whether and when to retry.
 //!
 //! Layout: one module per venue with the same shape ([`bithumb`], [`upbit`], [`binance`],
 //! [`bybit`], [`okx`]) and one per FX source under [`fx`]. Each holds the venue's base URL,
 //! its wire structs (venue field names, a raw payload in each doc comment), the conversion
-//! into a validated quote (where prices are checked), its error-body rules and a client type.
-//! Venue clients implement [`VenueClient`] and are built by [`venue_client`]; FX clients
-//! implement [`FxClient`] and are built by [`fx_client`]. Shared pieces: `http` (one
-//! `reqwest::Client` builder and the GET path mapping statuses to errors), `wire` (numbers,
-//! timestamps, picking requested coins out of all-symbols responses), `krw_v1` (the
-//! Upbit-compatible ticker Upbit and Bithumb both serve) and [`error`].
+//! into a validated quote (where prices are checked) and into an [`Instrument`] (where the
+//! market list is filtered and the venue's states and flags are mapped), its error-body rules
+//! and a client type. Venue clients implement [`VenueClient`] and are built by
+//! [`venue_client`]; FX clients implement [`FxClient`] and are built by [`fx_client`]. Shared
+//! pieces: `http` (one `reqwest::Client` builder and the GET path mapping statuses to errors),
+//! `wire` (numbers, timestamps, picking requested listings out of all-symbols responses, the
+//! clock check), `krw_v1` (the Upbit-compatible API Upbit and Bithumb both serve) and
+//! [`error`].
 //!
-//! Every venue is read with one request per poll: Korean venues by listing the markets,
-//! foreign venues by fetching all symbols and picking the requested coins.
+//! # Markets
+//!
+//! [`VenueClient::fetch_markets`] lists what a venue trades, as the venue spells it: Korean KRW
+//! markets with their warning / caution / deposit and withdrawal flags, foreign USDT-margined
+//! linear perpetuals with their status (trading, halted, pre-open, delisted-but-listed) and,
+//! on OKX, the contract value. Mapping an instrument to a coin and a multiplier (a
+//! [`Listing`]) is the caller's job. A refresh is all or nothing: a failed page or flag source
+//! is an `Err`.
+//!
+//! # Tickers
+//!
+//! [`VenueClient::fetch_tickers`] takes [`Listing`]s, requests their
+//! `instrument.symbol`s and returns each ticker under `listing.coin`, priced per coin (the
+//! quoted price ÷ `listing.multiplier`, so `1000PEPEUSDT` at 0.0098950 is PEPE at
+//! 0.000009895). Callers without a registry use [`plain_listing`]. One request per poll on
+//! every venue (Korean venues: Upbit `ticker/all`, Bithumb the listed markets; foreign venues
+//! all symbols), except Bithumb's v1 API, which takes at most 200 markets a request:
+//! [`VenueClient::requests_per_fetch`] says how many requests a poll sends.
+//!
+//! # Times and venue clocks
+//!
+//! A ticker's `observed_at` is when the quote was current by the venue: the Korean v1
+//! snapshot `timestamp` (not the last trade; that is `last_trade_at`, from
+//! `trade_timestamp`), Bithumb legacy `data.date`, Binance the row's `time`, Bybit the
+//! response's `time`, OKX `ts`. `fetched_at` is when we received it.
+//!
+//! Venue clocks are checked per batch: [`TickerBatch::clock_skew_ms`] is the median of
+//! (venue time − receipt time). When its magnitude exceeds [`MAX_CLOCK_SKEW_MS`] (Bithumb's REST
+//! has been seen writing Korean wall time as epoch ms, +9 h) the venue's times are not used for
+//! freshness: every `observed_at` is `fetched_at`, and `last_trade_at` is shifted back by the
+//! skew. Independently, a single venue time more than [`MAX_CLOCK_SKEW_MS`] in the future is
+//! clamped to `fetched_at`, so no ticker looks fresher than it can be.
 
 pub mod binance;
 pub mod bithumb;
