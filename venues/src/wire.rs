@@ -251,4 +251,68 @@ mod tests {
         let e = price_field("okx", "BTC-USDT-SWAP", "last", None).unwrap_err();
         assert_eq!(e.to_string(), "okx BTC-USDT-SWAP last: missing");
     }
+
+    fn ticker(fetched_ms: i64, observed_ms: i64, trade_ms: Option<i64>) -> Ticker {
+        let at = |ms| DateTime::from_timestamp_millis(ms).unwrap();
+        Ticker {
+            venue: Venue::Bithumb,
+            coin: domain::Coin::parse("BTC").unwrap(),
+            price: Price::new(dec!(1)).unwrap(),
+            observed_at: at(observed_ms),
+            fetched_at: at(fetched_ms),
+            last_trade_at: trade_ms.map(at),
+        }
+    }
+
+    #[test]
+    fn the_median_skew_decides_and_single_future_times_are_clamped() {
+        const T: i64 = 1_790_000_000_000;
+        let mut batch = TickerBatch {
+            tickers: vec![
+                ticker(T, T - 100, Some(T - 60_000)),
+                ticker(T, T + 3_600_000, Some(T + 3_600_000)),
+                ticker(T, T - 200, None),
+            ],
+            ..TickerBatch::default()
+        };
+        settle_clock(&mut batch);
+        assert_eq!(batch.clock_skew_ms, Some(-100));
+        let t = &batch.tickers;
+        assert_eq!(t[0].observed_at.timestamp_millis(), T - 100);
+        assert_eq!(t[0].last_trade_at.unwrap().timestamp_millis(), T - 60_000);
+        assert_eq!(
+            t[1].observed_at, t[1].fetched_at,
+            "one future time is clamped"
+        );
+        assert_eq!(t[1].last_trade_at, Some(t[1].fetched_at));
+
+        const KST: i64 = 32_400_000;
+        let mut batch = TickerBatch {
+            tickers: vec![ticker(T, T + KST, Some(T + KST - 5_000))],
+            ..TickerBatch::default()
+        };
+        settle_clock(&mut batch);
+        assert_eq!(batch.clock_skew_ms, Some(KST));
+        assert_eq!(batch.tickers[0].observed_at, batch.tickers[0].fetched_at);
+        assert_eq!(
+            batch.tickers[0].last_trade_at.unwrap().timestamp_millis(),
+            T - 5_000
+        );
+
+        let mut empty = TickerBatch::default();
+        settle_clock(&mut empty);
+        assert_eq!(empty.clock_skew_ms, None);
+    }
+
+    #[test]
+    fn per_coin_prices_divide_by_the_multiplier() {
+        let mut l = crate::plain_listing(Venue::Binance, &domain::Coin::parse("PEPE").unwrap());
+        l.instrument.symbol = "1000PEPEUSDT".into();
+        l.multiplier = dec!(1000);
+        let p = per_coin("binance", &l, Price::parse("0.0098950").unwrap()).unwrap();
+        assert_eq!(p.value(), dec!(0.000009895));
+        l.multiplier = Decimal::ZERO;
+        let e = per_coin("binance", &l, Price::parse("1").unwrap()).unwrap_err();
+        assert_eq!(e.class(), crate::ErrorClass::InvalidPrice);
+    }
 }
