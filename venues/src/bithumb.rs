@@ -1,31 +1,159 @@
-//! Bithumb spot (KRW), two APIs chosen by [`BithumbApi`]:
+//! Bithumb spot (KRW).
 //!
+//! Tickers, two APIs chosen by [`BithumbApi`]:
 //! - [`BithumbApi::V1`] (default): `GET /v1/ticker?markets=KRW-BTC,KRW-ETH`, the
-//!   Upbit-compatible format in [`crate::krw_v1`].
+//!   Upbit-compatible format in [`crate::krw_v1`], at most [`MAX_MARKETS_PER_REQUEST`] markets a
+//!   request (the venue rejects more), so a poll of n listings is ⌈n/200⌉ requests
+//!   ([`VenueClient::requests_per_fetch`]). Errors come as HTTP 200 `{"error":{…}}` bodies, and
+//!   one unlisted market fails its whole request ("Code not found"): that chunk's coins become
+//!   unknown-symbol failures, the other chunks stand.
 //! - [`BithumbApi::Legacy`]: `GET /public/ticker/ALL_KRW`, every coin in one body, every value a
 //!   string, errors as HTTP 200 with `status != "0000"`.
 //!
+//! Markets: three requests that must all succeed (else the refresh is an error, so a caller
+//! keeps its last set with flags rather than one without):
+//! `GET /v1/market/all?isDetails=true` (KRW markets; `market_warning: "CAUTION"` is
+//! [`MarketFlag::Warning`], 유의 종목), `GET /v1/market/virtual_asset_warning` (each row's market
+//! is [`MarketFlag::Caution`], 주의 종목) and `GET /public/assetsstatus/ALL` (`deposit_status` /
+//! `withdrawal_status` 0 are [`MarketFlag::DepositSuspended`] /
+//! [`MarketFlag::WithdrawalSuspended`]).
+//!
+//! Bithumb's REST ticker times have been seen 9 h ahead (KST wall time written as epoch ms);
+//! the crate's clock check (see the crate docs) catches that.
+//!
 //! Limits: ≤ 15 req/s in total; going over gets a temporary IP block, and failed calls count.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use domain::{Coin, Venue, venue::Upstream};
+use domain::{Instrument, Listing, MarketFlag, MarketStatus, Venue, venue::Upstream};
 use serde::Deserialize;
 
 use crate::{
     BithumbApi, ClientConfig, FetchError, TickerBatch, VenueClient,
     http::{ApiError, Endpoint},
     krw_v1,
-    wire::{Quote, WireNumber, assemble, millis_field, price_field},
+    wire::{Quote, WireNumber, assemble, millis_field, price_field, settle_clock},
 };
 
 pub const BASE_URL: &str = Upstream::Venue(Venue::Bithumb).default_base_url();
 
+/// Markets per `/v1/ticker` request: above it Bithumb answers 400 "Parameter 'markets' must be
+/// less than or equal to 200 items."
+pub const MAX_MARKETS_PER_REQUEST: usize = 200;
+
 const VENUE: &str = Venue::Bithumb.as_str();
 const LEGACY_PATH: &str = "/public/ticker/ALL_KRW";
+const MARKETS_QUERY: &str = "isDetails=true";
+const WARNINGS_PATH: &str = "/v1/market/virtual_asset_warning";
+const ASSETS_STATUS_PATH: &str = "/public/assetsstatus/ALL";
 const OK_STATUS: &str = "0000";
+
+/// One row of `GET /v1/market/all?isDetails=true` (fields this crate reads).
+///
+/// Docs: <https://apidocs.bithumb.com/reference/거래-대상-목록-조회>.
+///
+/// ```json
+/// [{"market":"KRW-BTC","korean_name":"비트코인","english_name":"Bitcoin","market_warning":"NONE"}]
+/// ```
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct BithumbMarket {
+    pub market: String,
+    #[serde(default)]
+    pub english_name: Option<String>,
+    /// `"NONE"` or `"CAUTION"` (유의 종목).
+    #[serde(default)]
+    pub market_warning: Option<String>,
+}
+
+/// One row of `GET /v1/market/virtual_asset_warning` (경보제).
+///
+/// Docs: <https://apidocs.bithumb.com/reference/경보제>.
+///
+/// ```json
+/// [{"market":"KRW-BCH","warning_type":"PRICE_DIFFERENCE_HIGH","warning_step":"CAUTION",
+///   "end_date":"2026-09-24 01:59:59"}]
+/// ```
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct VirtualAssetWarning {
+    pub market: String,
+}
+
+/// `GET /public/assetsstatus/ALL`: per coin, JSON integers, 1 open and 0 closed.
+///
+/// Docs: <https://apidocs.bithumb.com/v1.2.0/reference/입출금-지원-현황>.
+///
+/// ```json
+/// {"status":"0000","data":{"BTC":{"withdrawal_status":1,"deposit_status":1},
+///   "ETH":{"withdrawal_status":1,"deposit_status":0}}}
+/// ```
+#[derive(Debug, Deserialize)]
+pub(crate) struct AssetsStatus {
+    // `status` was already checked by `api_error`.
+    pub data: HashMap<String, AssetStatus>,
+}
+
+/// One coin of [`AssetsStatus`].
+///
+/// ```json
+/// {"withdrawal_status":1,"deposit_status":0}
+/// ```
+#[derive(Debug, Deserialize)]
+pub(crate) struct AssetStatus {
+    pub withdrawal_status: Option<WireNumber>,
+    pub deposit_status: Option<WireNumber>,
+}
+
+impl AssetStatus {
+    fn flags(&self) -> impl Iterator<Item = MarketFlag> {
+        let closed = |v: &Option<WireNumber>| v.as_ref().and_then(WireNumber::to_i64) == Some(0);
+        [
+            closed(&self.deposit_status).then_some(MarketFlag::DepositSuspended),
+            closed(&self.withdrawal_status).then_some(MarketFlag::WithdrawalSuspended),
+        ]
+        .into_iter()
+        .flatten()
+    }
+}
+
+/// The KRW instruments of a market list, flagged from the warning list and the asset status.
+pub(crate) fn instruments(
+    markets: Vec<BithumbMarket>,
+    warnings: &[VirtualAssetWarning],
+    assets: &AssetsStatus,
+) -> Vec<Instrument> {
+    let cautioned: BTreeSet<String> = warnings
+        .iter()
+        .map(|w| w.market.to_ascii_uppercase())
+        .collect();
+    markets
+        .into_iter()
+        .filter_map(|m| {
+            let market = m.market.to_ascii_uppercase();
+            let base = market.strip_prefix("KRW-")?.to_string();
+            let mut flags = BTreeSet::new();
+            if m.market_warning.as_deref() == Some("CAUTION") {
+                flags.insert(MarketFlag::Warning);
+            }
+            if cautioned.contains(&market) {
+                flags.insert(MarketFlag::Caution);
+            }
+            if let Some(a) = assets.data.get(&base) {
+                flags.extend(a.flags());
+            }
+            Some(Instrument {
+                venue: Venue::Bithumb,
+                symbol: market,
+                base,
+                status: MarketStatus::Trading,
+                english_name: m.english_name,
+                contract_value: None,
+                flags: flags.into_iter().collect(),
+            })
+        })
+        .collect()
+}
 
 /// `GET /public/ticker/ALL_KRW`: one object per coin plus one shared `date` (ms, as a string).
 ///
@@ -92,15 +220,22 @@ fn legacy_api_error(body: &[u8]) -> Option<ApiError> {
     Some(ApiError::new(s.status, message, retryable))
 }
 
-/// `{COIN}_KRW`, the legacy symbol.
-fn legacy_symbol(coin: &Coin) -> String {
+/// Either error body: v1 `{"error":{…}}` or legacy `status != "0000"` (both with HTTP 200).
+fn api_error(body: &[u8]) -> Option<ApiError> {
+    krw_v1::api_error(body).or_else(|| legacy_api_error(body))
+}
+
+/// `{COIN}_KRW`, the legacy symbol of a `KRW-{COIN}` listing.
+fn legacy_symbol(listing: &Listing) -> String {
+    let symbol = listing.instrument.symbol.as_str();
+    let coin = symbol.strip_prefix("KRW-").unwrap_or(symbol);
     format!("{coin}_KRW")
 }
 
 impl LegacyAllKrw {
     fn into_batch(
         self,
-        coins: &[Coin],
+        listings: &[Listing],
         fetched_at: DateTime<Utc>,
     ) -> Result<TickerBatch, FetchError> {
         let observed_at = millis_field(VENUE, "ALL_KRW", "date", Some(&self.data.date))?;
@@ -112,7 +247,7 @@ impl LegacyAllKrw {
             .collect();
         Ok(assemble(
             Venue::Bithumb,
-            coins,
+            listings,
             fetched_at,
             &rows,
             legacy_symbol,
@@ -120,7 +255,7 @@ impl LegacyAllKrw {
                 let t = LegacyTicker::deserialize(v)
                     .map_err(|e| FetchError::malformed(VENUE, format!("{sym}: {e}")))?;
                 let price = price_field(VENUE, sym, "closing_price", t.closing_price.as_ref())?;
-                Ok(Quote { price, observed_at })
+                Ok(Quote::new(price, observed_at))
             },
         ))
     }
@@ -135,10 +270,6 @@ pub struct BithumbClient {
 
 impl BithumbClient {
     pub fn new(cfg: &ClientConfig, api: BithumbApi) -> Self {
-        let api_error = match api {
-            BithumbApi::V1 => krw_v1::api_error,
-            BithumbApi::Legacy => legacy_api_error,
-        };
         BithumbClient {
             ep: Endpoint::new(VENUE, cfg, api_error),
             api,
@@ -152,19 +283,43 @@ impl VenueClient for BithumbClient {
         Venue::Bithumb
     }
 
-    async fn fetch_tickers(&self, coins: &[Coin]) -> Result<TickerBatch, FetchError> {
-        match self.api {
-            BithumbApi::V1 => krw_v1::fetch(&self.ep, Venue::Bithumb, coins).await,
+    async fn fetch_markets(&self) -> Result<Vec<Instrument>, FetchError> {
+        let body = self.ep.get(krw_v1::MARKETS_PATH, MARKETS_QUERY).await?;
+        let markets: Vec<BithumbMarket> = self.ep.parse(&body)?;
+        let body = self.ep.get(WARNINGS_PATH, "").await?;
+        let warnings: Vec<VirtualAssetWarning> = self.ep.parse(&body)?;
+        let body = self.ep.get(ASSETS_STATUS_PATH, "").await?;
+        let assets: AssetsStatus = self.ep.parse(&body)?;
+        Ok(instruments(markets, &warnings, &assets))
+    }
+
+    async fn fetch_tickers(&self, listings: &[Listing]) -> Result<TickerBatch, FetchError> {
+        if listings.is_empty() {
+            return Ok(TickerBatch::default());
+        }
+        let mut batch = match self.api {
+            BithumbApi::V1 => {
+                krw_v1::fetch_markets(&self.ep, Venue::Bithumb, listings, MAX_MARKETS_PER_REQUEST)
+                    .await?
+            }
             BithumbApi::Legacy => {
-                if coins.is_empty() {
-                    return Ok(TickerBatch::default());
-                }
                 let body = self.ep.get(LEGACY_PATH, "").await?;
                 let fetched_at = Utc::now();
                 self.ep
                     .parse::<LegacyAllKrw>(&body)?
-                    .into_batch(coins, fetched_at)
+                    .into_batch(listings, fetched_at)?
             }
+        };
+        settle_clock(&mut batch);
+        Ok(batch)
+    }
+
+    fn requests_per_fetch(&self, n: usize) -> u32 {
+        match self.api {
+            BithumbApi::V1 => u32::try_from(n.div_ceil(MAX_MARKETS_PER_REQUEST))
+                .unwrap_or(u32::MAX)
+                .max(1),
+            BithumbApi::Legacy => 1,
         }
     }
 }
@@ -174,8 +329,10 @@ mod tests {
     use super::*;
     use rust_decimal_macros::dec;
 
-    fn coins(list: &[&str]) -> Vec<Coin> {
-        list.iter().map(|c| Coin::parse(c).unwrap()).collect()
+    fn listings(list: &[&str]) -> Vec<Listing> {
+        list.iter()
+            .map(|c| crate::plain_listing(Venue::Bithumb, &domain::Coin::parse(c).unwrap()))
+            .collect()
     }
 
     #[test]
@@ -183,7 +340,7 @@ mod tests {
         let all: LegacyAllKrw =
             serde_json::from_str(include_str!("../tests/fixtures/bithumb_legacy/ok.json")).unwrap();
         let batch = all
-            .into_batch(&coins(&["BTC", "USDT", "NOPE"]), Utc::now())
+            .into_batch(&listings(&["BTC", "USDT", "NOPE"]), Utc::now())
             .unwrap();
         assert_eq!(batch.tickers.len(), 2);
         assert_eq!(batch.tickers[0].price.value(), dec!(63651000));

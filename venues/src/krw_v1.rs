@@ -1,10 +1,16 @@
-//! The Upbit-compatible v1 ticker that both Upbit and Bithumb's current API serve:
-//! `GET /v1/ticker?markets=KRW-BTC,KRW-ETH`, prices as JSON numbers.
+//! The Upbit-compatible v1 API that both Upbit and Bithumb's current API serve: the ticker
+//! (`GET /v1/ticker?markets=KRW-BTC,KRW-ETH`, or every KRW market at once with
+//! `GET /v1/ticker/all?quote_currencies=KRW` on Upbit), prices as JSON numbers, and the market
+//! list `GET /v1/market/all`.
+//!
+//! Times: a ticker's `timestamp` is the snapshot time, the quote's `observed_at`;
+//! `trade_timestamp` is the last trade (`last_trade_at`), which may be minutes old on an
+//! illiquid coin whose quote is current.
 
 use std::collections::HashMap;
 
 use chrono::Utc;
-use domain::{Coin, Venue};
+use domain::{Listing, Venue};
 use serde::Deserialize;
 
 use crate::{
@@ -14,6 +20,9 @@ use crate::{
 };
 
 pub(crate) const PATH: &str = "/v1/ticker";
+pub(crate) const ALL_PATH: &str = "/v1/ticker/all";
+pub(crate) const ALL_QUERY: &str = "quote_currencies=KRW";
+pub(crate) const MARKETS_PATH: &str = "/v1/market/all";
 
 /// One market of `GET /v1/ticker` (fields this crate reads; the rest are ignored).
 ///
@@ -32,23 +41,33 @@ pub(crate) const PATH: &str = "/v1/ticker";
 pub(crate) struct V1Ticker {
     pub market: String,
     pub trade_price: Option<WireNumber>,
-    /// Time of the last trade, ms; the price's own time.
+    /// Time of the last trade, ms: `last_trade_at`.
     pub trade_timestamp: Option<WireNumber>,
-    /// Time the ticker was generated, ms; used when `trade_timestamp` is absent.
+    /// Time the ticker snapshot was taken, ms: the quote time (`observed_at`); the trade time
+    /// stands in when it is absent.
     pub timestamp: Option<WireNumber>,
 }
 
 impl V1Ticker {
-    /// Validates the price and picks the observation time. Shared by two venues, so the venue
-    /// is a parameter rather than a `TryFrom`.
+    /// Validates the price and picks the quote and trade times. Shared by two venues, so the
+    /// venue is a parameter rather than a `TryFrom`.
     pub fn quote(&self, venue: Venue) -> Result<Quote, FetchError> {
         let v = venue.as_str();
         let price = price_field(v, &self.market, "trade_price", self.trade_price.as_ref())?;
-        let observed_at = match &self.trade_timestamp {
-            Some(ts) => millis_field(v, &self.market, "trade_timestamp", Some(ts))?,
-            None => millis_field(v, &self.market, "timestamp", self.timestamp.as_ref())?,
+        let last_trade_at = self
+            .trade_timestamp
+            .as_ref()
+            .map(|ts| millis_field(v, &self.market, "trade_timestamp", Some(ts)))
+            .transpose()?;
+        let observed_at = match (&self.timestamp, last_trade_at) {
+            (None, Some(at)) => at,
+            (ts, _) => millis_field(v, &self.market, "timestamp", ts.as_ref())?,
         };
-        Ok(Quote { price, observed_at })
+        Ok(Quote {
+            price,
+            observed_at,
+            last_trade_at,
+        })
     }
 }
 
@@ -79,30 +98,102 @@ pub(crate) fn api_error(body: &[u8]) -> Option<ApiError> {
     Some(ApiError::new(name, e.message.unwrap_or_default(), false))
 }
 
-/// `KRW-{COIN}`.
-pub(crate) fn market(coin: &Coin) -> String {
-    format!("KRW-{coin}")
+/// Whether an error is the v1 "Code not found" answer (an unlisted market in the request):
+/// with HTTP 200 on Bithumb, 404 on Upbit.
+pub(crate) fn is_code_not_found(e: &FetchError) -> bool {
+    match e {
+        FetchError::Api { message, .. } => message.contains("Code not found"),
+        FetchError::Client { detail, .. } => detail.contains("Code not found"),
+        _ => false,
+    }
 }
 
-/// Fetches all `coins` in one request.
-pub(crate) async fn fetch(
+/// Fetches `listings` with `GET /v1/ticker?markets=…`, at most `chunk` markets a request, one
+/// request after the other. A chunk answering "Code not found" (one unlisted market fails the
+/// whole call) turns its listings into [`FetchError::UnknownSymbol`] failures without failing
+/// the other chunks; any other chunk error does too, under its own class. Only when every
+/// chunk fails is the first error the `Err`.
+pub(crate) async fn fetch_markets(
     ep: &Endpoint,
     venue: Venue,
-    coins: &[Coin],
+    listings: &[Listing],
+    chunk: usize,
 ) -> Result<TickerBatch, FetchError> {
-    if coins.is_empty() {
-        return Ok(TickerBatch::default());
+    let mut batch = TickerBatch::default();
+    let mut first_error = None;
+    let mut any_ok = false;
+    for part in listings.chunks(chunk.max(1)) {
+        match fetch_chunk(ep, venue, part).await {
+            Ok(b) => {
+                any_ok = true;
+                batch.tickers.extend(b.tickers);
+                batch.failures.extend(b.failures);
+            }
+            Err(e) => {
+                tracing::debug!(%venue, markets = part.len(), error = %e, "ticker chunk failed");
+                for l in part {
+                    let err = if is_code_not_found(&e) {
+                        FetchError::unknown_symbol(venue.as_str(), &l.instrument.symbol)
+                    } else {
+                        e.clone()
+                    };
+                    batch.failures.push((l.coin.clone(), err));
+                }
+                first_error.get_or_insert(e);
+            }
+        }
     }
-    let markets: Vec<String> = coins.iter().map(market).collect();
+    match first_error {
+        Some(e) if !any_ok => Err(e),
+        _ => Ok(batch),
+    }
+}
+
+async fn fetch_chunk(
+    ep: &Endpoint,
+    venue: Venue,
+    listings: &[Listing],
+) -> Result<TickerBatch, FetchError> {
+    let markets: Vec<&str> = listings
+        .iter()
+        .map(|l| l.instrument.symbol.as_str())
+        .collect();
     let body = ep
         .get(PATH, &format!("markets={}", markets.join(",")))
         .await?;
     let fetched_at = Utc::now();
     let rows: Vec<V1Ticker> = ep.parse(&body)?;
+    Ok(pick(venue, listings, fetched_at, rows))
+}
+
+/// Fetches every KRW market with `GET /v1/ticker/all?quote_currencies=KRW` and picks
+/// `listings` out of it (Upbit).
+pub(crate) async fn fetch_all(
+    ep: &Endpoint,
+    venue: Venue,
+    listings: &[Listing],
+) -> Result<TickerBatch, FetchError> {
+    let body = ep.get(ALL_PATH, ALL_QUERY).await?;
+    let fetched_at = Utc::now();
+    let rows: Vec<V1Ticker> = ep.parse(&body)?;
+    Ok(pick(venue, listings, fetched_at, rows))
+}
+
+fn pick(
+    venue: Venue,
+    listings: &[Listing],
+    fetched_at: chrono::DateTime<Utc>,
+    rows: Vec<V1Ticker>,
+) -> TickerBatch {
     let rows: HashMap<String, V1Ticker> = rows.into_iter().map(|r| (r.market.clone(), r)).collect();
-    Ok(assemble(venue, coins, fetched_at, &rows, market, |_, r| {
-        r.quote(venue)
-    }))
+    assemble(
+        venue,
+        listings,
+        fetched_at,
+        &rows,
+        |l| l.instrument.symbol.clone(),
+        |_, r| r.quote(venue),
+    )
 }
 
 #[cfg(test)]
@@ -117,11 +208,12 @@ mod tests {
         let btc = rows.iter().find(|r| r.market == "KRW-BTC").unwrap();
         let q = btc.quote(Venue::Upbit).unwrap();
         assert_eq!(q.price.value(), dec!(162876000));
-        assert_eq!(q.observed_at.timestamp_millis(), 1753894995076);
+        assert_eq!(q.observed_at.timestamp_millis(), 1753894995113);
+        assert_eq!(q.last_trade_at.unwrap().timestamp_millis(), 1753894995076);
     }
 
     #[test]
-    fn timestamp_is_the_fallback_time() {
+    fn timestamp_alone_is_the_quote_time() {
         let row: V1Ticker = serde_json::from_str(
             r#"{"market":"KRW-ETH","trade_price":5000000.5,"timestamp":1753894995113}"#,
         )
@@ -129,6 +221,7 @@ mod tests {
         let q = row.quote(Venue::Bithumb).unwrap();
         assert_eq!(q.price.value(), dec!(5000000.5));
         assert_eq!(q.observed_at.timestamp_millis(), 1753894995113);
+        assert_eq!(q.last_trade_at, None);
     }
 
     #[test]

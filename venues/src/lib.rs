@@ -1,21 +1,53 @@
 //! HTTP clients for the venues premium-spread reads prices from and the USD/KRW sources it
 //! converts them with.
 //!
-//! Everything here turns a venue's REST response into the domain's [`Ticker`]s and
-//! [`FxRate`]s, or into a [`FetchError`] that says whether and when to retry.
+//! Everything here turns a venue's REST response into the domain's [`Instrument`]s,
+//! [`Ticker`]s and [`FxRate`]s, or into a [`FetchError`] that says whether and when to retry.
 //!
 //! Layout: one module per venue with the same shape ([`bithumb`], [`upbit`], [`binance`],
 //! [`bybit`], [`okx`]) and one per FX source under [`fx`]. Each holds the venue's base URL,
 //! its wire structs (venue field names, a raw payload in each doc comment), the conversion
-//! into a validated quote (where prices are checked), its error-body rules and a client type.
-//! Venue clients implement [`VenueClient`] and are built by [`venue_client`]; FX clients
-//! implement [`FxClient`] and are built by [`fx_client`]. Shared pieces: `http` (one
-//! `reqwest::Client` builder and the GET path mapping statuses to errors), `wire` (numbers,
-//! timestamps, picking requested coins out of all-symbols responses), `krw_v1` (the
-//! Upbit-compatible ticker Upbit and Bithumb both serve) and [`error`].
+//! into a validated quote (where prices are checked) and into an [`Instrument`] (where the
+//! market list is filtered and the venue's states and flags are mapped), its error-body rules
+//! and a client type. Venue clients implement [`VenueClient`] and are built by
+//! [`venue_client`]; FX clients implement [`FxClient`] and are built by [`fx_client`]. Shared
+//! pieces: `http` (one `reqwest::Client` builder and the GET path mapping statuses to errors),
+//! `wire` (numbers, timestamps, picking requested listings out of all-symbols responses, the
+//! clock check), `krw_v1` (the Upbit-compatible API Upbit and Bithumb both serve) and
+//! [`error`].
 //!
-//! Every venue is read with one request per poll: Korean venues by listing the markets,
-//! foreign venues by fetching all symbols and picking the requested coins.
+//! # Markets
+//!
+//! [`VenueClient::fetch_markets`] lists what a venue trades, as the venue spells it: Korean KRW
+//! markets with their warning / caution / deposit and withdrawal flags, foreign USDT-margined
+//! linear perpetuals with their status (trading, halted, pre-open, delisted-but-listed) and,
+//! on OKX, the contract value. Mapping an instrument to a coin and a multiplier (a
+//! [`Listing`]) is the caller's job. A refresh is all or nothing: a failed page or flag source
+//! is an `Err`.
+//!
+//! # Tickers
+//!
+//! [`VenueClient::fetch_tickers`] takes [`Listing`]s, requests their
+//! `instrument.symbol`s and returns each ticker under `listing.coin`, priced per coin (the
+//! quoted price ÷ `listing.multiplier`, so `1000PEPEUSDT` at 0.0098950 is PEPE at
+//! 0.000009895). Callers without a registry use [`plain_listing`]. One request per poll on
+//! every venue (Korean venues: Upbit `ticker/all`, Bithumb the listed markets; foreign venues
+//! all symbols), except Bithumb's v1 API, which takes at most 200 markets a request:
+//! [`VenueClient::requests_per_fetch`] says how many requests a poll sends.
+//!
+//! # Times and venue clocks
+//!
+//! A ticker's `observed_at` is when the quote was current by the venue: the Korean v1
+//! snapshot `timestamp` (not the last trade; that is `last_trade_at`, from
+//! `trade_timestamp`), Bithumb legacy `data.date`, Binance the row's `time`, Bybit the
+//! response's `time`, OKX `ts`. `fetched_at` is when we received it.
+//!
+//! Venue clocks are checked per batch: [`TickerBatch::clock_skew_ms`] is the median of
+//! (venue time − receipt time). When its magnitude exceeds [`MAX_CLOCK_SKEW_MS`] (Bithumb's REST
+//! has been seen writing Korean wall time as epoch ms, +9 h) the venue's times are not used for
+//! freshness: every `observed_at` is `fetched_at`, and `last_trade_at` is shifted back by the
+//! skew. Independently, a single venue time more than [`MAX_CLOCK_SKEW_MS`] in the future is
+//! clamped to `fetched_at`, so no ticker looks fresher than it can be.
 
 pub mod binance;
 pub mod bithumb;
@@ -31,7 +63,10 @@ mod wire;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use domain::{Coin, FxRate, FxSource, Ticker, Venue, venue::Upstream};
+use domain::{
+    Coin, Decimal, FxRate, FxSource, Instrument, Listing, MarketStatus, Ticker, Venue,
+    venue::Upstream,
+};
 use serde::{Deserialize, Serialize};
 
 pub use error::{ErrorClass, FetchError};
@@ -92,23 +127,73 @@ pub struct VenueOptions {
     pub bithumb_api: BithumbApi,
 }
 
+/// How far (either way) a venue's clock may stray from ours before its times are distrusted:
+/// see [`TickerBatch::clock_skew_ms`].
+pub const MAX_CLOCK_SKEW_MS: i64 = 5_000;
+
 /// The result of one poll of one venue: the coins that worked and, per coin, why the others
 /// did not.
 #[derive(Debug, Default)]
 pub struct TickerBatch {
+    /// One per listing that worked, under the listing's coin, priced per coin.
     pub tickers: Vec<Ticker>,
     pub failures: Vec<(Coin, FetchError)>,
+    /// The median over the batch of (venue time − our receipt time), ms; `None` when no ticker
+    /// came back. Beyond ±[`MAX_CLOCK_SKEW_MS`] the venue's times were replaced (see the crate
+    /// docs).
+    pub clock_skew_ms: Option<i64>,
 }
 
-/// A venue's ticker client.
+/// A venue's market-metadata and ticker client.
 #[async_trait]
 pub trait VenueClient: Send + Sync {
     fn venue(&self) -> Venue;
-    /// Fetch all `coins` in one request where the venue allows it. Coins the venue does not
-    /// list or whose price is bad go to `failures` (per-coin errors) without failing the
-    /// others; a request-level error (HTTP status, timeout, malformed body, HTTP-200 error
-    /// body) is the `Err`.
-    async fn fetch_tickers(&self, coins: &[Coin]) -> Result<TickerBatch, FetchError>;
+
+    /// Every market of the venue the tracker can use, as its metadata endpoint(s) describe it:
+    /// KRW markets on Korean venues (with their warning/caution/deposit flags), USDT-margined
+    /// linear perpetuals on foreign ones (in any status). Anything short of a complete answer
+    /// (a failed page or a failed flag source) is an `Err`, so that the caller keeps its last
+    /// good set rather than one with markets or flags missing.
+    async fn fetch_markets(&self) -> Result<Vec<Instrument>, FetchError>;
+
+    /// Fetch the tickers of `listings` (by `listing.instrument.symbol`), in as few requests as
+    /// the venue allows. Each ticker comes back under `listing.coin`, priced per coin (quoted
+    /// price ÷ `listing.multiplier`). Listings the venue does not quote or whose price is bad
+    /// go to `failures` under their coin without failing the others; a request-level error
+    /// (HTTP status, timeout, malformed body, HTTP-200 error body) is the `Err`.
+    async fn fetch_tickers(&self, listings: &[Listing]) -> Result<TickerBatch, FetchError>;
+
+    /// How many requests (rate-limit tokens) [`VenueClient::fetch_tickers`] of `n` listings
+    /// sends. One for every venue but Bithumb's v1 API, which caps a request at 200 markets.
+    fn requests_per_fetch(&self, n: usize) -> u32 {
+        let _ = n;
+        1
+    }
+}
+
+/// The listing of a plain `coin` on `venue` for callers without a market registry: multiplier
+/// 1, the symbol the venue uses for a coin without a multiplier (`KRW-BTC`, `BTCUSDT`,
+/// `BTC-USDT-SWAP`), status trading, no flags.
+pub fn plain_listing(venue: Venue, coin: &Coin) -> Listing {
+    let symbol = match venue {
+        Venue::Upbit | Venue::Bithumb => format!("KRW-{coin}"),
+        Venue::Binance | Venue::Bybit => format!("{coin}USDT"),
+        Venue::Okx => format!("{coin}-USDT-SWAP"),
+    };
+    Listing {
+        coin: coin.clone(),
+        multiplier: Decimal::ONE,
+        instrument: Instrument {
+            venue,
+            symbol,
+            base: coin.as_str().to_ascii_uppercase(),
+            status: MarketStatus::Trading,
+            english_name: None,
+            contract_value: None,
+            flags: Vec::new(),
+        },
+        excluded: None,
+    }
 }
 
 /// Builds the client for `venue`.

@@ -1,5 +1,10 @@
 //! OKX perpetual swaps (USDT): `GET /api/v5/market/tickers?instType=SWAP`, all instruments in
-//! one request; coins are `{COIN}-USDT-SWAP`, the price is `last`, its time `ts`.
+//! one request, from which the listings' symbols (`BTC-USDT-SWAP`) are picked; the price is
+//! `last` (per one coin), its time `ts`.
+//!
+//! Markets: `GET /api/v5/public/instruments?instType=SWAP`, kept when `ctType == "linear"`,
+//! `settleCcy == "USDT"` and `instId` ends in `-USDT-SWAP`; the base is `instFamily` (or `uly`)
+//! before `-USDT` (`baseCcy` is empty on swaps), the contract value `ctVal × ctMult`.
 //!
 //! Limits: 20 req / 2 s; `code 50011` is the rate limit, `51001` an unknown instrument.
 
@@ -7,13 +12,13 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use chrono::Utc;
-use domain::{Coin, Venue, venue::Upstream};
+use domain::{Instrument, Listing, MarketStatus, Venue, venue::Upstream};
 use serde::Deserialize;
 
 use crate::{
     ClientConfig, FetchError, TickerBatch, VenueClient,
     http::{ApiError, Endpoint},
-    wire::{Quote, WireNumber, assemble, millis_field, price_field},
+    wire::{Quote, WireNumber, assemble, millis_field, price_field, settle_clock},
 };
 
 pub const BASE_URL: &str = Upstream::Venue(Venue::Okx).default_base_url();
@@ -22,6 +27,95 @@ const VENUE: &str = Venue::Okx.as_str();
 const PATH: &str = "/api/v5/market/tickers";
 const QUERY: &str = "instType=SWAP";
 const OK_CODE: &str = "0";
+const INSTRUMENTS_PATH: &str = "/api/v5/public/instruments";
+const INSTRUMENT_SUFFIX: &str = "-USDT-SWAP";
+
+/// `GET /api/v5/public/instruments?instType=SWAP` (fields this crate reads).
+///
+/// Docs: <https://www.okx.com/docs-v5/en/#public-data-rest-api-get-instruments>.
+///
+/// ```json
+/// {"code":"0","msg":"","data":[{"alias":"","baseCcy":"","category":"1","ctMult":"1",
+///   "ctType":"linear","ctVal":"0.01","ctValCcy":"BTC","expTime":"","instFamily":"BTC-USDT",
+///   "instId":"BTC-USDT-SWAP","instType":"SWAP","lever":"100","listTime":"1611916828000",
+///   "lotSz":"0.1","minSz":"0.1","quoteCcy":"","ruleType":"normal","settleCcy":"USDT",
+///   "state":"live","tickSz":"0.1","uly":"BTC-USDT"}]}
+/// ```
+#[derive(Debug, Deserialize)]
+pub(crate) struct Instruments {
+    pub data: Vec<SwapInstrument>,
+}
+
+/// One element of `data` (fields this crate reads).
+///
+/// ```json
+/// {"instId":"PEPE-USDT-SWAP","instFamily":"PEPE-USDT","uly":"PEPE-USDT","ctType":"linear",
+///  "ctVal":"10000000","ctMult":"1","settleCcy":"USDT","state":"live","baseCcy":""}
+/// ```
+#[derive(Debug, Deserialize)]
+pub(crate) struct SwapInstrument {
+    #[serde(rename = "instId")]
+    pub inst_id: String,
+    #[serde(rename = "instFamily", default)]
+    pub inst_family: Option<String>,
+    #[serde(default)]
+    pub uly: Option<String>,
+    #[serde(rename = "ctType", default)]
+    pub ct_type: String,
+    #[serde(rename = "ctVal", default)]
+    pub ct_val: Option<WireNumber>,
+    #[serde(rename = "ctMult", default)]
+    pub ct_mult: Option<WireNumber>,
+    #[serde(rename = "settleCcy", default)]
+    pub settle_ccy: String,
+    #[serde(default)]
+    pub state: String,
+}
+
+impl SwapInstrument {
+    fn instrument(self) -> Option<Instrument> {
+        if self.ct_type != "linear"
+            || self.settle_ccy != "USDT"
+            || !self.inst_id.ends_with(INSTRUMENT_SUFFIX)
+        {
+            return None;
+        }
+        let family = [&self.inst_family, &self.uly]
+            .into_iter()
+            .flatten()
+            .find(|f| !f.is_empty())?;
+        let base = family.strip_suffix("-USDT")?.to_ascii_uppercase();
+        if base.is_empty() {
+            return None;
+        }
+        let decimal = |v: &Option<WireNumber>| v.as_ref().and_then(|n| n.to_price().ok());
+        let contract_value = match (decimal(&self.ct_val), decimal(&self.ct_mult)) {
+            (Some(v), Some(m)) => v.value().checked_mul(m.value()),
+            (Some(v), None) => Some(v.value()),
+            _ => None,
+        }
+        .map(|d| d.normalize());
+        Some(Instrument {
+            venue: Venue::Okx,
+            status: status(&self.state),
+            symbol: self.inst_id,
+            base,
+            english_name: None,
+            contract_value,
+            flags: Vec::new(),
+        })
+    }
+}
+
+/// `live`; `preopen` is pre-open; `suspend`, `rebase` and anything else halted (OKX drops
+/// delisted instruments from the list).
+fn status(s: &str) -> MarketStatus {
+    match s {
+        "live" => MarketStatus::Trading,
+        "preopen" => MarketStatus::PreOpen,
+        _ => MarketStatus::Halted,
+    }
+}
 
 /// `GET /api/v5/market/tickers?instType=SWAP`.
 ///
@@ -55,10 +149,10 @@ pub(crate) struct SwapTicker {
 impl TryFrom<&SwapTicker> for Quote {
     type Error = FetchError;
     fn try_from(t: &SwapTicker) -> Result<Self, FetchError> {
-        Ok(Quote {
-            price: price_field(VENUE, &t.inst_id, "last", t.last.as_ref())?,
-            observed_at: millis_field(VENUE, &t.inst_id, "ts", t.ts.as_ref())?,
-        })
+        Ok(Quote::new(
+            price_field(VENUE, &t.inst_id, "last", t.last.as_ref())?,
+            millis_field(VENUE, &t.inst_id, "ts", t.ts.as_ref())?,
+        ))
     }
 }
 
@@ -84,11 +178,6 @@ fn api_error(body: &[u8]) -> Option<ApiError> {
     })
 }
 
-/// `{COIN}-USDT-SWAP`.
-fn inst_id(coin: &Coin) -> String {
-    format!("{coin}-USDT-SWAP")
-}
-
 /// OKX's ticker client.
 #[derive(Debug, Clone)]
 pub struct OkxClient {
@@ -109,8 +198,18 @@ impl VenueClient for OkxClient {
         Venue::Okx
     }
 
-    async fn fetch_tickers(&self, coins: &[Coin]) -> Result<TickerBatch, FetchError> {
-        if coins.is_empty() {
+    async fn fetch_markets(&self) -> Result<Vec<Instrument>, FetchError> {
+        let body = self.ep.get(INSTRUMENTS_PATH, QUERY).await?;
+        let rows: Instruments = self.ep.parse(&body)?;
+        Ok(rows
+            .data
+            .into_iter()
+            .filter_map(SwapInstrument::instrument)
+            .collect())
+    }
+
+    async fn fetch_tickers(&self, listings: &[Listing]) -> Result<TickerBatch, FetchError> {
+        if listings.is_empty() {
             return Ok(TickerBatch::default());
         }
         let body = self.ep.get(PATH, QUERY).await?;
@@ -122,14 +221,16 @@ impl VenueClient for OkxClient {
             .into_iter()
             .map(|t| (t.inst_id.clone(), t))
             .collect();
-        Ok(assemble(
+        let mut batch = assemble(
             Venue::Okx,
-            coins,
+            listings,
             fetched_at,
             &rows,
-            inst_id,
+            |l| l.instrument.symbol.clone(),
             |_, t| Quote::try_from(t),
-        ))
+        );
+        settle_clock(&mut batch);
+        Ok(batch)
     }
 }
 

@@ -4,10 +4,10 @@
 use std::{collections::HashMap, str::FromStr};
 
 use chrono::{DateTime, Utc};
-use domain::{Coin, Decimal, Price, PriceError, Ticker, Venue};
+use domain::{Decimal, Listing, Price, PriceError, Ticker, Venue};
 use serde::Deserialize;
 
-use crate::{FetchError, TickerBatch};
+use crate::{FetchError, MAX_CLOCK_SKEW_MS, TickerBatch};
 
 /// A number as a venue sends it: a JSON number (`163248000.0`, Upbit/Bithumb v1, Dunamu) or a
 /// decimal string (`"11793.63104562"`, everyone else).
@@ -77,50 +77,135 @@ pub(crate) fn millis_field(
         })
 }
 
-/// A validated price with the venue's time for it: what every wire ticker converts into.
+/// A validated price with the venue's times for it: what every wire ticker converts into.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Quote {
     pub price: Price,
+    /// The venue's time of the quote (snapshot / generation time), before any clock check.
     pub observed_at: DateTime<Utc>,
+    /// The venue's time of the last trade, where it says so (Korean v1 `trade_timestamp`).
+    pub last_trade_at: Option<DateTime<Utc>>,
 }
 
-/// Picks `coins` out of an all-symbols response keyed by the venue's symbol. Coins missing
-/// from `rows` become [`FetchError::UnknownSymbol`] and rows that do not convert become their
-/// own error, each in `failures`, without failing the other coins.
+impl Quote {
+    pub fn new(price: Price, observed_at: DateTime<Utc>) -> Self {
+        Quote {
+            price,
+            observed_at,
+            last_trade_at: None,
+        }
+    }
+}
+
+/// The per-coin price of a quote of `listing`: the quoted price ÷ `listing.multiplier`.
+pub(crate) fn per_coin(venue: &str, listing: &Listing, price: Price) -> Result<Price, FetchError> {
+    let symbol = listing.instrument.symbol.as_str();
+    if listing.multiplier <= Decimal::ZERO {
+        return Err(FetchError::invalid_price(
+            venue,
+            symbol,
+            "multiplier",
+            format!("multiplier must be positive, got {}", listing.multiplier),
+        ));
+    }
+    if listing.multiplier == Decimal::ONE {
+        return Ok(price);
+    }
+    let value = price
+        .value()
+        .checked_div(listing.multiplier)
+        .ok_or_else(|| FetchError::invalid_price(venue, symbol, "multiplier", "overflow"))?;
+    Price::new(value.normalize()).map_err(|e| FetchError::invalid_price(venue, symbol, "price", e))
+}
+
+/// Picks `listings` out of an all-symbols response keyed by the venue's symbol
+/// (`symbol(listing)`, usually `listing.instrument.symbol`). Listings missing from `rows`
+/// become [`FetchError::UnknownSymbol`] and rows that do not convert become their own error,
+/// each in `failures` under the listing's coin, without failing the others. Prices are divided
+/// by the listing's multiplier; times are the venue's, unchecked: run [`settle_clock`] on the
+/// final batch.
 pub(crate) fn assemble<R>(
     venue: Venue,
-    coins: &[Coin],
+    listings: &[Listing],
     fetched_at: DateTime<Utc>,
     rows: &HashMap<String, R>,
-    symbol: impl Fn(&Coin) -> String,
+    symbol: impl Fn(&Listing) -> String,
     convert: impl Fn(&str, &R) -> Result<Quote, FetchError>,
 ) -> TickerBatch {
     let mut batch = TickerBatch {
-        tickers: Vec::with_capacity(coins.len()),
-        failures: Vec::new(),
+        tickers: Vec::with_capacity(listings.len()),
+        ..TickerBatch::default()
     };
-    for coin in coins {
-        let sym = symbol(coin);
+    for listing in listings {
+        let sym = symbol(listing);
         let quote = rows
             .get(&sym)
             .ok_or_else(|| FetchError::unknown_symbol(venue.as_str(), &sym))
-            .and_then(|row| convert(&sym, row));
+            .and_then(|row| convert(&sym, row))
+            .and_then(|q| {
+                Ok(Quote {
+                    price: per_coin(venue.as_str(), listing, q.price)?,
+                    ..q
+                })
+            });
         match quote {
             Ok(q) => batch.tickers.push(Ticker {
                 venue,
-                coin: coin.clone(),
+                coin: listing.coin.clone(),
                 price: q.price,
                 observed_at: q.observed_at,
                 fetched_at,
-                last_trade_at: None,
+                last_trade_at: q.last_trade_at,
             }),
             Err(e) => {
-                tracing::debug!(%venue, coin = %coin, error = %e, "coin skipped");
-                batch.failures.push((coin.clone(), e));
+                tracing::debug!(%venue, coin = %listing.coin, error = %e, "coin skipped");
+                batch.failures.push((listing.coin.clone(), e));
             }
         }
     }
     batch
+}
+
+/// Checks the venue's clock over a batch whose tickers carry the venue's own times.
+///
+/// Sets `clock_skew_ms` to the median of (`observed_at` − `fetched_at`). When its magnitude
+/// exceeds [`MAX_CLOCK_SKEW_MS`] the venue's times are not used for freshness: every
+/// `observed_at` becomes `fetched_at` and `last_trade_at` is shifted back by the skew.
+/// Otherwise only a single time more than [`MAX_CLOCK_SKEW_MS`] in the future is clamped to
+/// `fetched_at`.
+pub(crate) fn settle_clock(batch: &mut TickerBatch) {
+    let mut skews: Vec<i64> = batch
+        .tickers
+        .iter()
+        .map(|t| (t.observed_at - t.fetched_at).num_milliseconds())
+        .collect();
+    if skews.is_empty() {
+        batch.clock_skew_ms = None;
+        return;
+    }
+    skews.sort_unstable();
+    let skew = skews[skews.len() / 2];
+    batch.clock_skew_ms = Some(skew);
+    let skewed = skew.abs() > MAX_CLOCK_SKEW_MS;
+    if skewed {
+        tracing::debug!(skew_ms = skew, "venue clock is off, using receipt times");
+    }
+    let limit = chrono::Duration::milliseconds(MAX_CLOCK_SKEW_MS);
+    for t in &mut batch.tickers {
+        if skewed {
+            t.observed_at = t.fetched_at;
+            t.last_trade_at = t
+                .last_trade_at
+                .map(|at| at - chrono::Duration::milliseconds(skew));
+        } else if t.observed_at > t.fetched_at + limit {
+            t.observed_at = t.fetched_at;
+        }
+        if let Some(at) = t.last_trade_at
+            && at > t.fetched_at + limit
+        {
+            t.last_trade_at = Some(t.fetched_at);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -165,5 +250,69 @@ mod tests {
     fn missing_prices_are_invalid_not_malformed() {
         let e = price_field("okx", "BTC-USDT-SWAP", "last", None).unwrap_err();
         assert_eq!(e.to_string(), "okx BTC-USDT-SWAP last: missing");
+    }
+
+    fn ticker(fetched_ms: i64, observed_ms: i64, trade_ms: Option<i64>) -> Ticker {
+        let at = |ms| DateTime::from_timestamp_millis(ms).unwrap();
+        Ticker {
+            venue: Venue::Bithumb,
+            coin: domain::Coin::parse("BTC").unwrap(),
+            price: Price::new(dec!(1)).unwrap(),
+            observed_at: at(observed_ms),
+            fetched_at: at(fetched_ms),
+            last_trade_at: trade_ms.map(at),
+        }
+    }
+
+    #[test]
+    fn the_median_skew_decides_and_single_future_times_are_clamped() {
+        const T: i64 = 1_790_000_000_000;
+        let mut batch = TickerBatch {
+            tickers: vec![
+                ticker(T, T - 100, Some(T - 60_000)),
+                ticker(T, T + 3_600_000, Some(T + 3_600_000)),
+                ticker(T, T - 200, None),
+            ],
+            ..TickerBatch::default()
+        };
+        settle_clock(&mut batch);
+        assert_eq!(batch.clock_skew_ms, Some(-100));
+        let t = &batch.tickers;
+        assert_eq!(t[0].observed_at.timestamp_millis(), T - 100);
+        assert_eq!(t[0].last_trade_at.unwrap().timestamp_millis(), T - 60_000);
+        assert_eq!(
+            t[1].observed_at, t[1].fetched_at,
+            "one future time is clamped"
+        );
+        assert_eq!(t[1].last_trade_at, Some(t[1].fetched_at));
+
+        const KST: i64 = 32_400_000;
+        let mut batch = TickerBatch {
+            tickers: vec![ticker(T, T + KST, Some(T + KST - 5_000))],
+            ..TickerBatch::default()
+        };
+        settle_clock(&mut batch);
+        assert_eq!(batch.clock_skew_ms, Some(KST));
+        assert_eq!(batch.tickers[0].observed_at, batch.tickers[0].fetched_at);
+        assert_eq!(
+            batch.tickers[0].last_trade_at.unwrap().timestamp_millis(),
+            T - 5_000
+        );
+
+        let mut empty = TickerBatch::default();
+        settle_clock(&mut empty);
+        assert_eq!(empty.clock_skew_ms, None);
+    }
+
+    #[test]
+    fn per_coin_prices_divide_by_the_multiplier() {
+        let mut l = crate::plain_listing(Venue::Binance, &domain::Coin::parse("PEPE").unwrap());
+        l.instrument.symbol = "1000PEPEUSDT".into();
+        l.multiplier = dec!(1000);
+        let p = per_coin("binance", &l, Price::parse("0.0098950").unwrap()).unwrap();
+        assert_eq!(p.value(), dec!(0.000009895));
+        l.multiplier = Decimal::ZERO;
+        let e = per_coin("binance", &l, Price::parse("1").unwrap()).unwrap_err();
+        assert_eq!(e.class(), crate::ErrorClass::InvalidPrice);
     }
 }

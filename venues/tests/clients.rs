@@ -37,7 +37,9 @@ struct Spec {
     coins: &'static [&'static str],
     /// The exact request the client must send (after the base URL's path prefix).
     request: &'static str,
-    /// (coin, price as written by the venue, observed_at in ms) parsed from `ok.json`.
+    /// (coin, price as written by the venue, venue quote time in ms) parsed from `ok.json`.
+    /// The fixtures' times are long past, so venue clients report them as clock skew and use
+    /// the receipt time as `observed_at`; FX sources keep their own time.
     expected: &'static [(&'static str, &'static str, i64)],
     /// The coin priced 0 in `zero_price.json` and the error it must give.
     zero: (&'static str, &'static str),
@@ -58,11 +60,12 @@ fn upbit() -> Spec {
         target: venue(Venue::Upbit),
         dir: "upbit",
         coins: KOREAN_COINS,
-        request: "/v1/ticker?markets=KRW-BTC,KRW-ETH,KRW-USDT,KRW-XYZ",
+        request: "/v1/ticker/all?quote_currencies=KRW",
+        // The snapshot `timestamp`, not `trade_timestamp`.
         expected: &[
-            ("BTC", "162876000", 1753894995076),
-            ("ETH", "5312000", 1753894994000),
-            ("USDT", "1387.5", 1753894990123),
+            ("BTC", "162876000", 1753894995113),
+            ("ETH", "5312000", 1753894995200),
+            ("USDT", "1387.5", 1753894995300),
         ],
         zero: (
             "BTC",
@@ -102,9 +105,9 @@ fn bithumb_v1() -> Spec {
         coins: KOREAN_COINS,
         request: "/v1/ticker?markets=KRW-BTC,KRW-ETH,KRW-USDT,KRW-XYZ",
         expected: &[
+            // The snapshot `timestamp` (quote time), not `trade_timestamp`.
             ("BTC", "37500000", 1696161600000),
-            ("ETH", "2250000.5", 1696161601000),
-            // No trade_timestamp: the ticker's `timestamp`.
+            ("ETH", "2250000.5", 1696161601500),
             ("USDT", "1331", 1696161602000),
         ],
         zero: (
@@ -415,12 +418,33 @@ async fn parses_prices_exactly(spec: Spec) {
         .iter()
         .map(|r| (r.coin.as_str(), r.price.to_string(), r.observed_at))
         .collect();
+    let venue_client = matches!(spec.target, Target::Venue(..));
     let want: Vec<_> = spec
         .expected
         .iter()
-        .map(|(coin, price, ms)| (*coin, price.to_string(), at_ms(*ms)))
+        .zip(&outcome.rows)
+        .map(|((coin, price, ms), row)| {
+            let at = if venue_client {
+                row.fetched_at
+            } else {
+                at_ms(*ms)
+            };
+            (*coin, price.to_string(), at)
+        })
         .collect();
     assert_eq!(got, want);
+    if venue_client {
+        // The median of (venue time − receipt time) over the batch: the middle fixture row.
+        let mut skews: Vec<i64> = spec
+            .expected
+            .iter()
+            .zip(&outcome.rows)
+            .map(|((_, _, ms), row)| ms - row.fetched_at.timestamp_millis())
+            .collect();
+        skews.sort_unstable();
+        assert_eq!(outcome.clock_skew_ms, Some(skews[skews.len() / 2]));
+        assert!(skews[0].abs() > venues::MAX_CLOCK_SKEW_MS);
+    }
     let seen = server.seen.lock().unwrap().clone();
     assert_eq!(seen.len(), 1, "one request per poll");
     assert_eq!(seen[0].path_and_query, format!("{PREFIX}{}", spec.request));

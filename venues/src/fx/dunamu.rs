@@ -39,6 +39,7 @@ impl TryFrom<&ForexRecent> for Quote {
     type Error = FetchError;
     fn try_from(f: &ForexRecent) -> Result<Self, FetchError> {
         Ok(Quote {
+            last_trade_at: None,
             price: price_field(SOURCE, &f.code, "basePrice", f.base_price.as_ref())?,
             observed_at: millis_field(SOURCE, &f.code, "timestamp", f.timestamp.as_ref())?,
         })

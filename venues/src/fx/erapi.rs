@@ -39,6 +39,7 @@ impl TryFrom<&Latest> for Quote {
     type Error = FetchError;
     fn try_from(l: &Latest) -> Result<Self, FetchError> {
         Ok(Quote {
+            last_trade_at: None,
             price: price_field(SOURCE, "USD/KRW", "rates.KRW", l.rates.get("KRW"))?,
             observed_at: DateTime::from_timestamp(l.time_last_update_unix, 0).ok_or_else(|| {
                 FetchError::malformed(SOURCE, "time_last_update_unix is out of range")

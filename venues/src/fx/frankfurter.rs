@@ -42,6 +42,7 @@ impl TryFrom<&Latest> for Quote {
     type Error = FetchError;
     fn try_from(l: &Latest) -> Result<Self, FetchError> {
         Ok(Quote {
+            last_trade_at: None,
             price: price_field(SOURCE, "USD/KRW", "rates.KRW", l.rates.get("KRW"))?,
             observed_at: l.date.and_time(PUBLISHED_AT_UTC).and_utc(),
         })

@@ -9,7 +9,7 @@ use std::{
 use chrono::{DateTime, Utc};
 use domain::{Coin, Decimal, FxSource, Venue};
 use poem::{Request, Response, Server, endpoint::make, http::StatusCode, listener::TcpAcceptor};
-use venues::{ClientConfig, FetchError, VenueOptions, fx_client, venue_client};
+use venues::{ClientConfig, FetchError, VenueOptions, fx_client, plain_listing, venue_client};
 
 pub const USER_AGENT: &str = "premium-spread-test/1";
 
@@ -126,6 +126,8 @@ pub struct Row {
     pub coin: String,
     pub price: Decimal,
     pub observed_at: DateTime<Utc>,
+    /// When the client received it (the FX observation time for FX rates).
+    pub fetched_at: DateTime<Utc>,
 }
 
 /// What a fetch returned: prices and per-coin failures (always empty for FX).
@@ -133,6 +135,8 @@ pub struct Row {
 pub struct Outcome {
     pub rows: Vec<Row>,
     pub failures: Vec<(String, FetchError)>,
+    /// The batch's venue clock skew (always `None` for FX).
+    pub clock_skew_ms: Option<i64>,
 }
 
 /// FX rates are reported under this pseudo coin.
@@ -150,9 +154,12 @@ impl Target {
             Target::Venue(venue, opts) => {
                 let client = venue_client(*venue, cfg, opts);
                 assert_eq!(client.venue(), *venue);
-                let coins: Vec<Coin> = coins.iter().map(|c| Coin::parse(c).unwrap()).collect();
+                let listings: Vec<_> = coins
+                    .iter()
+                    .map(|c| plain_listing(*venue, &Coin::parse(c).unwrap()))
+                    .collect();
                 let before = Utc::now();
-                let batch = client.fetch_tickers(&coins).await?;
+                let batch = client.fetch_tickers(&listings).await?;
                 for t in &batch.tickers {
                     assert_eq!(t.venue, *venue);
                     assert!(t.fetched_at >= before && t.fetched_at <= Utc::now());
@@ -165,6 +172,7 @@ impl Target {
                             coin: t.coin.to_string(),
                             price: t.price.value(),
                             observed_at: t.observed_at,
+                            fetched_at: t.fetched_at,
                         })
                         .collect(),
                     failures: batch
@@ -172,6 +180,7 @@ impl Target {
                         .into_iter()
                         .map(|(c, e)| (c.to_string(), e))
                         .collect(),
+                    clock_skew_ms: batch.clock_skew_ms,
                 })
             }
             Target::Fx(source) => {
@@ -184,8 +193,10 @@ impl Target {
                         coin: FX_COIN.to_string(),
                         price: rate.usd_krw.value(),
                         observed_at: rate.observed_at,
+                        fetched_at: rate.observed_at,
                     }],
                     failures: Vec::new(),
+                    clock_skew_ms: None,
                 })
             }
         }

@@ -24,8 +24,12 @@ pub async fn run(ctx: &Ctx, job: &Job) -> JobResult {
         )
         .await?;
     let coins = ctx.settings.coins_for(venue);
+    let listings: Vec<_> = coins
+        .iter()
+        .map(|c| venues::plain_listing(venue, c))
+        .collect();
     let started = Instant::now();
-    let result = client.fetch_tickers(&coins).await;
+    let result = client.fetch_tickers(&listings).await;
     observe_fetch(venue.as_str(), started, result.as_ref().err());
     let batch = result?;
     for (coin, e) in &batch.failures {
