@@ -9,13 +9,16 @@
 //!
 //! Each request does one `GET` of that small key (a round trip of tens of microseconds, against
 //! an `MGET` of every premium key and a serialization of the whole table). The process's
-//! [`Snapshot`] is used as it is when it was built from the same version **and** less than
-//! [`MAX_AGE`] (one tick, 1 s) ago; otherwise one request rebuilds it while the others wait
-//! for that rebuild (one rebuild at a time; a request that finds a snapshot read after its own
-//! version read uses it). The version is read *before* the premiums, so a snapshot is never
-//! older than its version says. The age bound covers what bumps no version: premiums expiring
-//! (`cache.premium_secs`) when the worker stops, and `age_ms`/`stale`, which are as of the
-//! snapshot's `as_of`. So an answer is never more than one tick behind the cache.
+//! [`Snapshot`] is used as it is when it was built from the same version **and** its version
+//! was read less than [`MAX_AGE`] (one tick, 1 s) ago. Otherwise the request rebuilds it (one
+//! rebuild at a time) and answers from the new one, so a client that wrote premiums and then
+//! asks sees them. Requests that arrive while another request rebuilds are answered from the
+//! previous snapshot if its version was read less than [`MAX_AGE`] ago (it is then at most one
+//! tick behind), else they wait for the rebuild. The version is read *before* the premiums,
+//! so a snapshot is never older than its version says. The age bound covers what bumps no
+//! version: premiums expiring (`cache.premium_secs`) when the worker stops, and
+//! `age_ms`/`stale`, which are as of the snapshot's `as_of`. So an answer is never more than one
+//! tick behind the cache.
 //!
 //! Several API replicas each keep their own snapshot and all read the one shared version key:
 //! nothing is coordinated between them and none can miss a change. (The pub/sub subscription
@@ -27,7 +30,9 @@
 //! A snapshot keeps every row's JSON once. An answer for a set of filters (a [`Filter`]; the
 //! full table is the empty filter) is the rows that match, joined: a [`Variant`], cached in the
 //! snapshot (at most [`MAX_VARIANTS`] per snapshot, beyond that built per request), with its
-//! gzip and brotli bodies compressed on first demand, once per snapshot.
+//! gzip and brotli bodies compressed on first demand, once per snapshot. The full table is
+//! precompressed while the snapshot is built in each encoding the previous snapshot was asked
+//! for, so readers of a new tick do not wait for compression.
 //!
 //! The `ETag` is strong and the same for every encoding: a hash of the snapshot's version, its
 //! `as_of` and the canonical filter, so equal answers of one snapshot share it and any rebuild
@@ -38,7 +43,10 @@ use std::{
     fmt::Write as _,
     hash::{DefaultHasher, Hash, Hasher},
     io::Write as _,
-    sync::{Arc, Mutex, RwLock},
+    sync::{
+        Arc, Mutex, RwLock,
+        atomic::{AtomicBool, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -92,6 +100,14 @@ pub(crate) struct Snapshot {
     as_of: String,
     rows: Vec<Row>,
     variants: Mutex<HashMap<String, Arc<Variant>>>,
+    /// Encodings asked of this snapshot: the next one precompresses its full table in them.
+    wanted: Arc<Wanted>,
+}
+
+#[derive(Default)]
+struct Wanted {
+    gzip: AtomicBool,
+    br: AtomicBool,
 }
 
 struct Row {
@@ -108,6 +124,7 @@ pub(crate) struct Variant {
     identity: Bytes,
     gzip: OnceCell<Bytes>,
     br: OnceCell<Bytes>,
+    wanted: Arc<Wanted>,
 }
 
 /// A content coding the answer can be sent in.
@@ -305,6 +322,15 @@ impl Snapshot {
         if let Some(v) = self.variants.lock().expect("variants lock").get(&key) {
             return v.clone();
         }
+        let variant = Arc::new(self.render(filter, key.clone()));
+        let mut cached = self.variants.lock().expect("variants lock");
+        if cached.len() < MAX_VARIANTS {
+            return cached.entry(key).or_insert(variant).clone();
+        }
+        variant
+    }
+
+    fn render(&self, filter: &Filter, key: String) -> Variant {
         let mut body = String::with_capacity(
             32 + self.as_of.len() + self.rows.iter().map(|r| r.json.len() + 1).sum::<usize>(),
         );
@@ -320,17 +346,13 @@ impl Snapshot {
             body.push_str(&row.json);
         }
         body.push_str("]}");
-        let variant = Arc::new(Variant {
+        Variant {
             etag: etag(self.id, &key),
             identity: Bytes::from(body),
             gzip: OnceCell::new(),
             br: OnceCell::new(),
-        });
-        let mut cached = self.variants.lock().expect("variants lock");
-        if cached.len() < MAX_VARIANTS {
-            cached.entry(key).or_insert_with(|| variant.clone());
+            wanted: self.wanted.clone(),
         }
-        variant
     }
 }
 
@@ -348,11 +370,12 @@ impl Variant {
         if self.identity.len() < MIN_COMPRESS {
             return (self.identity.clone(), Encoding::Identity);
         }
-        let cell = match encoding {
+        let (cell, wanted) = match encoding {
             Encoding::Identity => return (self.identity.clone(), Encoding::Identity),
-            Encoding::Gzip => &self.gzip,
-            Encoding::Br => &self.br,
+            Encoding::Gzip => (&self.gzip, &self.wanted.gzip),
+            Encoding::Br => (&self.br, &self.wanted.br),
         };
+        wanted.store(true, Ordering::Relaxed);
         let identity = self.identity.clone();
         let compressed = cell
             .get_or_try_init(|| async move {
@@ -399,13 +422,44 @@ impl Tables {
         if let Some(s) = self.usable(&version, None) {
             return Ok(s);
         }
-        let _one_at_a_time = self.inner.rebuild.lock().await;
+        let _one_at_a_time = match self.inner.rebuild.try_lock() {
+            Ok(guard) => guard,
+            Err(_) => {
+                // Another request is rebuilding: the previous table, if at most a tick old.
+                if let Some(s) = self.recent() {
+                    return Ok(s);
+                }
+                self.inner.rebuild.lock().await
+            }
+        };
         if let Some(s) = self.usable(&version, Some(read_at)) {
             return Ok(s);
         }
-        let snapshot = Arc::new(build(state, version, read_at).await?);
+        let precompress = self
+            .inner
+            .current
+            .read()
+            .expect("tables lock")
+            .as_ref()
+            .map(|s| {
+                (
+                    s.wanted.gzip.load(Ordering::Relaxed),
+                    s.wanted.br.load(Ordering::Relaxed),
+                )
+            })
+            .unwrap_or_default();
+        let snapshot = Arc::new(build(state, version, read_at, precompress).await?);
         *self.inner.current.write().expect("tables lock") = Some(snapshot.clone());
         Ok(snapshot)
+    }
+
+    /// The cached snapshot if its version was read less than [`MAX_AGE`] ago, whatever it is.
+    fn recent(&self) -> Option<Arc<Snapshot>> {
+        let current = self.inner.current.read().expect("tables lock");
+        current
+            .as_ref()
+            .filter(|s| s.read_at.elapsed() < MAX_AGE)
+            .cloned()
     }
 
     /// The cached snapshot if it has `version` and is younger than [`MAX_AGE`], or (after
@@ -426,6 +480,7 @@ async fn build(
     state: &AppState,
     version: Option<String>,
     read_at: Instant,
+    precompress: (bool, bool),
 ) -> Result<Snapshot, ApiError> {
     let s = &state.settings;
     let wanted: Vec<(Coin, VenuePair)> = s
@@ -448,7 +503,18 @@ async fn build(
     let limit = s.freshness.ticker_ms;
     let now = Utc::now();
     tokio::task::spawn_blocking(move || {
-        serialize(wanted, premiums, skips, now, limit, version, read_at)
+        let snapshot = serialize(wanted, premiums, skips, now, limit, version, read_at);
+        let (gzip, br) = precompress;
+        if gzip || br {
+            let full = snapshot.variant(&Filter::default());
+            if gzip {
+                let _ = full.gzip.set(compress(&full.identity, Encoding::Gzip));
+            }
+            if br {
+                let _ = full.br.set(compress(&full.identity, Encoding::Br));
+            }
+        }
+        snapshot
     })
     .await
     .map_err(|e| {
@@ -510,6 +576,7 @@ fn serialize(
         as_of,
         rows,
         variants: Mutex::new(HashMap::new()),
+        wanted: Arc::default(),
     }
 }
 
