@@ -76,7 +76,7 @@ load() {
   cpu=$(awk -v d="$((a1 - a0))" -v w="$wall" 'BEGIN {printf "%.0f", d / w}')
   rss=$(rss_mib "$API_PID")
   max_rss=$(awk -v a="$max_rss" -v b="$rss" 'BEGIN {print (b > a) ? b : a}')
-  RESULTS+=("| $name | $rps | $p50 | $p90 | $p99 | $non2xx | $sockerr | $cpu | $(awk -v p="$p99" 'BEGIN {print (p <= 20) ? "PASS" : "FAIL"}') |")
+  RESULTS+=("| $name | $rps | $p50 | $p90 | $p99 | $non2xx | $sockerr | $cpu | $rss | $(awk -v p="$p99" 'BEGIN {print (p <= 20) ? "PASS" : "FAIL"}') |")
 }
 load identity identity ""
 load gzip gzip ""
@@ -88,9 +88,9 @@ echo
 machine_line
 echo "Premium table: GET /api/v1/premiums, $rows rows ($TABLE_COINS coins × 4 pairs) rewritten every second, wrk -t$HTTP_THREADS -c$HTTP_CONNS -d${HTTP_SECS}s per run (wrk, Redis and the filler share the cores)"
 echo
-echo "| run | req/s | p50 ms | p90 ms | p99 ms | non-2xx | socket errors | api CPU % of one core | p99 ≤ 20 ms |"
-echo "| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- |"
-echo "| before (the issue, uncompressed) | $OLD_RPS | $OLD_P50 | – | $OLD_P99 | – | – | – | FAIL |"
+echo "| run | req/s | p50 ms | p90 ms | p99 ms | non-2xx | socket errors | api CPU % of one core | api RSS MiB after | p99 ≤ 20 ms |"
+echo "| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | --- |"
+echo "| before (the issue, uncompressed) | $OLD_RPS | $OLD_P50 | – | $OLD_P99 | – | – | – | $OLD_RSS | FAIL |"
 for r in "${RESULTS[@]}"; do echo "$r"; done
 echo
 echo "| body | identity KB | gzip KB | br KB |"

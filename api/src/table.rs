@@ -99,6 +99,8 @@ pub(crate) struct Snapshot {
     /// `as_of` as a JSON string (with its quotes).
     as_of: String,
     rows: Vec<Row>,
+    /// The whole table's JSON: the unfiltered answer, and the rows' bytes for filtered ones.
+    full: Bytes,
     variants: Mutex<HashMap<String, Arc<Variant>>>,
     /// Encodings asked of this snapshot: the next one precompresses its full table in them.
     wanted: Arc<Wanted>,
@@ -115,7 +117,8 @@ struct Row {
     pair: VenuePair,
     available: bool,
     flags: Vec<MarketFlag>,
-    json: String,
+    /// Where this row's JSON is in [`Snapshot::full`].
+    span: std::ops::Range<usize>,
 }
 
 /// One answer of one snapshot: its ETag and its bodies per encoding.
@@ -331,29 +334,38 @@ impl Snapshot {
     }
 
     fn render(&self, filter: &Filter, key: String) -> Variant {
-        let mut body = String::with_capacity(
-            32 + self.as_of.len() + self.rows.iter().map(|r| r.json.len() + 1).sum::<usize>(),
-        );
-        body.push_str("{\"as_of\":");
-        body.push_str(&self.as_of);
-        body.push_str(",\"premiums\":[");
-        let mut first = true;
-        for row in self.rows.iter().filter(|r| filter.matches(r)) {
-            if !first {
-                body.push(',');
+        let identity = if *filter == Filter::default() {
+            self.full.clone()
+        } else {
+            let rows: Vec<&Row> = self.rows.iter().filter(|r| filter.matches(r)).collect();
+            let mut body = Vec::with_capacity(
+                32 + self.as_of.len() + rows.iter().map(|r| r.span.len() + 1).sum::<usize>(),
+            );
+            open_table(&mut body, &self.as_of);
+            for (i, row) in rows.iter().enumerate() {
+                if i > 0 {
+                    body.push(b',');
+                }
+                body.extend_from_slice(&self.full[row.span.clone()]);
             }
-            first = false;
-            body.push_str(&row.json);
-        }
-        body.push_str("]}");
+            body.extend_from_slice(b"]}");
+            Bytes::from(body)
+        };
         Variant {
             etag: etag(self.id, &key),
-            identity: Bytes::from(body),
+            identity,
             gzip: OnceCell::new(),
             br: OnceCell::new(),
             wanted: self.wanted.clone(),
         }
     }
+}
+
+/// `{"as_of":…,"premiums":[`
+fn open_table(body: &mut Vec<u8>, as_of: &str) {
+    body.extend_from_slice(b"{\"as_of\":");
+    body.extend_from_slice(as_of.as_bytes());
+    body.extend_from_slice(b",\"premiums\":[");
 }
 
 fn etag(id: u64, filter_key: &str) -> String {
@@ -534,11 +546,18 @@ fn serialize(
     version: Option<String>,
     read_at: Instant,
 ) -> Snapshot {
+    let as_of = Time::from(now)
+        .to_json()
+        .map(|v| v.to_string())
+        .unwrap_or_else(|| "null".into());
+    let mut full = Vec::with_capacity(wanted.len() * 640);
+    open_table(&mut full, &as_of);
     let mut skips = skips.into_iter();
     let rows = wanted
         .into_iter()
         .zip(premiums)
-        .map(|((coin, pair), premium)| {
+        .enumerate()
+        .map(|(i, ((coin, pair), premium))| {
             let skip = if premium.is_none() {
                 skips.next().flatten()
             } else {
@@ -549,23 +568,22 @@ fn serialize(
                 .map(|p| p.flags.clone())
                 .unwrap_or_default();
             let view = PremiumView::build(&coin, pair, premium, skip, now, limit_ms);
-            let json = view
-                .to_json()
-                .map(|v| v.to_string())
-                .unwrap_or_else(|| "null".into());
+            if i > 0 {
+                full.push(b',');
+            }
+            let start = full.len();
+            serde_json::to_writer(&mut full, &view.to_json().unwrap_or_default())
+                .expect("writing to memory");
             Row {
                 coin,
                 pair,
                 available: view.available,
                 flags,
-                json,
+                span: start..full.len(),
             }
         })
         .collect();
-    let as_of = Time::from(now)
-        .to_json()
-        .map(|v| v.to_string())
-        .unwrap_or_else(|| "null".into());
+    full.extend_from_slice(b"]}");
     let mut h = DefaultHasher::new();
     version.hash(&mut h);
     as_of.hash(&mut h);
@@ -575,6 +593,7 @@ fn serialize(
         id: h.finish(),
         as_of,
         rows,
+        full: Bytes::from(full),
         variants: Mutex::new(HashMap::new()),
         wanted: Arc::default(),
     }
