@@ -316,3 +316,32 @@ async fn after_the_premiums_change_the_next_answer_has_the_new_data_and_another_
     assert_ne!(before.etag, after.etag);
     assert_eq!(json(&after.body)["premiums"][0]["skip"]["reason"], "stale");
 }
+
+#[tokio::test]
+async fn a_premium_that_expires_without_a_new_version_is_gone_within_a_tick() {
+    use redis::AsyncCommands as _;
+    let app = spawn_app().await;
+    let p = worked_example("BTC", 100);
+    app.put_premiums(std::slice::from_ref(&p)).await;
+    let v = json(
+        &fetch(&app, "/api/v1/premiums?coin=BTC&available=true", &[])
+            .await
+            .body,
+    );
+    assert_eq!(rows(&v).len(), 1);
+
+    // What a TTL does when the worker stops: the key goes, the version stays.
+    let _: () = app
+        .conn
+        .clone()
+        .del(app.keys.premium(&p.inputs.coin, p.inputs.pair))
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    let v = json(
+        &fetch(&app, "/api/v1/premiums?coin=BTC&available=true", &[])
+            .await
+            .body,
+    );
+    assert!(rows(&v).is_empty(), "{v}");
+}
