@@ -8,7 +8,8 @@
 //! as strings); [`auth`] checks the admin bearer token in constant time; [`routes`] has one
 //! module per resource: premiums, market data (tickers, FX), jobs, positions, and ops (health,
 //! readiness, Prometheus metrics); `streams` is the one Redis subscription per process that
-//! feeds every premium stream through a bounded broadcast.
+//! feeds every premium stream through a bounded broadcast; `table` is the premium table served
+//! by `GET /api/v1/premiums`, serialized once per tick, precompressed, with its ETag.
 //!
 //! [`api_service`] is the single source of the routes: the HTTP app ([`app`], [`serve`]), the
 //! `openapi` command ([`openapi_json`]) and the tests all build it.
@@ -18,6 +19,7 @@ pub mod error;
 pub mod routes;
 pub mod state;
 mod streams;
+mod table;
 pub mod types;
 
 use std::{future::Future, time::Duration};

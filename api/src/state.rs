@@ -12,6 +12,7 @@ use store::{Store, StoreError};
 use crate::{
     error::{ApiError, ErrorCode},
     streams::Streams,
+    table::Tables,
 };
 
 /// Longest any single Redis or PostgreSQL call may take before the request answers 503: a dead
@@ -25,6 +26,8 @@ pub struct AppState {
     pub(crate) conn: RedisConn,
     /// The one Redis subscription of this process and the premium streams fed from it.
     pub(crate) streams: Streams,
+    /// The serialized premium table of this process (`GET /api/v1/premiums`).
+    pub(crate) tables: Tables,
     pub(crate) keys: Keys,
     pub(crate) cache: Cache,
     pub(crate) records: Records,
@@ -88,6 +91,7 @@ impl AppState {
                 settings.api.max_streams,
                 settings.api.stream_buffer,
             ),
+            tables: Tables::default(),
             cache: Cache::new(conn.clone(), &settings),
             records: Records::new(
                 conn.clone(),

@@ -4,7 +4,7 @@ use std::borrow::Cow;
 
 use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
 use domain::JobState;
-use domain::{FxSource, JobKind, Venue};
+use domain::{FxSource, JobKind, MarketFlag, Venue};
 use poem_openapi::{
     Enum,
     registry::{MetaSchema, MetaSchemaRef},
@@ -174,6 +174,37 @@ impl From<Venue> for VenueName {
             Venue::Binance => VenueName::Binance,
             Venue::Bybit => VenueName::Bybit,
             Venue::Okx => VenueName::Okx,
+        }
+    }
+}
+
+/// What a trader must know before acting on a premium (either leg of its pair).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "snake_case")]
+pub enum MarketFlagName {
+    /// Korean investment warning (유의 종목).
+    Warning,
+    /// Korean caution alarm (주의 종목).
+    Caution,
+    /// Deposits of the coin are suspended on the Korean venue.
+    DepositSuspended,
+    /// Withdrawals of the coin are suspended on the Korean venue.
+    WithdrawalSuspended,
+    /// The foreign market is listed but not trading.
+    ForeignNotTrading,
+    /// The premium sits implausibly far from its pair's median: probably a mapping error.
+    Suspect,
+}
+
+impl From<MarketFlag> for MarketFlagName {
+    fn from(f: MarketFlag) -> Self {
+        match f {
+            MarketFlag::Warning => MarketFlagName::Warning,
+            MarketFlag::Caution => MarketFlagName::Caution,
+            MarketFlag::DepositSuspended => MarketFlagName::DepositSuspended,
+            MarketFlag::WithdrawalSuspended => MarketFlagName::WithdrawalSuspended,
+            MarketFlag::ForeignNotTrading => MarketFlagName::ForeignNotTrading,
+            MarketFlag::Suspect => MarketFlagName::Suspect,
         }
     }
 }

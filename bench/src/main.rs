@@ -11,11 +11,14 @@
 //!   `runner-worker` is the worker process it starts.
 //! - `jobs-report`: the apalis and BullMQ JSON lines side by side.
 //! - `worker-pickup`: pickup latency through a running `premium-spread worker`.
+//! - `premium-fill`: a synthetic full premium table written to the cache every second (for
+//!   `premium_table.sh`).
 //!
 //! Every subcommand stops by itself (bounded loops, deadlines) and deletes the Redis keys under
 //! the prefix it was given.
 
 mod age;
+mod fill;
 mod jobq;
 mod pickup;
 mod report;
@@ -47,6 +50,8 @@ enum Cmd {
     JobsReport(report::Args),
     /// Pickup latency through a running `premium-spread worker` (wake-on-push included).
     WorkerPickup(pickup::Args),
+    /// Writes a synthetic premium table (every coin × pair of the settings) every second.
+    PremiumFill(fill::Args),
 }
 
 #[tokio::main]
@@ -60,6 +65,7 @@ async fn main() -> std::process::ExitCode {
         Cmd::RunnerWorker(a) => runnerq::worker(a).await,
         Cmd::JobsReport(a) => report::run(a),
         Cmd::WorkerPickup(a) => pickup::run(a).await,
+        Cmd::PremiumFill(a) => fill::run(a).await,
     };
     match r {
         Ok(()) => std::process::ExitCode::SUCCESS,

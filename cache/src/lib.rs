@@ -84,8 +84,9 @@ impl Cache {
             .await
     }
 
-    /// Writes current premiums, appends them to the capped history, publishes them, and drops
-    /// the skip reasons of the pairs that now have a premium.
+    /// Writes current premiums, appends them to the capped history, publishes them, drops the
+    /// skip reasons of the pairs that now have a premium, and then bumps the premium version
+    /// (last in the pipeline, so whoever reads the new version reads these premiums).
     pub async fn put_premiums(&self, premiums: &[Premium]) -> Result<(), redis::RedisError> {
         if premiums.is_empty() {
             return Ok(());
@@ -109,18 +110,30 @@ impl Cache {
             pipe.del(self.keys.premium_skip(coin, pair)).ignore();
             pipe.publish(self.keys.premium_channel(), &body).ignore();
         }
+        pipe.incr(self.keys.premium_version(), 1).ignore();
         pipe.exec_async(&mut self.conn.clone()).await
     }
 
+    /// Records why a premium was not computed, then bumps the premium version (the premium
+    /// table shows skip reasons).
     pub async fn put_skip(&self, skip: &SkipReason) -> Result<(), redis::RedisError> {
-        self.conn
-            .clone()
+        redis::pipe()
             .set_ex(
                 self.keys.premium_skip(&skip.coin, skip.pair),
                 json(skip),
                 60,
             )
+            .ignore()
+            .incr(self.keys.premium_version(), 1)
+            .ignore()
+            .exec_async(&mut self.conn.clone())
             .await
+    }
+
+    /// The premium version ([`Keys::premium_version`]): changes after every premium or skip
+    /// write; `None` when nothing was written since Redis was emptied.
+    pub async fn premium_version(&self) -> Result<Option<String>, redis::RedisError> {
+        self.conn.clone().get(self.keys.premium_version()).await
     }
 
     pub async fn ticker(
@@ -177,6 +190,18 @@ impl Cache {
         pair: VenuePair,
     ) -> Result<Option<SkipReason>, redis::RedisError> {
         self.get_json(self.keys.premium_skip(coin, pair)).await
+    }
+
+    /// Many skip reasons in one round trip, in the order asked.
+    pub async fn skips(
+        &self,
+        wanted: &[(Coin, VenuePair)],
+    ) -> Result<Vec<Option<SkipReason>>, redis::RedisError> {
+        let keys: Vec<String> = wanted
+            .iter()
+            .map(|(c, p)| self.keys.premium_skip(c, *p))
+            .collect();
+        self.mget_json(&keys).await
     }
 
     async fn get_json<T: DeserializeOwned>(

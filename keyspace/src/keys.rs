@@ -9,6 +9,7 @@
 //! | `{p}:premium-history:{coin}:{korea}-{foreign}` | sorted set (score ms) | capped to `cache.history_len` | recent premiums |
 //! | `{p}:premium-skip:{coin}:{korea}-{foreign}` | string (JSON) | 60 s | why the last premium was not computed |
 //! | `{p}:premium-updates` | pub/sub channel | | one message per premium update |
+//! | `{p}:premium-version` | string (integer) | none (one counter) | bumped by every write of premiums or skip reasons, after them; the API rebuilds its premium table when it changes |
 //! | `{p}:wake:{kind}` | pub/sub channel | | a task of that kind is due now (wakes idle workers) |
 //! | `{p}:job:{id}` | hash | `retention.job_records_secs` after finishing | job record |
 //! | `{p}:jobs:{kind or all}:{state or all}` | sorted set (score created ms) | trimmed by the janitor | job listings |
@@ -71,6 +72,12 @@ impl Keys {
     /// at once instead of at their next poll.
     pub fn wake_channel(&self, kind: JobKind) -> String {
         format!("{}:wake:{kind}", self.prefix)
+    }
+
+    /// Counter bumped (`INCR`) after every write of current premiums or skip reasons: one small
+    /// `GET` tells an API process whether its serialized premium table is still current.
+    pub fn premium_version(&self) -> String {
+        format!("{}:premium-version", self.prefix)
     }
 
     pub fn premium_channel(&self) -> String {

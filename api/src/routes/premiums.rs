@@ -1,15 +1,21 @@
 //! Current premiums (Redis), their live stream (Redis pub/sub) and their OHLC history
 //! (PostgreSQL).
 
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use domain::SkipReason;
 use domain::{Coin, Premium, VenuePair, display_rate};
-use futures::{StreamExt, future::join_all, stream::BoxStream};
-use poem::web::{Data, sse::Event};
+use futures::{StreamExt, stream::BoxStream};
+use poem::{
+    IntoResponse,
+    web::{Data, sse::Event},
+};
 use poem_openapi::{
     ApiResponse, Enum, Object, OpenApi, Union,
-    param::{Path, Query},
-    payload::{EventStream, Json},
+    param::{Header, Path, Query},
+    payload::{EventStream, Json, Payload},
+    registry::{MetaSchemaRef, Registry},
+    types::Type,
 };
 use store::{Bucket, Interval};
 use tokio::sync::broadcast::error::RecvError;
@@ -18,8 +24,9 @@ use crate::{
     AppState,
     error::{ApiError, ErrorBody, ErrorCode},
     routes::{ApiTags, configured_pair, tracked_coin},
-    state::{Service, io, timed, unavailable},
-    types::{Dec, FxSourceName, IntervalName, Time, VenueName},
+    state::{Service, io},
+    table::{Encoding, Filter, none_match_hits},
+    types::{Dec, FxSourceName, IntervalName, MarketFlagName, Time, VenueName},
 };
 
 /// At most this many buckets per history answer.
@@ -99,6 +106,9 @@ pub struct PremiumView {
     /// `now − observed_at`, milliseconds.
     pub age_ms: Option<i64>,
     pub skip: Option<SkipView>,
+    /// Market flags of either leg (warning, caution, suspended deposits or withdrawals, foreign
+    /// market not trading, suspect); empty when none or when no premium is cached.
+    pub flags: Vec<MarketFlagName>,
 }
 
 impl PremiumView {
@@ -126,6 +136,7 @@ impl PremiumView {
             computed_at: None,
             age_ms: None,
             skip: skip.map(SkipView::from),
+            flags: Vec::new(),
         };
         if let Some(p) = premium {
             let age = (now - p.observed_at).num_milliseconds().max(0);
@@ -140,6 +151,7 @@ impl PremiumView {
             view.observed_at = Some(p.observed_at.into());
             view.computed_at = Some(p.computed_at.into());
             view.age_ms = Some(age);
+            view.flags = p.flags.iter().map(|f| MarketFlagName::from(*f)).collect();
             view.inputs = Some(InputsView {
                 korea_krw: i.korea_krw.into(),
                 korea_observed_at: i.korea_observed_at.into(),
@@ -166,9 +178,50 @@ pub struct PremiumsView {
 
 #[derive(ApiResponse)]
 pub enum PremiumsResponse {
-    /// Every tracked coin × configured pair, available or not.
+    /// Every tracked coin × configured pair that passes the filters, available or not.
     #[oai(status = 200)]
-    Ok(Json<PremiumsView>),
+    Ok(
+        TableBody,
+        /// Strong validator of this answer, the same for every encoding; send it back in
+        /// `If-None-Match`.
+        #[oai(header = "ETag")]
+        String,
+        /// `Accept-Encoding`: the body depends on it.
+        #[oai(header = "Vary")]
+        String,
+        /// `gzip` or `br` when the body is compressed; absent when not.
+        #[oai(header = "Content-Encoding")]
+        Option<String>,
+    ),
+    /// `If-None-Match` names the current `ETag`: the answer would be the same; no body.
+    #[oai(status = 304)]
+    NotModified(
+        #[oai(header = "ETag")] String,
+        #[oai(header = "Vary")] String,
+    ),
+}
+
+/// A premium table already serialized (and possibly compressed) as JSON [`PremiumsView`].
+pub struct TableBody(pub Bytes);
+
+impl Payload for TableBody {
+    const CONTENT_TYPE: &'static str = "application/json; charset=utf-8";
+
+    fn schema_ref() -> MetaSchemaRef {
+        <PremiumsView as Type>::schema_ref()
+    }
+
+    fn register(registry: &mut Registry) {
+        <PremiumsView as Type>::register(registry);
+    }
+}
+
+impl IntoResponse for TableBody {
+    fn into_response(self) -> poem::Response {
+        poem::Response::builder()
+            .content_type(Self::CONTENT_TYPE)
+            .body(self.0)
+    }
 }
 
 #[derive(ApiResponse)]
@@ -313,58 +366,68 @@ impl PremiumsApi {
     /// Current premium of every tracked coin on every configured pair
     ///
     /// From the Redis hot cache. Entries without a current premium have `available: false` and
-    /// the worker's skip reason.
+    /// the worker's skip reason. The table is built once per tick per server (when the cache's
+    /// premiums change, and at least every second): `as_of` is when it was built, and
+    /// `age_ms`/`stale` are as of `as_of`. Filters narrow the rows (all given filters must
+    /// match; a list matches any of its values); an invalid value is 400 `bad_request` naming
+    /// the parameter. The answer is gzip- or brotli-compressed when `Accept-Encoding` allows
+    /// (`br` preferred), and carries a strong `ETag` (the same for every encoding; it changes
+    /// with the data and the filters): sending it back in `If-None-Match` answers 304 without a
+    /// body while the table is unchanged.
     #[oai(
         path = "/api/v1/premiums",
         method = "get",
         operation_id = "list_premiums"
     )]
-    async fn list(&self, state: Data<&AppState>) -> Result<PremiumsResponse, ApiError> {
-        let s = &state.settings;
-        let wanted: Vec<(Coin, VenuePair)> = s
-            .coins
-            .iter()
-            .flat_map(|c| s.pairs.iter().map(move |p| (c.clone(), *p)))
-            .collect();
-        let cache = &state.cache;
-        let premiums = io(Service::Redis, cache.premiums(&wanted)).await?;
-        let missing: Vec<&(Coin, VenuePair)> = wanted
-            .iter()
-            .zip(&premiums)
-            .filter(|(_, p)| p.is_none())
-            .map(|(w, _)| w)
-            .collect();
-        let skips = timed(
-            Service::Redis,
-            join_all(missing.iter().map(|(c, p)| cache.skip(c, *p))),
-        )
-        .await?;
-        let mut skips = missing.into_iter().zip(skips);
-        let now = Utc::now();
-        let mut out = Vec::with_capacity(wanted.len());
-        for ((coin, pair), premium) in wanted.iter().zip(premiums) {
-            let skip = if premium.is_none() {
-                match skips.next() {
-                    Some((_, Ok(skip))) => skip,
-                    Some((_, Err(e))) => return Err(unavailable(Service::Redis, e)),
-                    None => None,
-                }
-            } else {
-                None
-            };
-            out.push(PremiumView::build(
-                coin,
-                *pair,
-                premium,
-                skip,
-                now,
-                s.freshness.ticker_ms,
-            ));
+    #[allow(clippy::too_many_arguments)]
+    async fn list(
+        &self,
+        state: Data<&AppState>,
+        /// Only these pairs: one configured pair or a comma-separated list, e.g.
+        /// `upbit-binance,upbit-okx`.
+        pair: Query<Option<String>>,
+        /// Only these coins: one tracked coin or a comma-separated list, case-insensitive,
+        /// e.g. `btc,ETH`.
+        coin: Query<Option<String>>,
+        /// Only rows whose `flags` contain this flag (a comma-separated list: any of them):
+        /// warning, caution, deposit_suspended, withdrawal_suspended, foreign_not_trading,
+        /// suspect.
+        flag: Query<Option<String>>,
+        /// Only rows with (true) or without (false) a current premium.
+        available: Query<Option<bool>>,
+        /// An `ETag` of an earlier answer (or a list of them, or `*`): 304 when it is still
+        /// the current one.
+        #[oai(name = "If-None-Match")]
+        if_none_match: Header<Option<String>>,
+        /// `br` and `gzip` are supported (by q-value, `br` on a tie); otherwise uncompressed.
+        #[oai(name = "Accept-Encoding")]
+        accept_encoding: Header<Option<String>>,
+    ) -> Result<PremiumsResponse, ApiError> {
+        let filter = Filter::parse(
+            &state.settings,
+            pair.0.as_deref(),
+            coin.0.as_deref(),
+            flag.0.as_deref(),
+            available.0,
+        )?;
+        let snapshot = state.tables.current(&state).await?;
+        let vary = "Accept-Encoding".to_string();
+        if let Some(inm) = if_none_match.0.as_deref() {
+            let etag = snapshot.etag(&filter);
+            if none_match_hits(inm, &etag) {
+                return Ok(PremiumsResponse::NotModified(etag, vary));
+            }
         }
-        Ok(PremiumsResponse::Ok(Json(PremiumsView {
-            as_of: now.into(),
-            premiums: out,
-        })))
+        let variant = snapshot.variant(&filter);
+        let (body, used) = variant
+            .body(Encoding::negotiate(accept_encoding.0.as_deref()))
+            .await;
+        Ok(PremiumsResponse::Ok(
+            TableBody(body),
+            variant.etag.clone(),
+            vary,
+            used.header().map(str::to_string),
+        ))
     }
 
     /// Live premiums as Server-Sent Events

@@ -10,9 +10,10 @@ mod positions;
 mod premiums;
 mod streams;
 mod support;
+mod table;
 
 // Dependencies of the library that these tests do not name.
 use {
-    futures as _, metrics_exporter_prometheus as _, poem as _, poem_openapi as _, queue as _,
-    subtle as _, thiserror as _, tracing as _,
+    bytes as _, futures as _, metrics_exporter_prometheus as _, poem as _, poem_openapi as _,
+    queue as _, subtle as _, thiserror as _, tracing as _,
 };

@@ -1,0 +1,654 @@
+//! The premium table behind `GET /api/v1/premiums`: serialized once per tick, served as the same
+//! bytes (and the same precompressed bytes) to every reader of that tick.
+//!
+//! # Change detection
+//!
+//! Every write of current premiums or skip reasons (`cache::Cache::put_premiums`, `put_skip`)
+//! ends its Redis pipeline with `INCR {p}:premium-version`. Redis runs one connection's
+//! commands in order, so whoever reads a new version reads the data written before it.
+//!
+//! Each request does one `GET` of that small key (a round trip of tens of microseconds, against
+//! an `MGET` of every premium key and a serialization of the whole table). The process's
+//! [`Snapshot`] is used as it is when it was built from the same version **and** its version
+//! was read less than [`MAX_AGE`] (one tick, 1 s) ago. Otherwise the request rebuilds it (one
+//! rebuild at a time) and answers from the new one, so a client that wrote premiums and then
+//! asks sees them. Requests that arrive while another request rebuilds are answered from the
+//! previous snapshot if its version was read less than [`MAX_AGE`] ago (it is then at most one
+//! tick behind), else they wait for the rebuild. The version is read *before* the premiums,
+//! so a snapshot is never older than its version says. The age bound covers what bumps no
+//! version: premiums expiring (`cache.premium_secs`) when the worker stops, and
+//! `age_ms`/`stale`, which are as of the snapshot's `as_of`. So an answer is never more than one
+//! tick behind the cache.
+//!
+//! Several API replicas each keep their own snapshot and all read the one shared version key:
+//! nothing is coordinated between them and none can miss a change. (The pub/sub subscription
+//! of `streams.rs` was not used: it exists only while a stream is open, and messages published
+//! while it reconnects are lost, which would leave a snapshot stale until the age bound.)
+//!
+//! # Variants, ETags and encodings
+//!
+//! A snapshot keeps every row's JSON once. An answer for a set of filters (a [`Filter`]; the
+//! full table is the empty filter) is the rows that match, joined: a [`Variant`], cached in the
+//! snapshot (at most [`MAX_VARIANTS`] per snapshot, beyond that built per request), with its
+//! gzip and brotli bodies compressed on first demand, once per snapshot. The full table is
+//! precompressed while the snapshot is built in each encoding the previous snapshot was asked
+//! for, so readers of a new tick do not wait for compression.
+//!
+//! The `ETag` is strong and the same for every encoding: a hash of the snapshot's version, its
+//! `as_of` and the canonical filter, so equal answers of one snapshot share it and any rebuild
+//! changes it.
+
+use std::{
+    collections::HashMap,
+    fmt::Write as _,
+    hash::{DefaultHasher, Hash, Hasher},
+    io::Write as _,
+    sync::{
+        Arc, Mutex, RwLock,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use domain::{Coin, MarketFlag, Premium, SkipReason, VenuePair};
+use poem_openapi::types::ToJSON;
+use tokio::sync::OnceCell;
+
+use crate::{
+    AppState,
+    error::{ApiError, ErrorCode},
+    routes::premiums::PremiumView,
+    state::{Service, io},
+    types::Time,
+};
+
+/// A snapshot older than this is rebuilt even when the version did not change (one tick).
+pub const MAX_AGE: Duration = Duration::from_secs(1);
+/// Filtered answers cached per snapshot; more distinct filters within one tick are built per
+/// request.
+pub const MAX_VARIANTS: usize = 64;
+/// Bodies smaller than this are sent uncompressed whatever the client accepts.
+pub const MIN_COMPRESS: usize = 512;
+/// gzip level: 6 is zlib's default (a 735 KB table in ~10 ms, about 8×).
+const GZIP_LEVEL: u32 = 6;
+/// brotli quality: 11 would take a second per table; 5 is about as fast as gzip 6 and smaller.
+const BROTLI_QUALITY: u32 = 5;
+
+/// The premium tables of one API process; cheap to clone.
+#[derive(Clone, Default)]
+pub(crate) struct Tables {
+    inner: Arc<TablesInner>,
+}
+
+#[derive(Default)]
+struct TablesInner {
+    current: RwLock<Option<Arc<Snapshot>>>,
+    rebuild: tokio::sync::Mutex<()>,
+}
+
+/// One premium table as built from the cache at one instant.
+pub(crate) struct Snapshot {
+    /// `{p}:premium-version` as read before the premiums.
+    version: Option<String>,
+    /// When that version was read.
+    read_at: Instant,
+    /// Unique per build: hash of the version and `as_of`.
+    id: u64,
+    /// `as_of` as a JSON string (with its quotes).
+    as_of: String,
+    rows: Vec<Row>,
+    /// The whole table's JSON: the unfiltered answer, and the rows' bytes for filtered ones.
+    full: Bytes,
+    variants: Mutex<HashMap<String, Arc<Variant>>>,
+    /// Encodings asked of this snapshot: the next one precompresses its full table in them.
+    wanted: Arc<Wanted>,
+}
+
+#[derive(Default)]
+struct Wanted {
+    gzip: AtomicBool,
+    br: AtomicBool,
+}
+
+struct Row {
+    coin: Coin,
+    pair: VenuePair,
+    available: bool,
+    flags: Vec<MarketFlag>,
+    /// Where this row's JSON is in [`Snapshot::full`].
+    span: std::ops::Range<usize>,
+}
+
+/// One answer of one snapshot: its ETag and its bodies per encoding.
+pub(crate) struct Variant {
+    pub etag: String,
+    identity: Bytes,
+    gzip: OnceCell<Bytes>,
+    br: OnceCell<Bytes>,
+    wanted: Arc<Wanted>,
+}
+
+/// A content coding the answer can be sent in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Encoding {
+    Identity,
+    Gzip,
+    Br,
+}
+
+impl Encoding {
+    pub fn header(self) -> Option<&'static str> {
+        match self {
+            Encoding::Identity => None,
+            Encoding::Gzip => Some("gzip"),
+            Encoding::Br => Some("br"),
+        }
+    }
+
+    /// The best coding an `Accept-Encoding` value allows: br, then gzip (by q-value, br on a
+    /// tie), else identity. Unparsable parts are ignored.
+    pub fn negotiate(accept: Option<&str>) -> Encoding {
+        let Some(accept) = accept else {
+            return Encoding::Identity;
+        };
+        let (mut br, mut gzip, mut star) = (None, None, None);
+        for part in accept.split(',') {
+            let mut it = part.split(';');
+            let name = it.next().unwrap_or("").trim().to_ascii_lowercase();
+            let mut q = 1.0f32;
+            for param in it {
+                if let Some((k, v)) = param.split_once('=')
+                    && k.trim().eq_ignore_ascii_case("q")
+                {
+                    q = v.trim().parse().unwrap_or(0.0);
+                }
+            }
+            match name.as_str() {
+                "br" => br = Some(q),
+                "gzip" | "x-gzip" => gzip = Some(q),
+                "*" => star = Some(q),
+                _ => {}
+            }
+        }
+        let br = br.or(star).unwrap_or(0.0);
+        let gzip = gzip.or(star).unwrap_or(0.0);
+        if br > 0.0 && br >= gzip {
+            Encoding::Br
+        } else if gzip > 0.0 {
+            Encoding::Gzip
+        } else {
+            Encoding::Identity
+        }
+    }
+}
+
+/// Filters of `GET /api/v1/premiums`, validated against the settings. `None` = no filter.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct Filter {
+    pairs: Option<Vec<VenuePair>>,
+    coins: Option<Vec<Coin>>,
+    flags: Option<Vec<MarketFlag>>,
+    available: Option<bool>,
+}
+
+fn list<'a>(param: &str, raw: &'a str) -> Result<Vec<&'a str>, ApiError> {
+    let parts: Vec<&str> = raw.split(',').map(str::trim).collect();
+    if parts.iter().any(|p| p.is_empty()) {
+        return Err(ApiError::bad_request(format!(
+            "{param}: `{raw}` has an empty value; give one value or a comma-separated list"
+        )));
+    }
+    Ok(parts)
+}
+
+fn names<T: std::fmt::Display>(items: &[T]) -> String {
+    items
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl Filter {
+    pub fn parse(
+        settings: &settings::Settings,
+        pair: Option<&str>,
+        coin: Option<&str>,
+        flag: Option<&str>,
+        available: Option<bool>,
+    ) -> Result<Filter, ApiError> {
+        let pairs = pair
+            .map(|raw| {
+                let mut out = Vec::new();
+                for p in list("pair", raw)? {
+                    let parsed = p
+                        .parse::<VenuePair>()
+                        .ok()
+                        .filter(|vp| settings.pairs.contains(vp));
+                    match parsed {
+                        Some(vp) => out.push(vp),
+                        None => {
+                            return Err(ApiError::bad_request(format!(
+                                "pair: `{p}` is not a configured pair; configured pairs: {}",
+                                names(&settings.pairs)
+                            )));
+                        }
+                    }
+                }
+                out.sort_by_key(|p| p.to_string());
+                out.dedup();
+                Ok(out)
+            })
+            .transpose()?;
+        let coins = coin
+            .map(|raw| {
+                let mut out = Vec::new();
+                for c in list("coin", raw)? {
+                    match Coin::parse(c).ok().filter(|c| settings.coins.contains(c)) {
+                        Some(c) => out.push(c),
+                        None => {
+                            return Err(ApiError::bad_request(format!(
+                                "coin: `{c}` is not a tracked coin; tracked coins: {}",
+                                names(&settings.coins)
+                            )));
+                        }
+                    }
+                }
+                out.sort();
+                out.dedup();
+                Ok(out)
+            })
+            .transpose()?;
+        let flags = flag
+            .map(|raw| {
+                let mut out = Vec::new();
+                for f in list("flag", raw)? {
+                    let parsed = f
+                        .to_ascii_lowercase()
+                        .parse::<MarketFlag>()
+                        .map_err(|e| ApiError::bad_request(format!("flag: {e}")))?;
+                    out.push(parsed);
+                }
+                out.sort();
+                out.dedup();
+                Ok(out)
+            })
+            .transpose()?;
+        Ok(Filter {
+            pairs,
+            coins,
+            flags,
+            available,
+        })
+    }
+
+    /// The same string for every spelling of the same filter.
+    fn key(&self) -> String {
+        let mut k = String::new();
+        if let Some(p) = &self.pairs {
+            let _ = write!(k, "pair={};", names(p));
+        }
+        if let Some(c) = &self.coins {
+            let _ = write!(k, "coin={};", names(c));
+        }
+        if let Some(f) = &self.flags {
+            let _ = write!(k, "flag={};", names(f));
+        }
+        if let Some(a) = self.available {
+            let _ = write!(k, "available={a};");
+        }
+        k
+    }
+
+    fn matches(&self, row: &Row) -> bool {
+        self.pairs.as_ref().is_none_or(|p| p.contains(&row.pair))
+            && self.coins.as_ref().is_none_or(|c| c.contains(&row.coin))
+            && self
+                .flags
+                .as_ref()
+                .is_none_or(|f| f.iter().any(|f| row.flags.contains(f)))
+            && self.available.is_none_or(|a| a == row.available)
+    }
+}
+
+impl Snapshot {
+    /// The ETag of this snapshot's answer for `filter` (no body is built).
+    pub fn etag(&self, filter: &Filter) -> String {
+        etag(self.id, &filter.key())
+    }
+
+    /// The answer for `filter`, from the snapshot's cache or built now.
+    pub fn variant(&self, filter: &Filter) -> Arc<Variant> {
+        let key = filter.key();
+        if let Some(v) = self.variants.lock().expect("variants lock").get(&key) {
+            return v.clone();
+        }
+        let variant = Arc::new(self.render(filter, key.clone()));
+        let mut cached = self.variants.lock().expect("variants lock");
+        if cached.len() < MAX_VARIANTS {
+            return cached.entry(key).or_insert(variant).clone();
+        }
+        variant
+    }
+
+    fn render(&self, filter: &Filter, key: String) -> Variant {
+        let identity = if *filter == Filter::default() {
+            self.full.clone()
+        } else {
+            let rows: Vec<&Row> = self.rows.iter().filter(|r| filter.matches(r)).collect();
+            let mut body = Vec::with_capacity(
+                32 + self.as_of.len() + rows.iter().map(|r| r.span.len() + 1).sum::<usize>(),
+            );
+            open_table(&mut body, &self.as_of);
+            for (i, row) in rows.iter().enumerate() {
+                if i > 0 {
+                    body.push(b',');
+                }
+                body.extend_from_slice(&self.full[row.span.clone()]);
+            }
+            body.extend_from_slice(b"]}");
+            Bytes::from(body)
+        };
+        Variant {
+            etag: etag(self.id, &key),
+            identity,
+            gzip: OnceCell::new(),
+            br: OnceCell::new(),
+            wanted: self.wanted.clone(),
+        }
+    }
+}
+
+/// `{"as_of":…,"premiums":[`
+fn open_table(body: &mut Vec<u8>, as_of: &str) {
+    body.extend_from_slice(b"{\"as_of\":");
+    body.extend_from_slice(as_of.as_bytes());
+    body.extend_from_slice(b",\"premiums\":[");
+}
+
+fn etag(id: u64, filter_key: &str) -> String {
+    let mut h = DefaultHasher::new();
+    id.hash(&mut h);
+    filter_key.hash(&mut h);
+    format!("\"{:016x}\"", h.finish())
+}
+
+impl Variant {
+    /// The body in `encoding` and the coding actually used (identity for small bodies).
+    /// Compression runs once per variant, off the async threads.
+    pub async fn body(&self, encoding: Encoding) -> (Bytes, Encoding) {
+        if self.identity.len() < MIN_COMPRESS {
+            return (self.identity.clone(), Encoding::Identity);
+        }
+        let (cell, wanted) = match encoding {
+            Encoding::Identity => return (self.identity.clone(), Encoding::Identity),
+            Encoding::Gzip => (&self.gzip, &self.wanted.gzip),
+            Encoding::Br => (&self.br, &self.wanted.br),
+        };
+        wanted.store(true, Ordering::Relaxed);
+        let identity = self.identity.clone();
+        let compressed = cell
+            .get_or_try_init(|| async move {
+                tokio::task::spawn_blocking(move || compress(&identity, encoding)).await
+            })
+            .await;
+        match compressed {
+            Ok(b) => (b.clone(), encoding),
+            // The blocking pool is gone (shutdown): answer uncompressed.
+            Err(_) => (self.identity.clone(), Encoding::Identity),
+        }
+    }
+}
+
+/// `data` compressed with `encoding` (identity: a copy).
+pub fn compress(data: &[u8], encoding: Encoding) -> Bytes {
+    match encoding {
+        Encoding::Identity => Bytes::copy_from_slice(data),
+        Encoding::Gzip => {
+            let mut enc = flate2::write::GzEncoder::new(
+                Vec::with_capacity(data.len() / 6),
+                flate2::Compression::new(GZIP_LEVEL),
+            );
+            enc.write_all(data).expect("writing to memory");
+            Bytes::from(enc.finish().expect("writing to memory"))
+        }
+        Encoding::Br => {
+            let mut out = Vec::with_capacity(data.len() / 8);
+            {
+                let mut w = brotli::CompressorWriter::new(&mut out, 64 * 1024, BROTLI_QUALITY, 22);
+                w.write_all(data).expect("writing to memory");
+            }
+            Bytes::from(out)
+        }
+    }
+}
+
+impl Tables {
+    /// The current snapshot: the cached one when it is current (see the module doc), otherwise
+    /// a new one.
+    pub async fn current(&self, state: &AppState) -> Result<Arc<Snapshot>, ApiError> {
+        let read_at = Instant::now();
+        let version = io(Service::Redis, state.cache.premium_version()).await?;
+        if let Some(s) = self.usable(&version, None) {
+            return Ok(s);
+        }
+        let _one_at_a_time = match self.inner.rebuild.try_lock() {
+            Ok(guard) => guard,
+            Err(_) => {
+                // Another request is rebuilding: the previous table, if at most a tick old.
+                if let Some(s) = self.recent() {
+                    return Ok(s);
+                }
+                self.inner.rebuild.lock().await
+            }
+        };
+        if let Some(s) = self.usable(&version, Some(read_at)) {
+            return Ok(s);
+        }
+        let precompress = self
+            .inner
+            .current
+            .read()
+            .expect("tables lock")
+            .as_ref()
+            .map(|s| {
+                (
+                    s.wanted.gzip.load(Ordering::Relaxed),
+                    s.wanted.br.load(Ordering::Relaxed),
+                )
+            })
+            .unwrap_or_default();
+        let snapshot = Arc::new(build(state, version, read_at, precompress).await?);
+        *self.inner.current.write().expect("tables lock") = Some(snapshot.clone());
+        Ok(snapshot)
+    }
+
+    /// The cached snapshot if its version was read less than [`MAX_AGE`] ago, whatever it is.
+    fn recent(&self) -> Option<Arc<Snapshot>> {
+        let current = self.inner.current.read().expect("tables lock");
+        current
+            .as_ref()
+            .filter(|s| s.read_at.elapsed() < MAX_AGE)
+            .cloned()
+    }
+
+    /// The cached snapshot if it has `version` and is younger than [`MAX_AGE`], or (after
+    /// waiting for a rebuild) if its version was read after `read_at`.
+    fn usable(&self, version: &Option<String>, read_at: Option<Instant>) -> Option<Arc<Snapshot>> {
+        let current = self.inner.current.read().expect("tables lock");
+        let s = current.as_ref()?;
+        let young = s.read_at.elapsed() < MAX_AGE;
+        let same = s.version == *version && young;
+        let newer = read_at.is_some_and(|t| s.read_at >= t) && young;
+        (same || newer).then(|| s.clone())
+    }
+}
+
+/// Reads every tracked coin × configured pair (one `MGET`, one more for the skip reasons of
+/// the missing ones) and serializes each row once.
+async fn build(
+    state: &AppState,
+    version: Option<String>,
+    read_at: Instant,
+    precompress: (bool, bool),
+) -> Result<Snapshot, ApiError> {
+    let s = &state.settings;
+    let wanted: Vec<(Coin, VenuePair)> = s
+        .coins
+        .iter()
+        .flat_map(|c| s.pairs.iter().map(move |p| (c.clone(), *p)))
+        .collect();
+    let premiums = io(Service::Redis, state.cache.premiums(&wanted)).await?;
+    let missing: Vec<(Coin, VenuePair)> = wanted
+        .iter()
+        .zip(&premiums)
+        .filter(|(_, p)| p.is_none())
+        .map(|(w, _)| w.clone())
+        .collect();
+    let skips = if missing.is_empty() {
+        Vec::new()
+    } else {
+        io(Service::Redis, state.cache.skips(&missing)).await?
+    };
+    let limit = s.freshness.ticker_ms;
+    let now = Utc::now();
+    tokio::task::spawn_blocking(move || {
+        let snapshot = serialize(wanted, premiums, skips, now, limit, version, read_at);
+        let (gzip, br) = precompress;
+        if gzip || br {
+            let full = snapshot.variant(&Filter::default());
+            if gzip {
+                let _ = full.gzip.set(compress(&full.identity, Encoding::Gzip));
+            }
+            if br {
+                let _ = full.br.set(compress(&full.identity, Encoding::Br));
+            }
+        }
+        snapshot
+    })
+    .await
+    .map_err(|e| {
+        ApiError::new(
+            ErrorCode::Internal,
+            format!("building the table failed: {e}"),
+        )
+    })
+}
+
+fn serialize(
+    wanted: Vec<(Coin, VenuePair)>,
+    premiums: Vec<Option<Premium>>,
+    skips: Vec<Option<SkipReason>>,
+    now: DateTime<Utc>,
+    limit_ms: u64,
+    version: Option<String>,
+    read_at: Instant,
+) -> Snapshot {
+    let as_of = Time::from(now)
+        .to_json()
+        .map(|v| v.to_string())
+        .unwrap_or_else(|| "null".into());
+    let mut full = Vec::with_capacity(wanted.len() * 640);
+    open_table(&mut full, &as_of);
+    let mut skips = skips.into_iter();
+    let rows = wanted
+        .into_iter()
+        .zip(premiums)
+        .enumerate()
+        .map(|(i, ((coin, pair), premium))| {
+            let skip = if premium.is_none() {
+                skips.next().flatten()
+            } else {
+                None
+            };
+            let flags = premium
+                .as_ref()
+                .map(|p| p.flags.clone())
+                .unwrap_or_default();
+            let view = PremiumView::build(&coin, pair, premium, skip, now, limit_ms);
+            if i > 0 {
+                full.push(b',');
+            }
+            let start = full.len();
+            serde_json::to_writer(&mut full, &view.to_json().unwrap_or_default())
+                .expect("writing to memory");
+            Row {
+                coin,
+                pair,
+                available: view.available,
+                flags,
+                span: start..full.len(),
+            }
+        })
+        .collect();
+    full.extend_from_slice(b"]}");
+    let mut h = DefaultHasher::new();
+    version.hash(&mut h);
+    as_of.hash(&mut h);
+    Snapshot {
+        version,
+        read_at,
+        id: h.finish(),
+        as_of,
+        rows,
+        full: Bytes::from(full),
+        variants: Mutex::new(HashMap::new()),
+        wanted: Arc::default(),
+    }
+}
+
+/// Whether an `If-None-Match` value matches `etag` (weak comparison, as RFC 9110 asks for
+/// `If-None-Match`; `*` matches any).
+pub(crate) fn none_match_hits(if_none_match: &str, etag: &str) -> bool {
+    if_none_match
+        .split(',')
+        .map(str::trim)
+        .any(|t| t == "*" || t.strip_prefix("W/").unwrap_or(t) == etag)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_encoding_picks_br_then_gzip_by_q() {
+        use Encoding::*;
+        assert_eq!(Encoding::negotiate(None), Identity);
+        assert_eq!(Encoding::negotiate(Some("gzip, deflate, br")), Br);
+        assert_eq!(Encoding::negotiate(Some("gzip")), Gzip);
+        assert_eq!(Encoding::negotiate(Some("br;q=0.5, gzip;q=0.8")), Gzip);
+        assert_eq!(Encoding::negotiate(Some("br;q=0, gzip;q=0")), Identity);
+        assert_eq!(Encoding::negotiate(Some("*")), Br);
+        assert_eq!(Encoding::negotiate(Some("*;q=0, gzip")), Gzip);
+        assert_eq!(Encoding::negotiate(Some("identity")), Identity);
+        assert_eq!(Encoding::negotiate(Some(";;q=x,,")), Identity);
+    }
+
+    #[test]
+    fn if_none_match_compares_weakly_and_takes_lists() {
+        assert!(none_match_hits("\"a\"", "\"a\""));
+        assert!(none_match_hits("\"x\", W/\"a\"", "\"a\""));
+        assert!(none_match_hits("*", "\"a\""));
+        assert!(!none_match_hits("\"b\"", "\"a\""));
+    }
+
+    #[test]
+    fn compressed_bodies_decode_to_the_original() {
+        use std::io::Read as _;
+        let data = "{\"premiums\":[".repeat(200);
+        let gz = compress(data.as_bytes(), Encoding::Gzip);
+        let mut out = String::new();
+        flate2::read::GzDecoder::new(&gz[..])
+            .read_to_string(&mut out)
+            .unwrap();
+        assert_eq!(out, data);
+        let br = compress(data.as_bytes(), Encoding::Br);
+        let mut out = String::new();
+        brotli::Decompressor::new(&br[..], 4096)
+            .read_to_string(&mut out)
+            .unwrap();
+        assert_eq!(out, data);
+    }
+}
