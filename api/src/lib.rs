@@ -34,6 +34,7 @@ pub use state::{ApiStartError, AppState};
 pub type Apis = (
     routes::premiums::PremiumsApi,
     routes::market::MarketApi,
+    routes::markets::MarketsApi,
     routes::jobs::JobsApi,
     routes::positions::PositionsApi,
     routes::ops::OpsApi,
@@ -46,6 +47,7 @@ pub fn api_service() -> OpenApiService<Apis, ()> {
         (
             routes::premiums::PremiumsApi,
             routes::market::MarketApi,
+            routes::markets::MarketsApi,
             routes::jobs::JobsApi,
             routes::positions::PositionsApi,
             routes::ops::OpsApi,

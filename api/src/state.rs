@@ -2,7 +2,7 @@
 
 use std::{fmt, future::Future, sync::Arc, time::Duration};
 
-use cache::{Cache, Positions};
+use cache::{Cache, Markets, Positions};
 use keyspace::{Keys, RedisConn};
 use metrics_exporter_prometheus::PrometheusHandle;
 use queue::{Enqueuer, Records};
@@ -34,6 +34,8 @@ pub struct AppState {
     pub(crate) enqueuer: Enqueuer,
     pub(crate) store: Store,
     pub(crate) positions: Positions,
+    /// The market registry and tracked coins in force (memoized per process).
+    pub(crate) markets: Markets,
     pub(crate) metrics: Option<PrometheusHandle>,
 }
 
@@ -100,6 +102,7 @@ impl AppState {
             ),
             enqueuer: Enqueuer::new(conn.clone(), settings.clone()),
             positions: Positions::new(store.clone(), conn.clone(), keys.clone()),
+            markets: Markets::new(conn.clone(), keys.clone()),
             keys,
             store,
             conn,

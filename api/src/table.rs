@@ -214,6 +214,7 @@ fn names<T: std::fmt::Display>(items: &[T]) -> String {
 impl Filter {
     pub fn parse(
         settings: &settings::Settings,
+        markets: &cache::MarketsNow,
         pair: Option<&str>,
         coin: Option<&str>,
         flag: Option<&str>,
@@ -245,13 +246,14 @@ impl Filter {
         let coins = coin
             .map(|raw| {
                 let mut out = Vec::new();
+                let tracked = markets.tracked();
                 for c in list("coin", raw)? {
-                    match Coin::parse(c).ok().filter(|c| settings.coins.contains(c)) {
+                    match Coin::parse(c).ok().filter(|c| tracked.contains(c)) {
                         Some(c) => out.push(c),
                         None => {
                             return Err(ApiError::bad_request(format!(
-                                "coin: `{c}` is not a tracked coin; tracked coins: {}",
-                                names(&settings.coins)
+                                "coin: `{c}` is not a tracked coin ({} are; see /api/v1/markets)",
+                                tracked.len()
                             )));
                         }
                     }
@@ -486,7 +488,7 @@ impl Tables {
     }
 }
 
-/// Reads every tracked coin × configured pair (one `MGET`, one more for the skip reasons of
+/// Reads every tracked (coin, pair) of the universe in force (one `MGET`, one more for the skip reasons of
 /// the missing ones) and serializes each row once.
 async fn build(
     state: &AppState,
@@ -495,11 +497,15 @@ async fn build(
     precompress: (bool, bool),
 ) -> Result<Snapshot, ApiError> {
     let s = &state.settings;
-    let wanted: Vec<(Coin, VenuePair)> = s
-        .coins
+    let markets = crate::routes::markets_now(state).await?;
+    // By coin, then in the order of the configured pairs.
+    let mut wanted: Vec<(Coin, VenuePair)> = markets
+        .universe
         .iter()
-        .flat_map(|c| s.pairs.iter().map(move |p| (c.clone(), *p)))
+        .flat_map(|(p, coins)| coins.iter().map(move |c| (c.clone(), *p)))
         .collect();
+    let rank = |p: &VenuePair| s.pairs.iter().position(|q| q == p).unwrap_or(usize::MAX);
+    wanted.sort_by(|a, b| a.0.cmp(&b.0).then(rank(&a.1).cmp(&rank(&b.1))));
     let premiums = io(Service::Redis, state.cache.premiums(&wanted)).await?;
     let missing: Vec<(Coin, VenuePair)> = wanted
         .iter()

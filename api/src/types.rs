@@ -235,6 +235,7 @@ pub enum JobKindName {
     FetchTicker,
     FetchFx,
     ComputePremium,
+    RefreshMarkets,
 }
 
 impl From<JobKind> for JobKindName {
@@ -243,6 +244,7 @@ impl From<JobKind> for JobKindName {
             JobKind::FetchTicker => JobKindName::FetchTicker,
             JobKind::FetchFx => JobKindName::FetchFx,
             JobKind::ComputePremium => JobKindName::ComputePremium,
+            JobKind::RefreshMarkets => JobKindName::RefreshMarkets,
         }
     }
 }
@@ -253,6 +255,7 @@ impl From<JobKindName> for JobKind {
             JobKindName::FetchTicker => JobKind::FetchTicker,
             JobKindName::FetchFx => JobKind::FetchFx,
             JobKindName::ComputePremium => JobKind::ComputePremium,
+            JobKindName::RefreshMarkets => JobKind::RefreshMarkets,
         }
     }
 }

@@ -46,13 +46,35 @@ pub async fn run(a: Args) -> Result<(), String> {
     let conn = keyspace::connect_redis(&settings.redis_url, Duration::from_secs(2))
         .await
         .map_err(|e| format!("redis: {e}"))?;
-    let cache = cache::Cache::new(conn, &settings);
+    let cache = cache::Cache::new(conn.clone(), &settings);
     let pair = settings.pairs[0];
-    let coins = settings.coins.clone();
-    let all: Vec<(domain::Coin, domain::VenuePair)> = coins
+    // What the workers track: the universe in force (every coin with `coins = "auto"`).
+    let markets = cache::Markets::new(conn, keyspace::Keys::new(&settings.redis_prefix));
+    let registry_deadline = tokio::time::Instant::now() + Duration::from_secs(a.warmup_secs);
+    let tracked = loop {
+        if let Some(m) = markets.current().await.map_err(|e| e.to_string())? {
+            break m;
+        }
+        if tokio::time::Instant::now() >= registry_deadline {
+            return Err("no market registry within the warm-up: is a worker running?".into());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let all: Vec<(domain::Coin, domain::VenuePair)> = tracked
+        .universe
         .iter()
-        .flat_map(|c| settings.pairs.iter().map(move |p| (c.clone(), *p)))
+        .flat_map(|(p, cs)| cs.iter().map(move |c| (c.clone(), *p)))
         .collect();
+    // Single-coin reads sample the default pair's first coins (majors first when tracked).
+    let on_pair = tracked.universe.get(&pair).cloned().unwrap_or_default();
+    let mut coins: Vec<domain::Coin> = ["BTC", "ETH", "XRP", "SOL", "DOGE"]
+        .iter()
+        .filter_map(|c| domain::Coin::parse(c).ok())
+        .filter(|c| on_pair.contains(c))
+        .collect();
+    if coins.is_empty() {
+        coins = on_pair.iter().take(5).cloned().collect();
+    }
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(2))
         .build()
@@ -147,8 +169,9 @@ pub async fn run(a: Args) -> Result<(), String> {
 
     println!();
     println!(
-        "premium age when read (now − observed_at), {} s of random instants, coins {}, default pair {pair}",
+        "premium age when read (now − observed_at), {} s of random instants, {} tracked (coin, pair), single reads of {} on the default pair {pair}",
         a.secs,
+        all.len(),
         coins
             .iter()
             .map(|c| c.to_string())

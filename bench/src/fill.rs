@@ -28,11 +28,36 @@ pub async fn run(a: Args) -> Result<(), String> {
     let conn = keyspace::connect_redis(&settings.redis_url, Duration::from_secs(2))
         .await
         .map_err(|e| format!("redis: {e}"))?;
-    let cache = cache::Cache::new(conn, &settings);
-    let rows = settings.coins.len() * settings.pairs.len();
+    let cache = cache::Cache::new(conn.clone(), &settings);
+    let domain::CoinSelection::List(coins) = &settings.coins else {
+        return Err("premium-fill needs an explicit coin list (PREMIUM_COINS=SIM001,…)".into());
+    };
+    // The API serves the universe in force: every coin on every pair, listed plainly.
+    let now = Utc::now();
+    let mut registry = domain::Registry::default();
+    for venue in &settings.venues {
+        registry.venues.insert(
+            *venue,
+            domain::VenueMarkets {
+                venue: *venue,
+                listings: coins
+                    .iter()
+                    .map(|c| venues::plain_listing(*venue, c))
+                    .collect(),
+                refreshed_at: now,
+                last_failure: None,
+            },
+        );
+    }
+    let universe = settings.pairs.iter().map(|p| (*p, coins.clone())).collect();
+    cache::Markets::new(conn, keyspace::Keys::new(&settings.redis_prefix))
+        .put(&registry, &universe)
+        .await
+        .map_err(|e| format!("writing the registry: {e}"))?;
+    let rows = coins.len() * settings.pairs.len();
     eprintln!(
         "premium-fill: {} coins × {} pairs = {rows} premiums every second for {} s",
-        settings.coins.len(),
+        coins.len(),
         settings.pairs.len(),
         a.secs
     );
@@ -43,7 +68,7 @@ pub async fn run(a: Args) -> Result<(), String> {
         tick.tick().await;
         let now = Utc::now();
         let mut premiums = Vec::with_capacity(rows);
-        for (i, coin) in settings.coins.iter().enumerate() {
+        for (i, coin) in coins.iter().enumerate() {
             for (j, pair) in settings.pairs.iter().enumerate() {
                 // Some cents of movement per tick, some spread per pair.
                 let foreign = Decimal::new(1_000_000 + (i as i64) * 7_919 + n % 97, 2);

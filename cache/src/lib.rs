@@ -1,11 +1,13 @@
 //! The hot cache in Redis: latest tickers, FX rates, premiums, recent premium history and why a
 //! premium was skipped ([`Cache`]), and the open positions mirrored from PostgreSQL
-//! ([`positions`]). Key names and TTLs are listed in [`keyspace::keys`]. Values are JSON and carry
+//! ([`positions`]), and the market registry in force ([`markets`]). Key names and TTLs are listed in [`keyspace::keys`]. Values are JSON and carry
 //! their observation time and source. What is computed lives in `domain`; this crate only stores
 //! and reads it.
 
+pub mod markets;
 pub mod positions;
 
+pub use markets::{Markets, MarketsError, MarketsNow};
 pub use positions::{Closed, Positions, PositionsError};
 
 use domain::{Coin, FxRate, FxSource, Premium, SkipReason, Ticker, Venue, VenuePair};

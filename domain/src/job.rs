@@ -11,13 +11,16 @@ pub enum JobKind {
     FetchTicker,
     FetchFx,
     ComputePremium,
+    /// Every venue's market list into the registry.
+    RefreshMarkets,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 3] = [
+    pub const ALL: [JobKind; 4] = [
         JobKind::FetchTicker,
         JobKind::FetchFx,
         JobKind::ComputePremium,
+        JobKind::RefreshMarkets,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -25,6 +28,7 @@ impl JobKind {
             JobKind::FetchTicker => "fetch-ticker",
             JobKind::FetchFx => "fetch-fx",
             JobKind::ComputePremium => "compute-premium",
+            JobKind::RefreshMarkets => "refresh-markets",
         }
     }
 }
@@ -43,7 +47,7 @@ impl FromStr for JobKind {
             .find(|k| k.as_str() == s.trim())
             .ok_or_else(|| {
                 format!(
-                    "unknown job kind `{s}`: expected fetch-ticker, fetch-fx or compute-premium"
+                    "unknown job kind `{s}`: expected fetch-ticker, fetch-fx, compute-premium or refresh-markets"
                 )
             })
     }
@@ -197,6 +201,8 @@ pub enum FailureClass {
     Late,
     /// Every FX source failed without a response (no first error to classify).
     FxSources,
+    /// The market registry is missing, or a venue's market list was refused.
+    Markets,
 }
 
 impl FailureClass {
@@ -211,6 +217,7 @@ impl FailureClass {
             FailureClass::Queue => "queue",
             FailureClass::Late => "late",
             FailureClass::FxSources => "fx_sources",
+            FailureClass::Markets => "markets",
         }
     }
 }

@@ -1,12 +1,20 @@
 //! Which inputs a premium is computed from, and why a premium is skipped: the pure half of
 //! `compute-premium` (the worker reads the cache, calls these, writes the results).
 
-use std::{collections::HashMap, fmt, str::FromStr, time::Duration};
+use std::{
+    collections::{BTreeMap, HashMap},
+    fmt,
+    str::FromStr,
+    time::Duration,
+};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{Coin, FxRate, FxSource, Premium, PremiumInputs, Ticker, Venue, VenuePair};
+use crate::{
+    Coin, Decimal, FxRate, FxSource, MarketFlag, Premium, PremiumInputs, Registry, Ticker, Venue,
+    VenuePair,
+};
 
 /// Which input of a premium was unusable.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +67,9 @@ pub enum SkipCause {
     NoFreshRate(String),
     /// The formula refused the inputs.
     Invalid(String),
+    /// The premium is implausibly far from its pair's median (the sanity gate): most likely a
+    /// mapping error, never served as a premium. The text says by how much.
+    Suspect(String),
 }
 
 impl fmt::Display for SkipCause {
@@ -68,6 +79,7 @@ impl fmt::Display for SkipCause {
             SkipCause::Stale => f.write_str("stale"),
             SkipCause::NoFreshRate(why) => write!(f, "no fresh rate: {why}"),
             SkipCause::Invalid(why) => f.write_str(why),
+            SkipCause::Suspect(why) => write!(f, "suspect: {why}"),
         }
     }
 }
@@ -83,10 +95,15 @@ impl From<String> for SkipCause {
         match s.as_str() {
             "missing" => SkipCause::Missing,
             "stale" => SkipCause::Stale,
-            _ => match s.strip_prefix("no fresh rate: ") {
-                Some(why) => SkipCause::NoFreshRate(why.to_string()),
-                None => SkipCause::Invalid(s),
-            },
+            _ => {
+                if let Some(why) = s.strip_prefix("no fresh rate: ") {
+                    SkipCause::NoFreshRate(why.to_string())
+                } else if let Some(why) = s.strip_prefix("suspect: ") {
+                    SkipCause::Suspect(why.to_string())
+                } else {
+                    SkipCause::Invalid(s)
+                }
+            }
         }
     }
 }
@@ -162,11 +179,17 @@ pub fn pick_fx(
     Err(why.join(", "))
 }
 
-/// What a premium computation covers: the pairs, the coins, and the oldest usable ticker.
+/// What a premium computation covers: the coins of each pair, the oldest usable ticker, the
+/// market registry (each premium's instrument and flags) and the sanity gate.
 pub struct Universe<'a> {
-    pub pairs: &'a [VenuePair],
-    pub coins: &'a [Coin],
+    pub pairs: &'a BTreeMap<VenuePair, Vec<Coin>>,
     pub ticker_limit_ms: i64,
+    /// Fills `inputs.foreign_symbol`, `inputs.foreign_multiplier` and `flags` (Korean warning,
+    /// caution, suspended deposits or withdrawals; foreign market not trading).
+    pub registry: Option<&'a Registry>,
+    /// A premium further than this (percentage points) from the median of its pair is a
+    /// `suspect` skip instead of a premium; `None` turns the gate off.
+    pub max_deviation_pct: Option<Decimal>,
 }
 
 type Unusable = (SkipInput, SkipCause, Option<i64>);
@@ -197,7 +220,7 @@ pub fn premiums_from(
     let mut premiums = Vec::new();
     let mut skips = Vec::new();
     let get = |v: Venue, c: &Coin| tickers.get(&(v, c.clone()));
-    for pair in universe.pairs {
+    for (pair, coins) in universe.pairs {
         let usdt = fresh(
             get(pair.korea, &Coin::usdt()),
             SkipInput::UsdKrw,
@@ -205,7 +228,7 @@ pub fn premiums_from(
             now,
         )
         .ok();
-        for coin in universe.coins {
+        for coin in coins {
             let skip = |(input, reason, age): Unusable, lim: Option<i64>| SkipReason {
                 coin: coin.clone(),
                 pair: *pair,
@@ -257,7 +280,12 @@ pub fn premiums_from(
                 korea_last_trade_at: k.last_trade_at,
             };
             match Premium::compute(inputs, now) {
-                Ok(p) => premiums.push(p),
+                Ok(mut p) => {
+                    if let Some(r) = universe.registry {
+                        describe(&mut p, r);
+                    }
+                    premiums.push(p)
+                }
                 Err(e) => skips.push(skip(
                     (
                         SkipInput::Arithmetic,
@@ -269,12 +297,54 @@ pub fn premiums_from(
             }
         }
     }
+    if let Some(limit) = universe.max_deviation_pct {
+        let rates: Vec<(VenuePair, Decimal)> =
+            premiums.iter().map(|p| (p.inputs.pair, p.rate)).collect();
+        let verdicts = crate::market::suspects(&rates, limit);
+        let mut kept = Vec::with_capacity(premiums.len());
+        for (p, verdict) in premiums.into_iter().zip(verdicts) {
+            match verdict {
+                None => kept.push(p),
+                Some(why) => skips.push(SkipReason {
+                    input: SkipInput::Ticker {
+                        venue: p.inputs.pair.foreign,
+                        coin: p.inputs.coin.clone(),
+                    },
+                    coin: p.inputs.coin,
+                    pair: p.inputs.pair,
+                    reason: SkipCause::Suspect(why),
+                    age_ms: None,
+                    limit_ms: None,
+                    at: now,
+                }),
+            }
+        }
+        premiums = kept;
+    }
     (premiums, skips)
+}
+
+/// The instrument a premium's foreign price came from, and the flags of both legs.
+fn describe(p: &mut Premium, registry: &Registry) {
+    let coin = &p.inputs.coin;
+    if let Some(f) = registry.listing(p.inputs.pair.foreign, coin) {
+        p.inputs.foreign_symbol = Some(f.instrument.symbol.clone());
+        p.inputs.foreign_multiplier = Some(f.multiplier);
+        if !f.instrument.status.is_trading() {
+            p.flags.push(MarketFlag::ForeignNotTrading);
+        }
+    }
+    if let Some(k) = registry.listing(p.inputs.pair.korea, coin) {
+        p.flags.extend(k.instrument.flags.iter().copied());
+    }
+    p.flags.sort();
+    p.flags.dedup();
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{Instrument, MarketStatus};
 
     #[test]
     fn skip_inputs_and_causes_read_back_from_their_text() {
@@ -286,9 +356,128 @@ mod tests {
             "stale",
             "no fresh rate: dunamu missing",
             "division by zero",
+            "suspect: premium -84.21 % is 85.71 points from the upbit-binance median 1.50 (limit 20)",
         ] {
             assert_eq!(SkipCause::from(s.to_string()).to_string(), s);
         }
         assert_eq!(SkipCause::from("stale".to_string()), SkipCause::Stale);
+    }
+
+    fn instrument(venue: Venue, symbol: &str, base: &str, flags: Vec<MarketFlag>) -> Instrument {
+        Instrument {
+            venue,
+            symbol: symbol.into(),
+            base: base.into(),
+            status: MarketStatus::Trading,
+            english_name: None,
+            contract_value: None,
+            flags,
+        }
+    }
+
+    fn ticker(venue: Venue, coin: &str, price: &str, now: DateTime<Utc>) -> Ticker {
+        Ticker {
+            venue,
+            coin: Coin::parse(coin).unwrap(),
+            price: crate::Price::parse(price).unwrap(),
+            observed_at: now,
+            fetched_at: now,
+            last_trade_at: None,
+        }
+    }
+
+    /// The registry names each premium's instrument and flags; a premium far from its pair's
+    /// median is a `suspect` skip, not a premium.
+    #[test]
+    fn premiums_carry_instruments_and_flags_and_the_gate_catches_a_collision() {
+        let now = Utc::now();
+        let pair = VenuePair::new(Venue::Upbit, Venue::Binance).unwrap();
+        let fx = FxRate {
+            source: FxSource::Dunamu,
+            usd_krw: crate::Price::parse("1000").unwrap(),
+            observed_at: now,
+            fetched_at: now,
+        };
+        // Korean price = 1.01 × foreign price × 1000, except TON (another coin, 0.16×).
+        let coins = [
+            ("BTC", "101000000", "100000", "BTCUSDT", "BTC"),
+            ("ETH", "3030000", "3000", "ETHUSDT", "ETH"),
+            ("XRP", "2020", "2", "XRPUSDT", "XRP"),
+            ("SOL", "151500", "150", "SOLUSDT", "SOL"),
+            ("PEPE", "0.0101", "0.00001", "1000PEPEUSDT", "1000PEPE"),
+            ("TON", "520", "3.21", "TONUSDT", "TON"),
+        ];
+        let mut tickers = HashMap::new();
+        let (mut korea, mut foreign) = (Vec::new(), Vec::new());
+        for (coin, krw, usd, symbol, base) in coins {
+            tickers.insert(
+                (Venue::Upbit, Coin::parse(coin).unwrap()),
+                ticker(Venue::Upbit, coin, krw, now),
+            );
+            tickers.insert(
+                (Venue::Binance, Coin::parse(coin).unwrap()),
+                ticker(Venue::Binance, coin, usd, now),
+            );
+            let flags = if coin == "XRP" {
+                vec![MarketFlag::Caution]
+            } else {
+                vec![]
+            };
+            korea.push(instrument(
+                Venue::Upbit,
+                &format!("KRW-{coin}"),
+                coin,
+                flags,
+            ));
+            foreign.push(instrument(Venue::Binance, symbol, base, vec![]));
+        }
+        let rules = crate::MappingRules::default();
+        let korean = crate::map_korean(&korea, &rules);
+        let known = korean.iter().map(|l| l.coin.clone()).collect();
+        let mut registry = Registry::default();
+        for (venue, listings) in [
+            (Venue::Upbit, korean),
+            (Venue::Binance, crate::map_foreign(&foreign, &known, &rules)),
+        ] {
+            registry.venues.insert(
+                venue,
+                crate::VenueMarkets {
+                    venue,
+                    listings,
+                    refreshed_at: now,
+                    last_failure: None,
+                },
+            );
+        }
+        let pairs = BTreeMap::from([(pair, coins.map(|c| Coin::parse(c.0).unwrap()).to_vec())]);
+        let universe = Universe {
+            pairs: &pairs,
+            ticker_limit_ms: 5_000,
+            registry: Some(&registry),
+            max_deviation_pct: Some(Decimal::from(20)),
+        };
+        let (premiums, skips) = premiums_from(&universe, &tickers, Ok(fx), now);
+        assert_eq!(premiums.len(), 5, "{skips:?}");
+        for p in &premiums {
+            assert_eq!(p.rate.round_dp(6), Decimal::ONE, "{}", p.inputs.coin);
+        }
+        let pepe = premiums
+            .iter()
+            .find(|p| p.inputs.coin.as_str() == "PEPE")
+            .unwrap();
+        assert_eq!(pepe.inputs.foreign_symbol.as_deref(), Some("1000PEPEUSDT"));
+        assert_eq!(pepe.inputs.foreign_multiplier, Some(Decimal::from(1000)));
+        let xrp = premiums
+            .iter()
+            .find(|p| p.inputs.coin.as_str() == "XRP")
+            .unwrap();
+        assert_eq!(xrp.flags, [MarketFlag::Caution]);
+        assert_eq!(skips.len(), 1);
+        assert_eq!(skips[0].coin.as_str(), "TON");
+        assert!(
+            matches!(&skips[0].reason, SkipCause::Suspect(why) if why.contains("median")),
+            "{:?}",
+            skips[0]
+        );
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! | key | type | TTL | what |
 //! | --- | --- | --- | --- |
-//! | `{p}:q:{kind}:*` | apalis-redis | janitor | the queues of `fetch-ticker`, `fetch-fx`, `compute-premium` |
+//! | `{p}:q:{kind}:*` | apalis-redis | janitor | the queues of `fetch-ticker`, `fetch-fx`, `compute-premium`, `refresh-markets` |
 //! | `{p}:ticker:{venue}:{coin}` | string (JSON) | `cache.ticker_secs` (5 s) | latest ticker |
 //! | `{p}:fx:{source}` | string (JSON) | the source's freshness limit | latest USD/KRW of a source |
 //! | `{p}:premium:{coin}:{korea}-{foreign}` | string (JSON) | `cache.premium_secs` (5 s) | current premium |
@@ -22,6 +22,11 @@
 //! | `{p}:workers` | sorted set (score ms) | pruned | worker processes alive |
 //! | `{p}:positions:open` | hash id → JSON | | open positions (the worker computes PnL only when non-empty) |
 //! | `{p}:position-pnl:{id}` | string (JSON) | `cache.premium_secs` | last PnL of an open position |
+//! | `{p}:markets` | string (JSON) | | the market registry in force: every venue's listings, mapped to coins |
+//! | `{p}:universe` | string (JSON) | | the coins tracked per pair, derived from the registry and the settings |
+//! | `{p}:markets:version` | string (integer) | | bumped with every write of the two above (readers memoize on it) |
+//! | `{p}:clock-skew` | hash venue → ms | | the venue's clock minus ours, last measured by fetch-ticker |
+//! | `{p}:markets:refresh-asked` | string | 30 s | a replica asked for a registry refresh (unknown markets) |
 
 use domain::{Coin, FxSource, JobKind, Venue, VenuePair};
 
@@ -132,5 +137,26 @@ impl Keys {
 
     pub fn position_pnl(&self, id: i64) -> String {
         format!("{}:position-pnl:{id}", self.prefix)
+    }
+
+    pub fn markets(&self) -> String {
+        format!("{}:markets", self.prefix)
+    }
+
+    pub fn universe(&self) -> String {
+        format!("{}:universe", self.prefix)
+    }
+
+    pub fn markets_version(&self) -> String {
+        format!("{}:markets:version", self.prefix)
+    }
+
+    /// Set (30 s) when a replica asked for a registry refresh (throttles the asks).
+    pub fn markets_refresh_asked(&self) -> String {
+        format!("{}:markets:refresh-asked", self.prefix)
+    }
+
+    pub fn clock_skew(&self) -> String {
+        format!("{}:clock-skew", self.prefix)
     }
 }

@@ -90,6 +90,7 @@ pub fn policy(settings: &Settings, kind: JobKind) -> RetryPolicy {
         JobKind::FetchTicker => settings.retry.fetch_ticker,
         JobKind::FetchFx => settings.retry.fetch_fx,
         JobKind::ComputePremium => settings.retry.compute_premium,
+        JobKind::RefreshMarkets => settings.retry.refresh_markets,
     }
 }
 

@@ -20,3 +20,11 @@ pub const RATE_LIMIT_WAITS_TOTAL: &str = "premium_rate_limit_waits_total";
 pub const FENCED_WRITES_TOTAL: &str = "premium_fenced_writes_total";
 /// Job records moved to `abandoned` by the janitor.
 pub const JOBS_ABANDONED_TOTAL: &str = "premium_jobs_abandoned_total";
+/// A venue's clock minus ours (median over its last ticker batch), milliseconds.
+pub const VENUE_CLOCK_SKEW_MS: &str = "premium_venue_clock_skew_ms";
+/// Listings in force per venue (every status).
+pub const MARKETS_LISTED: &str = "premium_markets_listed";
+/// (coin, pair) combinations tracked after the last registry refresh.
+pub const TRACKED_PAIRS: &str = "premium_tracked_pairs";
+/// Refreshes of a venue's market list that failed or were refused (the last good list stayed).
+pub const MARKETS_REFRESH_FAILURES_TOTAL: &str = "premium_markets_refresh_failures_total";

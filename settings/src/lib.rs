@@ -11,7 +11,8 @@
 use std::{collections::BTreeMap, fmt, path::Path, str::FromStr, time::Duration};
 
 use domain::{
-    Coin, FxSource, Region, Venue, VenuePair,
+    Coin, CoinSelection, Collision, Decimal, FxSource, MappingRules, Override, Region, Registry,
+    Venue, VenuePair,
     venue::{UPSTREAMS, Upstream},
 };
 use figment::{
@@ -89,6 +90,8 @@ pub struct Schedules {
     pub ticker: String,
     pub premium: String,
     pub fx: String,
+    /// `refresh-markets`: every venue's market list (listings, delistings, flags).
+    pub markets: String,
 }
 
 impl Default for Schedules {
@@ -97,6 +100,7 @@ impl Default for Schedules {
             ticker: "*/1 * * * * *".into(),
             premium: "*/1 * * * * *".into(),
             fx: "0 */10 * * * *".into(),
+            markets: "0 0 * * * *".into(),
         }
     }
 }
@@ -185,6 +189,7 @@ pub struct Retries {
     pub fetch_ticker: RetryPolicy,
     pub fetch_fx: RetryPolicy,
     pub compute_premium: RetryPolicy,
+    pub refresh_markets: RetryPolicy,
 }
 
 impl Default for Retries {
@@ -206,6 +211,12 @@ impl Default for Retries {
                 max_attempts: 2,
                 base_ms: 200,
                 cap_ms: 400,
+            },
+            // A failed refresh keeps the last good list in force; retry for a few minutes.
+            refresh_markets: RetryPolicy {
+                max_attempts: 6,
+                base_ms: 2_000,
+                cap_ms: 60_000,
             },
         }
     }
@@ -295,6 +306,54 @@ impl Default for Retention {
     }
 }
 
+/// How venue instruments map to coins (`[mapping]`), and the sanity gate. The lists default to
+/// [`MappingRules::default`]: renames (MATIC → POL), the known Korean ticker collision (Upbit's
+/// and Bithumb's TON is Tokamak Network), digit-led coins that are not multipliers (1INCH), the
+/// stablecoins that are never premium candidates.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Mapping {
+    /// A pairing whose premium sits more than this many percentage points from the median
+    /// premium of its pair is `suspect`: listed with the reason, never served as a premium.
+    pub max_deviation_pct: Decimal,
+    /// A venue's base → the coin it is, on every venue (`{ MATIC = "POL" }`).
+    pub aliases: BTreeMap<String, String>,
+    /// Korean listings that are another coin than the global one of the same ticker, told apart
+    /// by the venue's English name.
+    pub collisions: Vec<Collision>,
+    /// Digit-led bases that are coins, never a multiplier prefix.
+    pub not_multipliers: std::collections::BTreeSet<String>,
+    pub stablecoins: std::collections::BTreeSet<String>,
+    /// Hand fixes: `{ venue = "bybit", symbol = "SHIB1000USDT", coin = "SHIB", multiplier = "1000" }`.
+    pub overrides: Vec<Override>,
+}
+
+impl Default for Mapping {
+    fn default() -> Self {
+        let r = MappingRules::default();
+        Mapping {
+            max_deviation_pct: Decimal::from(20),
+            aliases: r.aliases,
+            collisions: r.collisions,
+            not_multipliers: r.not_multipliers,
+            stablecoins: r.stablecoins,
+            overrides: r.overrides,
+        }
+    }
+}
+
+impl Mapping {
+    pub fn rules(&self) -> MappingRules {
+        MappingRules {
+            aliases: self.aliases.clone(),
+            collisions: self.collisions.clone(),
+            not_multipliers: self.not_multipliers.clone(),
+            stablecoins: self.stablecoins.clone(),
+            overrides: self.overrides.clone(),
+        }
+    }
+}
+
 /// The whole configuration.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -307,8 +366,15 @@ pub struct Settings {
     /// Prefix of every Redis key this deployment writes (queues, cache, records).
     pub redis_prefix: String,
     pub log_format: LogFormat,
+    /// `"auto"` (default): every coin listed and trading on a configured Korean venue and on a
+    /// configured foreign venue. Or an explicit list (`"BTC,ETH"` or a TOML list), checked
+    /// against the venues' market lists at start.
+    pub coins: CoinSelection,
+    /// Coins never tracked, whatever `coins` says.
     #[serde(deserialize_with = "list", serialize_with = "ser_list")]
-    pub coins: Vec<Coin>,
+    pub coins_exclude: Vec<Coin>,
+    /// How venue instruments map to coins, and the sanity gate.
+    pub mapping: Mapping,
     #[serde(deserialize_with = "list", serialize_with = "ser_list")]
     pub venues: Vec<Venue>,
     /// (Korean venue, foreign venue) pairs; the first is the default pair of the API.
@@ -347,10 +413,9 @@ impl Default for Settings {
             admin_token_file: None,
             redis_prefix: "ps".into(),
             log_format: LogFormat::Text,
-            coins: ["BTC", "ETH", "XRP", "SOL", "DOGE"]
-                .iter()
-                .map(|c| Coin::parse(c).expect("valid default coin"))
-                .collect(),
+            coins: CoinSelection::Auto,
+            coins_exclude: Vec::new(),
+            mapping: Mapping::default(),
             venues: Venue::ALL.to_vec(),
             pairs: vec![
                 VenuePair::new(Venue::Upbit, Venue::Binance).expect("valid pair"),
@@ -512,8 +577,19 @@ impl Settings {
     /// Checks everything that deserialization cannot; the first problem is the error.
     pub fn validate(&self) -> Result<(), SettingsError> {
         let bad = |m: String| Err(SettingsError::Invalid(m));
-        if self.coins.is_empty() {
-            return bad("coins is empty: track at least one coin, e.g. coins = \"BTC,ETH\"".into());
+        if let CoinSelection::List(coins) = &self.coins
+            && coins.is_empty()
+        {
+            return bad(
+                "coins is empty: track at least one coin, e.g. coins = \"BTC,ETH\", or \"auto\""
+                    .into(),
+            );
+        }
+        if let Err(e) = self.mapping.rules().validate() {
+            return bad(format!("mapping: {e}"));
+        }
+        if self.mapping.max_deviation_pct <= Decimal::ZERO {
+            return bad("mapping.max_deviation_pct must be positive (percentage points)".into());
         }
         if self.venues.is_empty() {
             return bad("venues is empty: enable at least one Korean and one foreign venue".into());
@@ -552,6 +628,7 @@ impl Settings {
             ("schedule.ticker", &self.schedule.ticker),
             ("schedule.premium", &self.schedule.premium),
             ("schedule.fx", &self.schedule.fx),
+            ("schedule.markets", &self.schedule.markets),
         ] {
             if let Err(e) = cron::Schedule::from_str(expr) {
                 return bad(format!(
@@ -600,6 +677,7 @@ impl Settings {
             ("fetch_ticker", self.retry.fetch_ticker),
             ("fetch_fx", self.retry.fetch_fx),
             ("compute_premium", self.retry.compute_premium),
+            ("refresh_markets", self.retry.refresh_markets),
         ] {
             if p.max_attempts == 0 || p.base_ms == 0 || p.cap_ms < p.base_ms {
                 return bad(format!(
@@ -659,28 +737,19 @@ impl Settings {
             .collect()
     }
 
-    /// The (coin, pair) set premiums are computed for, with the oldest usable ticker.
-    pub fn universe(&self) -> domain::selection::Universe<'_> {
-        domain::selection::Universe {
-            pairs: &self.pairs,
-            coins: &self.coins,
-            ticker_limit_ms: self.freshness.ticker_ms as i64,
-        }
-    }
-
     pub fn default_pair(&self) -> VenuePair {
         self.pairs[0]
     }
 
-    /// Coins fetched from `venue`: the tracked coins, plus USDT on Korean venues.
-    pub fn coins_for(&self, venue: Venue) -> Vec<Coin> {
-        let mut coins = self.coins.clone();
-        // Every Korean venue's own KRW-USDT price is the "crypto FX" of its pairs' tether
-        // premium, so each of them fetches it, not only `usdt_venue`.
-        if venue.region() == Region::Korea && !coins.contains(&Coin::usdt()) {
-            coins.push(Coin::usdt());
-        }
-        coins
+    /// The coins tracked on each configured pair, from the venues' market lists in force:
+    /// `coins` (auto or the list) minus `coins_exclude`, trading on both sides.
+    pub fn universe_of(&self, registry: &Registry) -> BTreeMap<VenuePair, Vec<Coin>> {
+        registry.universe(
+            &self.pairs,
+            &self.coins,
+            &self.coins_exclude,
+            &self.mapping.rules(),
+        )
     }
 
     pub fn http_timeout(&self) -> Duration {
@@ -720,15 +789,34 @@ mod tests {
     }
 
     #[test]
-    fn defaults_are_valid_and_track_the_default_coins() {
+    fn defaults_are_valid_and_track_every_coin() {
         Jail::expect_with(|_| {
             let s = load_in_jail().unwrap();
-            let coins: Vec<_> = s.coins.iter().map(|c| c.to_string()).collect();
-            assert_eq!(coins, ["BTC", "ETH", "XRP", "SOL", "DOGE"]);
+            assert_eq!(s.coins, CoinSelection::Auto);
+            assert!(s.coins_exclude.is_empty());
+            assert_eq!(s.mapping.max_deviation_pct, Decimal::from(20));
+            assert_eq!(
+                s.mapping.aliases.get("MATIC").map(String::as_str),
+                Some("POL")
+            );
+            assert_eq!(s.schedule.markets, "0 0 * * * *");
             assert_eq!(s.default_pair().to_string(), "upbit-binance");
-            assert!(s.coins_for(Venue::Upbit).contains(&Coin::usdt()));
-            assert!(s.coins_for(Venue::Bithumb).contains(&Coin::usdt()));
-            assert!(!s.coins_for(Venue::Binance).contains(&Coin::usdt()));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn mapping_tables_and_exclusions_come_from_the_file() {
+        Jail::expect_with(|jail| {
+            jail.create_file(
+                "p.toml",
+                "coins = \"auto\"\ncoins_exclude = \"luna, USTC\"\n[mapping]\nmax_deviation_pct = \"15\"\naliases = { NEIROCTO = \"NEIRO\" }\n",
+            )?;
+            let s = Settings::load(Some(Path::new("p.toml"))).unwrap();
+            assert_eq!(s.coins, CoinSelection::Auto);
+            assert_eq!(s.coins_exclude.len(), 2);
+            assert_eq!(s.mapping.max_deviation_pct, Decimal::from(15));
+            assert_eq!(s.mapping.rules().alias("NEIROCTO"), "NEIRO");
             Ok(())
         });
     }
@@ -747,7 +835,7 @@ mod tests {
             let s = Settings::load(Some(Path::new("p.toml"))).unwrap();
             assert_eq!(s.api.max_streams, 50);
             assert_eq!(s.api.stream_buffer, 1_024);
-            assert_eq!(s.coins.len(), 2);
+            assert!(matches!(&s.coins, CoinSelection::List(c) if c.len() == 2));
             assert_eq!(s.api_addr, "0.0.0.0:9000");
             assert_eq!(s.http.timeout_ms, 1500);
             assert_eq!(s.redis_url, "redis://127.0.0.1:6379/3");
@@ -763,7 +851,7 @@ mod tests {
             jail.set_env("PREMIUM_COINS", "BTC, eth ,XRP");
             jail.set_env("PREMIUM_PAIRS", "bithumb-okx");
             let s = load_in_jail().unwrap();
-            assert_eq!(s.coins.len(), 3);
+            assert!(matches!(&s.coins, CoinSelection::List(c) if c.len() == 3));
             assert_eq!(s.pairs[0].to_string(), "bithumb-okx");
             Ok(())
         });
@@ -810,7 +898,7 @@ mod tests {
     fn invalid_settings_fail_with_one_clear_message() {
         let cases = [
             ("PREMIUM_VENUES", "upbit,kraken", "unknown venue `kraken`"),
-            ("PREMIUM_COINS", "", "coins is empty"),
+            ("PREMIUM_COINS", "", "empty coin selection"),
             ("PREMIUM_COINS", "BTC-USD", "invalid coin symbol"),
             (
                 "PREMIUM_SCHEDULE__FX",

@@ -1,5 +1,5 @@
-//! premium-spread's PostgreSQL store: history (tickers, FX rates, premiums), positions,
-//! retention. Nothing here knows about Redis or the queue.
+//! premium-spread's PostgreSQL store: history (tickers, FX rates, premiums), the market
+//! registry's history (`market_listings`, with validity times), positions, retention. Nothing here knows about Redis or the queue.
 //!
 //! The database named in `DATABASE_URL` is created if missing and `migrations/` are applied on
 //! start. Every insert is one statement per tick (`UNNEST` of arrays), idempotent by primary
@@ -8,7 +8,9 @@
 use std::{str::FromStr, time::Duration};
 
 use chrono::{DateTime, Utc};
-use domain::{Coin, FxRate, Position, PositionSide, Premium, Price, Ticker, VenuePair};
+use domain::{
+    Coin, FxRate, Listing, Position, PositionSide, Premium, Price, Ticker, Venue, VenuePair,
+};
 use rust_decimal::Decimal;
 use sqlx::{
     ConnectOptions, Executor, PgPool, Row,
@@ -213,6 +215,108 @@ impl Store {
         .execute(&self.pool)
         .await?;
         Ok(r.rows_affected())
+    }
+
+    /// Records `venue`'s listings in force from `now` (`market_listings`): an instrument whose
+    /// coin, multiplier, status or flags changed, or that is gone, has its open row closed at
+    /// `now`; a new or changed one gets a new open row. Unchanged rows are left alone, so an
+    /// hourly refresh of an unchanged venue writes nothing. One transaction; returns
+    /// (rows closed, rows opened).
+    pub async fn record_listings(
+        &self,
+        venue: Venue,
+        listings: &[Listing],
+        now: DateTime<Utc>,
+    ) -> Result<(u64, u64), StoreError> {
+        let symbols: Vec<&str> = listings
+            .iter()
+            .map(|l| l.instrument.symbol.as_str())
+            .collect();
+        let coins: Vec<&str> = listings.iter().map(|l| l.coin.as_str()).collect();
+        let multipliers: Vec<Decimal> = listings.iter().map(|l| l.multiplier).collect();
+        let statuses: Vec<&str> = listings
+            .iter()
+            .map(|l| l.instrument.status.as_str())
+            .collect();
+        let flags: Vec<String> = listings
+            .iter()
+            .map(|l| {
+                let mut f: Vec<&str> = l.instrument.flags.iter().map(|f| f.as_str()).collect();
+                f.sort_unstable();
+                f.dedup();
+                f.join(",")
+            })
+            .collect();
+        const FRESH: &str = "fresh AS (SELECT * FROM UNNEST($2::text[], $3::text[], $4::numeric[], $5::text[], $6::text[])
+                                  AS f(symbol, coin, multiplier, status, flags))";
+        let mut tx = self.pool.begin().await?;
+        let closed = sqlx::query(&format!(
+            "WITH {FRESH}
+             UPDATE market_listings m SET valid_to = $7
+              WHERE m.venue = $1 AND m.valid_to IS NULL
+                AND NOT EXISTS (SELECT 1 FROM fresh f
+                                 WHERE f.symbol = m.symbol AND f.coin = m.coin AND f.multiplier = m.multiplier
+                                   AND f.status = m.status AND f.flags = m.flags)"
+        ))
+        .bind(venue.as_str())
+        .bind(&symbols)
+        .bind(&coins)
+        .bind(&multipliers)
+        .bind(&statuses)
+        .bind(&flags)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let opened = sqlx::query(&format!(
+            "WITH {FRESH}
+             INSERT INTO market_listings (venue, symbol, coin, multiplier, status, flags, valid_from)
+             SELECT $1, f.symbol, f.coin, f.multiplier, f.status, f.flags, $7 FROM fresh f
+              WHERE NOT EXISTS (SELECT 1 FROM market_listings m
+                                 WHERE m.venue = $1 AND m.symbol = f.symbol AND m.valid_to IS NULL)
+             ON CONFLICT DO NOTHING"
+        ))
+        .bind(venue.as_str())
+        .bind(&symbols)
+        .bind(&coins)
+        .bind(&multipliers)
+        .bind(&statuses)
+        .bind(&flags)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok((closed, opened))
+    }
+
+    /// The listing of `coin` on `venue` that was in force at `at` (what a history row at `at`
+    /// was computed with): (symbol, multiplier, status, flags).
+    pub async fn listing_at(
+        &self,
+        venue: Venue,
+        coin: &Coin,
+        at: DateTime<Utc>,
+    ) -> Result<Option<(String, Decimal, String, String)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT symbol, multiplier, status, flags FROM market_listings
+              WHERE venue = $1 AND coin = $2 AND valid_from <= $3 AND (valid_to IS NULL OR valid_to > $3)
+              ORDER BY (status = 'trading') DESC, multiplier ASC LIMIT 1",
+        )
+        .bind(venue.as_str())
+        .bind(coin.as_str())
+        .bind(at)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok((
+                r.try_get("symbol")?,
+                r.try_get("multiplier")?,
+                r.try_get("status")?,
+                r.try_get("flags")?,
+            ))
+        })
+        .transpose()
     }
 
     pub async fn insert_fx(&self, rate: &FxRate) -> Result<u64, StoreError> {

@@ -8,6 +8,7 @@ mod ops;
 mod pipeline;
 mod processes;
 mod support;
+mod universe;
 mod up;
 
 // Dependencies of the binary, not of these tests.

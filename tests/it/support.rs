@@ -110,8 +110,18 @@ fn test_settings(prefix: &str, database_url: &str, sim_url: &str) -> Settings {
     }
     s.http.timeout_ms = 1_500;
     s.worker.poll_interval_ms = 10;
+    // The fixed set most tests reason about; `coins = "auto"` has its own tests (universe.rs).
+    s.coins = domain::CoinSelection::List(
+        DEFAULT_COINS
+            .iter()
+            .map(|c| domain::Coin::parse(c).unwrap())
+            .collect(),
+    );
     s
 }
+
+/// The coins the tests track unless they say otherwise (the historical default list).
+pub const DEFAULT_COINS: [&str; 5] = ["BTC", "ETH", "XRP", "SOL", "DOGE"];
 
 impl TestEnv {
     /// A fresh environment; `tweak` adjusts the settings before they are frozen.
@@ -207,6 +217,7 @@ impl TestEnv {
             ("DATABASE_URL".into(), s.database_url.clone()),
             ("REDIS_PREFIX".into(), s.redis_prefix.clone()),
             ("PREMIUM_SIM_URL".into(), self.sim.base_url.clone()),
+            ("PREMIUM_COINS".into(), s.coins.to_string()),
             (
                 "PREMIUM_HTTP__TIMEOUT_MS".into(),
                 s.http.timeout_ms.to_string(),

@@ -10,7 +10,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::support::{ChildGuard, HEAVY, TestEnv, free_port};
+use crate::support::{ChildGuard, DEFAULT_COINS, HEAVY, TestEnv, free_port};
 
 // A dependency of the binary (its errors), not of these tests.
 use anyhow as _;
@@ -133,6 +133,7 @@ async fn children_of_up_exit_when_up_is_killed() {
     let mut up = Command::new(env!("CARGO_BIN_EXE_premium-spread"))
         .args(["up", "--sim", "--workers", "1", "--sim-addr", "127.0.0.1:0"])
         .env("API_ADDR", format!("127.0.0.1:{port}"))
+        .env("PREMIUM_COINS", DEFAULT_COINS.join(","))
         .env("REDIS_URL", &env.settings.redis_url)
         .env("DATABASE_URL", &env.database_url)
         .env("REDIS_PREFIX", &env.prefix)
@@ -209,8 +210,21 @@ fn spawn_up(
     workers: usize,
     extra_env: &[(&str, &str)],
 ) -> (ChildGuard, Vec<JoinHandle<String>>) {
+    spawn_up_with_sim_at(env, port, 0, workers, extra_env)
+}
+
+/// [`spawn_up`] with the simulator on `sim_port` (0: any free port).
+pub(crate) fn spawn_up_with_sim_at(
+    env: &TestEnv,
+    port: u16,
+    sim_port: u16,
+    workers: usize,
+    extra_env: &[(&str, &str)],
+) -> (ChildGuard, Vec<JoinHandle<String>>) {
     let mut up = Command::new(env!("CARGO_BIN_EXE_premium-spread"))
-        .args(["up", "--sim", "--sim-addr", "127.0.0.1:0", "--workers"])
+        .args(["up", "--sim", "--sim-addr"])
+        .arg(format!("127.0.0.1:{sim_port}"))
+        .arg("--workers")
         .arg(workers.to_string())
         .env("API_ADDR", format!("127.0.0.1:{port}"))
         .env("REDIS_URL", &env.settings.redis_url)
@@ -220,6 +234,7 @@ fn spawn_up(
         .env_remove("PREMIUM_SIM_URL")
         .env_remove("PREMIUM_CONFIG")
         .env_remove("LOG_FORMAT")
+        .env("PREMIUM_COINS", DEFAULT_COINS.join(","))
         .envs(extra_env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -507,6 +522,7 @@ async fn log_format_json_in_a_config_file_makes_a_worker_log_json_lines() {
         .arg("--config")
         .arg(&config)
         .env("PREMIUM_SIM_URL", &env.sim.base_url)
+        .env("PREMIUM_COINS", DEFAULT_COINS.join(","))
         .env("RUST_LOG", "info")
         .env_remove("LOG_FORMAT")
         .env_remove("PREMIUM_CONFIG")

@@ -49,6 +49,7 @@ pub fn schedule_of(settings: &Settings, kind: JobKind) -> cron::Schedule {
         JobKind::FetchTicker => &settings.schedule.ticker,
         JobKind::FetchFx => &settings.schedule.fx,
         JobKind::ComputePremium => &settings.schedule.premium,
+        JobKind::RefreshMarkets => &settings.schedule.markets,
     };
     // Validated at start (Settings::validate).
     cron::Schedule::from_str(expr).expect("schedule validated at start")

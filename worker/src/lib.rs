@@ -1,5 +1,6 @@
-//! One worker replica: apalis workers consuming `fetch-ticker`, `fetch-fx` and
-//! `compute-premium` from Redis, the cron sources that enqueue them, and the janitor.
+//! One worker replica: apalis workers consuming `fetch-ticker`, `fetch-fx`, `compute-premium`
+//! and `refresh-markets` from Redis, the cron sources that enqueue them, and the janitor. On
+//! start it refreshes the market registry (and checks an explicit coin list against it).
 //!
 //! Every replica runs the same thing; scaling is running more of them. Cron sources in every
 //! replica push the same deterministic task id per tick, so N replicas make one job per tick
@@ -46,6 +47,9 @@ pub enum WorkerError {
     },
     #[error("worker monitor: {0}")]
     Monitor(String),
+    /// An explicit `coins` list names a coin no configured venue lists.
+    #[error("coins: {0}")]
+    Coins(String),
 }
 
 /// Connects to Redis and PostgreSQL (creating the database and applying migrations), failing
@@ -72,6 +76,49 @@ pub async fn connect(settings: &Settings) -> Result<(RedisConn, Store), WorkerEr
             source,
         })?;
     Ok((conn, store))
+}
+
+/// Every replica refreshes the market registry when it starts, so listings are current before
+/// its first tick and an explicit `coins` list can be checked: a coin no configured venue lists
+/// stops the start with the closest known names. A venue whose list cannot be fetched now keeps
+/// its last good list, and a `refresh-markets` trigger retries it with backoff.
+async fn markets_at_start(ctx: &Ctx) -> Result<(), WorkerError> {
+    let registry = match jobs::refresh_markets::refresh(ctx).await {
+        Ok(r) => {
+            tracing::info!(
+                version = r.version,
+                tracked = r.tracked,
+                failed = r.failed.len(),
+                "market registry refreshed"
+            );
+            if !r.failed.is_empty() {
+                jobs::fetch_ticker::ask_for_refresh(ctx, "a venue's market list failed at start")
+                    .await;
+            }
+            r.registry
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "could not refresh the market registry at start");
+            jobs::fetch_ticker::ask_for_refresh(ctx, "the registry refresh failed at start").await;
+            return Ok(());
+        }
+    };
+    if let domain::CoinSelection::List(coins) = &ctx.settings.coins {
+        let loaded = |region| {
+            registry
+                .venues
+                .values()
+                .any(|v| v.venue.region() == region && !v.listings.is_empty())
+        };
+        if loaded(domain::Region::Korea) && loaded(domain::Region::Foreign) {
+            domain::check_selection(&registry, coins).map_err(WorkerError::Coins)?;
+        } else {
+            tracing::warn!(
+                "explicit coins not checked: no market list of a Korean and a foreign venue yet"
+            );
+        }
+    }
+    Ok(())
 }
 
 /// A name unique to this process: host, pid and a random suffix.
@@ -117,6 +164,7 @@ pub async fn run_with(
     if let Err(e) = ctx.positions.sync().await {
         tracing::warn!(error = %e, "could not sync open positions to Redis");
     }
+    markets_at_start(&ctx).await?;
     let pid = process_id();
     tracing::info!(process = %pid, "worker replica starting");
     // Before any apalis worker fetches: a pile-up of due tasks left by stuck or dead workers

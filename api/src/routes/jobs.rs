@@ -418,7 +418,7 @@ impl JobsApi {
                     names.join(", ")
                 )));
             }
-            (JobKind::FetchFx | JobKind::ComputePremium, Some(_)) => {
+            (JobKind::FetchFx | JobKind::ComputePremium | JobKind::RefreshMarkets, Some(_)) => {
                 return Err(ApiError::bad_request(format!(
                     "`venue` applies to fetch-ticker only, not {kind}"
                 )));

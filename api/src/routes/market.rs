@@ -1,5 +1,8 @@
 //! Latest tickers and USD/KRW rates, from the Redis hot cache.
 
+use std::collections::BTreeSet;
+
+use cache::MarketsNow;
 use chrono::{DateTime, Utc};
 use domain::selection::pick_fx;
 use domain::{Coin, FxRate, FxSource, Ticker, Venue};
@@ -9,7 +12,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi, param::Path, payload::Json};
 use crate::{
     AppState,
     error::{ApiError, ErrorCode},
-    routes::{ApiTags, enabled_venue},
+    routes::{ApiTags, enabled_venue, markets_now},
     state::{Service, io},
     types::{Dec, FxSourceName, Time, VenueName},
 };
@@ -152,6 +155,15 @@ fn fx_source_view(
     }
 }
 
+/// The coins fetched from `venue`: those of its tracked pairs, plus USDT on Korean venues.
+fn fetched_coins(markets: &MarketsNow, venue: Venue) -> BTreeSet<Coin> {
+    let mut coins = markets.coins_of(venue);
+    if venue.region() == domain::Region::Korea {
+        coins.insert(Coin::usdt());
+    }
+    coins
+}
+
 pub struct MarketApi;
 
 #[OpenApi(tag = "ApiTags::Market")]
@@ -164,10 +176,15 @@ impl MarketApi {
     )]
     async fn tickers(&self, state: Data<&AppState>) -> Result<TickersResponse, ApiError> {
         let s = &state.settings;
+        let markets = markets_now(&state).await?;
         let wanted: Vec<(Venue, Coin)> = s
             .venues
             .iter()
-            .flat_map(|v| s.coins_for(*v).into_iter().map(move |c| (*v, c)))
+            .flat_map(|v| {
+                fetched_coins(&markets, *v)
+                    .into_iter()
+                    .map(move |c| (*v, c))
+            })
             .collect();
         let found = io(Service::Redis, state.cache.tickers(&wanted)).await?;
         let now = Utc::now();
@@ -202,18 +219,18 @@ impl MarketApi {
     ) -> Result<TickerResponse, ApiError> {
         let s = &state.settings;
         let venue = enabled_venue(s, &venue.0)?;
-        let fetched = s.coins_for(venue);
+        let markets = markets_now(&state).await?;
+        let fetched = fetched_coins(&markets, venue);
         let coin = Coin::parse(&coin.0)
             .ok()
             .filter(|c| fetched.contains(c))
             .ok_or_else(|| {
-                let names: Vec<String> = fetched.iter().map(ToString::to_string).collect();
                 ApiError::new(
                     ErrorCode::UnknownCoin,
                     format!(
-                        "coin `{}` is not fetched from {venue}; fetched coins: {}",
+                        "coin `{}` is not fetched from {venue} ({} coins are; see /api/v1/markets)",
                         coin.0,
-                        names.join(", ")
+                        fetched.len()
                     ),
                 )
             })?;

@@ -3,15 +3,22 @@
 
 pub mod jobs;
 pub mod market;
+pub mod markets;
 pub mod ops;
 pub mod positions;
 pub mod premiums;
 
-use domain::{Coin, Venue, VenuePair};
+use std::sync::Arc;
+
+use cache::MarketsNow;
+use domain::{Coin, Venue, VenuePair, check_selection};
 use poem_openapi::Tags;
 use settings::Settings;
 
-use crate::error::{ApiError, ErrorCode};
+use crate::{
+    error::{ApiError, ErrorCode},
+    state::{AppState, Service, io},
+};
 
 #[derive(Tags)]
 pub enum ApiTags {
@@ -35,20 +42,83 @@ fn join<T: std::fmt::Display>(items: &[T]) -> String {
         .join(", ")
 }
 
-/// A tracked coin, or 404 `unknown_coin` naming the tracked ones.
-pub(crate) fn tracked_coin(settings: &Settings, raw: &str) -> Result<Coin, ApiError> {
-    Coin::parse(raw)
-        .ok()
-        .filter(|c| settings.coins.contains(c))
+/// The market registry and the coins tracked per pair, or 503 while no worker has put one in
+/// force yet.
+pub(crate) async fn markets_now(state: &AppState) -> Result<Arc<MarketsNow>, ApiError> {
+    io(Service::Redis, state.markets.current())
+        .await?
         .ok_or_else(|| {
             ApiError::new(
-                ErrorCode::UnknownCoin,
-                format!(
-                    "coin `{raw}` is not tracked; tracked coins: {}",
-                    join(&settings.coins)
-                ),
+                ErrorCode::Unavailable,
+                "no market registry yet: no worker has fetched the venues' market lists (start one)",
             )
         })
+}
+
+/// A coin tracked on at least one pair, or 404 `unknown_coin` saying why not.
+pub(crate) fn tracked_coin(
+    markets: &MarketsNow,
+    settings: &Settings,
+    raw: &str,
+) -> Result<Coin, ApiError> {
+    let coin =
+        Coin::parse(raw).map_err(|e| ApiError::new(ErrorCode::UnknownCoin, e.to_string()))?;
+    if markets.tracked().contains(&coin) {
+        return Ok(coin);
+    }
+    Err(ApiError::new(
+        ErrorCode::UnknownCoin,
+        format!(
+            "coin `{coin}` is not tracked: {}",
+            untracked(markets, settings, &coin)
+        ),
+    ))
+}
+
+/// Why `coin` is not tracked, per configured pair: not listed on a side, listed but not
+/// trading, a known collision, excluded by the settings; or, for a coin no venue lists, the
+/// closest listed names.
+pub(crate) fn untracked(markets: &MarketsNow, settings: &Settings, coin: &Coin) -> String {
+    if let Err(why) = check_selection(&markets.registry, std::slice::from_ref(coin)) {
+        return why;
+    }
+    if settings.coins_exclude.contains(coin) {
+        return "excluded by coins_exclude".into();
+    }
+    let side = |venue: Venue| -> Option<String> {
+        let listing = markets
+            .registry
+            .listings(venue)
+            .iter()
+            .find(|l| &l.coin == coin);
+        match listing {
+            None => Some(format!("not listed on {venue}")),
+            Some(l) if l.excluded.is_some() => Some(format!(
+                "{venue} {}: {}",
+                l.instrument.symbol,
+                l.excluded.as_deref().unwrap_or_default()
+            )),
+            Some(l) if !l.instrument.status.is_trading() => Some(format!(
+                "{venue} {} is {}",
+                l.instrument.symbol,
+                l.instrument.status.as_str()
+            )),
+            Some(_) => None,
+        }
+    };
+    let reasons: Vec<String> = settings
+        .pairs
+        .iter()
+        .map(|p| {
+            let why: Vec<String> = [p.korea, p.foreign].into_iter().filter_map(side).collect();
+            if why.is_empty() {
+                format!("{p}: not in the configured coins list")
+            } else {
+                format!("{p}: {}", why.join(", "))
+            }
+        })
+        .collect();
+    reasons.join("; ")
 }
 
 /// An enabled venue, or 404 `unknown_venue` naming the enabled ones.

@@ -23,6 +23,7 @@ use crate::{
 /// `fetch-fx` is ready when it succeeded within this long, or a source's rate is still within
 /// that source's own freshness limit.
 const FX_STALE_MS: i64 = 15 * 60 * 1000;
+const MARKETS_STALE_MS: i64 = 2 * 3600 * 1000;
 
 #[derive(Debug, Object)]
 #[oai(skip_serializing_if_is_none)]
@@ -86,6 +87,8 @@ fn staleness_limit_ms(state: &AppState, kind: JobKind) -> i64 {
     match kind {
         JobKind::FetchTicker | JobKind::ComputePremium => state.settings.freshness.ticker_ms as i64,
         JobKind::FetchFx => FX_STALE_MS,
+        // Hourly; readiness looks at the registry itself (see `markets_check`).
+        JobKind::RefreshMarkets => MARKETS_STALE_MS,
     }
 }
 
@@ -121,6 +124,7 @@ async fn job_checks(state: &AppState, now_ms: i64, checks: &mut Vec<Check>) {
                 format!("last success {a} ms ago (limit {limit} ms)"),
             ),
             _ if kind == JobKind::FetchFx => fx_check(state, name, age, limit).await,
+            _ if kind == JobKind::RefreshMarkets => markets_check(state, name).await,
             Some(a) => check(
                 name,
                 false,
@@ -129,6 +133,27 @@ async fn job_checks(state: &AppState, now_ms: i64, checks: &mut Vec<Check>) {
             None => check(name, false, "never succeeded"),
         };
         checks.push(c);
+    }
+}
+
+/// Every replica refreshes the registry on start and `refresh-markets` hourly: ready while a
+/// registry is in force, whatever the job's last success (a failed refresh keeps the last good
+/// list, which is still usable).
+async fn markets_check(state: &AppState, name: String) -> Check {
+    match io(Service::Redis, state.markets.current()).await {
+        Ok(Some(m)) => {
+            let tracked: usize = m.universe.values().map(Vec::len).sum();
+            check(
+                name,
+                true,
+                format!(
+                    "registry v{} in force, {tracked} (coin, pair) tracked",
+                    m.version
+                ),
+            )
+        }
+        Ok(None) => check(name, false, "no market registry yet"),
+        Err(e) => check(name, false, e.body().message.clone()),
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use cache::Closed;
+use cache::{Closed, MarketsNow};
 use chrono::{DateTime, Utc};
 use domain::selection::pick_fx;
 use domain::{
@@ -21,7 +21,7 @@ use crate::{
     AppState,
     auth::AdminAuth,
     error::{ApiError, ErrorCode},
-    routes::ApiTags,
+    routes::{ApiTags, markets_now, untracked},
     state::{IO_TIMEOUT, Service, io, timed, unavailable},
     types::{Dec, DecInput, FxSourceName, Time, VenueName},
 };
@@ -244,20 +244,14 @@ fn position_view(p: Position, live: &Result<Live, String>) -> PositionView {
 }
 
 /// Parses and validates a new position; every error names its field.
-fn validate(state: &AppState, req: &OpenPositionRequest) -> Result<Position, ApiError> {
+fn validate(
+    state: &AppState,
+    markets: &MarketsNow,
+    req: &OpenPositionRequest,
+) -> Result<Position, ApiError> {
     let s = &state.settings;
     let bad = |field: &str, msg: String| ApiError::bad_request(format!("{field}: {msg}"));
     let coin = Coin::parse(&req.coin).map_err(|e| bad("coin", e.to_string()))?;
-    if !s.coins.contains(&coin) {
-        let tracked: Vec<String> = s.coins.iter().map(ToString::to_string).collect();
-        return Err(bad(
-            "coin",
-            format!(
-                "`{coin}` is not tracked; tracked coins: {}",
-                tracked.join(", ")
-            ),
-        ));
-    }
     let venue = |field: &str, raw: &str, region: Region| -> Result<Venue, ApiError> {
         let enabled: Vec<&str> = s
             .venues_in(region)
@@ -280,6 +274,15 @@ fn validate(state: &AppState, req: &OpenPositionRequest) -> Result<Position, Api
     let korea = venue("korea_venue", &req.korea_venue, Region::Korea)?;
     let foreign = venue("foreign_venue", &req.foreign_venue, Region::Foreign)?;
     let pair = VenuePair::new(korea, foreign).map_err(|e| bad("korea_venue", e))?;
+    if !markets.tracks(&coin, pair) {
+        return Err(bad(
+            "coin",
+            format!(
+                "`{coin}` is not tracked on {pair}: {}",
+                untracked(markets, s, &coin)
+            ),
+        ));
+    }
     let positive = |field: &str, raw: &DecInput| -> Result<Decimal, ApiError> {
         let d = raw.parse(field).map_err(ApiError::bad_request)?;
         if d > Decimal::ZERO {
@@ -390,7 +393,8 @@ impl PositionsApi {
         body: Json<OpenPositionRequest>,
     ) -> Result<PositionCreated, ApiError> {
         let key = idempotency.0.as_deref().map(idempotency_key).transpose()?;
-        let position = validate(&state, &body.0)?;
+        let markets = markets_now(&state).await?;
+        let position = validate(&state, &markets, &body.0)?;
         let saved = match key {
             None => io(Service::Postgres, state.positions.open(&position)).await?,
             Some(key) => {

@@ -23,7 +23,7 @@ use tokio::sync::broadcast::error::RecvError;
 use crate::{
     AppState,
     error::{ApiError, ErrorBody, ErrorCode},
-    routes::{ApiTags, configured_pair, tracked_coin},
+    routes::{ApiTags, configured_pair, markets_now, tracked_coin, untracked},
     state::{Service, io},
     table::{Encoding, Filter, none_match_hits},
     types::{Dec, FxSourceName, IntervalName, MarketFlagName, Time, VenueName},
@@ -403,8 +403,10 @@ impl PremiumsApi {
         #[oai(name = "Accept-Encoding")]
         accept_encoding: Header<Option<String>>,
     ) -> Result<PremiumsResponse, ApiError> {
+        let markets = markets_now(&state).await?;
         let filter = Filter::parse(
             &state.settings,
+            &markets,
             pair.0.as_deref(),
             coin.0.as_deref(),
             flag.0.as_deref(),
@@ -450,11 +452,13 @@ impl PremiumsApi {
         /// Only this coin's premiums (any tracked coin); all coins when absent.
         coin: Query<Option<String>>,
     ) -> Result<StreamResponse, ApiError> {
-        let filter = coin
-            .0
-            .as_deref()
-            .map(|c| tracked_coin(&state.settings, c))
-            .transpose()?;
+        let filter = match coin.0.as_deref() {
+            Some(c) => {
+                let markets = markets_now(&state).await?;
+                Some(tracked_coin(&markets, &state.settings, c)?)
+            }
+            None => None,
+        };
         let (rx, slot) = state.streams.open().await?;
         let limit = state.settings.freshness.ticker_ms;
         let stream = futures::stream::unfold(Some((rx, slot)), move |open| {
@@ -524,8 +528,18 @@ impl PremiumsApi {
         foreign: Query<Option<String>>,
     ) -> Result<PremiumResponse, ApiError> {
         let s = &state.settings;
-        let coin = tracked_coin(s, &coin.0)?;
+        let markets = markets_now(&state).await?;
+        let coin = tracked_coin(&markets, s, &coin.0)?;
         let pair = configured_pair(s, korea.0.as_deref(), foreign.0.as_deref())?;
+        if !markets.tracks(&coin, pair) {
+            return Err(ApiError::new(
+                ErrorCode::UnknownCoin,
+                format!(
+                    "coin `{coin}` is not tracked on {pair}: {}",
+                    untracked(&markets, s, &coin)
+                ),
+            ));
+        }
         let premium = io(Service::Redis, state.cache.premium(&coin, pair)).await?;
         let now = Utc::now();
         match premium {
@@ -579,7 +593,12 @@ impl PremiumsApi {
         foreign: Query<Option<String>>,
     ) -> Result<HistoryResponse, ApiError> {
         let s = &state.settings;
-        let coin = tracked_coin(s, &coin.0)?;
+        let markets = markets_now(&state).await?;
+        // History outlives a listing: any coin a venue lists (or listed) is accepted.
+        let coin = match Coin::parse(&coin.0) {
+            Ok(c) if markets.registry.known_coins().contains(&c) => c,
+            _ => tracked_coin(&markets, s, &coin.0)?,
+        };
         let pair = configured_pair(s, korea.0.as_deref(), foreign.0.as_deref())?;
         let iv: Interval = interval.0.into();
         check_range(from.0, to.0, iv).map_err(ApiError::bad_request)?;

@@ -104,6 +104,7 @@ async fn swagger_ui_and_the_openapi_document_are_served() {
     let doc = app.get_ok("/openapi.json").await;
     let paths = doc["paths"].as_object().unwrap();
     for path in [
+        "/api/v1/markets",
         "/api/v1/premiums",
         "/api/v1/premiums/{coin}",
         "/api/v1/premiums/{coin}/history",
@@ -125,7 +126,7 @@ async fn swagger_ui_and_the_openapi_document_are_served() {
     ] {
         assert!(paths.contains_key(path), "{path} missing from the document");
     }
-    assert_eq!(paths.len(), 18, "{:?}", paths.keys().collect::<Vec<_>>());
+    assert_eq!(paths.len(), 19, "{:?}", paths.keys().collect::<Vec<_>>());
     assert_eq!(
         doc,
         serde_json::from_str::<Value>(&api::openapi_json()).unwrap()

@@ -79,6 +79,7 @@ async fn reads_answer_503_within_a_second_while_redis_is_down_and_recover_after(
     let conn = keyspace::connect_redis(&url, api::state::IO_TIMEOUT)
         .await
         .unwrap();
+    put_plain_markets(&conn, &settings).await;
     let state = api::AppState::new(settings.clone(), conn.clone(), store.clone(), None);
     let app = start(state, settings, conn, store, db_name).await;
     app.get_ok("/api/v1/premiums").await;
@@ -141,6 +142,7 @@ async fn postgres_backed_reads_answer_503_within_a_second_while_postgres_is_down
     let conn = keyspace::connect_redis(REDIS_URL, Duration::from_secs(5))
         .await
         .unwrap();
+    put_plain_markets(&conn, &settings).await;
     let state = api::AppState::new(settings.clone(), conn.clone(), store.clone(), None);
     let app = start(state, settings, conn, store, db_name).await;
     app.get_ok("/api/v1/positions").await;

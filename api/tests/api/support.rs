@@ -41,9 +41,62 @@ pub fn test_settings() -> (Settings, String) {
         database_url: format!("postgres://postgres@127.0.0.1:5432/{db_name}"),
         redis_prefix: format!("test-{id}"),
         admin_token: Some(Secret::new(TOKEN)),
+        coins: domain::CoinSelection::List(
+            ["BTC", "ETH", "XRP", "SOL", "DOGE"]
+                .iter()
+                .map(|c| domain::Coin::parse(c).unwrap())
+                .collect(),
+        ),
         ..Default::default()
     };
     (s, db_name)
+}
+
+/// Puts a market registry in force as `refresh-markets` would: every configured venue lists
+/// every coin of the settings' list plainly (multiplier 1), and every pair tracks them all.
+pub async fn put_plain_markets(conn: &RedisConn, settings: &Settings) {
+    let domain::CoinSelection::List(coins) = &settings.coins else {
+        panic!("API tests use an explicit coin list");
+    };
+    let now = chrono::Utc::now();
+    let mut registry = domain::Registry::default();
+    for venue in &settings.venues {
+        let listings = coins
+            .iter()
+            .chain(
+                std::iter::once(&domain::Coin::usdt())
+                    .filter(|_| venue.region() == domain::Region::Korea),
+            )
+            .map(|c| domain::Listing {
+                coin: c.clone(),
+                multiplier: rust_decimal::Decimal::ONE,
+                instrument: domain::Instrument {
+                    venue: *venue,
+                    symbol: c.to_string(),
+                    base: c.to_string(),
+                    status: domain::MarketStatus::Trading,
+                    english_name: None,
+                    contract_value: None,
+                    flags: Vec::new(),
+                },
+                excluded: None,
+            })
+            .collect();
+        registry.venues.insert(
+            *venue,
+            domain::VenueMarkets {
+                venue: *venue,
+                listings,
+                refreshed_at: now,
+                last_failure: None,
+            },
+        );
+    }
+    let universe = settings.pairs.iter().map(|p| (*p, coins.clone())).collect();
+    cache::Markets::new(conn.clone(), Keys::new(&settings.redis_prefix))
+        .put(&registry, &universe)
+        .await
+        .expect("registry written");
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -62,6 +115,7 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     let conn = keyspace::connect_redis(REDIS_URL, Duration::from_secs(5))
         .await
         .expect("local Redis answers");
+    put_plain_markets(&conn, &settings).await;
     let state = api::AppState::new(settings.clone(), conn.clone(), store.clone(), None);
     start(state, settings, conn, store, db_name).await
 }

@@ -45,6 +45,15 @@ impl MarketStatus {
     pub fn is_trading(self) -> bool {
         self == MarketStatus::Trading
     }
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            MarketStatus::Trading => "trading",
+            MarketStatus::Halted => "halted",
+            MarketStatus::PreOpen => "pre_open",
+            MarketStatus::Delisted => "delisted",
+        }
+    }
 }
 
 /// What a trader must know before acting on a premium.

@@ -2,12 +2,15 @@
 //! every premium with `domain::selection`, and writes them to the cache, the history and the
 //! PnL of open positions.
 
-use std::{collections::HashMap, time::Duration};
+use std::{
+    collections::{BTreeSet, HashMap},
+    time::Duration,
+};
 
 use chrono::{TimeZone, Utc};
 use domain::{
     Coin, FxRate, JobKind, SkipCause, Ticker, Venue,
-    selection::{pick_fx, premiums_from},
+    selection::{Universe, pick_fx, premiums_from},
 };
 use queue::{Job, metrics_names as m};
 use redis::AsyncCommands;
@@ -52,13 +55,21 @@ pub async fn run(ctx: &Ctx, job: &Job) -> JobResult {
     if !job.manual && job.attempt == 1 {
         wait_for_tick_fetches(ctx, job.tick).await?;
     }
+    let Some(markets) = ctx.markets.current().await? else {
+        return Ok("no market registry yet: nothing to compute".into());
+    };
     let now = Utc::now();
-    // The same (venue, coin) set the fetch-ticker jobs fetch, USDT on Korean venues included.
-    let wanted: Vec<(Venue, Coin)> = s
-        .venues
-        .iter()
-        .flat_map(|v| s.coins_for(*v).into_iter().map(move |c| (*v, c)))
-        .collect();
+    // Both sides of every tracked (coin, pair), and each Korean venue's USDT (the tether
+    // premium's FX).
+    let mut wanted: BTreeSet<(Venue, Coin)> = BTreeSet::new();
+    for (pair, coins) in &markets.universe {
+        wanted.insert((pair.korea, Coin::usdt()));
+        for c in coins {
+            wanted.insert((pair.korea, c.clone()));
+            wanted.insert((pair.foreign, c.clone()));
+        }
+    }
+    let wanted: Vec<(Venue, Coin)> = wanted.into_iter().collect();
     let (found, fx_rates) = tokio::try_join!(ctx.cache.tickers(&wanted), ctx.cache.fx_all())?;
     let tickers: HashMap<(Venue, Coin), Ticker> = wanted
         .into_iter()
@@ -69,15 +80,21 @@ pub async fn run(ctx: &Ctx, job: &Job) -> JobResult {
         Ok(fx) => Ok(fx),
         Err(why) => recover_fx(ctx, now).await.ok_or(why),
     };
-    let (premiums, skips) = premiums_from(&s.universe(), &tickers, fx.clone(), now);
+    let universe = Universe {
+        pairs: &markets.universe,
+        ticker_limit_ms: s.freshness.ticker_ms as i64,
+        registry: Some(&markets.registry),
+        max_deviation_pct: Some(s.mapping.max_deviation_pct),
+    };
+    let (premiums, skips) = premiums_from(&universe, &tickers, fx.clone(), now);
 
     ctx.cache.put_premiums(&premiums).await?;
     for skip in &skips {
         tracing::debug!(coin = %skip.coin, pair = %skip.pair, input = %skip.input, reason = %skip.reason, age_ms = ?skip.age_ms, "premium skipped");
-        let label = if skip.reason == SkipCause::Stale {
-            "stale"
-        } else {
-            "missing"
+        let label = match skip.reason {
+            SkipCause::Stale => "stale",
+            SkipCause::Suspect(_) => "suspect",
+            _ => "missing",
         };
         metrics::counter!(m::PREMIUM_SKIPPED_TOTAL, "reason" => label).increment(1);
         ctx.cache.put_skip(skip).await?;

@@ -1,12 +1,22 @@
-//! `fetch-ticker(venue, tick)`: every tracked coin of one venue in one request (within the
-//! shared rate limit), validated, into the hot cache and the history.
+//! `fetch-ticker(venue, tick)`: every listing of one venue that a tracked pair needs, in as few
+//! requests as the venue allows (within the shared rate limit), validated and converted to
+//! per-coin prices, into the hot cache and the history.
+//!
+//! What to request comes from the market registry in force (`refresh-markets`): the venue's
+//! symbols (`1000PEPEUSDT`) and multipliers. A venue that answers "unknown market" for a listed
+//! symbol has changed its listings since the last refresh, so a refresh is asked for (at most
+//! once per [`REFRESH_ASK_SECS`]).
 
 use std::time::{Duration, Instant};
 
+use domain::{ErrorClass, JobKind};
 use queue::{Job, metrics_names as m};
 use redis::AsyncCommands;
 
 use super::{Ctx, JobError, JobResult, history_lost, observe_fetch};
+
+/// How often a venue's unknown markets may ask for a registry refresh.
+const REFRESH_ASK_SECS: u64 = 30;
 
 pub async fn run(ctx: &Ctx, job: &Job) -> JobResult {
     let venue = job
@@ -16,26 +26,52 @@ pub async fn run(ctx: &Ctx, job: &Job) -> JobResult {
         .venues
         .get(&venue)
         .ok_or_else(|| JobError::Permanent(format!("venue `{venue}` is not enabled")))?;
-    ctx.limiter
-        .acquire(
-            venue,
-            ctx.settings.rate_limit(venue),
-            Duration::from_secs(2),
-        )
-        .await?;
-    let coins = ctx.settings.coins_for(venue);
-    let listings: Vec<_> = coins
-        .iter()
-        .map(|c| venues::plain_listing(venue, c))
-        .collect();
+    let Some(markets) = ctx.markets.current().await? else {
+        ask_for_refresh(ctx, "no market registry yet").await;
+        return Err(JobError::NoMarkets);
+    };
+    let listings = markets.fetch_list(venue);
+    if listings.is_empty() {
+        return Ok(format!("no tracked listings on {venue}"));
+    }
+    for _ in 0..client.requests_per_fetch(listings.len()) {
+        ctx.limiter
+            .acquire(
+                venue,
+                ctx.settings.rate_limit(venue),
+                Duration::from_secs(2),
+            )
+            .await?;
+    }
     let started = Instant::now();
     let result = client.fetch_tickers(&listings).await;
     observe_fetch(venue.as_str(), started, result.as_ref().err());
-    let batch = result?;
+    let batch = match result {
+        Err(e) if e.class() == ErrorClass::UnknownSymbol => {
+            ask_for_refresh(ctx, &format!("{venue}: {e}")).await;
+            return Err(e.into());
+        }
+        r => r?,
+    };
+    if let Some(skew) = batch.clock_skew_ms {
+        metrics::gauge!(m::VENUE_CLOCK_SKEW_MS, "venue" => venue.as_str()).set(skew as f64);
+        if let Err(e) = ctx.markets.put_clock_skew(venue, skew).await {
+            tracing::debug!(%venue, error = %e, "could not record the clock skew");
+        }
+    }
+    let mut unknown = 0;
     for (coin, e) in &batch.failures {
         tracing::warn!(%venue, %coin, error = %e, "ticker rejected");
         metrics::counter!(m::FETCH_ERRORS_TOTAL, "target" => venue.as_str(), "class" => e.class().as_str())
             .increment(1);
+        unknown += usize::from(e.class() == ErrorClass::UnknownSymbol);
+    }
+    if unknown > 0 {
+        ask_for_refresh(
+            ctx,
+            &format!("{venue} does not know {unknown} listed market(s)"),
+        )
+        .await;
     }
     if batch.tickers.is_empty()
         && let Some((_, e)) = batch.failures.into_iter().next()
@@ -58,6 +94,26 @@ pub async fn run(ctx: &Ctx, job: &Job) -> JobResult {
     Ok(format!(
         "{} tickers from {venue}, {} rejected",
         batch.tickers.len(),
-        coins.len() - batch.tickers.len()
+        listings.len() - batch.tickers.len()
     ))
+}
+
+/// Triggers `refresh-markets` (deduplicated while one is queued or running), at most once per
+/// [`REFRESH_ASK_SECS`] across replicas.
+pub(crate) async fn ask_for_refresh(ctx: &Ctx, why: &str) {
+    let first: Result<bool, _> = redis::cmd("SET")
+        .arg(ctx.keys.markets_refresh_asked())
+        .arg(1)
+        .arg("NX")
+        .arg("EX")
+        .arg(REFRESH_ASK_SECS)
+        .query_async(&mut ctx.conn.clone())
+        .await;
+    if !matches!(first, Ok(true)) {
+        return;
+    }
+    match ctx.enqueuer.trigger(JobKind::RefreshMarkets, None).await {
+        Ok(t) => tracing::info!(job = %t.id, why, "market registry refresh asked for"),
+        Err(e) => tracing::warn!(why, error = %e, "could not ask for a market registry refresh"),
+    }
 }

@@ -1,14 +1,15 @@
 //! The bodies of the job kinds, one module each: [`fetch_ticker`], [`fetch_fx`],
-//! [`compute_premium`]. [`Ctx`] is what they share; [`Ctx`] implements [`queue::Handler`], so the
+//! [`compute_premium`], [`refresh_markets`]. [`Ctx`] is what they share; [`Ctx`] implements [`queue::Handler`], so the
 //! queue's runner wraps every body with its record, timeout and retry decision.
 
 pub mod compute_premium;
 pub mod fetch_fx;
 pub mod fetch_ticker;
+pub mod refresh_markets;
 
 use std::{collections::HashMap, sync::Arc, time::Duration, time::Instant};
 
-use cache::{Cache, Positions};
+use cache::{Cache, Markets, MarketsError, Positions};
 use domain::{ErrorClass, FailureClass, JobKind, Venue};
 use keyspace::{Keys, RedisConn};
 use queue::{Enqueuer, Failure, Handler, Job, Records, metrics_names as m};
@@ -27,6 +28,8 @@ pub struct Ctx {
     pub cache: Cache,
     pub store: Store,
     pub positions: Positions,
+    /// The market registry in force (memoized per process).
+    pub markets: Markets,
     pub venues: HashMap<Venue, Arc<dyn VenueClient>>,
     /// In fallback order.
     pub fx: Vec<Arc<dyn FxClient>>,
@@ -65,6 +68,7 @@ impl Ctx {
         Ctx {
             cache: Cache::new(conn.clone(), &settings),
             positions: Positions::new(store.clone(), conn.clone(), keys.clone()),
+            markets: Markets::new(conn.clone(), keys.clone()),
             limiter: RateLimiter::new(conn.clone(), keys.clone()),
             records: enqueuer.records().clone(),
             enqueuer,
@@ -97,6 +101,23 @@ pub enum JobError {
     },
     #[error("{0}")]
     Permanent(String),
+    /// No market registry in Redis yet (a refresh has been asked for).
+    #[error("no market registry yet: refresh-markets has not put one in force")]
+    NoMarkets,
+    /// At least one venue's market list was refused; its last good list stays in force.
+    #[error("{0}")]
+    MarketsRefused(String),
+    #[error("stored market registry: {0}")]
+    Markets(String),
+}
+
+impl From<MarketsError> for JobError {
+    fn from(e: MarketsError) -> Self {
+        match e {
+            MarketsError::Redis(e) => JobError::Redis(e),
+            e => JobError::Markets(e.to_string()),
+        }
+    }
 }
 
 impl From<JobError> for Failure {
@@ -117,6 +138,9 @@ impl From<JobError> for Failure {
                 retry_after,
             ),
             JobError::Permanent(_) => (FailureClass::Permanent, false, None),
+            JobError::NoMarkets | JobError::MarketsRefused(_) | JobError::Markets(_) => {
+                (FailureClass::Markets, true, None)
+            }
         };
         Failure {
             message,
@@ -135,6 +159,7 @@ impl Handler for Ctx {
             JobKind::FetchTicker => fetch_ticker::run(self, job).await,
             JobKind::FetchFx => fetch_fx::run(self, job).await,
             JobKind::ComputePremium => compute_premium::run(self, job).await,
+            JobKind::RefreshMarkets => refresh_markets::run(self, job).await,
         };
         r.map_err(Failure::from)
     }
