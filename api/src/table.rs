@@ -34,9 +34,10 @@
 //! precompressed while the snapshot is built in each encoding the previous snapshot was asked
 //! for, so readers of a new tick do not wait for compression.
 //!
-//! The `ETag` is strong and the same for every encoding: a hash of the snapshot's version, its
-//! `as_of` and the canonical filter, so equal answers of one snapshot share it and any rebuild
-//! changes it.
+//! The `ETag` is weak (`W/"…"`) and the same for every encoding: a hash of the snapshot's
+//! version, its `as_of` and the canonical filter, so equal answers of one snapshot share it and
+//! any rebuild changes it. Weak, because the gzip, brotli and identity bodies of one answer are
+//! different bytes of the same content (RFC 9110 §8.8.1), and `If-None-Match` compares weakly.
 
 use std::{
     collections::HashMap,
@@ -374,7 +375,7 @@ fn etag(id: u64, filter_key: &str) -> String {
     let mut h = DefaultHasher::new();
     id.hash(&mut h);
     filter_key.hash(&mut h);
-    format!("\"{:016x}\"", h.finish())
+    format!("W/\"{:016x}\"", h.finish())
 }
 
 impl Variant {
@@ -608,10 +609,9 @@ fn serialize(
 /// Whether an `If-None-Match` value matches `etag` (weak comparison, as RFC 9110 asks for
 /// `If-None-Match`; `*` matches any).
 pub(crate) fn none_match_hits(if_none_match: &str, etag: &str) -> bool {
-    if_none_match
-        .split(',')
-        .map(str::trim)
-        .any(|t| t == "*" || t.strip_prefix("W/").unwrap_or(t) == etag)
+    if_none_match.split(',').map(str::trim).any(|t| {
+        t == "*" || t.strip_prefix("W/").unwrap_or(t) == etag.strip_prefix("W/").unwrap_or(etag)
+    })
 }
 
 #[cfg(test)]

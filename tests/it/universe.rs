@@ -14,7 +14,7 @@ use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
 use crate::{
-    support::{HEAVY, TestEnv, free_port},
+    support::{HEAVY, TestEnv, eventually, free_port},
     up::spawn_up_with_sim_at,
 };
 
@@ -367,5 +367,178 @@ async fn up_sim_serves_every_true_pairing_per_coin_and_follows_listing_changes()
         binance["multiplier"].as_str(),
         truth["multiplied"]["binance"]["PEPE"].as_str()
     );
+    env.cleanup().await;
+}
+
+/// A metadata glitch never delists the market: a venue whose list does not parse keeps its last
+/// good one (the refusal is recorded on it) while premiums go on. Listing changes are kept in
+/// PostgreSQL with validity times. A venue clock 9 hours ahead is measured, and its times are
+/// not used for freshness: its premiums stay fresh.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_glitch_keeps_the_last_good_list_changes_are_dated_and_a_skewed_clock_is_measured() {
+    let _heavy = HEAVY.lock().await;
+    let env = TestEnv::new(
+        sim::SimConfig {
+            realistic: true,
+            ..sim::SimConfig::default()
+        },
+        |s| s.coins = domain::CoinSelection::Auto,
+    )
+    .await;
+    let worker = env.spawn_worker().await;
+    let markets = cache::Markets::new(env.conn.clone(), env.keys());
+    let listed = |m: &cache::MarketsNow, v: domain::Venue| {
+        m.registry.venues.get(&v).map_or(0, |x| x.listings.len())
+    };
+    let first = eventually(Duration::from_secs(20), "a registry", || async {
+        markets.current().await.unwrap()
+    })
+    .await;
+    let binance = listed(&first, domain::Venue::Binance);
+    assert!(binance > 500, "binance lists {binance}");
+
+    // Binance's metadata turns to garbage: the refresh fails, the list in force stays.
+    env.sim_post(
+        "/_sim/faults",
+        json!({"venue": "binance", "malformed": true}),
+    )
+    .await;
+    let t = env
+        .enqueuer()
+        .trigger(domain::JobKind::RefreshMarkets, None)
+        .await
+        .unwrap();
+    let record = eventually(Duration::from_secs(20), "the refresh to fail", || async {
+        env.records()
+            .get(&t.id)
+            .await
+            .unwrap()
+            .filter(|r| r.attempts >= 1 && r.last_error.is_some())
+    })
+    .await;
+    assert_eq!(record.error_class.as_deref(), Some("markets"), "{record:?}");
+    let after = markets.current().await.unwrap().unwrap();
+    assert!(after.version > first.version);
+    assert_eq!(
+        listed(&after, domain::Venue::Binance),
+        binance,
+        "binance kept its list"
+    );
+    let failure = after.registry.venues[&domain::Venue::Binance]
+        .last_failure
+        .clone()
+        .expect("the refusal is recorded on the venue");
+    assert!(!failure.reason.is_empty(), "{failure:?}");
+    assert!(
+        after.registry.venues[&domain::Venue::Upbit]
+            .last_failure
+            .is_none(),
+        "the other venues refreshed"
+    );
+    let cleared = env
+        .http
+        .delete(format!("{}/_sim/faults", env.sim.base_url))
+        .send()
+        .await
+        .unwrap();
+    assert!(cleared.status().is_success());
+
+    // A new listing and a delisting are dated in PostgreSQL.
+    env.sim_post(
+        "/_sim/listings",
+        json!({"venue": "bybit", "coin": "NEWC", "action": "list"}),
+    )
+    .await;
+    env.sim_post(
+        "/_sim/listings",
+        json!({"venue": "bybit", "coin": "BTC", "action": "delist"}),
+    )
+    .await;
+    let before_refresh = chrono::Utc::now();
+    let t = env
+        .enqueuer()
+        .trigger(domain::JobKind::RefreshMarkets, None)
+        .await
+        .unwrap();
+    crate::support::job_reaches(&env, &t.id, domain::JobState::Done, Duration::from_secs(30)).await;
+    let store = env.store().await;
+    let newc = domain::Coin::parse("NEWC").unwrap();
+    let btc = domain::Coin::parse("BTC").unwrap();
+    let now = chrono::Utc::now();
+    let (symbol, multiplier, status, _) = store
+        .listing_at(domain::Venue::Bybit, &newc, now)
+        .await
+        .unwrap()
+        .expect("NEWC is listed on bybit from the refresh on");
+    assert_eq!(
+        (symbol.as_str(), multiplier, status.as_str()),
+        ("NEWCUSDT", Decimal::ONE, "trading")
+    );
+    assert!(
+        store
+            .listing_at(domain::Venue::Bybit, &newc, before_refresh)
+            .await
+            .unwrap()
+            .is_none(),
+        "NEWC was not listed before"
+    );
+    assert!(
+        store
+            .listing_at(domain::Venue::Bybit, &btc, now)
+            .await
+            .unwrap()
+            .is_none(),
+        "BTC is no longer listed on bybit"
+    );
+    assert!(
+        store
+            .listing_at(domain::Venue::Bybit, &btc, before_refresh)
+            .await
+            .unwrap()
+            .is_some(),
+        "a history row from before the delisting keeps its mapping"
+    );
+
+    // Bithumb's clock runs 9 hours ahead: measured, and its premiums stay fresh.
+    let nine_hours = 9 * 3_600_000_i64;
+    env.sim_post("/_sim/config", json!({"bithumb_clock_skew_ms": nine_hours}))
+        .await;
+    let skew = eventually(
+        Duration::from_secs(10),
+        "bithumb's skew measured",
+        || async {
+            markets
+                .clock_skews()
+                .await
+                .unwrap()
+                .get("bithumb")
+                .copied()
+                .filter(|s| (s - nine_hours).abs() < 10_000)
+        },
+    )
+    .await;
+    assert!((skew - nine_hours).abs() < 10_000);
+    let cache = env.cache();
+    let pair = domain::VenuePair::new(domain::Venue::Bithumb, domain::Venue::Binance).unwrap();
+    let eth = domain::Coin::parse("ETH").unwrap();
+    let since = chrono::Utc::now();
+    let p = eventually(
+        Duration::from_secs(10),
+        "a fresh bithumb premium",
+        || async {
+            cache
+                .premium(&eth, pair)
+                .await
+                .unwrap()
+                .filter(|p| p.computed_at > since + chrono::Duration::seconds(1))
+        },
+    )
+    .await;
+    let age = (p.computed_at - p.inputs.korea_observed_at).num_milliseconds();
+    assert!(
+        (0..5_000).contains(&age),
+        "korea observed {age} ms before computation"
+    );
+    drop(worker);
     env.cleanup().await;
 }

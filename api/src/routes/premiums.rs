@@ -371,7 +371,7 @@ impl PremiumsApi {
     /// `age_ms`/`stale` are as of `as_of`. Filters narrow the rows (all given filters must
     /// match; a list matches any of its values); an invalid value is 400 `bad_request` naming
     /// the parameter. The answer is gzip- or brotli-compressed when `Accept-Encoding` allows
-    /// (`br` preferred), and carries a strong `ETag` (the same for every encoding; it changes
+    /// (`br` preferred), and carries a weak `ETag` (the same for every encoding; it changes
     /// with the data and the filters): sending it back in `If-None-Match` answers 304 without a
     /// body while the table is unchanged.
     #[oai(
