@@ -203,6 +203,18 @@ async fn up_sim_serves_every_true_pairing_per_coin_and_follows_listing_changes()
         }
     }
     assert!(multiplier_premiums > 0, "multiplier coins are served");
+    // A premium names the instrument and multiplier its foreign price came from.
+    if want["upbit-binance"].contains("PEPE") {
+        let (status, pepe) = get(&env.http, &format!("{base}/api/v1/premiums/PEPE"))
+            .await
+            .unwrap();
+        assert_eq!(status, 200, "{pepe}");
+        assert_eq!(pepe["inputs"]["foreign_symbol"], "1000PEPEUSDT", "{pepe}");
+        assert_eq!(
+            pepe["inputs"]["foreign_multiplier"].as_str(),
+            truth["multiplied"]["binance"]["PEPE"].as_str()
+        );
+    }
 
     // The collision is never served; the renamed coin is served under its new name.
     for coin in truth["collisions"].as_array().unwrap() {
@@ -257,7 +269,8 @@ async fn up_sim_serves_every_true_pairing_per_coin_and_follows_listing_changes()
         flagged_seen > 0,
         "flagged coins are served with their flags"
     );
-    // Illiquid coins (last trade minutes old, quote current) have premiums.
+    // Illiquid coins (last trade minutes old, quote current) have premiums, and show both
+    // times.
     for coin in truth["illiquid"].as_array().unwrap() {
         let coin = coin.as_str().unwrap();
         for (pair, coins) in &want {
@@ -267,6 +280,24 @@ async fn up_sim_serves_every_true_pairing_per_coin_and_follows_listing_changes()
                     "illiquid {coin} has no premium on {pair}"
                 );
             }
+        }
+        if want["upbit-binance"].contains(coin) {
+            let (_, p) = get(&env.http, &format!("{base}/api/v1/premiums/{coin}"))
+                .await
+                .unwrap();
+            let time = |k: &str| {
+                chrono::DateTime::parse_from_rfc3339(
+                    p["inputs"][k]
+                        .as_str()
+                        .unwrap_or_else(|| panic!("{k}: {p}")),
+                )
+                .unwrap()
+            };
+            let lag = time("korea_observed_at") - time("korea_last_trade_at");
+            assert!(
+                lag > chrono::Duration::seconds(30),
+                "{coin}: last trade only {lag} before the quote"
+            );
         }
     }
 

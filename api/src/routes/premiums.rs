@@ -76,6 +76,14 @@ pub struct InputsView {
     pub fx_observed_at: Time,
     /// The Korean venue's own USDT/KRW price (basis of `usdt_rate`), when available.
     pub usdt_krw: Option<Dec>,
+    /// The foreign instrument the price came from, e.g. `1000PEPEUSDT`.
+    pub foreign_symbol: Option<String>,
+    /// Coins per quoted unit of that instrument (1000 for `1000PEPEUSDT`); `foreign_usd` is
+    /// already per coin.
+    pub foreign_multiplier: Option<Dec>,
+    /// When the coin last traded on the Korean venue. Freshness is judged on the quote time
+    /// (`korea_observed_at`), so an illiquid coin with a current quote still has a premium.
+    pub korea_last_trade_at: Option<Time>,
 }
 
 /// The premium of one coin on one pair. When no premium is cached, `available` is false, the
@@ -161,6 +169,9 @@ impl PremiumView {
                 fx_source: i.fx_source.into(),
                 fx_observed_at: i.fx_observed_at.into(),
                 usdt_krw: i.usdt_krw.map(Dec::from),
+                foreign_symbol: i.foreign_symbol.clone(),
+                foreign_multiplier: i.foreign_multiplier.map(|m| m.normalize().into()),
+                korea_last_trade_at: i.korea_last_trade_at.map(Time::from),
             });
         }
         view
