@@ -573,3 +573,88 @@ async fn a_glitch_keeps_the_last_good_list_changes_are_dated_and_a_skewed_clock_
     drop(worker);
     env.cleanup().await;
 }
+
+/// A venue that stops knowing a listed market (delisted between refreshes) makes fetch-ticker
+/// ask for a refresh by itself: the coin leaves the universe with no trigger from anyone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_market_answer_refreshes_the_registry_by_itself() {
+    let env = TestEnv::new(sim::SimConfig::default(), |_| {}).await;
+    let worker = env.spawn_worker().await;
+    let markets = cache::Markets::new(env.conn.clone(), env.keys());
+    let pair = domain::VenuePair::new(domain::Venue::Bithumb, domain::Venue::Binance).unwrap();
+    let xrp = domain::Coin::parse("XRP").unwrap();
+    let first = eventually(
+        Duration::from_secs(20),
+        "XRP tracked on bithumb",
+        || async {
+            markets
+                .current()
+                .await
+                .unwrap()
+                .filter(|m| m.tracks(&xrp, pair))
+        },
+    )
+    .await;
+    // Bithumb stops listing XRP: its /v1/ticker answers "Code not found" for the whole chunk.
+    env.sim_post(
+        "/_sim/listings",
+        json!({"venue": "bithumb", "coin": "XRP", "action": "delist"}),
+    )
+    .await;
+    let after = eventually(
+        Duration::from_secs(15),
+        "XRP dropped from bithumb",
+        || async {
+            markets
+                .current()
+                .await
+                .unwrap()
+                .filter(|m| m.version > first.version && !m.tracks(&xrp, pair))
+        },
+    )
+    .await;
+    assert!(
+        after.tracks(&domain::Coin::parse("ETH").unwrap(), pair),
+        "the other coins stay"
+    );
+    // The rest of bithumb's coins have premiums again (their chunk no longer names XRP).
+    let eth = domain::Coin::parse("ETH").unwrap();
+    let since = chrono::Utc::now();
+    eventually(
+        Duration::from_secs(10),
+        "a new bithumb ETH premium",
+        || async {
+            env.cache()
+                .premium(&eth, pair)
+                .await
+                .unwrap()
+                .filter(|p| p.computed_at > since)
+        },
+    )
+    .await;
+    drop(worker);
+    env.cleanup().await;
+}
+
+/// An explicit coin list naming a coin no venue lists stops the worker at start, naming the
+/// closest listed coins.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_coin_in_an_explicit_list_stops_the_start_with_the_closest_names() {
+    let env = TestEnv::new(sim::SimConfig::default(), |_| {}).await;
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_premium-spread"))
+        .arg("worker")
+        .envs(env.env())
+        .env("PREMIUM_COINS", "BTC,BTX")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("worker runs");
+    assert!(!out.status.success(), "the worker must not start");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("unknown coin `BTX`")
+            && stderr.contains("closest")
+            && stderr.contains("BTC"),
+        "{stderr}"
+    );
+    env.cleanup().await;
+}

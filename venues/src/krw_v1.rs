@@ -112,7 +112,8 @@ pub(crate) fn is_code_not_found(e: &FetchError) -> bool {
 /// request after the other. A chunk answering "Code not found" (one unlisted market fails the
 /// whole call) turns its listings into [`FetchError::UnknownSymbol`] failures without failing
 /// the other chunks; any other chunk error does too, under its own class. Only when every
-/// chunk fails is the first error the `Err`.
+/// chunk fails, and not all of them with "Code not found", is the first other error the `Err`
+/// (an unlisted market is a per-coin failure, so the caller can tell it from a failing venue).
 pub(crate) async fn fetch_markets(
     ep: &Endpoint,
     venue: Venue,
@@ -121,30 +122,35 @@ pub(crate) async fn fetch_markets(
 ) -> Result<TickerBatch, FetchError> {
     let mut batch = TickerBatch::default();
     let mut first_error = None;
-    let mut any_ok = false;
+    let mut answered = false;
     for part in listings.chunks(chunk.max(1)) {
         match fetch_chunk(ep, venue, part).await {
             Ok(b) => {
-                any_ok = true;
+                answered = true;
                 batch.tickers.extend(b.tickers);
                 batch.failures.extend(b.failures);
             }
             Err(e) => {
                 tracing::debug!(%venue, markets = part.len(), error = %e, "ticker chunk failed");
+                let unlisted = is_code_not_found(&e);
                 for l in part {
-                    let err = if is_code_not_found(&e) {
+                    let err = if unlisted {
                         FetchError::unknown_symbol(venue.as_str(), &l.instrument.symbol)
                     } else {
                         e.clone()
                     };
                     batch.failures.push((l.coin.clone(), err));
                 }
-                first_error.get_or_insert(e);
+                if unlisted {
+                    answered = true;
+                } else {
+                    first_error.get_or_insert(e);
+                }
             }
         }
     }
     match first_error {
-        Some(e) if !any_ok => Err(e),
+        Some(e) if !answered => Err(e),
         _ => Ok(batch),
     }
 }

@@ -115,12 +115,14 @@ fn bithumb_v1() -> Spec {
             "bithumb KRW-BTC trade_price: price must be positive, got 0",
         ),
         unlisted: Some(("XYZ", "KRW-XYZ")),
+        // "Code not found" names an unlisted market: per-coin failures, not a request error
+        // (`markets.rs` tests it); a refused request is an error.
         errors: &[ErrorCase {
-            fixture: "error_404.json",
-            status: 404,
+            fixture: "error_400.json",
+            status: 400,
             class: ErrorClass::Client,
             retryable: false,
-            mentions: "404: Code not found",
+            mentions: "less than or equal to 200 items",
         }],
     }
 }

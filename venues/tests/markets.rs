@@ -745,6 +745,8 @@ async fn a_code_not_found_chunk_fails_only_its_own_coins() {
 
 #[tokio::test]
 async fn when_every_chunk_fails_the_request_error_is_returned() {
+    // Every chunk names an unlisted market: per-coin unknown symbols (the worker asks for a
+    // registry refresh), not a failing venue.
     let server = serve(|_| {
         (
             200,
@@ -752,11 +754,29 @@ async fn when_every_chunk_fails_the_request_error_is_returned() {
         )
     })
     .await;
+    let batch = client(Venue::Bithumb, &server)
+        .fetch_tickers(&bithumb_listings(250))
+        .await
+        .unwrap();
+    assert_eq!(server.seen().len(), 2);
+    assert!(batch.tickers.is_empty());
+    assert_eq!(batch.failures.len(), 250);
+    for (_, err) in &batch.failures {
+        assert_class(err, ErrorClass::UnknownSymbol, false);
+    }
+
+    let server = serve(|_| {
+        (
+            400,
+            r#"{"error":{"name":400,"message":"Parameter 'markets' must be less than or equal to 200 items."}}"#.into(),
+        )
+    })
+    .await;
     let err = client(Venue::Bithumb, &server)
         .fetch_tickers(&bithumb_listings(250))
         .await
         .unwrap_err();
-    assert_class(&err, ErrorClass::Api, false);
+    assert_class(&err, ErrorClass::Client, false);
     assert_eq!(server.seen().len(), 2);
 
     let server = serve(|_| (503, "busy".into())).await;
