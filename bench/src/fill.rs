@@ -91,6 +91,9 @@ pub async fn run(a: Args) -> Result<(), String> {
                         foreign_symbol: None,
                         foreign_multiplier: None,
                         korea_last_trade_at: None,
+                        korea_book: None,
+                        foreign_book: None,
+                        funding: None,
                     },
                     now,
                 )

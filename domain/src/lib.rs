@@ -12,6 +12,7 @@
 //! the worker, the queue layer and the API), [`selection`] (which inputs a premium uses, which FX
 //! rate is in force, and why a premium is skipped).
 
+pub mod book;
 pub mod coin;
 pub mod fx;
 pub mod job;
@@ -23,6 +24,7 @@ pub mod selection;
 pub mod ticker;
 pub mod venue;
 
+pub use book::{BookError, BookTop, Depth, Fill, Funding, Level};
 pub use coin::{Coin, CoinError};
 pub use fx::{FxRate, FxSource};
 pub use job::{ErrorClass, FailureClass, JobKind, JobState};
@@ -32,7 +34,9 @@ pub use market::{
     map_korean, suspects,
 };
 pub use position::{Pnl, Position, PositionError, PositionSide};
-pub use premium::{Premium, PremiumError, PremiumInputs, display_rate, premium_rate};
+pub use premium::{
+    Executable, Fees, Premium, PremiumError, PremiumInputs, display_rate, premium_rate,
+};
 pub use price::{Price, PriceError};
 pub use selection::{SkipCause, SkipInput, SkipReason};
 pub use ticker::Ticker;

@@ -190,6 +190,8 @@ pub struct Universe<'a> {
     /// A premium further than this (percentage points) from the median of its pair is a
     /// `suspect` skip instead of a premium; `None` turns the gate off.
     pub max_deviation_pct: Option<Decimal>,
+    /// Taker fee per venue, as a fraction (`0.0005` = 5 bp), for the net executable premiums.
+    pub fees: &'a BTreeMap<Venue, Decimal>,
 }
 
 type Unusable = (SkipInput, SkipCause, Option<i64>);
@@ -278,12 +280,31 @@ pub fn premiums_from(
                 foreign_symbol: None,
                 foreign_multiplier: None,
                 korea_last_trade_at: k.last_trade_at,
+                korea_book: k.book,
+                foreign_book: f.book,
+                funding: f.funding,
             };
-            match Premium::compute(inputs, now) {
+            let fees = crate::Fees {
+                korea: universe.fees.get(&pair.korea).copied().unwrap_or_default(),
+                foreign: universe
+                    .fees
+                    .get(&pair.foreign)
+                    .copied()
+                    .unwrap_or_default(),
+            };
+            let book_skip = [(k, pair.korea), (f, pair.foreign)]
+                .into_iter()
+                .find(|(t, _)| t.book.is_none())
+                .map(|(t, venue)| {
+                    let why = t.book_error.as_deref().unwrap_or("missing");
+                    format!("{venue} {coin} book: {why}")
+                });
+            match Premium::compute(inputs, now).and_then(|p| p.with_books(fees)) {
                 Ok(mut p) => {
                     if let Some(r) = universe.registry {
                         describe(&mut p, r);
                     }
+                    p.executable_skip = book_skip;
                     premiums.push(p)
                 }
                 Err(e) => skips.push(skip(
@@ -383,6 +404,9 @@ mod tests {
             observed_at: now,
             fetched_at: now,
             last_trade_at: None,
+            book: None,
+            book_error: None,
+            funding: None,
         }
     }
 
@@ -455,6 +479,7 @@ mod tests {
             ticker_limit_ms: 5_000,
             registry: Some(&registry),
             max_deviation_pct: Some(Decimal::from(20)),
+            fees: &BTreeMap::new(),
         };
         let (premiums, skips) = premiums_from(&universe, &tickers, Ok(fx), now);
         assert_eq!(premiums.len(), 5, "{skips:?}");

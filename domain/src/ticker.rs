@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{Coin, Price, Venue};
+use crate::{BookTop, Coin, Funding, Price, Venue};
 
 /// The latest price of `coin` on `venue`. Korean venues quote KRW, foreign venues USDT.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -20,6 +20,15 @@ pub struct Ticker {
     /// When the coin last traded on the venue, where the venue says so (Korean venues).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_trade_at: Option<DateTime<Utc>>,
+    /// Best bid and ask (per coin), fetched with the price.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub book: Option<BookTop>,
+    /// Why `book` is missing although the venue answered (crossed, zero, empty side).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub book_error: Option<String>,
+    /// The perpetual's funding (foreign venues).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub funding: Option<Funding>,
 }
 
 impl Ticker {

@@ -354,6 +354,30 @@ impl Mapping {
     }
 }
 
+/// Order-book depth (`[depth]`): the coins whose books are fetched every tick for premiums at a
+/// size, and the slippage that bounds the largest size.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DepthSettings {
+    #[serde(deserialize_with = "list", serialize_with = "ser_list")]
+    pub coins: Vec<Coin>,
+    /// The largest size is the one whose entry rate stays within this many basis points of the
+    /// top-of-book entry rate.
+    pub slippage_bp: Decimal,
+}
+
+impl Default for DepthSettings {
+    fn default() -> Self {
+        DepthSettings {
+            coins: ["BTC", "ETH", "XRP"]
+                .iter()
+                .map(|c| Coin::parse(c).expect("valid default coin"))
+                .collect(),
+            slippage_bp: Decimal::new(10, 0),
+        }
+    }
+}
+
 /// The whole configuration.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -375,6 +399,11 @@ pub struct Settings {
     pub coins_exclude: Vec<Coin>,
     /// How venue instruments map to coins, and the sanity gate.
     pub mapping: Mapping,
+    /// Taker fee per venue in basis points (`fees.upbit = "5"` is 0.05 %), for the net entry and
+    /// exit premiums.
+    pub fees: BTreeMap<Venue, Decimal>,
+    /// Order-book depth for premiums at a size.
+    pub depth: DepthSettings,
     #[serde(deserialize_with = "list", serialize_with = "ser_list")]
     pub venues: Vec<Venue>,
     /// (Korean venue, foreign venue) pairs; the first is the default pair of the API.
@@ -416,6 +445,15 @@ impl Default for Settings {
             coins: CoinSelection::Auto,
             coins_exclude: Vec::new(),
             mapping: Mapping::default(),
+            // Standard taker fees (no discounts, no VIP tier).
+            fees: BTreeMap::from([
+                (Venue::Upbit, Decimal::new(5, 0)),
+                (Venue::Bithumb, Decimal::new(25, 0)),
+                (Venue::Binance, Decimal::new(5, 0)),
+                (Venue::Bybit, Decimal::new(55, 1)),
+                (Venue::Okx, Decimal::new(5, 0)),
+            ]),
+            depth: DepthSettings::default(),
             venues: Venue::ALL.to_vec(),
             pairs: vec![
                 VenuePair::new(Venue::Upbit, Venue::Binance).expect("valid pair"),
@@ -588,6 +626,18 @@ impl Settings {
         if let Err(e) = self.mapping.rules().validate() {
             return bad(format!("mapping: {e}"));
         }
+        if let Some((v, bp)) = self
+            .fees
+            .iter()
+            .find(|(_, bp)| **bp < Decimal::ZERO || **bp >= Decimal::from(1_000))
+        {
+            return bad(format!(
+                "fees.{v} = {bp} bp: expected 0 ≤ fee < 1000 basis points"
+            ));
+        }
+        if self.depth.slippage_bp <= Decimal::ZERO {
+            return bad("depth.slippage_bp must be positive (basis points)".into());
+        }
         if self.mapping.max_deviation_pct <= Decimal::ZERO {
             return bad("mapping.max_deviation_pct must be positive (percentage points)".into());
         }
@@ -750,6 +800,14 @@ impl Settings {
             &self.coins_exclude,
             &self.mapping.rules(),
         )
+    }
+
+    /// Taker fees per venue as fractions (`5` bp → `0.0005`).
+    pub fn fee_fractions(&self) -> BTreeMap<Venue, Decimal> {
+        self.fees
+            .iter()
+            .map(|(v, bp)| (*v, *bp / Decimal::from(10_000)))
+            .collect()
     }
 
     pub fn http_timeout(&self) -> Duration {

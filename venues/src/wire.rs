@@ -156,6 +156,9 @@ pub(crate) fn assemble<R>(
                 observed_at: q.observed_at,
                 fetched_at,
                 last_trade_at: q.last_trade_at,
+                book: None,
+                book_error: None,
+                funding: None,
             }),
             Err(e) => {
                 tracing::debug!(%venue, coin = %listing.coin, error = %e, "coin skipped");
@@ -261,6 +264,9 @@ mod tests {
             observed_at: at(observed_ms),
             fetched_at: at(fetched_ms),
             last_trade_at: trade_ms.map(at),
+            book: None,
+            book_error: None,
+            funding: None,
         }
     }
 

@@ -274,6 +274,9 @@ pub fn ticker(venue: Venue, c: &str, p: &str, age_ms: i64) -> Ticker {
         observed_at: ago(age_ms),
         fetched_at: ago(age_ms),
         last_trade_at: None,
+        book: None,
+        book_error: None,
+        funding: None,
     }
 }
 
@@ -313,6 +316,9 @@ pub fn premium(
             foreign_symbol: None,
             foreign_multiplier: None,
             korea_last_trade_at: None,
+            korea_book: None,
+            foreign_book: None,
+            funding: None,
         },
         at,
     )

@@ -80,7 +80,9 @@ pub async fn run(ctx: &Ctx, job: &Job) -> JobResult {
         Ok(fx) => Ok(fx),
         Err(why) => recover_fx(ctx, now).await.ok_or(why),
     };
+    let fees = s.fee_fractions();
     let universe = Universe {
+        fees: &fees,
         pairs: &markets.universe,
         ticker_limit_ms: s.freshness.ticker_ms as i64,
         registry: Some(&markets.registry),
