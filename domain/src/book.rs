@@ -257,6 +257,132 @@ fn walk_qty(levels: &[Level], qty: Decimal) -> Option<Fill> {
     None
 }
 
+/// A premium at a size: both legs filled through the fetched books for `size_krw` KRW of the
+/// Korean leg (the foreign leg hedges the same coins).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AtSize {
+    pub size_krw: Decimal,
+    /// Coins bought in Korea (and shorted abroad) for `size_krw`.
+    pub qty: Decimal,
+    /// Entry: buy Korea through the asks, short abroad through the bids.
+    pub korea_avg_ask: Price,
+    pub foreign_avg_bid: Price,
+    pub entry_rate: Decimal,
+    /// Exit of the same coins: sell Korea through the bids, cover abroad through the asks.
+    pub korea_avg_bid: Price,
+    pub foreign_avg_ask: Price,
+    pub exit_rate: Decimal,
+    /// The top-of-book entry rate the slippage is measured from.
+    pub top_entry_rate: Decimal,
+    /// The largest size (KRW) whose entry rate stays within the slippage of the top-of-book
+    /// entry rate.
+    pub max_size_krw: Decimal,
+    /// The largest size the fetched books can fill at all (both legs, entry and exit).
+    pub depth_krw: Decimal,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AtSizeError {
+    #[error("size_krw must be positive, got {0}")]
+    NotPositive(Decimal),
+    #[error(
+        "size_krw {size} exceeds the fetched depth: at most {depth_krw} KRW can be filled on both legs"
+    )]
+    BeyondDepth { size: Decimal, depth_krw: Decimal },
+    #[error("premium arithmetic failed")]
+    Arithmetic,
+}
+
+/// Entry and exit rates for `size_krw` KRW through both books at `usd_krw`, and the largest
+/// size within `slippage_bp` basis points (of rate: 10 bp = 0.10 percentage points) of the
+/// top-of-book entry rate. Never extrapolates beyond the fetched levels.
+pub fn at_size(
+    korea: &Depth,
+    foreign: &Depth,
+    usd_krw: Price,
+    size_krw: Decimal,
+    slippage_bp: Decimal,
+) -> Result<AtSize, AtSizeError> {
+    if size_krw <= Decimal::ZERO {
+        return Err(AtSizeError::NotPositive(size_krw));
+    }
+    let depth_krw = depth_krw(korea, foreign);
+    if size_krw > depth_krw {
+        return Err(AtSizeError::BeyondDepth {
+            size: size_krw,
+            depth_krw: depth_krw.round_dp(0),
+        });
+    }
+    let rate = |k: Price, f: Price| {
+        crate::premium_rate(k, f, usd_krw).map_err(|_| AtSizeError::Arithmetic)
+    };
+    let entry = |n: Decimal| -> Result<(Fill, Fill, Decimal), AtSizeError> {
+        let buy = korea
+            .buy_notional(n)
+            .ok_or(AtSizeError::BeyondDepth { size: n, depth_krw })?;
+        let short = foreign
+            .sell_qty(buy.qty)
+            .ok_or(AtSizeError::BeyondDepth { size: n, depth_krw })?;
+        Ok((buy, short, rate(buy.avg_price, short.avg_price)?))
+    };
+    let (buy, short, entry_rate) = entry(size_krw)?;
+    let sell = korea.sell_qty(buy.qty).ok_or(AtSizeError::BeyondDepth {
+        size: size_krw,
+        depth_krw,
+    })?;
+    let cover = foreign.buy_qty(buy.qty).ok_or(AtSizeError::BeyondDepth {
+        size: size_krw,
+        depth_krw,
+    })?;
+    let exit_rate = rate(sell.avg_price, cover.avg_price)?;
+    let top_entry_rate = rate(korea.asks[0].price, foreign.bids[0].price)?;
+    let limit = top_entry_rate + slippage_bp / Decimal::ONE_HUNDRED;
+    // The entry rate only rises with size (asks go up, bids go down): bisect.
+    let (mut lo, mut hi) = (Decimal::ZERO, depth_krw);
+    if entry(hi)?.2 <= limit {
+        lo = hi;
+    } else {
+        for _ in 0..60 {
+            let mid = (lo + hi) / Decimal::TWO;
+            if mid <= lo || mid >= hi {
+                break;
+            }
+            if entry(mid)?.2 <= limit {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+    }
+    Ok(AtSize {
+        size_krw,
+        qty: buy.qty,
+        korea_avg_ask: buy.avg_price,
+        foreign_avg_bid: short.avg_price,
+        entry_rate,
+        korea_avg_bid: sell.avg_price,
+        foreign_avg_ask: cover.avg_price,
+        exit_rate,
+        top_entry_rate,
+        max_size_krw: lo.round_dp(0),
+        depth_krw,
+    })
+}
+
+/// The largest KRW size both legs can fill, entering and exiting: the Korean asks' notional,
+/// or the KRW that buys as many coins as the thinnest of the other three sides holds.
+fn depth_krw(korea: &Depth, foreign: &Depth) -> Decimal {
+    let qty = |levels: &[Level]| levels.iter().map(|l| l.qty).sum::<Decimal>();
+    let asks_krw = Depth::notional(&korea.asks);
+    let max_qty = qty(&foreign.bids)
+        .min(qty(&korea.bids))
+        .min(qty(&foreign.asks));
+    match korea.buy_qty(max_qty) {
+        Some(f) => f.notional.min(asks_krw),
+        None => asks_krw,
+    }
+}
+
 /// A perpetual's funding: the rate to be settled at `next_funding_at`, and the interval.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Funding {
@@ -301,6 +427,56 @@ mod tests {
         assert_eq!(t.bid.value(), dec!(0.000009894));
         assert_eq!(t.ask.value(), dec!(0.000009895));
         assert_eq!(t.bid_qty, dec!(804200000));
+    }
+
+    #[test]
+    fn a_premium_at_a_size_walks_both_books_and_never_extrapolates() {
+        let now = Utc::now();
+        // Korea: asks 100 (1 coin), 110 (1 coin); bids 99 (2), 90 (5). Foreign (USD, fx 1): bids
+        // 0.09 … scaled: foreign prices are per coin in USD; fx = 1000.
+        let korea = Depth::new(
+            [(dec!(99000), dec!(2)), (dec!(90000), dec!(5))],
+            [(dec!(100000), dec!(1)), (dec!(110000), dec!(1))],
+            now,
+        )
+        .unwrap();
+        let foreign = Depth::new(
+            [(dec!(98), dec!(1.5)), (dec!(97), dec!(5))],
+            [(dec!(99), dec!(3)), (dec!(100), dec!(5))],
+            now,
+        )
+        .unwrap();
+        let fx = Price::new(dec!(1000)).unwrap();
+        // 155,000 KRW buys 1 coin at 100,000 and 0.5 at 110,000: 1.5 coins, avg 103,333.33…
+        let a = at_size(&korea, &foreign, fx, dec!(155000), dec!(10)).unwrap();
+        assert_eq!(a.qty, dec!(1.5));
+        assert_eq!(a.korea_avg_ask.value(), dec!(155000) / dec!(1.5));
+        // Short 1.5 coins abroad: all at 98.
+        assert_eq!(a.foreign_avg_bid.value(), dec!(98));
+        let rate = |k: Decimal, f: Decimal| (k - f * dec!(1000)) / (f * dec!(1000)) * dec!(100);
+        assert_eq!(a.entry_rate, rate(dec!(155000) / dec!(1.5), dec!(98)));
+        // Exit: sell 1.5 at 99,000; cover 1.5 at 99.
+        assert_eq!(a.exit_rate, rate(dec!(99000), dec!(99)));
+        assert_eq!(a.top_entry_rate, rate(dec!(100000), dec!(98)));
+        // Within 10 bp (0.10 points) of the top entry rate: 100,000 KRW at the first level plus
+        // x of the second, where (100,000 + x) / (1 + x / 110,000) = 98,000 × (1 + limit / 100);
+        // by hand x ≈ 1,088.7, so ≈ 101,089 KRW. The bound holds there and breaks just above.
+        assert_eq!(a.max_size_krw, dec!(101089), "{}", a.max_size_krw);
+        let limit = a.top_entry_rate + dec!(0.10);
+        let at = |n| {
+            at_size(&korea, &foreign, fx, n, dec!(10))
+                .unwrap()
+                .entry_rate
+        };
+        assert!(at(dec!(101088)) <= limit);
+        assert!(at(dec!(101091)) > limit);
+        // Depth: Korean asks hold 210,000 KRW (2 coins); every other side holds ≥ 2 coins.
+        assert_eq!(a.depth_krw, dec!(210000));
+        assert!(matches!(
+            at_size(&korea, &foreign, fx, dec!(210001), dec!(10)),
+            Err(AtSizeError::BeyondDepth { .. })
+        ));
+        assert!(at_size(&korea, &foreign, fx, dec!(0), dec!(10)).is_err());
     }
 
     #[test]

@@ -24,7 +24,7 @@ pub mod selection;
 pub mod ticker;
 pub mod venue;
 
-pub use book::{BookError, BookTop, Depth, Fill, Funding, Level};
+pub use book::{AtSize, AtSizeError, BookError, BookTop, Depth, Fill, Funding, Level, at_size};
 pub use coin::{Coin, CoinError};
 pub use fx::{FxRate, FxSource};
 pub use job::{ErrorClass, FailureClass, JobKind, JobState};
