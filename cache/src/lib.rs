@@ -73,6 +73,31 @@ impl Cache {
         pipe.exec_async(&mut self.conn.clone()).await
     }
 
+    /// Order books (levels, per coin) of the depth coins, as fresh as the tickers.
+    pub async fn put_depths(
+        &self,
+        venue: Venue,
+        depths: &[(Coin, domain::Depth)],
+    ) -> Result<(), redis::RedisError> {
+        if depths.is_empty() {
+            return Ok(());
+        }
+        let mut pipe = redis::pipe();
+        for (coin, d) in depths {
+            pipe.set_ex(self.keys.depth(venue, coin), json(d), self.ticker_ttl)
+                .ignore();
+        }
+        pipe.exec_async(&mut self.conn.clone()).await
+    }
+
+    pub async fn depth(
+        &self,
+        venue: Venue,
+        coin: &Coin,
+    ) -> Result<Option<domain::Depth>, redis::RedisError> {
+        self.get_json(self.keys.depth(venue, coin)).await
+    }
+
     pub async fn put_fx(&self, rate: &FxRate) -> Result<(), redis::RedisError> {
         let ttl = self
             .fx_ttl

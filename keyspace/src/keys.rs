@@ -4,6 +4,7 @@
 //! | --- | --- | --- | --- |
 //! | `{p}:q:{kind}:*` | apalis-redis | janitor | the queues of `fetch-ticker`, `fetch-fx`, `compute-premium`, `refresh-markets` |
 //! | `{p}:ticker:{venue}:{coin}` | string (JSON) | `cache.ticker_secs` (5 s) | latest ticker |
+//! | `{p}:depth:{venue}:{coin}` | string (JSON) | `cache.ticker_secs` (5 s) | order book levels of a `depth.coins` coin, per coin |
 //! | `{p}:fx:{source}` | string (JSON) | the source's freshness limit | latest USD/KRW of a source |
 //! | `{p}:premium:{coin}:{korea}-{foreign}` | string (JSON) | `cache.premium_secs` (5 s) | current premium |
 //! | `{p}:premium-history:{coin}:{korea}-{foreign}` | sorted set (score ms) | capped to `cache.history_len` | recent premiums |
@@ -55,6 +56,10 @@ impl Keys {
 
     pub fn ticker(&self, venue: Venue, coin: &Coin) -> String {
         format!("{}:ticker:{venue}:{coin}", self.prefix)
+    }
+
+    pub fn depth(&self, venue: Venue, coin: &Coin) -> String {
+        format!("{}:depth:{venue}:{coin}", self.prefix)
     }
 
     pub fn fx(&self, source: FxSource) -> String {

@@ -98,6 +98,12 @@ pub struct PositionView {
     pub pnl: Option<PnlView>,
     /// Why `pnl` is null.
     pub pnl_unavailable: Option<String>,
+    /// The PnL if the hedge were closed now at executable prices: the Korean leg sold at its
+    /// best bid and the short covered at the foreign best ask, each net of its venue's taker
+    /// fee (`korea_now = korea_bid × (1 − fee)`, `foreign_now = foreign_ask × (1 + fee)`).
+    pub pnl_at_exit: Option<PnlView>,
+    /// Why `pnl_at_exit` is null (no current book, closed position, …).
+    pub pnl_at_exit_unavailable: Option<String>,
 }
 
 #[derive(Debug, Object)]
@@ -131,6 +137,8 @@ pub enum PositionsResponse {
 struct Live {
     tickers: HashMap<(Venue, Coin), Ticker>,
     fx: Result<FxRate, String>,
+    /// Taker fee per venue, as a fraction.
+    fees: std::collections::BTreeMap<Venue, Decimal>,
     now: DateTime<Utc>,
     limit_ms: i64,
 }
@@ -160,6 +168,7 @@ async fn live(state: &AppState, positions: &[Position]) -> Result<Live, String> 
             .filter_map(|(k, t)| t.map(|t| (k, t)))
             .collect(),
         fx: pick_fx(&state.settings.fx_policy(), &rates, now),
+        fees: state.settings.fee_fractions(),
         now,
         limit_ms: state.settings.freshness.ticker_ms as i64,
     })
@@ -178,12 +187,36 @@ impl Live {
     }
 
     fn pnl(&self, p: &Position) -> Result<PnlView, String> {
+        let korea = self.price(p.pair.korea, &p.coin)?;
+        let foreign = self.price(p.pair.foreign, &p.coin)?;
+        self.pnl_at(p, korea, foreign)
+    }
+
+    /// The PnL at the prices closing the hedge would get: the Korean best bid less its fee, the
+    /// foreign best ask plus its fee.
+    fn pnl_at_exit(&self, p: &Position) -> Result<PnlView, String> {
+        let book = |venue: Venue| -> Result<domain::BookTop, String> {
+            self.price(venue, &p.coin)?;
+            let t = &self.tickers[&(venue, p.coin.clone())];
+            t.book.ok_or_else(|| match &t.book_error {
+                Some(why) => format!("{venue} {} book: {why}", p.coin),
+                None => format!("no current {venue} {} book", p.coin),
+            })
+        };
+        let (k, f) = (book(p.pair.korea)?, book(p.pair.foreign)?);
+        let fee = |v: Venue| self.fees.get(&v).copied().unwrap_or_default();
+        let korea = Price::new(k.bid.value() * (Decimal::ONE - fee(p.pair.korea)))
+            .map_err(|e| e.to_string())?;
+        let foreign = Price::new(f.ask.value() * (Decimal::ONE + fee(p.pair.foreign)))
+            .map_err(|e| e.to_string())?;
+        self.pnl_at(p, korea, foreign)
+    }
+
+    fn pnl_at(&self, p: &Position, korea: Price, foreign: Price) -> Result<PnlView, String> {
         let fx = self
             .fx
             .as_ref()
             .map_err(|why| format!("no fresh USD/KRW rate: {why}"))?;
-        let korea = self.price(p.pair.korea, &p.coin)?;
-        let foreign = self.price(p.pair.foreign, &p.coin)?;
         let Pnl {
             korea_pnl,
             foreign_pnl_krw,
@@ -213,15 +246,19 @@ impl Live {
 }
 
 fn position_view(p: Position, live: &Result<Live, String>) -> PositionView {
-    let pnl = if !p.is_open() {
-        Err("position is closed".to_string())
-    } else {
-        live.as_ref().map_err(Clone::clone).and_then(|l| l.pnl(&p))
-    };
-    let (pnl, pnl_unavailable) = match pnl {
+    let split = |r: Result<PnlView, String>| match r {
         Ok(v) => (Some(v), None),
         Err(why) => (None, Some(why)),
     };
+    let valued = |f: fn(&Live, &Position) -> Result<PnlView, String>| {
+        if !p.is_open() {
+            Err("position is closed".to_string())
+        } else {
+            live.as_ref().map_err(Clone::clone).and_then(|l| f(l, &p))
+        }
+    };
+    let (pnl, pnl_unavailable) = split(valued(Live::pnl));
+    let (pnl_at_exit, pnl_at_exit_unavailable) = split(valued(Live::pnl_at_exit));
     PositionView {
         id: p.id,
         coin: p.coin.to_string(),
@@ -240,6 +277,8 @@ fn position_view(p: Position, live: &Result<Live, String>) -> PositionView {
         open: p.closed_at.is_none(),
         pnl,
         pnl_unavailable,
+        pnl_at_exit,
+        pnl_at_exit_unavailable,
     }
 }
 

@@ -17,6 +17,7 @@ use poem_openapi::{
     registry::{MetaSchemaRef, Registry},
     types::Type,
 };
+use rust_decimal::Decimal;
 use store::{Bucket, Interval};
 use tokio::sync::broadcast::error::RecvError;
 
@@ -84,6 +85,12 @@ pub struct InputsView {
     /// When the coin last traded on the Korean venue. Freshness is judged on the quote time
     /// (`korea_observed_at`), so an illiquid coin with a current quote still has a premium.
     pub korea_last_trade_at: Option<Time>,
+    /// Best bid and ask of the Korean market, KRW per coin.
+    pub korea_bid: Option<Dec>,
+    pub korea_ask: Option<Dec>,
+    /// Best bid and ask of the foreign market, USDT per coin (after the multiplier).
+    pub foreign_bid: Option<Dec>,
+    pub foreign_ask: Option<Dec>,
 }
 
 /// The premium of one coin on one pair. When no premium is cached, `available` is false, the
@@ -117,6 +124,52 @@ pub struct PremiumView {
     /// Market flags of either leg (warning, caution, suspended deposits or withdrawals, foreign
     /// market not trading, suspect); empty when none or when no premium is cached.
     pub flags: Vec<MarketFlagName>,
+    /// Entering the hedge: buy Korea at its ask, short abroad at its bid:
+    /// `(korea_ask − foreign_bid × usd_krw) / (foreign_bid × usd_krw) × 100`.
+    pub entry_rate: Option<Dec>,
+    /// Exiting it: sell Korea at its bid, cover abroad at its ask:
+    /// `(korea_bid − foreign_ask × usd_krw) / (foreign_ask × usd_krw) × 100`.
+    pub exit_rate: Option<Dec>,
+    /// The same after both venues' taker fees (`fees.<venue>`): Korean price × (1 ± fee),
+    /// foreign price × (1 ∓ fee).
+    pub entry_rate_net: Option<Dec>,
+    pub exit_rate_net: Option<Dec>,
+    /// The four above with the Korean venue's USDT/KRW in place of USD/KRW.
+    pub usdt_entry_rate: Option<Dec>,
+    pub usdt_exit_rate: Option<Dec>,
+    pub usdt_entry_rate_net: Option<Dec>,
+    pub usdt_exit_rate_net: Option<Dec>,
+    /// Why the entry and exit rates are missing (a crossed, zero or missing book).
+    pub executable_skip: Option<String>,
+    /// The foreign perpetual's funding rate for the next settlement, a fraction (`0.0001` =
+    /// 0.01 %); longs pay shorts when positive.
+    pub funding_rate: Option<Dec>,
+    pub next_funding_at: Option<Time>,
+    pub funding_interval_hours: Option<u32>,
+    /// `?size_krw=N` only: both legs filled through the fetched books for N KRW.
+    pub at_size: Option<AtSizeView>,
+}
+
+/// A premium at a size: average fills of both legs through the books.
+#[derive(Debug, Clone, Object)]
+pub struct AtSizeView {
+    pub size_krw: Dec,
+    /// Coins bought in Korea and shorted abroad.
+    pub qty: Dec,
+    pub korea_avg_ask: Dec,
+    pub foreign_avg_bid: Dec,
+    pub entry_rate: Dec,
+    pub korea_avg_bid: Dec,
+    pub foreign_avg_ask: Dec,
+    pub exit_rate: Dec,
+    /// The top-of-book entry rate (from these books).
+    pub top_entry_rate: Dec,
+    /// The largest size whose entry rate stays within `depth.slippage_bp` of the top-of-book
+    /// entry rate.
+    pub max_size_krw: Dec,
+    pub slippage_bp: Dec,
+    /// The largest size the fetched books can fill on both legs.
+    pub depth_krw: Dec,
 }
 
 impl PremiumView {
@@ -145,6 +198,19 @@ impl PremiumView {
             age_ms: None,
             skip: skip.map(SkipView::from),
             flags: Vec::new(),
+            entry_rate: None,
+            exit_rate: None,
+            entry_rate_net: None,
+            exit_rate_net: None,
+            usdt_entry_rate: None,
+            usdt_exit_rate: None,
+            usdt_entry_rate_net: None,
+            usdt_exit_rate_net: None,
+            executable_skip: None,
+            funding_rate: None,
+            next_funding_at: None,
+            funding_interval_hours: None,
+            at_size: None,
         };
         if let Some(p) = premium {
             let age = (now - p.observed_at).num_milliseconds().max(0);
@@ -160,6 +226,22 @@ impl PremiumView {
             view.computed_at = Some(p.computed_at.into());
             view.age_ms = Some(age);
             view.flags = p.flags.iter().map(|f| MarketFlagName::from(*f)).collect();
+            if let Some(e) = p.executable {
+                view.entry_rate = Some(e.entry_rate.into());
+                view.exit_rate = Some(e.exit_rate.into());
+                view.entry_rate_net = Some(e.entry_rate_net.into());
+                view.exit_rate_net = Some(e.exit_rate_net.into());
+                view.usdt_entry_rate = e.usdt_entry_rate.map(Dec);
+                view.usdt_exit_rate = e.usdt_exit_rate.map(Dec);
+                view.usdt_entry_rate_net = e.usdt_entry_rate_net.map(Dec);
+                view.usdt_exit_rate_net = e.usdt_exit_rate_net.map(Dec);
+            }
+            view.executable_skip = p.executable_skip.clone();
+            if let Some(f) = i.funding {
+                view.funding_rate = Some(f.rate.into());
+                view.next_funding_at = Some(f.next_funding_at.into());
+                view.funding_interval_hours = f.interval_hours;
+            }
             view.inputs = Some(InputsView {
                 korea_krw: i.korea_krw.into(),
                 korea_observed_at: i.korea_observed_at.into(),
@@ -172,6 +254,10 @@ impl PremiumView {
                 foreign_symbol: i.foreign_symbol.clone(),
                 foreign_multiplier: i.foreign_multiplier.map(|m| m.normalize().into()),
                 korea_last_trade_at: i.korea_last_trade_at.map(Time::from),
+                korea_bid: i.korea_book.map(|b| b.bid.into()),
+                korea_ask: i.korea_book.map(|b| b.ask.into()),
+                foreign_bid: i.foreign_book.map(|b| b.bid.into()),
+                foreign_ask: i.foreign_book.map(|b| b.ask.into()),
             });
         }
         view
@@ -370,6 +456,64 @@ pub(crate) fn check_range(
     Ok(())
 }
 
+/// `size_krw` applies to the coins whose books are fetched (`depth.coins`).
+fn check_depth_coin(settings: &settings::Settings, coin: &Coin) -> Result<(), ApiError> {
+    if settings.depth.coins.contains(coin) {
+        return Ok(());
+    }
+    let names: Vec<String> = settings
+        .depth
+        .coins
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    Err(ApiError::bad_request(format!(
+        "size_krw: order books are fetched for depth.coins only ({}), not {coin}",
+        names.join(", ")
+    )))
+}
+
+/// `at_size` for `size` KRW of `coin` on `pair`, from the cached books of both legs.
+async fn at_size_view(
+    state: &AppState,
+    coin: &Coin,
+    pair: VenuePair,
+    usd_krw: domain::Price,
+    size: Decimal,
+) -> Result<AtSizeView, ApiError> {
+    let s = &state.settings;
+    let (korea, foreign) = io(Service::Redis, async {
+        tokio::try_join!(
+            state.cache.depth(pair.korea, coin),
+            state.cache.depth(pair.foreign, coin)
+        )
+    })
+    .await?;
+    let (Some(korea), Some(foreign)) = (korea, foreign) else {
+        return Err(ApiError::new(
+            ErrorCode::PremiumUnavailable,
+            format!("no current order book of {coin} on both sides of {pair}"),
+        ));
+    };
+    let slippage = s.depth.slippage_bp;
+    let a = domain::at_size(&korea, &foreign, usd_krw, size, slippage)
+        .map_err(|e| ApiError::bad_request(format!("size_krw: {e}")))?;
+    Ok(AtSizeView {
+        size_krw: a.size_krw.into(),
+        qty: a.qty.into(),
+        korea_avg_ask: a.korea_avg_ask.into(),
+        foreign_avg_bid: a.foreign_avg_bid.into(),
+        entry_rate: a.entry_rate.into(),
+        korea_avg_bid: a.korea_avg_bid.into(),
+        foreign_avg_ask: a.foreign_avg_ask.into(),
+        exit_rate: a.exit_rate.into(),
+        top_entry_rate: a.top_entry_rate.into(),
+        max_size_krw: a.max_size_krw.into(),
+        slippage_bp: slippage.into(),
+        depth_krw: a.depth_krw.into(),
+    })
+}
+
 pub struct PremiumsApi;
 
 #[OpenApi(tag = "ApiTags::Premiums")]
@@ -537,10 +681,31 @@ impl PremiumsApi {
         korea: Query<Option<String>>,
         /// Foreign venue of the pair (binance, bybit, okx); default: the default pair's.
         foreign: Query<Option<String>>,
+        /// A size in KRW (a decimal string, e.g. `50000000`): adds `at_size`, both legs filled
+        /// through the fetched order books (coins of `depth.coins` only). Beyond the fetched
+        /// depth the answer is 400 with the depth available.
+        size_krw: Query<Option<String>>,
     ) -> Result<PremiumResponse, ApiError> {
         let s = &state.settings;
+        let size = size_krw
+            .0
+            .as_deref()
+            .map(|raw| {
+                Decimal::from_str_exact(raw.trim())
+                    .ok()
+                    .filter(|d| *d > Decimal::ZERO)
+                    .ok_or_else(|| {
+                        ApiError::bad_request(format!(
+                            "size_krw: `{raw}` is not a positive decimal number of KRW"
+                        ))
+                    })
+            })
+            .transpose()?;
         let markets = markets_now(&state).await?;
         let coin = tracked_coin(&markets, s, &coin.0)?;
+        if size.is_some() {
+            check_depth_coin(s, &coin)?;
+        }
         let pair = configured_pair(s, korea.0.as_deref(), foreign.0.as_deref())?;
         if !markets.tracks(&coin, pair) {
             return Err(ApiError::new(
@@ -554,14 +719,15 @@ impl PremiumsApi {
         let premium = io(Service::Redis, state.cache.premium(&coin, pair)).await?;
         let now = Utc::now();
         match premium {
-            Some(p) => Ok(PremiumResponse::Ok(Json(PremiumView::build(
-                &coin,
-                pair,
-                Some(p),
-                None,
-                now,
-                s.freshness.ticker_ms,
-            )))),
+            Some(p) => {
+                let usd_krw = p.inputs.usd_krw;
+                let mut view =
+                    PremiumView::build(&coin, pair, Some(p), None, now, s.freshness.ticker_ms);
+                if let Some(size) = size {
+                    view.at_size = Some(at_size_view(&state, &coin, pair, usd_krw, size).await?);
+                }
+                Ok(PremiumResponse::Ok(Json(view)))
+            }
             None => {
                 let skip = io(Service::Redis, state.cache.skip(&coin, pair)).await?;
                 let why = match &skip {
