@@ -106,6 +106,9 @@ pub struct Bucket {
     pub low: Decimal,
     pub close: Decimal,
     pub usdt_close: Option<Decimal>,
+    /// The last entry and exit rates of the bucket (rows computed with both books).
+    pub entry_close: Option<Decimal>,
+    pub exit_close: Option<Decimal>,
     pub count: i64,
 }
 
@@ -389,12 +392,22 @@ impl Store {
             .collect();
         let observed: Vec<DateTime<Utc>> = premiums.iter().map(|p| p.observed_at).collect();
         let computed: Vec<DateTime<Utc>> = premiums.iter().map(|p| p.computed_at).collect();
+        let entry: Vec<Option<Decimal>> = premiums
+            .iter()
+            .map(|p| p.executable.map(|e| e.entry_rate))
+            .collect();
+        let exit: Vec<Option<Decimal>> = premiums
+            .iter()
+            .map(|p| p.executable.map(|e| e.exit_rate))
+            .collect();
         let r = sqlx::query(
             "INSERT INTO premiums (coin, korea_venue, foreign_venue, ts, rate, usdt_rate, korea_krw,
-                                   foreign_usd, usd_krw, fx_source, usdt_krw, observed_at, computed_at)
+                                   foreign_usd, usd_krw, fx_source, usdt_krw, observed_at, computed_at,
+                                   entry_rate, exit_rate)
              SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::numeric[],
                                   $6::numeric[], $7::numeric[], $8::numeric[], $9::numeric[], $10::text[],
-                                  $11::numeric[], $12::timestamptz[], $13::timestamptz[])
+                                  $11::numeric[], $12::timestamptz[], $13::timestamptz[],
+                                  $14::numeric[], $15::numeric[])
              ON CONFLICT DO NOTHING",
         )
         .bind(coins)
@@ -410,6 +423,8 @@ impl Store {
         .bind(usdt_krw)
         .bind(observed)
         .bind(computed)
+        .bind(entry)
+        .bind(exit)
         .execute(&self.pool)
         .await?;
         Ok(r.rows_affected())
@@ -432,6 +447,8 @@ impl Store {
                     min(rate) AS low,
                     (array_agg(rate ORDER BY ts DESC))[1] AS close,
                     (array_agg(usdt_rate ORDER BY ts DESC))[1] AS usdt_close,
+                    (array_agg(entry_rate ORDER BY ts DESC) FILTER (WHERE entry_rate IS NOT NULL))[1] AS entry_close,
+                    (array_agg(exit_rate ORDER BY ts DESC) FILTER (WHERE exit_rate IS NOT NULL))[1] AS exit_close,
                     count(*) AS n
              FROM premiums
              WHERE coin = $2 AND korea_venue = $3 AND foreign_venue = $4 AND ts >= $5 AND ts < $6
@@ -455,6 +472,8 @@ impl Store {
                     low: r.try_get("low")?,
                     close: r.try_get("close")?,
                     usdt_close: r.try_get("usdt_close")?,
+                    entry_close: r.try_get("entry_close")?,
+                    exit_close: r.try_get("exit_close")?,
                     count: r.try_get("n")?,
                 })
             })

@@ -340,6 +340,10 @@ pub struct BucketView {
     pub close: Dec,
     /// Close of the USDT-basis rate.
     pub usdt_close: Option<Dec>,
+    /// Last entry rate (buy Korea at the ask, short abroad at the bid) in the bucket.
+    pub entry_close: Option<Dec>,
+    /// Last exit rate (sell Korea at the bid, cover abroad at the ask) in the bucket.
+    pub exit_close: Option<Dec>,
     /// Rows (ticks) in the bucket.
     pub count: i64,
 }
@@ -353,6 +357,8 @@ impl From<Bucket> for BucketView {
             low: b.low.into(),
             close: b.close.into(),
             usdt_close: b.usdt_close.map(Dec),
+            entry_close: b.entry_close.map(Dec),
+            exit_close: b.exit_close.map(Dec),
             count: b.count,
         }
     }
