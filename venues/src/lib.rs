@@ -64,7 +64,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use domain::{
-    Coin, Decimal, FxRate, FxSource, Instrument, Listing, MarketStatus, Ticker, Venue,
+    Coin, Decimal, Depth, FxRate, FxSource, Instrument, Listing, MarketStatus, Ticker, Venue,
     venue::Upstream,
 };
 use serde::{Deserialize, Serialize};
@@ -164,11 +164,18 @@ pub trait VenueClient: Send + Sync {
     async fn fetch_tickers(&self, listings: &[Listing]) -> Result<TickerBatch, FetchError>;
 
     /// How many requests (rate-limit tokens) [`VenueClient::fetch_tickers`] of `n` listings
-    /// sends. One for every venue but Bithumb's v1 API, which caps a request at 200 markets.
+    /// sends at most, books and funding included (see the crate docs' table).
     fn requests_per_fetch(&self, n: usize) -> u32 {
         let _ = n;
         1
     }
+
+    /// Up to `levels` levels a side of `listing`'s book, per coin (prices ÷ the multiplier,
+    /// sizes × it, OKX contracts × `contract_value`), zero padding dropped. Errors are
+    /// classified like the ticker paths (statuses, HTTP-200 error bodies); a crossed or empty
+    /// book is [`FetchError::InvalidPrice`], a market the venue does not know
+    /// [`FetchError::UnknownSymbol`] or its error body.
+    async fn fetch_depth(&self, listing: &Listing, levels: usize) -> Result<Depth, FetchError>;
 }
 
 /// The listing of a plain `coin` on `venue` for callers without a market registry: multiplier
