@@ -314,8 +314,7 @@ impl BinanceClient {
     where
         for<'a> Quote: TryFrom<&'a R, Error = FetchError>,
     {
-        let rows: HashMap<&str, &R> = rows.iter().map(|r| (key(r), r)).collect();
-        let rows: HashMap<String, &R> = rows.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        let rows: HashMap<String, &R> = rows.iter().map(|r| (key(r).to_string(), r)).collect();
         let mut batch = assemble(
             Venue::Binance,
             listings,
