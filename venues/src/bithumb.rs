@@ -10,6 +10,11 @@
 //! - [`BithumbApi::Legacy`]: `GET /public/ticker/ALL_KRW`, every coin in one body, every value a
 //!   string, errors as HTTP 200 with `status != "0000"`.
 //!
+//! Books (either API): `GET /v1/orderbook?markets=…` for the priced markets, in requests of
+//! at most [`MAX_MARKETS_PER_REQUEST`] like the v1 tickers (15 units a market when several
+//! are asked); a failing one leaves the prices, the tickers' `book_error` says why. Depth:
+//! `GET /v1/orderbook?markets=KRW-X` (30 units for one market).
+//!
 //! Markets: three requests that must all succeed (else the refresh is an error, so a caller
 //! keeps its last set with flags rather than one without):
 //! `GET /v1/market/all?isDetails=true` (KRW markets; `market_warning: "CAUTION"` is
@@ -27,7 +32,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use domain::{Instrument, Listing, MarketFlag, MarketStatus, Venue, venue::Upstream};
+use domain::{Depth, Instrument, Listing, MarketFlag, MarketStatus, Venue, venue::Upstream};
 use serde::Deserialize;
 
 use crate::{
@@ -311,16 +316,23 @@ impl VenueClient for BithumbClient {
             }
         };
         settle_clock(&mut batch);
+        krw_v1::add_books(&self.ep, &mut batch, listings, MAX_MARKETS_PER_REQUEST).await;
         Ok(batch)
     }
 
+    /// Tickers (⌈n/200⌉ on v1, one on legacy) plus ⌈n/200⌉ order book requests.
     fn requests_per_fetch(&self, n: usize) -> u32 {
+        let chunks = u32::try_from(n.div_ceil(MAX_MARKETS_PER_REQUEST))
+            .unwrap_or(u32::MAX)
+            .max(1);
         match self.api {
-            BithumbApi::V1 => u32::try_from(n.div_ceil(MAX_MARKETS_PER_REQUEST))
-                .unwrap_or(u32::MAX)
-                .max(1),
-            BithumbApi::Legacy => 1,
+            BithumbApi::V1 => chunks.saturating_mul(2),
+            BithumbApi::Legacy => chunks.saturating_add(1),
         }
+    }
+
+    async fn fetch_depth(&self, listing: &Listing, levels: usize) -> Result<Depth, FetchError> {
+        krw_v1::fetch_depth(&self.ep, listing, levels).await
     }
 }
 

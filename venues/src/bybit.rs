@@ -5,6 +5,10 @@
 //! thing: `markPrice` for [`BinancePrice::Mark`] (default), `lastPrice` for
 //! [`BinancePrice::Last`]. The observation time is the response's top-level `time`.
 //!
+//! Books (`bid1Price`/`bid1Size`/`ask1Price`/`ask1Size`) and funding (`fundingRate`,
+//! `nextFundingTime`, `fundingIntervalHour`) come from the same ticker rows: no extra request.
+//! Depth: `GET /v5/market/orderbook?category=linear&symbol=…&limit=…` (≤ 500 levels).
+//!
 //! Limits: 600 req / 5 s per IP; over it Bybit answers HTTP 403 "access too frequent" and wants
 //! ≥ 10 minutes of quiet (a rate limit here, not a permanent 403); `retCode 10006` is the
 //! per-account limit.
@@ -20,13 +24,16 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use chrono::Utc;
-use domain::{Instrument, Listing, MarketStatus, Venue, venue::Upstream};
+use domain::{Decimal, Depth, Instrument, Listing, MarketStatus, Venue, venue::Upstream};
 use serde::Deserialize;
 
 use crate::{
     BinancePrice, ClientConfig, FetchError, TickerBatch, VenueClient,
     http::{ApiError, Endpoint},
-    wire::{Quote, WireNumber, assemble, millis_field, price_field, settle_clock},
+    wire::{
+        Quote, RawTop, WireNumber, assemble, attach_books, attach_funding, book_time,
+        depth_per_coin, funding, levels, millis_field, price_field, settle_clock,
+    },
 };
 
 pub const BASE_URL: &str = Upstream::Venue(Venue::Bybit).default_base_url();
@@ -34,6 +41,9 @@ pub const BASE_URL: &str = Upstream::Venue(Venue::Bybit).default_base_url();
 const VENUE: &str = Venue::Bybit.as_str();
 const PATH: &str = "/v5/market/tickers";
 const QUERY: &str = "category=linear";
+const ORDERBOOK_PATH: &str = "/v5/market/orderbook";
+/// The most levels `/v5/market/orderbook` returns for linear contracts.
+pub const MAX_DEPTH_LEVELS: usize = 500;
 const INSTRUMENTS_PATH: &str = "/v5/market/instruments-info";
 const INSTRUMENTS_QUERY: &str = "category=linear&limit=1000";
 /// Pages of 1,000 instruments read before giving up on a cursor that never ends.
@@ -138,10 +148,13 @@ pub(crate) struct TickersResult {
     pub list: Vec<LinearTicker>,
 }
 
-/// One element of `result.list` (fields this crate reads).
+/// One element of `result.list` (fields this crate reads). Book sizes are in the contract's
+/// base unit (1000PEPE units for `1000PEPEUSDT`).
 ///
 /// ```json
-/// {"symbol":"BTCUSDT","lastPrice":"16597.00","markPrice":"16596.00"}
+/// {"symbol":"BTCUSDT","lastPrice":"16597.00","markPrice":"16596.00","fundingRate":"0.0001",
+///  "nextFundingTime":"1760371200000","fundingIntervalHour":"8","bid1Price":"16596.00",
+///  "bid1Size":"1.5","ask1Price":"16597.50","ask1Size":"2"}
 /// ```
 #[derive(Debug, Deserialize)]
 pub(crate) struct LinearTicker {
@@ -150,6 +163,71 @@ pub(crate) struct LinearTicker {
     pub last_price: Option<WireNumber>,
     #[serde(rename = "markPrice")]
     pub mark_price: Option<WireNumber>,
+    #[serde(rename = "bid1Price", default)]
+    pub bid1_price: Option<WireNumber>,
+    #[serde(rename = "bid1Size", default)]
+    pub bid1_size: Option<WireNumber>,
+    #[serde(rename = "ask1Price", default)]
+    pub ask1_price: Option<WireNumber>,
+    #[serde(rename = "ask1Size", default)]
+    pub ask1_size: Option<WireNumber>,
+    /// The predicted rate for `nextFundingTime`.
+    #[serde(rename = "fundingRate", default)]
+    pub funding_rate: Option<WireNumber>,
+    /// ms, as a string.
+    #[serde(rename = "nextFundingTime", default)]
+    pub next_funding_time: Option<WireNumber>,
+    /// Whole hours, as a string.
+    #[serde(rename = "fundingIntervalHour", default)]
+    pub funding_interval_hour: Option<WireNumber>,
+}
+
+impl LinearTicker {
+    fn top(&self) -> Result<RawTop, String> {
+        RawTop::parse([
+            ("bid1Price", self.bid1_price.as_ref()),
+            ("bid1Size", self.bid1_size.as_ref()),
+            ("ask1Price", self.ask1_price.as_ref()),
+            ("ask1Size", self.ask1_size.as_ref()),
+        ])
+    }
+
+    fn funding(&self) -> Option<domain::Funding> {
+        let interval = self
+            .funding_interval_hour
+            .as_ref()
+            .and_then(WireNumber::to_i64)
+            .and_then(|h| u32::try_from(h).ok())
+            .filter(|h| *h > 0);
+        funding(
+            self.funding_rate.as_ref(),
+            self.next_funding_time.as_ref(),
+            interval,
+        )
+    }
+}
+
+/// `GET /v5/market/orderbook?category=linear&symbol=BTCUSDT&limit=50`: `b` bids, `a` asks as
+/// `[price, size]` strings, best first; `ts` the data time.
+///
+/// Docs: <https://bybit-exchange.github.io/docs/v5/market/orderbook>.
+///
+/// ```json
+/// {"retCode":0,"retMsg":"OK","result":{"s":"BTCUSDT","b":[["65485.47","47.081829"]],
+///   "a":[["65557.7","16.606555"]],"ts":1716863719031,"u":230704,"seq":1432604333,
+///   "cts":1716863718905},"retExtInfo":{},"time":1716863719382}
+/// ```
+#[derive(Debug, Deserialize)]
+pub(crate) struct Orderbook {
+    pub result: OrderbookResult,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct OrderbookResult {
+    pub b: Vec<Vec<WireNumber>>,
+    pub a: Vec<Vec<WireNumber>>,
+    #[serde(default)]
+    pub ts: Option<WireNumber>,
 }
 
 /// The envelope every Bybit response has; `retCode != 0` is an error, even with HTTP 200.
@@ -226,6 +304,13 @@ impl Tickers {
             },
         );
         settle_clock(&mut batch);
+        attach_books(&mut batch, listings, |l| {
+            let row = rows.get(&l.instrument.symbol)?;
+            Some(row.top().and_then(|t| t.per_coin(l, Decimal::ONE)))
+        });
+        attach_funding(&mut batch, listings, |l| {
+            rows.get(&l.instrument.symbol)?.funding()
+        });
         Ok(batch)
     }
 }
@@ -273,6 +358,24 @@ impl VenueClient for BybitClient {
         self.ep
             .parse::<Tickers>(&body)?
             .into_batch(listings, self.price, fetched_at)
+    }
+
+    async fn fetch_depth(&self, listing: &Listing, wanted: usize) -> Result<Depth, FetchError> {
+        let symbol = listing.instrument.symbol.as_str();
+        let limit = wanted.clamp(1, MAX_DEPTH_LEVELS);
+        let query = format!("category=linear&symbol={symbol}&limit={limit}");
+        let body = self.ep.get(ORDERBOOK_PATH, &query).await?;
+        let fetched_at = Utc::now();
+        let book = self.ep.parse::<Orderbook>(&body)?.result;
+        let observed_at = book_time(book.ts.as_ref().and_then(WireNumber::to_i64), fetched_at);
+        depth_per_coin(
+            VENUE,
+            listing,
+            levels(VENUE, "b", &book.b)?,
+            levels(VENUE, "a", &book.a)?,
+            wanted,
+            observed_at,
+        )
     }
 }
 

@@ -10,19 +10,186 @@
 use std::collections::HashMap;
 
 use chrono::Utc;
-use domain::{Listing, Venue};
+use domain::{Decimal, Depth, Listing, Venue};
 use serde::Deserialize;
 
 use crate::{
     FetchError, TickerBatch,
     http::{ApiError, Endpoint},
-    wire::{Quote, WireNumber, assemble, millis_field, price_field},
+    wire::{
+        Quote, RawTop, WireNumber, assemble, attach_books, depth_per_coin, millis_field,
+        price_field,
+    },
 };
 
 pub(crate) const PATH: &str = "/v1/ticker";
 pub(crate) const ALL_PATH: &str = "/v1/ticker/all";
 pub(crate) const ALL_QUERY: &str = "quote_currencies=KRW";
 pub(crate) const MARKETS_PATH: &str = "/v1/market/all";
+pub(crate) const ORDERBOOK_PATH: &str = "/v1/orderbook";
+
+/// One market of `GET /v1/orderbook?markets=KRW-BTC,KRW-ETH` (Upbit; Bithumb's is the same).
+/// Unit i pairs the i-th bid with the i-th ask; thin sides are padded with price-0/size-0
+/// units, and Bithumb prints a dust level's size as `0`.
+///
+/// Docs: <https://global-docs.upbit.com/reference/list-orderbooks>,
+/// <https://apidocs.bithumb.com/reference/호가-정보-조회>.
+///
+/// ```json
+/// [{"market":"KRW-BTC","timestamp":1790134742106,"total_ask_size":2.51469375,
+///   "total_bid_size":1.63815297,"orderbook_units":[{"ask_price":116539000,
+///   "bid_price":116538000,"ask_size":0.02054761,"bid_size":0.08120946}],"level":0}]
+/// ```
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct V1Orderbook {
+    pub market: String,
+    pub orderbook_units: Vec<V1Unit>,
+}
+
+/// One unit of [`V1Orderbook`].
+///
+/// ```json
+/// {"ask_price":116539000,"bid_price":116538000,"ask_size":0.02054761,"bid_size":0.08120946}
+/// ```
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct V1Unit {
+    pub ask_price: WireNumber,
+    pub bid_price: WireNumber,
+    pub ask_size: WireNumber,
+    pub bid_size: WireNumber,
+}
+
+/// (price, size) levels of one side, best first.
+type Side = Vec<(Decimal, Decimal)>;
+
+impl V1Orderbook {
+    /// (bids, asks) as (price, size), best first, unfiltered.
+    fn sides(&self) -> Result<(Side, Side), String> {
+        let num = |field: &str, n: &WireNumber| {
+            n.to_decimal()
+                .ok_or_else(|| format!("{}: `{field}` is not a number", self.market))
+        };
+        let mut bids = Vec::with_capacity(self.orderbook_units.len());
+        let mut asks = Vec::with_capacity(self.orderbook_units.len());
+        for u in &self.orderbook_units {
+            bids.push((
+                num("bid_price", &u.bid_price)?,
+                num("bid_size", &u.bid_size)?,
+            ));
+            asks.push((
+                num("ask_price", &u.ask_price)?,
+                num("ask_size", &u.ask_size)?,
+            ));
+        }
+        Ok((bids, asks))
+    }
+
+    /// The first unit with a non-zero price and size on each side (padding and size-0 dust
+    /// dropped); an empty side is the error.
+    pub fn top(&self) -> Result<RawTop, String> {
+        let (bids, asks) = self.sides()?;
+        let first = |side: &[(Decimal, Decimal)], name: &'static str| {
+            side.iter()
+                .copied()
+                .find(|(p, q)| !p.is_zero() && !q.is_zero())
+                .ok_or_else(|| domain::BookError::Empty { side: name }.to_string())
+        };
+        let (bid, bid_qty) = first(&bids, "bid")?;
+        let (ask, ask_qty) = first(&asks, "ask")?;
+        Ok(RawTop {
+            bid,
+            bid_qty,
+            ask,
+            ask_qty,
+        })
+    }
+}
+
+/// The top of every requested market's book, keyed by market, from
+/// `GET /v1/orderbook?markets=…` in requests of at most `chunk` markets. A failing request
+/// marks its markets with the error's text instead of failing the others.
+pub(crate) async fn fetch_tops(
+    ep: &Endpoint,
+    listings: &[Listing],
+    chunk: usize,
+) -> HashMap<String, Result<RawTop, String>> {
+    let mut out = HashMap::with_capacity(listings.len());
+    for part in listings.chunks(chunk.max(1)) {
+        let markets: Vec<&str> = part.iter().map(|l| l.instrument.symbol.as_str()).collect();
+        let rows = match ep
+            .get(ORDERBOOK_PATH, &format!("markets={}", markets.join(",")))
+            .await
+            .and_then(|body| ep.parse::<Vec<V1Orderbook>>(&body))
+        {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::debug!(venue = ep.name, markets = part.len(), error = %e, "orderbook chunk failed");
+                for m in markets {
+                    out.insert(m.to_string(), Err(e.to_string()));
+                }
+                continue;
+            }
+        };
+        for r in rows {
+            out.insert(r.market.to_ascii_uppercase(), r.top());
+        }
+    }
+    out
+}
+
+/// Adds the books of [`fetch_tops`] to `batch` (the ticker part), per coin. A market the
+/// orderbook answer left out gets a `book_error` saying so.
+pub(crate) async fn add_books(
+    ep: &Endpoint,
+    batch: &mut TickerBatch,
+    listings: &[Listing],
+    chunk: usize,
+) {
+    // Only the listings that got a price need a book.
+    let priced: std::collections::HashSet<&domain::Coin> =
+        batch.tickers.iter().map(|t| &t.coin).collect();
+    let wanted: Vec<Listing> = listings
+        .iter()
+        .filter(|l| priced.contains(&l.coin))
+        .cloned()
+        .collect();
+    if wanted.is_empty() {
+        return;
+    }
+    let tops = fetch_tops(ep, &wanted, chunk).await;
+    attach_books(batch, &wanted, |l| {
+        let symbol = l.instrument.symbol.to_ascii_uppercase();
+        Some(match tops.get(&symbol) {
+            Some(Ok(top)) => top.per_coin(l, Decimal::ONE),
+            Some(Err(e)) => Err(e.clone()),
+            None => Err(format!("{symbol} is not in the order book answer")),
+        })
+    });
+}
+
+/// The depth of one market from `GET /v1/orderbook?markets=KRW-X` (30 units for one market),
+/// up to `levels` a side, per coin, observed at its receipt (the body's `timestamp` is the
+/// book's last change, not the time it was current). An answer without the market is an unknown symbol.
+pub(crate) async fn fetch_depth(
+    ep: &Endpoint,
+    listing: &Listing,
+    levels: usize,
+) -> Result<Depth, FetchError> {
+    let symbol = listing.instrument.symbol.as_str();
+    let body = ep.get(ORDERBOOK_PATH, &format!("markets={symbol}")).await?;
+    let fetched_at = Utc::now();
+    let rows: Vec<V1Orderbook> = ep.parse(&body)?;
+    let book = rows
+        .into_iter()
+        .find(|r| r.market.eq_ignore_ascii_case(symbol))
+        .ok_or_else(|| FetchError::unknown_symbol(ep.name, symbol))?;
+    let (bids, asks) = book
+        .sides()
+        .map_err(|e| FetchError::malformed(ep.name, e))?;
+    // The book's `timestamp` is its last change (minutes old on a quiet book, and Bithumb's
+    // clock has been off): the book is current as of its receipt.
+    depth_per_coin(ep.name, listing, bids, asks, levels, fetched_at)
+}
 
 /// One market of `GET /v1/ticker` (fields this crate reads; the rest are ignored).
 ///

@@ -30,10 +30,48 @@
 //! [`VenueClient::fetch_tickers`] takes [`Listing`]s, requests their
 //! `instrument.symbol`s and returns each ticker under `listing.coin`, priced per coin (the
 //! quoted price ÷ `listing.multiplier`, so `1000PEPEUSDT` at 0.0098950 is PEPE at
-//! 0.000009895). Callers without a registry use [`plain_listing`]. One request per poll on
-//! every venue (Korean venues: Upbit `ticker/all`, Bithumb the listed markets; foreign venues
-//! all symbols), except Bithumb's v1 API, which takes at most 200 markets a request:
-//! [`VenueClient::requests_per_fetch`] says how many requests a poll sends.
+//! 0.000009895). Callers without a registry use [`plain_listing`]. The price request comes
+//! first (Korean venues: Upbit `ticker/all`, Bithumb the listed markets, at most 200 a
+//! request on its v1 API; foreign venues all symbols); its failure is the `Err`.
+//!
+//! # Books and funding with every ticker
+//!
+//! Each ticker also carries its best bid and ask (`Ticker.book`, per coin: prices ÷
+//! `listing.multiplier`, sizes × it, OKX sizes in contracts × `contract_value`) and, on the
+//! foreign venues, the perpetual's funding (`Ticker.funding`). When the venue answered but
+//! the book is crossed (OKX's pre-open BBO), zero or has an empty side, `book` is `None` and
+//! `book_error` says why (the [`domain::BookError`] text); a failing book request leaves the
+//! prices and sets every `book_error` to the error. A failing funding request leaves
+//! `funding` empty. Requests a poll sends, all counted by [`VenueClient::requests_per_fetch`]
+//! (n = listings):
+//!
+//! | venue | price | book | funding | per poll |
+//! | --- | --- | --- | --- | --- |
+//! | Upbit | `/v1/ticker/all` | `/v1/orderbook?markets=…` (priced markets, one call; first non-zero unit a side) | — | 2 |
+//! | Bithumb v1 | `/v1/ticker?markets=…` ×⌈n/200⌉ | `/v1/orderbook?markets=…` ×⌈n/200⌉ | — | 2⌈n/200⌉ |
+//! | Bithumb legacy | `/public/ticker/ALL_KRW` | as v1 | — | 1 + ⌈n/200⌉ |
+//! | Binance `mark` | `/fapi/v1/premiumIndex` | `/fapi/v1/ticker/bookTicker` | `lastFundingRate`, `nextFundingTime` of premiumIndex | 2 |
+//! | Binance `last` | `/fapi/v1/ticker/price` | `/fapi/v1/ticker/bookTicker` | `/fapi/v1/premiumIndex` (weight 10) | 3 |
+//! | Bybit | `/v5/market/tickers` | `bid1Price`/`bid1Size`/`ask1Price`/`ask1Size` of the rows | `fundingRate`, `nextFundingTime`, `fundingIntervalHour` of the rows | 1 |
+//! | OKX | `/api/v5/market/tickers` | `bidPx`/`bidSz`/`askPx`/`askSz` of the rows | `/api/v5/public/funding-rate?instId=ANY` | 2 |
+//!
+//! Binance's funding interval comes from `/fapi/v1/fundingInfo` (only adjusted symbols;
+//! absent = 8 h), read by [`VenueClient::fetch_markets`] and kept in the client: until that
+//! client's first market refresh the interval is `None` (unknown); a failing fundingInfo
+//! keeps the last map and does not fail the refresh. OKX's interval is `nextFundingTime −
+//! fundingTime` and its next settlement `fundingTime`.
+//!
+//! # Depth
+//!
+//! [`VenueClient::fetch_depth`] reads up to `levels` levels a side of one listing's book, per
+//! coin, for a premium at a size: Upbit/Bithumb `GET /v1/orderbook?markets=KRW-X` (30 units),
+//! Binance `GET /fapi/v1/depth?symbol=…&limit=…` (the smallest allowed limit ≥ `levels`, see
+//! [`binance::depth_limit`]), Bybit `GET /v5/market/orderbook?category=linear&symbol=…&limit=…`
+//! (≤ 500), OKX `GET /api/v5/market/books?instId=…&sz=…` (≤ 400, contracts × ctVal). Errors are
+//! classified like the ticker paths; a crossed or empty book is
+//! [`FetchError::InvalidPrice`]. The depth's `observed_at` is the venue's book time when it is
+//! within [`MAX_CLOCK_SKEW_MS`] of the receipt, else (and always on the Korean venues) the
+//! receipt time.
 //!
 //! # Times and venue clocks
 //!
@@ -64,7 +102,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use domain::{
-    Coin, Decimal, FxRate, FxSource, Instrument, Listing, MarketStatus, Ticker, Venue,
+    Coin, Decimal, Depth, FxRate, FxSource, Instrument, Listing, MarketStatus, Ticker, Venue,
     venue::Upstream,
 };
 use serde::{Deserialize, Serialize};
@@ -160,15 +198,24 @@ pub trait VenueClient: Send + Sync {
     /// the venue allows. Each ticker comes back under `listing.coin`, priced per coin (quoted
     /// price ÷ `listing.multiplier`). Listings the venue does not quote or whose price is bad
     /// go to `failures` under their coin without failing the others; a request-level error
-    /// (HTTP status, timeout, malformed body, HTTP-200 error body) is the `Err`.
+    /// (HTTP status, timeout, malformed body, HTTP-200 error body) of the price request is the
+    /// `Err`. Tickers also carry their book (or `book_error`) and funding (see the crate docs);
+    /// a failing book or funding request never fails the tickers.
     async fn fetch_tickers(&self, listings: &[Listing]) -> Result<TickerBatch, FetchError>;
 
     /// How many requests (rate-limit tokens) [`VenueClient::fetch_tickers`] of `n` listings
-    /// sends. One for every venue but Bithumb's v1 API, which caps a request at 200 markets.
+    /// sends at most, books and funding included (see the crate docs' table).
     fn requests_per_fetch(&self, n: usize) -> u32 {
         let _ = n;
         1
     }
+
+    /// Up to `levels` levels a side of `listing`'s book, per coin (prices ÷ the multiplier,
+    /// sizes × it, OKX contracts × `contract_value`), zero padding dropped. Errors are
+    /// classified like the ticker paths (statuses, HTTP-200 error bodies); a crossed or empty
+    /// book is [`FetchError::InvalidPrice`], a market the venue does not know
+    /// [`FetchError::UnknownSymbol`] or its error body.
+    async fn fetch_depth(&self, listing: &Listing, levels: usize) -> Result<Depth, FetchError>;
 }
 
 /// The listing of a plain `coin` on `venue` for callers without a market registry: multiplier

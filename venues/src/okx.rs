@@ -6,19 +6,28 @@
 //! `settleCcy == "USDT"` and `instId` ends in `-USDT-SWAP`; the base is `instFamily` (or `uly`)
 //! before `-USDT` (`baseCcy` is empty on swaps), the contract value `ctVal × ctMult`.
 //!
+//! Books: `bidPx`/`bidSz`/`askPx`/`askSz` of the same ticker rows, sizes in contracts × the
+//! listing's `contract_value` (ctVal); a crossed pre-open BBO is no book. Funding: one more
+//! request per poll, `GET /api/v5/public/funding-rate?instId=ANY` (every swap; interval =
+//! `nextFundingTime − fundingTime`, the next settlement `fundingTime`); a failing one leaves
+//! `funding` empty. Depth: `GET /api/v5/market/books?instId=…&sz=…` (≤ 400 levels).
+//!
 //! Limits: 20 req / 2 s; `code 50011` is the rate limit, `51001` an unknown instrument.
 
 use std::collections::HashMap;
 
 use async_trait::async_trait;
 use chrono::Utc;
-use domain::{Instrument, Listing, MarketStatus, Venue, venue::Upstream};
+use domain::{Depth, Instrument, Listing, MarketStatus, Venue, venue::Upstream};
 use serde::Deserialize;
 
 use crate::{
     ClientConfig, FetchError, TickerBatch, VenueClient,
     http::{ApiError, Endpoint},
-    wire::{Quote, WireNumber, assemble, millis_field, price_field, settle_clock},
+    wire::{
+        Quote, RawTop, WireNumber, assemble, attach_books, attach_funding, book_time,
+        depth_per_coin, funding, levels, millis_field, price_field, settle_clock, size_unit,
+    },
 };
 
 pub const BASE_URL: &str = Upstream::Venue(Venue::Okx).default_base_url();
@@ -27,6 +36,12 @@ const VENUE: &str = Venue::Okx.as_str();
 const PATH: &str = "/api/v5/market/tickers";
 const QUERY: &str = "instType=SWAP";
 const OK_CODE: &str = "0";
+const FUNDING_PATH: &str = "/api/v5/public/funding-rate";
+/// Every swap's funding in one answer.
+const FUNDING_QUERY: &str = "instId=ANY";
+const BOOKS_PATH: &str = "/api/v5/market/books";
+/// The most levels `/api/v5/market/books` returns.
+pub const MAX_DEPTH_LEVELS: usize = 400;
 const INSTRUMENTS_PATH: &str = "/api/v5/public/instruments";
 const INSTRUMENT_SUFFIX: &str = "-USDT-SWAP";
 
@@ -132,17 +147,107 @@ pub(crate) struct Tickers {
     pub data: Vec<SwapTicker>,
 }
 
-/// One element of `data` (fields this crate reads).
+/// One element of `data` (fields this crate reads). `bidSz`/`askSz` are contracts (× `ctVal`
+/// coins); the BBO may be crossed during pre-open (rejected as a book).
 ///
 /// ```json
-/// {"instType":"SWAP","instId":"BTC-USDT-SWAP","last":"9999.99","ts":"1597026383085"}
+/// {"instType":"SWAP","instId":"BTC-USDT-SWAP","last":"9999.99","askPx":"9999.99",
+///  "askSz":"11","bidPx":"8888.88","bidSz":"5","ts":"1597026383085"}
 /// ```
 #[derive(Debug, Deserialize)]
 pub(crate) struct SwapTicker {
     #[serde(rename = "instId")]
     pub inst_id: String,
     pub last: Option<WireNumber>,
+    #[serde(rename = "bidPx", default)]
+    pub bid_px: Option<WireNumber>,
+    #[serde(rename = "bidSz", default)]
+    pub bid_sz: Option<WireNumber>,
+    #[serde(rename = "askPx", default)]
+    pub ask_px: Option<WireNumber>,
+    #[serde(rename = "askSz", default)]
+    pub ask_sz: Option<WireNumber>,
     /// ms, as a string.
+    pub ts: Option<WireNumber>,
+}
+
+impl SwapTicker {
+    fn top(&self) -> Result<RawTop, String> {
+        RawTop::parse([
+            ("bidPx", self.bid_px.as_ref()),
+            ("bidSz", self.bid_sz.as_ref()),
+            ("askPx", self.ask_px.as_ref()),
+            ("askSz", self.ask_sz.as_ref()),
+        ])
+    }
+}
+
+/// `GET /api/v5/public/funding-rate?instId=ANY`: every swap's funding.
+///
+/// Docs: <https://www.okx.com/docs-v5/en/#public-data-rest-api-get-funding-rate>.
+///
+/// ```json
+/// {"code":"0","data":[{"formulaType":"noRate","fundingRate":"0.0000182221218054",
+///   "fundingTime":"1743609600000","instId":"BTC-USDT-SWAP","instType":"SWAP",
+///   "method":"current_period","nextFundingTime":"1743638400000",
+///   "settFundingRate":"0.0000145824401745","settState":"settled","ts":"1743588686291"}],
+///   "msg":""}
+/// ```
+#[derive(Debug, Deserialize)]
+pub(crate) struct FundingRates {
+    pub data: Vec<FundingRate>,
+}
+
+/// One element of [`FundingRates`]: `fundingRate` settles at `fundingTime` (the next
+/// settlement); `nextFundingTime` is the one after, so the interval is their difference.
+#[derive(Debug, Deserialize)]
+pub(crate) struct FundingRate {
+    #[serde(rename = "instId")]
+    pub inst_id: String,
+    #[serde(rename = "fundingRate", default)]
+    pub funding_rate: Option<WireNumber>,
+    #[serde(rename = "fundingTime", default)]
+    pub funding_time: Option<WireNumber>,
+    #[serde(rename = "nextFundingTime", default)]
+    pub next_funding_time: Option<WireNumber>,
+}
+
+impl FundingRate {
+    fn funding(&self) -> Option<domain::Funding> {
+        let at = self.funding_time.as_ref().and_then(WireNumber::to_i64);
+        let after = self.next_funding_time.as_ref().and_then(WireNumber::to_i64);
+        let interval = match (at, after) {
+            (Some(a), Some(b)) if b > a && (b - a) % 3_600_000 == 0 => {
+                u32::try_from((b - a) / 3_600_000).ok()
+            }
+            _ => None,
+        };
+        funding(
+            self.funding_rate.as_ref(),
+            self.funding_time.as_ref(),
+            interval,
+        )
+    }
+}
+
+/// `GET /api/v5/market/books?instId=BTC-USDT-SWAP&sz=50`: `[price, contracts, "0", orders]`.
+///
+/// Docs: <https://www.okx.com/docs-v5/en/#order-book-trading-market-data-get-order-book>.
+///
+/// ```json
+/// {"code":"0","msg":"","data":[{"asks":[["41006.8","0.60038921","0","1"]],
+///   "bids":[["41006.3","0.30178218","0","2"]],"ts":"1629966436396"}]}
+/// ```
+#[derive(Debug, Deserialize)]
+pub(crate) struct Books {
+    pub data: Vec<Book>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct Book {
+    pub asks: Vec<Vec<WireNumber>>,
+    pub bids: Vec<Vec<WireNumber>>,
+    #[serde(default)]
     pub ts: Option<WireNumber>,
 }
 
@@ -230,7 +335,62 @@ impl VenueClient for OkxClient {
             |_, t| Quote::try_from(t),
         );
         settle_clock(&mut batch);
+        attach_books(&mut batch, listings, |l| {
+            let row = rows.get(&l.instrument.symbol)?;
+            Some(row.top().and_then(|t| t.per_coin(l, size_unit(l))))
+        });
+        if batch.tickers.is_empty() {
+            return Ok(batch);
+        }
+        // Funding is best effort: a failing call leaves the prices and books.
+        match self
+            .ep
+            .get(FUNDING_PATH, FUNDING_QUERY)
+            .await
+            .and_then(|body| self.ep.parse::<FundingRates>(&body))
+        {
+            Ok(rates) => {
+                let rates: HashMap<&str, &FundingRate> =
+                    rates.data.iter().map(|r| (r.inst_id.as_str(), r)).collect();
+                attach_funding(&mut batch, listings, |l| {
+                    rates.get(l.instrument.symbol.as_str())?.funding()
+                });
+            }
+            Err(e) => tracing::debug!(error = %e, "okx funding-rate failed"),
+        }
         Ok(batch)
+    }
+
+    /// The tickers and `funding-rate?instId=ANY`.
+    fn requests_per_fetch(&self, n: usize) -> u32 {
+        let _ = n;
+        2
+    }
+
+    async fn fetch_depth(&self, listing: &Listing, wanted: usize) -> Result<Depth, FetchError> {
+        let symbol = listing.instrument.symbol.as_str();
+        let sz = wanted.clamp(1, MAX_DEPTH_LEVELS);
+        let body = self
+            .ep
+            .get(BOOKS_PATH, &format!("instId={symbol}&sz={sz}"))
+            .await?;
+        let fetched_at = Utc::now();
+        let book = self
+            .ep
+            .parse::<Books>(&body)?
+            .data
+            .into_iter()
+            .next()
+            .ok_or_else(|| FetchError::unknown_symbol(VENUE, symbol))?;
+        let observed_at = book_time(book.ts.as_ref().and_then(WireNumber::to_i64), fetched_at);
+        depth_per_coin(
+            VENUE,
+            listing,
+            levels(VENUE, "bids", &book.bids)?,
+            levels(VENUE, "asks", &book.asks)?,
+            wanted,
+            observed_at,
+        )
     }
 }
 

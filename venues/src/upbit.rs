@@ -3,6 +3,9 @@
 //! - Tickers: `GET /v1/ticker/all?quote_currencies=KRW`, every KRW market in one request, from
 //!   which the requested listings are picked (a missing one is an unknown symbol). The wire
 //!   format is shared with Bithumb's current API and lives in [`crate::krw_v1`].
+//! - Books: one more request per poll, `GET /v1/orderbook?markets=…` with every priced market
+//!   (the whole universe fits one call); a failing one leaves the prices, each ticker's
+//!   `book_error` says why. Depth: `GET /v1/orderbook?markets=KRW-X` (30 units).
 //! - Markets: `GET /v1/market/all?is_details=true`, KRW markets only; `market_event.warning`
 //!   is [`MarketFlag::Warning`] (유의 종목), any `market_event.caution.*` is
 //!   [`MarketFlag::Caution`] (주의 종목). Upbit lists only trading markets.
@@ -13,7 +16,7 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use domain::{Instrument, Listing, MarketFlag, MarketStatus, Venue, venue::Upstream};
+use domain::{Depth, Instrument, Listing, MarketFlag, MarketStatus, Venue, venue::Upstream};
 use serde::Deserialize;
 
 use crate::{
@@ -116,6 +119,18 @@ impl VenueClient for UpbitClient {
         }
         let mut batch = krw_v1::fetch_all(&self.ep, Venue::Upbit, listings).await?;
         settle_clock(&mut batch);
+        krw_v1::add_books(&self.ep, &mut batch, listings, usize::MAX).await;
         Ok(batch)
+    }
+
+    /// The ticker and, for the priced markets, `GET /v1/orderbook?markets=…` (one request for
+    /// the whole universe).
+    fn requests_per_fetch(&self, n: usize) -> u32 {
+        let _ = n;
+        2
+    }
+
+    async fn fetch_depth(&self, listing: &Listing, levels: usize) -> Result<Depth, FetchError> {
+        krw_v1::fetch_depth(&self.ep, listing, levels).await
     }
 }

@@ -4,7 +4,7 @@
 use std::{collections::HashMap, str::FromStr};
 
 use chrono::{DateTime, Utc};
-use domain::{Decimal, Listing, Price, PriceError, Ticker, Venue};
+use domain::{BookTop, Coin, Decimal, Depth, Funding, Listing, Price, PriceError, Ticker, Venue};
 use serde::Deserialize;
 
 use crate::{FetchError, MAX_CLOCK_SKEW_MS, TickerBatch};
@@ -34,6 +34,19 @@ impl WireNumber {
                     Price::parse(&s)
                 }
             }
+        }
+    }
+
+    /// As a decimal of any sign (sizes, funding rates); `None` when not numeric or empty.
+    pub fn to_decimal(&self) -> Option<Decimal> {
+        let s = match self {
+            WireNumber::Text(s) => s.trim().to_string(),
+            WireNumber::Number(n) => n.to_string(),
+        };
+        if s.contains(['e', 'E']) {
+            Decimal::from_scientific(&s).ok()
+        } else {
+            Decimal::from_str(&s).ok()
         }
     }
 
@@ -167,6 +180,176 @@ pub(crate) fn assemble<R>(
         }
     }
     batch
+}
+
+/// A number field that must be present (a book price or size, a funding rate); the error text
+/// names the field.
+pub(crate) fn decimal_field(field: &str, value: Option<&WireNumber>) -> Result<Decimal, String> {
+    value
+        .and_then(WireNumber::to_decimal)
+        .ok_or_else(|| format!("`{field}` is missing or not a number"))
+}
+
+/// A venue's best bid and ask as quoted (per quoted unit, sizes in the venue's unit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RawTop {
+    pub bid: Decimal,
+    pub bid_qty: Decimal,
+    pub ask: Decimal,
+    pub ask_qty: Decimal,
+}
+
+impl RawTop {
+    /// Reads the four fields of a top of book; a missing or non-numeric one is the error.
+    pub fn parse(fields: [(&str, Option<&WireNumber>); 4]) -> Result<RawTop, String> {
+        let [bid, bid_qty, ask, ask_qty] = fields;
+        Ok(RawTop {
+            bid: decimal_field(bid.0, bid.1)?,
+            bid_qty: decimal_field(bid_qty.0, bid_qty.1)?,
+            ask: decimal_field(ask.0, ask.1)?,
+            ask_qty: decimal_field(ask_qty.0, ask_qty.1)?,
+        })
+    }
+
+    /// Per coin for `listing`: prices ÷ `listing.multiplier`, sizes × it and × `size_unit`
+    /// (coins per contract on OKX, else 1). Crossed, zero or negative books are the error.
+    pub fn per_coin(&self, listing: &Listing, size_unit: Decimal) -> Result<BookTop, String> {
+        BookTop::per_coin(
+            self.bid,
+            self.bid_qty * size_unit,
+            self.ask,
+            self.ask_qty * size_unit,
+            listing.multiplier,
+        )
+        .map_err(|e| e.to_string())
+    }
+}
+
+/// Coins per size unit of `listing`'s book: OKX sizes are contracts of `contract_value` coins.
+pub(crate) fn size_unit(listing: &Listing) -> Decimal {
+    listing
+        .instrument
+        .contract_value
+        .filter(|v| *v > Decimal::ZERO)
+        .unwrap_or(Decimal::ONE)
+}
+
+/// A depth of raw levels (best first; zero padding dropped) for `listing`, per coin.
+pub(crate) fn depth_per_coin(
+    venue: &str,
+    listing: &Listing,
+    bids: Vec<(Decimal, Decimal)>,
+    asks: Vec<(Decimal, Decimal)>,
+    levels: usize,
+    observed_at: DateTime<Utc>,
+) -> Result<Depth, FetchError> {
+    let unit = size_unit(listing);
+    let scale = |side: Vec<(Decimal, Decimal)>| -> Vec<(Decimal, Decimal)> {
+        side.into_iter()
+            .filter(|(p, q)| !p.is_zero() && !q.is_zero())
+            .take(levels.max(1))
+            .map(|(p, q)| (p, q * unit))
+            .collect()
+    };
+    if listing.multiplier <= Decimal::ZERO {
+        return Err(FetchError::invalid_price(
+            venue,
+            &listing.instrument.symbol,
+            "multiplier",
+            format!("multiplier must be positive, got {}", listing.multiplier),
+        ));
+    }
+    Depth::new(scale(bids), scale(asks), observed_at)
+        .map(|d| d.per_coin(listing.multiplier))
+        .map_err(|e| FetchError::invalid_price(venue, &listing.instrument.symbol, "book", e))
+}
+
+/// The venue's time of a book when it is within [`MAX_CLOCK_SKEW_MS`] of its receipt, else
+/// the receipt time.
+pub(crate) fn book_time(venue_ms: Option<i64>, fetched_at: DateTime<Utc>) -> DateTime<Utc> {
+    venue_ms
+        .and_then(DateTime::from_timestamp_millis)
+        .filter(|at| (*at - fetched_at).num_milliseconds().abs() <= MAX_CLOCK_SKEW_MS)
+        .unwrap_or(fetched_at)
+}
+
+/// Levels sent as `[["price","size"],…]` (Binance, Bybit) or `[["px","sz","0","n"],…]` (OKX):
+/// the first two entries of each.
+pub(crate) fn levels(
+    venue: &str,
+    side: &str,
+    raw: &[Vec<WireNumber>],
+) -> Result<Vec<(Decimal, Decimal)>, FetchError> {
+    raw.iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let n = |j: usize| l.get(j).and_then(WireNumber::to_decimal);
+            match (n(0), n(1)) {
+                (Some(p), Some(q)) => Ok((p, q)),
+                _ => Err(FetchError::malformed(
+                    venue,
+                    format!("{side}[{i}] is not a [price, size] pair"),
+                )),
+            }
+        })
+        .collect()
+}
+
+/// Fills `book` (or `book_error`) of every ticker in `batch` from `book(listing)`: `None`
+/// leaves the ticker without a book and without a reason.
+pub(crate) fn attach_books(
+    batch: &mut TickerBatch,
+    listings: &[Listing],
+    book: impl Fn(&Listing) -> Option<Result<BookTop, String>>,
+) {
+    let by_coin: HashMap<&Coin, &Listing> = listings.iter().map(|l| (&l.coin, l)).collect();
+    for t in &mut batch.tickers {
+        let Some(listing) = by_coin.get(&t.coin) else {
+            continue;
+        };
+        match book(listing) {
+            Some(Ok(top)) => {
+                t.book = Some(top);
+                t.book_error = None;
+            }
+            Some(Err(reason)) => {
+                tracing::debug!(venue = %t.venue, coin = %t.coin, %reason, "no book");
+                t.book = None;
+                t.book_error = Some(reason);
+            }
+            None => {}
+        }
+    }
+}
+
+/// Fills `funding` of every ticker in `batch` from `funding(listing)`.
+pub(crate) fn attach_funding(
+    batch: &mut TickerBatch,
+    listings: &[Listing],
+    funding: impl Fn(&Listing) -> Option<Funding>,
+) {
+    let by_coin: HashMap<&Coin, &Listing> = listings.iter().map(|l| (&l.coin, l)).collect();
+    for t in &mut batch.tickers {
+        if let Some(listing) = by_coin.get(&t.coin) {
+            t.funding = funding(listing);
+        }
+    }
+}
+
+/// A funding from a rate and a next-funding time in ms; `None` when either is missing or
+/// empty (delivery contracts send `""` and 0).
+pub(crate) fn funding(
+    rate: Option<&WireNumber>,
+    next_ms: Option<&WireNumber>,
+    interval_hours: Option<u32>,
+) -> Option<Funding> {
+    let rate = rate?.to_decimal()?;
+    let next = next_ms?.to_i64().filter(|ms| *ms > 0)?;
+    Some(Funding {
+        rate: rate.normalize(),
+        next_funding_at: DateTime::from_timestamp_millis(next)?,
+        interval_hours,
+    })
 }
 
 /// Checks the venue's clock over a batch whose tickers carry the venue's own times.

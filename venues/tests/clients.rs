@@ -35,8 +35,11 @@ struct Spec {
     dir: &'static str,
     /// Coins asked for; the last one is not in `ok.json` for venue clients.
     coins: &'static [&'static str],
-    /// The exact request the client must send (after the base URL's path prefix).
+    /// The exact request the client must send first (after the base URL's path prefix).
     request: &'static str,
+    /// The book / funding requests that follow it, in order (each answered here with the
+    /// ticker body, which fails them without failing the tickers).
+    extra: &'static [&'static str],
     /// (coin, price as written by the venue, venue quote time in ms) parsed from `ok.json`.
     /// The fixtures' times are long past, so venue clients report them as clock skew and use
     /// the receipt time as `observed_at`; FX sources keep their own time.
@@ -61,6 +64,7 @@ fn upbit() -> Spec {
         dir: "upbit",
         coins: KOREAN_COINS,
         request: "/v1/ticker/all?quote_currencies=KRW",
+        extra: &["/v1/orderbook?markets=KRW-BTC,KRW-ETH,KRW-USDT"],
         // The snapshot `timestamp`, not `trade_timestamp`.
         expected: &[
             ("BTC", "162876000", 1753894995113),
@@ -104,6 +108,7 @@ fn bithumb_v1() -> Spec {
         dir: "bithumb_v1",
         coins: KOREAN_COINS,
         request: "/v1/ticker?markets=KRW-BTC,KRW-ETH,KRW-USDT,KRW-XYZ",
+        extra: &["/v1/orderbook?markets=KRW-BTC,KRW-ETH,KRW-USDT"],
         expected: &[
             // The snapshot `timestamp` (quote time), not `trade_timestamp`.
             ("BTC", "37500000", 1696161600000),
@@ -139,6 +144,7 @@ fn bithumb_legacy() -> Spec {
         dir: "bithumb_legacy",
         coins: KOREAN_COINS,
         request: "/public/ticker/ALL_KRW",
+        extra: &["/v1/orderbook?markets=KRW-BTC,KRW-ETH,KRW-USDT"],
         expected: &[
             ("BTC", "63651000", 1619687597790),
             ("ETH", "3005000", 1619687597790),
@@ -174,6 +180,7 @@ fn binance_mark() -> Spec {
         dir: "binance_mark",
         coins: FOREIGN_COINS,
         request: "/fapi/v1/premiumIndex",
+        extra: &["/fapi/v1/ticker/bookTicker"],
         expected: &[
             ("BTC", "11793.63104562", 1597370495002),
             ("ETH", "391.71", 1597370495003),
@@ -221,6 +228,7 @@ fn binance_last() -> Spec {
         dir: "binance_last",
         coins: FOREIGN_COINS,
         request: "/fapi/v1/ticker/price",
+        extra: &["/fapi/v1/ticker/bookTicker", "/fapi/v1/premiumIndex"],
         expected: &[
             ("BTC", "6000.01", 1589437530011),
             ("ETH", "200.5", 1589437530012),
@@ -246,6 +254,7 @@ fn bybit() -> Spec {
         dir: "bybit",
         coins: FOREIGN_COINS,
         request: "/v5/market/tickers?category=linear",
+        extra: &[],
         // Mark prices (the Binance default); the response's `time` for every symbol.
         expected: &[
             ("BTC", "16596", 1672376496682),
@@ -281,6 +290,7 @@ fn okx() -> Spec {
         dir: "okx",
         coins: FOREIGN_COINS,
         request: "/api/v5/market/tickers?instType=SWAP",
+        extra: &["/api/v5/public/funding-rate?instId=ANY"],
         expected: &[
             ("BTC", "9999.99", 1597026383085),
             ("ETH", "350.12", 1597026383090),
@@ -315,6 +325,7 @@ fn dunamu() -> Spec {
         dir: "dunamu",
         coins: &[],
         request: "/v1/forex/recent?codes=FRX.KRWUSD",
+        extra: &[],
         expected: &[(FX_COIN, "1304.5", 1690948259137)],
         zero: (
             FX_COIN,
@@ -337,6 +348,7 @@ fn erapi() -> Spec {
         dir: "erapi",
         coins: &[],
         request: "/v6/latest/USD",
+        extra: &[],
         expected: &[(FX_COIN, "1391.2", 1757462551000)],
         zero: (
             FX_COIN,
@@ -359,6 +371,7 @@ fn frankfurter() -> Spec {
         dir: "frankfurter",
         coins: &[],
         request: "/v1/latest?base=USD&symbols=KRW",
+        extra: &[],
         // 2024-11-25 at 16:00 CET = 15:00 UTC.
         expected: &[(FX_COIN, "1398.5", 1732546800000)],
         zero: (
@@ -448,9 +461,21 @@ async fn parses_prices_exactly(spec: Spec) {
         assert!(skews[0].abs() > venues::MAX_CLOCK_SKEW_MS);
     }
     let seen = server.seen.lock().unwrap().clone();
-    assert_eq!(seen.len(), 1, "one request per poll");
-    assert_eq!(seen[0].path_and_query, format!("{PREFIX}{}", spec.request));
-    assert_eq!(seen[0].user_agent, USER_AGENT);
+    let want: Vec<String> = std::iter::once(spec.request)
+        .chain(spec.extra.iter().copied())
+        .map(|r| format!("{PREFIX}{r}"))
+        .collect();
+    let got: Vec<&str> = seen.iter().map(|s| s.path_and_query.as_str()).collect();
+    assert_eq!(got, want, "the price request first, then books and funding");
+    if let Target::Venue(venue, opts) = &spec.target {
+        let client = venues::venue_client(*venue, support::config(&server.base_url, TIMEOUT), opts);
+        assert_eq!(
+            client.requests_per_fetch(spec.coins.len()) as usize,
+            seen.len(),
+            "requests_per_fetch counts every request"
+        );
+    }
+    assert!(seen.iter().all(|s| s.user_agent == USER_AGENT));
 }
 
 async fn unlisted_coin_fails_alone(spec: Spec) {

@@ -323,7 +323,11 @@ async fn binance_keeps_usdt_coin_perpetuals_and_maps_their_status() {
             .await
             .unwrap(),
     );
-    assert_eq!(server.seen(), ["/fapi/v1/exchangeInfo"]);
+    // fundingInfo is read with the markets (here a 404: the refresh still stands).
+    assert_eq!(
+        server.seen(),
+        ["/fapi/v1/exchangeInfo", "/fapi/v1/fundingInfo"]
+    );
     assert_eq!(
         got.keys().collect::<Vec<_>>(),
         [
@@ -678,38 +682,62 @@ async fn bithumb_splits_450_markets_into_three_requests_of_at_most_200() {
     })
     .await;
     let client = client(Venue::Bithumb, &server);
-    assert_eq!(client.requests_per_fetch(450), 3);
-    assert_eq!(client.requests_per_fetch(200), 1);
-    assert_eq!(client.requests_per_fetch(201), 2);
+    // Tickers and order books, both in chunks of 200.
+    assert_eq!(client.requests_per_fetch(450), 6);
+    assert_eq!(client.requests_per_fetch(200), 2);
+    assert_eq!(client.requests_per_fetch(201), 4);
     let listings = bithumb_listings(450);
     let batch = client.fetch_tickers(&listings).await.unwrap();
     let seen = server.seen();
-    assert_eq!(seen.len(), 3);
+    assert_eq!(seen.len() as u32, client.requests_per_fetch(450));
     assert_eq!(
         seen.iter().map(|p| markets_in(p)).collect::<Vec<_>>(),
-        [200, 200, 50]
+        [200, 200, 50, 200, 200, 50]
     );
     assert!(
-        seen.iter()
+        seen[..3]
+            .iter()
             .all(|p| p.starts_with("/v1/ticker?markets=KRW-C"))
+    );
+    assert!(
+        seen[3..]
+            .iter()
+            .all(|p| p.starts_with("/v1/orderbook?markets=KRW-C"))
     );
     assert_eq!(batch.tickers.len(), 450);
     assert!(batch.failures.is_empty());
 }
 
 #[tokio::test]
-async fn other_clients_send_one_request_per_fetch() {
+async fn other_clients_count_their_book_and_funding_requests() {
     let server = serve(|_| (500, String::new())).await;
-    for venue in Venue::ALL.into_iter().filter(|v| *v != Venue::Bithumb) {
-        assert_eq!(client(venue, &server).requests_per_fetch(450), 1, "{venue}");
+    // Upbit: ticker/all + orderbook; Binance: premiumIndex + bookTicker; Bybit: the tickers
+    // carry book and funding; OKX: tickers + funding-rate.
+    for (venue, n) in [
+        (Venue::Upbit, 2),
+        (Venue::Binance, 2),
+        (Venue::Bybit, 1),
+        (Venue::Okx, 2),
+    ] {
+        assert_eq!(client(venue, &server).requests_per_fetch(450), n, "{venue}");
     }
+    let last = VenueOptions {
+        binance_price: venues::BinancePrice::Last,
+        ..VenueOptions::default()
+    };
+    assert_eq!(
+        client_with(Venue::Binance, &server, last).requests_per_fetch(450),
+        3,
+        "ticker/price + bookTicker + premiumIndex"
+    );
     let legacy = VenueOptions {
         bithumb_api: BithumbApi::Legacy,
         ..VenueOptions::default()
     };
     assert_eq!(
         client_with(Venue::Bithumb, &server, legacy).requests_per_fetch(450),
-        1
+        4,
+        "ALL_KRW + three orderbook chunks"
     );
 }
 
@@ -732,7 +760,8 @@ async fn a_code_not_found_chunk_fails_only_its_own_coins() {
         .fetch_tickers(&listings)
         .await
         .unwrap();
-    assert_eq!(server.seen().len(), 3);
+    // Three ticker chunks, then books for the 250 priced markets only.
+    assert_eq!(server.seen().len(), 5);
     assert_eq!(batch.tickers.len(), 250, "the first and third chunks stand");
     assert_eq!(batch.failures.len(), 200);
     for (c, err) in &batch.failures {
@@ -864,7 +893,13 @@ async fn upbit_quote_time_is_the_snapshot_not_the_last_trade() {
         .fetch_tickers(&listings)
         .await
         .unwrap();
-    assert_eq!(server.seen(), ["/v1/ticker/all?quote_currencies=KRW"]);
+    assert_eq!(
+        server.seen(),
+        [
+            "/v1/ticker/all?quote_currencies=KRW",
+            "/v1/orderbook?markets=KRW-QUIET,KRW-BTC"
+        ]
+    );
     let quiet = &batch.tickers[0];
     assert_eq!(quiet.coin.as_str(), "QUIET");
     assert_eq!(ms(quiet.observed_at), snapshot, "the quote is current");
@@ -894,7 +929,10 @@ async fn bithumb_legacy_still_reads_listings() {
         .fetch_tickers(&[plain_listing(Venue::Bithumb, &coin("BTC"))])
         .await
         .unwrap();
-    assert_eq!(server.seen(), ["/public/ticker/ALL_KRW"]);
+    assert_eq!(
+        server.seen(),
+        ["/public/ticker/ALL_KRW", "/v1/orderbook?markets=KRW-BTC"]
+    );
     assert_eq!(batch.tickers[0].price.value(), dec!(63651000));
     assert!(batch.clock_skew_ms.unwrap().abs() < MAX_CLOCK_SKEW_MS);
 }
