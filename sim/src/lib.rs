@@ -63,6 +63,7 @@ use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 #[cfg(test)]
 use reqwest as _;
 
+mod book;
 mod control;
 mod faults;
 mod market;
