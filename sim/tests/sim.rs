@@ -1848,6 +1848,17 @@ fn spread_bp(bids: &Levels, asks: &Levels) -> Decimal {
 async fn books_are_uncrossed_around_the_last_price_on_every_venue() {
     let sim = TestSim::frozen(11).await;
     sim.post_ok("/_sim/advance", json!({"steps": 25})).await;
+    let info = sim.json("/binance/fapi/v1/exchangeInfo").await;
+    let instruments = sim
+        .json("/bybit/v5/market/instruments-info?category=linear&limit=1000")
+        .await;
+    // Every size is a multiple of the venue's lot step.
+    let on_step = |sizes: &Levels, step: Decimal, what: &str| {
+        assert!(
+            sizes.iter().all(|l| (l.1 % step).is_zero() && l.1 >= step),
+            "{what}: sizes off the {step} step: {sizes:?}"
+        );
+    };
     for coin in ["BTC", "ETH", "XRP", "SIM001", "SIM150", "SIM300"] {
         for venue in ["upbit", "bithumb"] {
             let last = dec(at(
@@ -1888,6 +1899,13 @@ async fn books_are_uncrossed_around_the_last_price_on_every_venue() {
         let (bids, asks) = (levels(&depth["bids"]), levels(&depth["asks"]));
         assert_eq!((bids.len(), asks.len()), (30, 30));
         check_book(&format!("binance {coin}"), &bids, &asks, last);
+        let row = rows(&info["symbols"])
+            .iter()
+            .find(|r| r["symbol"] == sym)
+            .unwrap();
+        let step = dec(&row["filters"][1]["stepSize"]);
+        on_step(&bids, step, &sym);
+        on_step(&asks, step, &sym);
         let top = sim
             .json(&format!("/binance/fapi/v1/ticker/bookTicker?symbol={sym}"))
             .await;
@@ -1921,6 +1939,11 @@ async fn books_are_uncrossed_around_the_last_price_on_every_venue() {
             &asks,
             dec(&row["lastPrice"]),
         );
+        let inst = rows(at(&instruments, "/result/list"))
+            .iter()
+            .find(|r| r["symbol"] == sym)
+            .unwrap();
+        on_step(&bids, dec(&inst["lotSizeFilter"]["qtyStep"]), &sym);
         assert_eq!(row["bid1Price"], book["result"]["b"][0][0]);
         assert_eq!(row["bid1Size"], book["result"]["b"][0][1]);
         assert_eq!(row["ask1Price"], book["result"]["a"][0][0]);

@@ -109,17 +109,19 @@ fn book_ticker(sim: Data<&Arc<Sim>>, q: Query<SymbolQuery>) -> Response {
 #[handler]
 fn exchange_info(sim: Data<&Arc<Sim>>) -> Response {
     let board = sim.board(Venue::Binance, None);
-    let dps: HashMap<&str, u32> = board
+    let dps: HashMap<&str, (u32, u32)> = board
         .quotes
         .iter()
-        .map(|q| (q.symbol.as_str(), q.dp))
+        .map(|q| (q.symbol.as_str(), (q.dp, q.size_dp)))
         .collect();
     let symbols: Vec<Value> = sim
         .listings(Venue::Binance)
         .iter()
         .map(|l| {
-            let dp = dps.get(l.native.as_str()).copied().unwrap_or(2);
+            let (dp, qty_dp) = dps.get(l.native.as_str()).copied().unwrap_or((2, 0));
             let tick = Decimal::new(1, dp);
+            // The book's sizes are multiples of this step.
+            let step = text(Decimal::new(1, qty_dp));
             let sym = format!("{}USDT", l.native);
             json!({
                 "symbol": sym,
@@ -134,7 +136,7 @@ fn exchange_info(sim: Data<&Arc<Sim>>) -> Response {
                 "quoteAsset": "USDT",
                 "marginAsset": "USDT",
                 "pricePrecision": dp,
-                "quantityPrecision": 0,
+                "quantityPrecision": qty_dp,
                 "baseAssetPrecision": 8,
                 "quotePrecision": 8,
                 "underlyingType": "COIN",
@@ -145,8 +147,8 @@ fn exchange_info(sim: Data<&Arc<Sim>>) -> Response {
                 "marketTakeBound": "0.05",
                 "filters": [
                     {"minPrice": text(tick), "maxPrice": "1000000", "filterType": "PRICE_FILTER", "tickSize": text(tick)},
-                    {"stepSize": "1", "filterType": "LOT_SIZE", "maxQty": "10000000", "minQty": "1"},
-                    {"stepSize": "1", "filterType": "MARKET_LOT_SIZE", "maxQty": "1000000", "minQty": "1"},
+                    {"stepSize": step, "filterType": "LOT_SIZE", "maxQty": "10000000", "minQty": step},
+                    {"stepSize": step, "filterType": "MARKET_LOT_SIZE", "maxQty": "1000000", "minQty": step},
                     {"limit": 200, "filterType": "MAX_NUM_ORDERS"},
                     {"limit": 10, "filterType": "MAX_NUM_ALGO_ORDERS"},
                     {"notional": "5", "filterType": "MIN_NOTIONAL"},

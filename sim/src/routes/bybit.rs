@@ -138,10 +138,10 @@ fn instruments(sim: Data<&Arc<Sim>>, q: Query<InstrumentsQuery>) -> Response {
         Some(_) => return ok(&bybit_error(10001, "params error: limit is invalid")),
     };
     let board = sim.board(Venue::Bybit, None);
-    let dps: HashMap<&str, u32> = board
+    let dps: HashMap<&str, (u32, u32)> = board
         .quotes
         .iter()
-        .map(|q| (q.symbol.as_str(), q.dp))
+        .map(|q| (q.symbol.as_str(), (q.dp, q.size_dp)))
         .collect();
     let mut rows = sim.listings(Venue::Bybit);
     rows.sort_by_key(|l| format!("{}USDT", l.native));
@@ -168,8 +168,10 @@ fn instruments(sim: Data<&Arc<Sim>>, q: Query<InstrumentsQuery>) -> Response {
     let list: Vec<Value> = rows
         .iter()
         .map(|l| {
-            let dp = dps.get(l.native.as_str()).copied().unwrap_or(2);
+            let (dp, qty_dp) = dps.get(l.native.as_str()).copied().unwrap_or((2, 0));
             let tick = text(Decimal::new(1, dp));
+            // The book's sizes are multiples of this step.
+            let step = text(Decimal::new(1, qty_dp));
             let cap = funding(sim.seed, "bybit", &l.native, 0, 0).cap;
             json!({
                 "symbol": format!("{}USDT", l.native),
@@ -183,7 +185,7 @@ fn instruments(sim: Data<&Arc<Sim>>, q: Query<InstrumentsQuery>) -> Response {
                 "priceScale": dp.to_string(),
                 "leverageFilter": {"minLeverage": "1", "maxLeverage": "25.00", "leverageStep": "0.01"},
                 "priceFilter": {"minPrice": tick, "maxPrice": "1999999.80", "tickSize": tick},
-                "lotSizeFilter": {"maxOrderQty": "1000000", "minOrderQty": "1", "qtyStep": "1", "postOnlyMaxOrderQty": "1000000", "maxMktOrderQty": "200000", "minNotionalValue": "5"},
+                "lotSizeFilter": {"maxOrderQty": "1000000", "minOrderQty": step, "qtyStep": step, "postOnlyMaxOrderQty": "1000000", "maxMktOrderQty": "200000", "minNotionalValue": "5"},
                 "unifiedMarginTrade": true,
                 "fundingInterval": interval_hours("bybit", &l.native) * 60,
                 "settleCoin": "USDT",
