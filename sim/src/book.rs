@@ -4,7 +4,8 @@
 //!
 //! A synthetic book always brackets the last price: `best bid ≤ last ≤ best ask`, `bid < ask`,
 //! both on the quote's tick grid. The spread depends on the liquidity class: majors ~0.1–2 bp
-//! (at least one tick), the long tail 8–60 bp, illiquid Korean coins 80–400 bp with only a few
+//! (at least one tick), the realistic universe's next most popular coins 1.5–8 bp, the long
+//! tail 8–60 bp, illiquid Korean coins 80–400 bp with only a few
 //! live levels per side. Sizes grow away from the top. Each side draws from its own generator,
 //! so asking for fewer levels gives a prefix of the full book (tickers show the same top).
 
@@ -24,6 +25,8 @@ pub(crate) const LEVELS: usize = 30;
 pub(crate) enum Liquidity {
     /// The configured coins (BTC, ETH, …) and Korean KRW-USDT.
     Major,
+    /// The realistic universe's most popular coins after the majors (SOL-, PEPE-like).
+    Liquid,
     /// Everything else.
     Tail,
     /// Korean coins the universe marks illiquid: wide, thin, padded with zero slots.
@@ -106,8 +109,8 @@ pub(crate) struct Spec {
     pub size_dp: u32,
     /// Price units per size unit: OKX `ctVal` (sizes in contracts), else 1.
     pub contract: Decimal,
-    /// Korean venues leave a dust level (a size far below 0.0001) in some books.
-    pub dust: bool,
+    /// A Korean venue: thinner books, and a dust level (a size far below 0.0001) in some.
+    pub korean: bool,
 }
 
 /// The first `levels` levels per side of the synthetic book of `spec`.
@@ -120,6 +123,7 @@ pub(crate) fn synth(spec: &Spec, levels: usize) -> Book {
     let mut rng = SmallRng::seed_from_u64(spec.key);
     let (lo, hi) = match spec.liquidity {
         Liquidity::Major => (0.1, 2.0),
+        Liquidity::Liquid => (1.5, 8.0),
         Liquidity::Tail => (8.0, 60.0),
         Liquidity::Illiquid => (80.0, 400.0),
     };
@@ -143,13 +147,16 @@ pub(crate) fn synth(spec: &Spec, levels: usize) -> Book {
     };
     let top_frac = match spec.liquidity {
         Liquidity::Major => 1.0 / 1_000.0,
+        Liquidity::Liquid => 1.0 / 1_500.0,
         Liquidity::Tail => 1.0 / 2_000.0,
         Liquidity::Illiquid => 1.0 / 20_000.0,
     };
-    let top = spec.volume.to_f64().unwrap_or(1.0) * top_frac;
+    // Korean books are thinner than the big perp venues'.
+    let venue_frac = if spec.korean { 0.25 } else { 1.0 };
+    let top = spec.volume.to_f64().unwrap_or(1.0) * top_frac * venue_frac;
     let dust_at = |rng: &mut SmallRng| {
         let at = rng.random_range(2..12usize);
-        (spec.dust && rng.random_bool(0.35)).then_some(at)
+        (spec.korean && rng.random_bool(0.35)).then_some(at)
     };
     let dust_bid = dust_at(&mut rng);
     let dust_ask = dust_at(&mut rng);
@@ -208,12 +215,16 @@ pub(crate) struct Funding {
     pub cap: Decimal,
 }
 
+/// Symbols that never get an extreme funding rate or a short interval.
+const MAJORS: [&str; 5] = ["BTC", "ETH", "XRP", "SOL", "DOGE"];
+
 /// How many steps one funding estimate lasts (a minute at the default 250 ms step).
 const FUNDING_STEPS: u64 = 240;
 
 /// Funding of `symbol` (the venue's native base, `1000PEPE`) on the venue named `venue`, at
 /// `step` and wall-clock `now_ms`. Typical rates are around +0.01 % with a small spread (some
-/// negative); about one symbol in twenty-five sits at an extreme (±0.05–0.3 %).
+/// negative); about one symbol in twenty-five (never BTC, ETH, XRP, SOL, DOGE) sits at an
+/// extreme (±0.05–0.3 %).
 pub(crate) fn funding(seed: u64, venue: &str, symbol: &str, step: u64, now_ms: i64) -> Funding {
     let id = crate::market::fnv(symbol);
     let interval_h = interval_hours(venue, symbol);
@@ -222,7 +233,7 @@ pub(crate) fn funding(seed: u64, venue: &str, symbol: &str, step: u64, now_ms: i
     let v = crate::market::fnv(venue);
     let drift = unit(mix(&[seed, v, id, step / FUNDING_STEPS])) - 0.5;
     let base = unit(mix(&[seed, v, id, 0xf0]));
-    let extreme = unit(mix(&[seed, id, 0xe7])) < 0.04;
+    let extreme = !MAJORS.contains(&symbol) && unit(mix(&[seed, id, 0xe7])) < 0.04;
     let rate = if extreme {
         let sign = if unit(mix(&[seed, id, 0x5])) < 0.5 {
             -1.0
@@ -254,7 +265,7 @@ pub(crate) fn interval_hours(venue: &str, symbol: &str) -> i64 {
             8
         };
     }
-    if matches!(symbol, "BTC" | "ETH" | "XRP" | "SOL" | "DOGE") {
+    if MAJORS.contains(&symbol) {
         return 8;
     }
     match mix(&[crate::market::fnv(venue), crate::market::fnv(symbol)]) % 16 {
@@ -277,14 +288,19 @@ mod tests {
             liquidity,
             size_dp: 3,
             contract: Decimal::ONE,
-            dust: true,
+            korean: true,
         }
     }
 
     #[test]
     fn books_bracket_the_price_and_grow_away_from_it() {
         for key in 0..300 {
-            for liq in [Liquidity::Major, Liquidity::Tail, Liquidity::Illiquid] {
+            for liq in [
+                Liquidity::Major,
+                Liquidity::Liquid,
+                Liquidity::Tail,
+                Liquidity::Illiquid,
+            ] {
                 let s = spec(liq, key);
                 let b = synth(&s, LEVELS);
                 let (bid, ask) = (b.best_bid().unwrap().0, b.best_ask().unwrap().0);

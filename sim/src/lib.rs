@@ -46,7 +46,8 @@
 //! **Books and funding** (`book.rs`). Every listing has an order book drawn around its current
 //! price, deterministic per (seed, venue, symbol, step) like the prices: the last price lies in
 //! [best bid, best ask], bid < ask, both on the tick grid; spreads ~0.1–2 bp for the configured
-//! majors (and KRW-USDT), 8–60 bp for the long tail, 80–400 bp for the universe's `illiquid`
+//! majors (and KRW-USDT), 1.5–8 bp for the realistic universe's next ~55 most popular coins,
+//! 8–60 bp for the long tail, 80–400 bp for the universe's `illiquid`
 //! Korean coins, which also have only 3–12 live levels a side; otherwise 30 levels a side with
 //! sizes growing away from the top. Multiplier listings quote per multiplier unit; OKX sizes are
 //! whole contracts (`ctVal` coins). Korean books sometimes hold a dust level (< 0.00005), which
@@ -62,8 +63,8 @@
 //! | OKX `/api/v5/public/funding-rate` | `instId=BTC-USDT-SWAP` or `ANY` (every live swap) | `{"code":"0","data":[{"formulaType","fundingRate","fundingTime","impactValue","instId","instType","interestRate","maxFundingRate","method","minFundingRate","nextFundingRate":"","nextFundingTime","premium","settFundingRate","settState","ts"}],"msg":""}` |
 //!
 //! Funding is per symbol and deterministic (seed, venue, symbol, and the step / 240): mostly
-//! around +0.01 % (−0.005…+0.01 %), about one symbol in twenty-five at ±0.05–0.3 %, within the
-//! cap. Binance `premiumIndex` `lastFundingRate`/`nextFundingTime` (4 h for the symbols
+//! around +0.01 % (−0.005…+0.01 %), about one symbol in twenty-five (never the five majors) at
+//! ±0.05–0.3 %, within the cap. Binance `premiumIndex` `lastFundingRate`/`nextFundingTime` (4 h for the symbols
 //! `fundingInfo` lists, else 8 h), Bybit tickers `fundingRate`, `nextFundingTime`,
 //! `fundingIntervalHour`, `fundingCap` (instruments-info `fundingInterval` agrees; a few 1 h and
 //! 4 h symbols), OKX `fundingTime` = the next boundary and `nextFundingTime` one interval later;

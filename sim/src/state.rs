@@ -70,7 +70,7 @@ impl Quote {
             liquidity: self.liquidity,
             size_dp: self.size_dp,
             contract: self.contract,
-            dust: self.size_dp == KOREAN_SIZE_DP,
+            korean: self.size_dp == KOREAN_SIZE_DP,
         };
         synth(&spec, levels)
     }
@@ -82,6 +82,10 @@ impl Quote {
         (b.best_bid().unwrap_or(zero), b.best_ask().unwrap_or(zero))
     }
 }
+
+/// In the realistic universe, the coins before this rank (the most popular, after the majors)
+/// have tight books.
+const LIQUID_RANK: usize = 60;
 
 /// Korean book sizes are coins with 8 decimals.
 const KOREAN_SIZE_DP: u32 = 8;
@@ -299,6 +303,8 @@ impl Sim {
                     Liquidity::Major
                 } else if korea && universe.illiquid.contains_key(&l.coin) {
                     Liquidity::Illiquid
+                } else if universe.realistic && idx < LIQUID_RANK {
+                    Liquidity::Liquid
                 } else {
                     Liquidity::Tail
                 };
