@@ -182,7 +182,11 @@ fn resolve_pin(sim: &Sim, pin: PinBody) -> Result<(Prefix, String, Decimal), Str
         (Prefix::Fx(_), Some(_)) => Err(format!("`{prefix}` is an FX source: leave out `coin`")),
         (Prefix::Venue(_), None) => Err(format!("`{prefix}` is a venue: `coin` is required")),
         (Prefix::Venue(venue), Some(coin)) => {
-            let coin = coin.trim().to_ascii_uppercase();
+            let mut coin = coin.trim().to_ascii_uppercase();
+            // A multiplier listing may be named by its coin (`PEPE` → `1000PEPE`).
+            if let Some(l) = sim.universe().find(venue, &coin) {
+                coin = l.native.clone();
+            }
             if sim
                 .board(venue, Some(std::slice::from_ref(&coin)))
                 .quotes

@@ -2445,6 +2445,28 @@ async fn a_pinned_book_is_served_exactly_on_every_path_until_cleared() {
 }
 
 #[tokio::test]
+async fn a_book_pinned_on_a_multiplier_listing_is_quoted_per_multiplier_unit() {
+    let sim = realistic().await;
+    let bids = [("0.0098940", "804200")];
+    let asks = [("0.0098950", "1460100"), ("0.0098960", "20000")];
+    let answer = sim
+        .post_ok(
+            "/_sim/prices",
+            json!({"venue": "binance", "coin": "PEPE", "book": {"bids": side(&bids), "asks": side(&asks)}}),
+        )
+        .await;
+    assert_eq!(answer[0]["coin"], json!("1000PEPE"));
+    let d = sim
+        .json("/binance/fapi/v1/depth?symbol=1000PEPEUSDT&limit=5")
+        .await;
+    assert_eq!((&d["bids"], &d["asks"]), (&side(&bids), &side(&asks)));
+    let p = sim
+        .json("/binance/fapi/v1/ticker/price?symbol=1000PEPEUSDT")
+        .await;
+    assert_eq!(p["price"], json!("0.0098945"));
+}
+
+#[tokio::test]
 async fn bad_book_pins_are_refused_and_a_crossed_one_needs_the_flag() {
     let sim = TestSim::default().await;
     let crossed = json!({"bids": [["101", "1"]], "asks": [["100", "1"]]});
