@@ -56,7 +56,7 @@
 //!
 //! | path | query | answer |
 //! | --- | --- | --- |
-//! | Upbit, Bithumb `/v1/orderbook` | `markets=KRW-BTC,KRW-ETH`, Upbit `count` 1–30 (default 30, out of range → 30, not a number → 400) | `[{"market","timestamp","total_ask_size","total_bid_size","orderbook_units":[{"ask_price","bid_price","ask_size","bid_size"}],"level":0}]`, JSON numbers; thin sides padded with zero slots; Bithumb 30 units for one market, 15 for several, ≤ 200 markets (400), sizes at 4 decimals; an unknown market fails the call as on `/v1/ticker` |
+//! | Upbit, Bithumb `/v1/orderbook` | `markets=KRW-BTC,KRW-ETH`, Upbit `count` 1–30 (default 30, out of range → 30, not a number → 400), Upbit `level` (only `0` is simulated; another → `[]`) | `[{"market","timestamp","total_ask_size","total_bid_size","orderbook_units":[{"ask_price","bid_price","ask_size","bid_size"}],"level":0}]`, JSON numbers; thin sides padded with zero slots; Bithumb 30 units for one market, 15 for several, ≤ 200 markets (400), sizes at 4 decimals; an unknown market fails the call as on `/v1/ticker` |
 //! | Binance `/fapi/v1/depth` | `symbol`, `limit` 5/10/20/50/100/500/1000 (default 500; other → 400 `-1130`) | `{"lastUpdateId","E","T","bids":[["price","qty"]],"asks":[…]}` |
 //! | Bybit `/v5/market/orderbook` | `category=linear`, `symbol`, `limit` 1–500 (default 25) | `{"retCode":0,"retMsg":"OK","result":{"s","b":[["price","size"]],"a":[…],"ts","u","seq","cts"},"retExtInfo":{},"time"}` |
 //! | OKX `/api/v5/market/books` | `instId`, `sz` 1–400 (default 1) | `{"code":"0","msg":"","data":[{"asks":[["price","contracts","0","orders"]],"bids":[…],"ts"}]}` |

@@ -382,6 +382,11 @@ async fn symbols_and_constants_follow_the_venues() {
         upbit.headers["remaining-req"],
         "group=ticker; min=600; sec=9"
     );
+    let book = sim.get("/upbit/v1/orderbook?markets=KRW-BTC").await;
+    assert_eq!(
+        book.headers["remaining-req"],
+        "group=orderbook; min=600; sec=9"
+    );
     let binance = sim
         .get("/binance/fapi/v1/ticker/price?symbol=BTCUSDT")
         .await;
@@ -2196,6 +2201,14 @@ async fn korean_book_unit_counts_and_limits_follow_each_venue() {
             .status,
         400
     );
+    let grouped = sim
+        .json("/upbit/v1/orderbook?markets=KRW-BTC&level=10000")
+        .await;
+    assert_eq!(grouped, json!([]), "an unsupported level");
+    let native = sim
+        .json("/upbit/v1/orderbook?markets=KRW-BTC&level=0")
+        .await;
+    assert_eq!(rows(&native).len(), 1);
     // Foreign limits.
     for path in [
         "/binance/fapi/v1/depth?symbol=BTCUSDT&limit=7",

@@ -49,6 +49,7 @@ pub(super) fn v1_routes() -> Route {
 struct OrderbookQuery {
     markets: Option<String>,
     count: Option<String>,
+    level: Option<String>,
 }
 
 /// Upbit's `count` bounds and default.
@@ -63,7 +64,7 @@ const BITHUMB_SIZE_DP: u32 = 4;
 /// each with `orderbook_units` pairing the i-th ask with the i-th bid; a side thinner than the
 /// unit count is padded with zero slots. Upbit: `count` 1–30 (default 30; out of range →
 /// default; not a number → 400). Bithumb: 30 units for one market, 15 for several, sizes at 4
-/// decimals (a dust level shows 0), at most 200 markets. Unknown markets fail the call as on
+/// decimals (a dust level shows 0), at most 200 markets. Upbit `level` other than 0 → `[]`. Unknown markets fail the call as on
 /// `/v1/ticker`.
 #[handler]
 fn orderbook(sim: Data<&Arc<Sim>>, venue: Data<&Venue>, q: Query<OrderbookQuery>) -> Response {
@@ -90,6 +91,15 @@ fn orderbook(sim: Data<&Arc<Sim>>, venue: Data<&Venue>, q: Query<OrderbookQuery>
     let board = sim.board(venue, Some(&coins));
     if board.quotes.is_empty() || board.quotes.len() < coins.len() {
         return unknown_market(venue);
+    }
+    // Only the native grouping (`level=0`) is simulated; Upbit answers an unsupported level
+    // with an empty list.
+    if venue == Venue::Upbit
+        && q.level
+            .as_deref()
+            .is_some_and(|l| l.trim().parse::<f64>() != Ok(0.0))
+    {
+        return ok(&Value::Array(Vec::new()));
     }
     let ms = board.now.timestamp_millis();
     let size = |s: Decimal| match venue {
