@@ -17,11 +17,12 @@ use serde::{Deserialize, de::DeserializeOwned};
 use serde_json::{Value, json};
 
 use crate::{
+    book::Book,
     faults::FaultSpec,
     market::Params,
     prefix::{self, Prefix},
     routes::{json_response, ok},
-    state::Sim,
+    state::{BookPin, Sim},
     universe::Change,
 };
 
@@ -99,15 +100,62 @@ struct PinBody {
     venue: Option<String>,
     fx: Option<String>,
     coin: Option<String>,
-    price: Decimal,
+    price: Option<Decimal>,
+    /// A whole book instead of a price: `{"bids":[["price","size"],…],"asks":[…]}`.
+    book: Option<BookBody>,
+    /// Lets a pinned book be crossed (best bid ≥ best ask).
+    #[serde(default)]
+    allow_crossed: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BookBody {
+    bids: Vec<(Decimal, Decimal)>,
+    asks: Vec<(Decimal, Decimal)>,
 }
 
 #[handler]
 fn pin_price(sim: Data<&Arc<Sim>>, body: Vec<u8>) -> Response {
-    let pin: PinBody = match parse(&body) {
+    let mut pin: PinBody = match parse(&body) {
         Ok(p) => p,
         Err(e) => return bad_request(e),
     };
+    if let Some(book) = pin.book.take() {
+        if pin.price.is_some() {
+            return bad_request("give either `price` or `book`, not both");
+        }
+        let book = Book {
+            bids: book.bids,
+            asks: book.asks,
+        };
+        if let Err(e) = book.validate(pin.allow_crossed) {
+            return bad_request(e);
+        }
+        if pin.fx.is_some() {
+            return bad_request("a book can only be pinned on a venue, not an FX source");
+        }
+        let allow_crossed = pin.allow_crossed;
+        pin.price = Some(Decimal::ZERO);
+        return match resolve_pin(&sim, pin) {
+            Ok((prefix, coin, _)) => {
+                let book = Arc::new(book);
+                sim.pin_book(
+                    prefix,
+                    coin,
+                    BookPin {
+                        book,
+                        allow_crossed,
+                    },
+                );
+                ok(&pins_json(&sim))
+            }
+            Err(e) => bad_request(e),
+        };
+    }
+    if pin.allow_crossed {
+        return bad_request("`allow_crossed` goes with `book`");
+    }
     match resolve_pin(&sim, pin) {
         Ok((prefix, coin, price)) => {
             sim.pin(prefix, coin, price);
@@ -118,8 +166,11 @@ fn pin_price(sim: Data<&Arc<Sim>>, body: Vec<u8>) -> Response {
 }
 
 fn resolve_pin(sim: &Sim, pin: PinBody) -> Result<(Prefix, String, Decimal), String> {
-    if pin.price < Decimal::ZERO {
-        return Err(format!("price must not be negative, got {}", pin.price));
+    let Some(price) = pin.price else {
+        return Err("give `price` or `book`".into());
+    };
+    if price < Decimal::ZERO {
+        return Err(format!("price must not be negative, got {price}"));
     }
     let name = match (&pin.venue, &pin.fx) {
         (Some(v), None) | (None, Some(v)) => v,
@@ -127,11 +178,15 @@ fn resolve_pin(sim: &Sim, pin: PinBody) -> Result<(Prefix, String, Decimal), Str
     };
     let prefix = prefix::parse(name)?;
     match (prefix, pin.coin) {
-        (Prefix::Fx(_), None) => Ok((prefix, String::new(), pin.price)),
+        (Prefix::Fx(_), None) => Ok((prefix, String::new(), price)),
         (Prefix::Fx(_), Some(_)) => Err(format!("`{prefix}` is an FX source: leave out `coin`")),
         (Prefix::Venue(_), None) => Err(format!("`{prefix}` is a venue: `coin` is required")),
         (Prefix::Venue(venue), Some(coin)) => {
-            let coin = coin.trim().to_ascii_uppercase();
+            let mut coin = coin.trim().to_ascii_uppercase();
+            // A multiplier listing may be named by its coin (`PEPE` → `1000PEPE`).
+            if let Some(l) = sim.universe().find(venue, &coin) {
+                coin = l.native.clone();
+            }
             if sim
                 .board(venue, Some(std::slice::from_ref(&coin)))
                 .quotes
@@ -144,7 +199,7 @@ fn resolve_pin(sim: &Sim, pin: PinBody) -> Result<(Prefix, String, Decimal), Str
                 };
                 return Err(format!("`{venue}` does not list `{coin}`{hint}"));
             }
-            Ok((prefix, coin, pin.price))
+            Ok((prefix, coin, price))
         }
     }
 }
@@ -158,7 +213,20 @@ fn pins_json(sim: &Sim) -> Value {
             Prefix::Venue(_) => json!({"venue": prefix.as_str(), "coin": coin, "price": price}),
         })
         .collect();
-    Value::Array(pins)
+    let levels = |side: &[(Decimal, Decimal)]| -> Vec<Value> {
+        side.iter()
+            .map(|(p, s)| json!([p.to_string(), s.to_string()]))
+            .collect()
+    };
+    let books = sim.book_pins().into_iter().map(|(prefix, coin, pin)| {
+        json!({
+            "venue": prefix.as_str(),
+            "coin": coin,
+            "book": {"bids": levels(&pin.book.bids), "asks": levels(&pin.book.asks)},
+            "allow_crossed": pin.allow_crossed,
+        })
+    });
+    Value::Array(pins.into_iter().chain(books).collect())
 }
 
 #[handler]

@@ -13,8 +13,8 @@
 //! | --- | --- | --- |
 //! | `/_sim/faults` | POST | `{"venue":"upbit","latency_ms":0,"hang":false,"error_rate":0.0,"status":503,"rate_limit_retry_after":null,"malformed":false,"zero_price":false,"zero_coin":null,"outage":false,"http_error_body":false}`: replaces that prefix's faults; left-out fields are off; `zero_price` is `true` (all coins) or a coin, or give `zero_coin` |
 //! | `/_sim/faults` | GET / DELETE | the list / clears all (`?venue=upbit`: just one) |
-//! | `/_sim/prices` | POST | `{"venue":"upbit","coin":"BTC","price":"129555000"}` or `{"fx":"dunamu","price":"1432.6"}`: pinned until cleared |
-//! | `/_sim/prices` | GET / DELETE | the pins / clears them |
+//! | `/_sim/prices` | POST | `{"venue":"upbit","coin":"BTC","price":"129555000"}` or `{"fx":"dunamu","price":"1432.6"}`: pinned until cleared; or a whole book `{"venue":"upbit","coin":"BTC","book":{"bids":[["129550000","0.5"],["129540000","1.2"]],"asks":[["129560000","0.3"]]},"allow_crossed":false}` (`coin` is the venue's base, `1000PEPE`, or the coin, `PEPE`; prices per the venue's quote unit, per multiplier unit on `1000PEPEUSDT`; sizes in the venue's units, OKX contracts; bids strictly descending, asks strictly ascending, all positive, both sides non-empty; crossed only with `"allow_crossed":true`): served exactly on every book path and as the tickers' best bid/ask, the last price is the mid unless a price pin exists |
+//! | `/_sim/prices` | GET / DELETE | the pins (price pins, then book pins `{"venue","coin","book":{"bids","asks"},"allow_crossed"}`) / clears all of them |
 //! | `/_sim/config` | GET / POST | `{"premium_pct":"1.5","usdt_premium_pct":"0.3","noise_pct":"0.02","bithumb_clock_skew_ms":0}` (any subset; the skew is added to Bithumb's REST ticker `timestamp`/`trade_timestamp`, as the real one has been seen +9 h, `trade_date`/`trade_time` stay UTC) |
 //! | `/_sim/advance` | POST | `{"steps":10}`: moves the walks on by hand → `{"step":N}` |
 //! | `/_sim/stats` | GET / DELETE | `{"total":N,"requests":{"upbit":N,…},"faulted":{…},"paths":{"/upbit/v1/ticker":N}}` / reset |
@@ -43,13 +43,40 @@
 //! `premium-spread sim` and `up --sim` turn it on (`--basic` / `--sim-basic` for the old shape).
 //! The app tracks its configured coins (BTC…DOGE by default), which both shapes quote alike.
 //!
+//! **Books and funding** (`book.rs`). Every listing has an order book drawn around its current
+//! price, deterministic per (seed, venue, symbol, step) like the prices: the last price lies in
+//! [best bid, best ask], bid < ask, both on the tick grid; spreads ~0.1–2 bp for the configured
+//! majors (and KRW-USDT), 1.5–8 bp for the realistic universe's next ~55 most popular coins,
+//! 8–60 bp for the long tail, 80–400 bp for the universe's `illiquid`
+//! Korean coins, which also have only 3–12 live levels a side; otherwise 30 levels a side with
+//! sizes growing away from the top. Multiplier listings quote per multiplier unit; OKX sizes are
+//! whole contracts (`ctVal` coins). Korean books sometimes hold a dust level (< 0.00005), which
+//! Bithumb, printing sizes with 4 decimals, shows as size 0. The tickers' best bid/ask (Binance
+//! `bookTicker`, Bybit `bid1Price…ask1Size`, OKX `bidPx…askSz`) are the book's top.
+//!
+//! | path | query | answer |
+//! | --- | --- | --- |
+//! | Upbit, Bithumb `/v1/orderbook` | `markets=KRW-BTC,KRW-ETH`, Upbit `count` 1–30 (default 30, out of range → 30, not a number → 400), Upbit `level` (only `0` is simulated; another → `[]`) | `[{"market","timestamp","total_ask_size","total_bid_size","orderbook_units":[{"ask_price","bid_price","ask_size","bid_size"}],"level":0}]`, JSON numbers; thin sides padded with zero slots; Bithumb 30 units for one market, 15 for several, ≤ 200 markets (400), sizes at 4 decimals; an unknown market fails the call as on `/v1/ticker` |
+//! | Binance `/fapi/v1/depth` | `symbol`, `limit` 5/10/20/50/100/500/1000 (default 500; other → 400 `-1130`) | `{"lastUpdateId","E","T","bids":[["price","qty"]],"asks":[…]}` |
+//! | Bybit `/v5/market/orderbook` | `category=linear`, `symbol`, `limit` 1–500 (default 25) | `{"retCode":0,"retMsg":"OK","result":{"s","b":[["price","size"]],"a":[…],"ts","u","seq","cts"},"retExtInfo":{},"time"}` |
+//! | OKX `/api/v5/market/books` | `instId`, `sz` 1–400 (default 1) | `{"code":"0","msg":"","data":[{"asks":[["price","contracts","0","orders"]],"bids":[…],"ts"}]}` |
+//! | OKX `/api/v5/public/funding-rate` | `instId=BTC-USDT-SWAP` or `ANY` (every live swap) | `{"code":"0","data":[{"formulaType","fundingRate","fundingTime","impactValue","instId","instType","interestRate","maxFundingRate","method","minFundingRate","nextFundingRate":"","nextFundingTime","premium","settFundingRate","settState","ts"}],"msg":""}` |
+//!
+//! Funding is per symbol and deterministic (seed, venue, symbol, and the step / 240): mostly
+//! around +0.01 % (−0.005…+0.01 %), about one symbol in twenty-five (never the five majors) at
+//! ±0.05–0.3 %, within the cap. Binance `premiumIndex` `lastFundingRate`/`nextFundingTime` (4 h for the symbols
+//! `fundingInfo` lists, else 8 h), Bybit tickers `fundingRate`, `nextFundingTime`,
+//! `fundingIntervalHour`, `fundingCap` (instruments-info `fundingInterval` agrees; a few 1 h and
+//! 4 h symbols), OKX `fundingTime` = the next boundary and `nextFundingTime` one interval later;
+//! every next funding time sits on the venue's interval boundary (UTC).
+//!
 //! Korean `/v1/ticker` is as strict as the real venues: one unknown market fails the whole call
 //! (Upbit HTTP 404, Bithumb HTTP 200 with `{"error":{"name":404,"message":"Code not found"}}`), and
 //! Bithumb refuses more than 200 markets per call (HTTP 400).
 //!
 //! `outage` answers 503 at once: a refused connection cannot be made from inside a handler.
 //!
-//! Layout: `market` is the pure price model, `universe` the listings and ground truth, `state`
+//! Layout: `market` is the pure price model, `book` the books and funding drawn from it, `universe` the listings and ground truth, `state`
 //! the shared simulator state (clock, faults, pins, counters, listings), `faults` the fault switches and the endpoint wrapper that applies them,
 //! `routes/` one module per venue or FX provider, `control` the `/_sim` API.
 
@@ -63,6 +90,7 @@ use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 #[cfg(test)]
 use reqwest as _;
 
+mod book;
 mod control;
 mod faults;
 mod market;

@@ -3,7 +3,7 @@
 use std::{
     collections::BTreeMap,
     sync::{
-        Mutex, MutexGuard, PoisonError, RwLock,
+        Arc, Mutex, MutexGuard, PoisonError, RwLock,
         atomic::{AtomicU64, Ordering},
     },
     time::{Duration, Instant},
@@ -18,6 +18,7 @@ use tokio::sync::watch;
 
 use crate::{
     SimConfig,
+    book::{Book, Liquidity, Spec, synth},
     faults::FaultSpec,
     market::{Market, Params},
     prefix::Prefix,
@@ -40,6 +41,60 @@ pub(crate) struct Quote {
     pub volume: Decimal,
     /// How long ago the last trade was, ms (illiquid coins; 0 otherwise).
     pub lag_ms: i64,
+    /// Seed × venue × symbol × step: what the synthetic book is drawn from.
+    pub key: u64,
+    pub liquidity: Liquidity,
+    /// Decimals of a book size in price units.
+    pub size_dp: u32,
+    /// Price units per book size unit (OKX `ctVal`: sizes in contracts), else 1.
+    pub contract: Decimal,
+    /// A pinned book (`POST /_sim/prices` with `book`), served instead of the synthetic one.
+    pub pinned_book: Option<Arc<Book>>,
+}
+
+impl Quote {
+    /// The first `levels` levels per side of this quote's book: the pinned one, or one drawn
+    /// around the price. Empty when the price is zero (`zero_price`).
+    pub(crate) fn book(&self, levels: usize) -> Book {
+        if self.price <= Decimal::ZERO {
+            return Book::default();
+        }
+        if let Some(b) = &self.pinned_book {
+            return b.truncated(levels);
+        }
+        let spec = Spec {
+            key: self.key,
+            price: self.price,
+            dp: self.dp,
+            volume: self.volume,
+            liquidity: self.liquidity,
+            size_dp: self.size_dp,
+            contract: self.contract,
+            korean: self.size_dp == KOREAN_SIZE_DP,
+        };
+        synth(&spec, levels)
+    }
+
+    /// Best bid and best ask (price, size), zeros on an empty side.
+    pub(crate) fn top(&self) -> ((Decimal, Decimal), (Decimal, Decimal)) {
+        let b = self.book(1);
+        let zero = (Decimal::ZERO, Decimal::ZERO);
+        (b.best_bid().unwrap_or(zero), b.best_ask().unwrap_or(zero))
+    }
+}
+
+/// In the realistic universe, the coins before this rank (the most popular, after the majors)
+/// have tight books.
+const LIQUID_RANK: usize = 60;
+
+/// Korean book sizes are coins with 8 decimals.
+const KOREAN_SIZE_DP: u32 = 8;
+
+/// A pinned book as `POST /_sim/prices` received it.
+#[derive(Debug, Clone)]
+pub(crate) struct BookPin {
+    pub book: Arc<Book>,
+    pub allow_crossed: bool,
 }
 
 /// Quotes of one venue taken at one instant.
@@ -47,6 +102,8 @@ pub(crate) struct Quote {
 pub(crate) struct Board {
     pub quotes: Vec<Quote>,
     pub now: DateTime<Utc>,
+    /// The random-walk step the quotes were taken at.
+    pub step: u64,
 }
 
 /// Request counters (`GET /_sim/stats`).
@@ -85,6 +142,10 @@ pub(crate) struct Sim {
     faults: RwLock<BTreeMap<Prefix, FaultSpec>>,
     /// Pinned prices: (prefix, coin) for venues, (prefix, "") for FX sources.
     pins: RwLock<BTreeMap<(Prefix, String), Decimal>>,
+    /// Pinned books: (venue prefix, coin).
+    book_pins: RwLock<BTreeMap<(Prefix, String), BookPin>>,
+    /// The first `majors` coins of the market are the configured ones (tight books).
+    majors: usize,
     stats: Mutex<Stats>,
     fault_rng: Mutex<SmallRng>,
     /// Binance's `X-MBX-USED-WEIGHT-1M`: (minute, weight used in it).
@@ -123,6 +184,8 @@ impl Sim {
             universe: RwLock::new(universe),
             faults: RwLock::default(),
             pins: RwLock::default(),
+            book_pins: RwLock::default(),
+            majors: cfg.coins.len(),
             stats: Mutex::new(Stats::empty()),
             fault_rng: Mutex::new(SmallRng::seed_from_u64(cfg.seed ^ 0xfa17)),
             binance_weight: Mutex::new((0, 0)),
@@ -166,6 +229,10 @@ impl Sim {
         let prefix = Prefix::Venue(venue);
         let p = self.params();
         let pins = self.pins.read().unwrap_or_else(PoisonError::into_inner);
+        let book_pins = self
+            .book_pins
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
         let zero = self.fault(prefix).map(|f| f.zero);
         let korea = venue.region() == Region::Korea;
         let universe = self.universe();
@@ -204,6 +271,11 @@ impl Sim {
                     dp: crate::market::USDT_DP,
                     volume: Decimal::new(250_000_000, 0),
                     lag_ms: 0,
+                    key: book_key(self.seed, venue, symbol, step),
+                    liquidity: Liquidity::Major,
+                    size_dp: KOREAN_SIZE_DP,
+                    contract: Decimal::ONE,
+                    pinned_book: None,
                 }
             } else if let Some(&l) = by_native.get(symbol.as_str())
                 && let Some(idx) = m.find(&l.asset)
@@ -227,6 +299,20 @@ impl Sim {
                 } else {
                     0
                 };
+                let liquidity = if idx < self.majors {
+                    Liquidity::Major
+                } else if korea && universe.illiquid.contains_key(&l.coin) {
+                    Liquidity::Illiquid
+                } else if universe.realistic && idx < LIQUID_RANK {
+                    Liquidity::Liquid
+                } else {
+                    Liquidity::Tail
+                };
+                let (size_dp, contract) = match venue {
+                    _ if korea => (KOREAN_SIZE_DP, Decimal::ONE),
+                    Venue::Okx => (0, l.ct_val),
+                    _ => (crate::book::foreign_size_dp(open), Decimal::ONE),
+                };
                 Quote {
                     symbol: symbol.clone(),
                     price,
@@ -234,15 +320,21 @@ impl Sim {
                     dp,
                     volume: (c.turnover_usd / (c.base_usd * l.mult)).round_dp(4),
                     lag_ms,
+                    key: book_key(self.seed, venue, symbol, step),
+                    liquidity,
+                    size_dp,
+                    contract,
+                    pinned_book: None,
                 }
             } else {
                 continue;
             };
-            quotes.push(self.adjust(quote, prefix, &pins, zero.as_ref()));
+            quotes.push(self.adjust(quote, prefix, &pins, &book_pins, zero.as_ref()));
         }
         Board {
             quotes,
             now: Utc::now(),
+            step,
         }
     }
 
@@ -297,9 +389,17 @@ impl Sim {
         mut q: Quote,
         prefix: Prefix,
         pins: &BTreeMap<(Prefix, String), Decimal>,
+        book_pins: &BTreeMap<(Prefix, String), BookPin>,
         zero: Option<&crate::faults::ZeroPrice>,
     ) -> Quote {
-        if let Some(pin) = pins.get(&(prefix, q.symbol.clone())) {
+        let key = (prefix, q.symbol.clone());
+        if let Some(b) = book_pins.get(&key) {
+            if let Some(mid) = b.book.mid() {
+                q.price = mid;
+            }
+            q.pinned_book = Some(b.book.clone());
+        }
+        if let Some(pin) = pins.get(&key) {
             q.price = *pin;
         }
         if zero.is_some_and(|z| z.applies_to(&q.symbol)) {
@@ -351,6 +451,26 @@ impl Sim {
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .clear();
+        self.book_pins
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+
+    pub(crate) fn pin_book(&self, prefix: Prefix, coin: String, pin: BookPin) {
+        self.book_pins
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert((prefix, coin), pin);
+    }
+
+    pub(crate) fn book_pins(&self) -> Vec<(Prefix, String, BookPin)> {
+        self.book_pins
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|((p, c), b)| (*p, c.clone(), b.clone()))
+            .collect()
     }
 
     // ---- faults ----
@@ -447,4 +567,10 @@ impl Sim {
         // An error means the sender is gone, which is a shutdown too.
         let _ = rx.wait_for(|down| *down).await;
     }
+}
+
+/// What a book at `step` is drawn from: the same (seed, venue, symbol, step) gives the same book.
+fn book_key(seed: u64, venue: Venue, symbol: &str, step: u64) -> u64 {
+    use crate::market::{fnv, mix};
+    mix(&[seed, fnv(venue.as_str()), fnv(symbol), step, 0xb00c])
 }

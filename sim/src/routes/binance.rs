@@ -1,5 +1,5 @@
 //! Binance USDⓈ-M futures (`https://fapi.binance.com`): `premiumIndex`, `ticker/price`,
-//! `ticker/bookTicker`. With `symbol` an object, without it an array of all; an unknown symbol is
+//! `ticker/bookTicker` (the top of `/fapi/v1/depth?symbol=…&limit=N`), `depth`. With `symbol` an object, without it an array of all; an unknown symbol is
 //! HTTP 400 `{"code":-1121,"msg":"Invalid symbol."}`. Every answer carries
 //! `X-MBX-USED-WEIGHT-1M`. Metadata: `/fapi/v1/exchangeInfo` (every listed perpetual, delisted
 //! ones as `SETTLING`; `baseAsset` carries the multiplier, `1000PEPE`) and `/fapi/v1/fundingInfo`
@@ -17,10 +17,11 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Routes, bid_ask, json_response, next_funding_ms, text};
+use super::{Routes, json_response, text};
 use crate::{
+    book::funding,
     market::round,
-    state::{Quote, Sim},
+    state::{Board, Quote, Sim},
 };
 
 pub(super) fn routes() -> Routes {
@@ -28,6 +29,7 @@ pub(super) fn routes() -> Routes {
         .at("/fapi/v1/premiumIndex", get(premium_index))
         .at("/fapi/v1/ticker/price", get(price))
         .at("/fapi/v1/ticker/bookTicker", get(book_ticker))
+        .at("/fapi/v1/depth", get(depth))
         .at("/fapi/v1/exchangeInfo", get(exchange_info))
         .at("/fapi/v1/fundingInfo", get(funding_info))
         .map_to_response()
@@ -41,24 +43,34 @@ struct SymbolQuery {
 
 /// How one endpoint renders a quote, and its request weight (one symbol, all symbols).
 struct Kind {
-    render: fn(&Quote, i64) -> Value,
+    render: fn(&Quote, &Ctx) -> Value,
     weight: (u64, u64),
+}
+
+/// What a rendering needs besides the quote.
+struct Ctx {
+    ms: i64,
+    seed: u64,
+    step: u64,
 }
 
 #[handler]
 fn premium_index(sim: Data<&Arc<Sim>>, q: Query<SymbolQuery>) -> Response {
     let kind = Kind {
-        render: |q, ms| {
+        render: |q, c| {
             let index = round(q.price * Decimal::new(9998, 4), q.dp);
+            let f = funding(c.seed, "binance", &q.symbol, c.step, c.ms);
+            let mut rate = f.rate;
+            rate.rescale(8);
             json!({
                 "symbol": symbol(q),
                 "markPrice": text(q.price),
                 "indexPrice": text(index),
                 "estimatedSettlePrice": text(index),
-                "lastFundingRate": "0.00010000",
+                "lastFundingRate": text(rate),
                 "interestRate": "0.00010000",
-                "nextFundingTime": next_funding_ms(chrono::Utc::now()),
-                "time": ms,
+                "nextFundingTime": f.next_ms,
+                "time": c.ms,
             })
         },
         weight: (1, 10),
@@ -69,7 +81,7 @@ fn premium_index(sim: Data<&Arc<Sim>>, q: Query<SymbolQuery>) -> Response {
 #[handler]
 fn price(sim: Data<&Arc<Sim>>, q: Query<SymbolQuery>) -> Response {
     let kind = Kind {
-        render: |q, ms| json!({"symbol": symbol(q), "price": text(q.price), "time": ms}),
+        render: |q, c| json!({"symbol": symbol(q), "price": text(q.price), "time": c.ms}),
         weight: (1, 2),
     };
     answer(&sim, q.symbol.as_deref(), &kind)
@@ -78,16 +90,15 @@ fn price(sim: Data<&Arc<Sim>>, q: Query<SymbolQuery>) -> Response {
 #[handler]
 fn book_ticker(sim: Data<&Arc<Sim>>, q: Query<SymbolQuery>) -> Response {
     let kind = Kind {
-        render: |q, ms| {
-            let (bid, ask) = bid_ask(q.price, q.dp);
-            let qty = (q.volume / Decimal::from(2_000)).round_dp(3);
+        render: |q, c| {
+            let ((bid, bid_qty), (ask, ask_qty)) = q.top();
             json!({
                 "symbol": symbol(q),
                 "bidPrice": text(bid),
-                "bidQty": text(qty),
+                "bidQty": text(bid_qty),
                 "askPrice": text(ask),
-                "askQty": text(qty),
-                "time": ms,
+                "askQty": text(ask_qty),
+                "time": c.ms,
             })
         },
         weight: (2, 5),
@@ -98,17 +109,19 @@ fn book_ticker(sim: Data<&Arc<Sim>>, q: Query<SymbolQuery>) -> Response {
 #[handler]
 fn exchange_info(sim: Data<&Arc<Sim>>) -> Response {
     let board = sim.board(Venue::Binance, None);
-    let dps: HashMap<&str, u32> = board
+    let dps: HashMap<&str, (u32, u32)> = board
         .quotes
         .iter()
-        .map(|q| (q.symbol.as_str(), q.dp))
+        .map(|q| (q.symbol.as_str(), (q.dp, q.size_dp)))
         .collect();
     let symbols: Vec<Value> = sim
         .listings(Venue::Binance)
         .iter()
         .map(|l| {
-            let dp = dps.get(l.native.as_str()).copied().unwrap_or(2);
+            let (dp, qty_dp) = dps.get(l.native.as_str()).copied().unwrap_or((2, 0));
             let tick = Decimal::new(1, dp);
+            // The book's sizes are multiples of this step.
+            let step = text(Decimal::new(1, qty_dp));
             let sym = format!("{}USDT", l.native);
             json!({
                 "symbol": sym,
@@ -123,7 +136,7 @@ fn exchange_info(sim: Data<&Arc<Sim>>) -> Response {
                 "quoteAsset": "USDT",
                 "marginAsset": "USDT",
                 "pricePrecision": dp,
-                "quantityPrecision": 0,
+                "quantityPrecision": qty_dp,
                 "baseAssetPrecision": 8,
                 "quotePrecision": 8,
                 "underlyingType": "COIN",
@@ -134,8 +147,8 @@ fn exchange_info(sim: Data<&Arc<Sim>>) -> Response {
                 "marketTakeBound": "0.05",
                 "filters": [
                     {"minPrice": text(tick), "maxPrice": "1000000", "filterType": "PRICE_FILTER", "tickSize": text(tick)},
-                    {"stepSize": "1", "filterType": "LOT_SIZE", "maxQty": "10000000", "minQty": "1"},
-                    {"stepSize": "1", "filterType": "MARKET_LOT_SIZE", "maxQty": "1000000", "minQty": "1"},
+                    {"stepSize": step, "filterType": "LOT_SIZE", "maxQty": "10000000", "minQty": step},
+                    {"stepSize": step, "filterType": "MARKET_LOT_SIZE", "maxQty": "1000000", "minQty": step},
                     {"limit": 200, "filterType": "MAX_NUM_ORDERS"},
                     {"limit": 10, "filterType": "MAX_NUM_ALGO_ORDERS"},
                     {"notional": "5", "filterType": "MIN_NOTIONAL"},
@@ -169,7 +182,7 @@ fn funding_info(sim: Data<&Arc<Sim>>) -> Response {
     let rows: Vec<Value> = sim
         .listings(Venue::Binance)
         .iter()
-        .filter(|l| l.status.trading() && l.native.bytes().map(u64::from).sum::<u64>() % 7 == 0)
+        .filter(|l| l.status.trading() && crate::book::interval_hours("binance", &l.native) == 4)
         .map(|l| {
             json!({
                 "symbol": format!("{}USDT", l.native),
@@ -191,6 +204,78 @@ fn weighted(sim: &Sim, mut resp: Response, weight: u64) -> Response {
     resp
 }
 
+fn ctx(sim: &Sim, board: &Board) -> Ctx {
+    Ctx {
+        ms: board.now.timestamp_millis(),
+        seed: sim.seed,
+        step: board.step,
+    }
+}
+
+/// The board of one `symbol=` (empty when it is not listed).
+fn one(sim: &Sim, symbol: &str) -> Board {
+    let upper = symbol.trim().to_ascii_uppercase();
+    let coin = upper.strip_suffix("USDT").unwrap_or_default().to_string();
+    sim.board(Venue::Binance, Some(&[coin]))
+}
+
+#[derive(Debug, Deserialize)]
+struct DepthQuery {
+    symbol: Option<String>,
+    limit: Option<String>,
+}
+
+/// `GET /fapi/v1/depth?symbol=BTCUSDT[&limit=N]`: `limit` one of 5, 10, 20, 50, 100, 500, 1000
+/// (default 500; the synthetic book has 30 levels a side, a pinned one what was pinned).
+/// Weight 2 up to 50 levels, 5 for 100, 10 for 500, 20 for 1000.
+#[handler]
+fn depth(sim: Data<&Arc<Sim>>, q: Query<DepthQuery>) -> Response {
+    let limit = match q.limit.as_deref().map(|l| l.trim().parse::<usize>()) {
+        None => 500,
+        Some(Ok(n)) if [5, 10, 20, 50, 100, 500, 1000].contains(&n) => n,
+        Some(_) => {
+            let body =
+                json!({"code": -1130, "msg": "Data sent for parameter 'limit' is not valid."});
+            return weighted(&sim, json_response(StatusCode::BAD_REQUEST, &body), 2);
+        }
+    };
+    let weight = match limit {
+        0..=50 => 2,
+        100 => 5,
+        500 => 10,
+        _ => 20,
+    };
+    let Some(s) = q.symbol.as_deref().filter(|s| !s.trim().is_empty()) else {
+        let body = json!({"code": -1102, "msg": "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed."});
+        return weighted(&sim, json_response(StatusCode::BAD_REQUEST, &body), weight);
+    };
+    let board = one(&sim, s);
+    let Some(quote) = board.quotes.first() else {
+        let body = json!({"code": -1121, "msg": "Invalid symbol."});
+        return weighted(&sim, json_response(StatusCode::BAD_REQUEST, &body), weight);
+    };
+    let book = quote.book(limit);
+    let ms = board.now.timestamp_millis();
+    let levels = |side: &[(Decimal, Decimal)]| -> Vec<Value> {
+        side.iter()
+            .map(|(p, s)| json!([text(*p), text(*s)]))
+            .collect()
+    };
+    let body = json!({
+        "lastUpdateId": update_id(&board),
+        "E": ms,
+        "T": ms - 3,
+        "bids": levels(&book.bids),
+        "asks": levels(&book.asks),
+    });
+    weighted(&sim, json_response(StatusCode::OK, &body), weight)
+}
+
+/// A book update id that grows with the step.
+fn update_id(board: &Board) -> u64 {
+    9_000_000_000 + board.step * 37 + (board.now.timestamp_millis() as u64 % 7)
+}
+
 fn symbol(q: &Quote) -> String {
     format!("{}USDT", q.symbol)
 }
@@ -199,17 +284,19 @@ fn answer(sim: &Sim, symbol: Option<&str>, kind: &Kind) -> Response {
     let (body, status, weight) = match symbol {
         None => {
             let board = sim.board(Venue::Binance, None);
-            let ms = board.now.timestamp_millis();
-            let items = board.quotes.iter().map(|q| (kind.render)(q, ms)).collect();
+            let ctx = ctx(sim, &board);
+            let items = board
+                .quotes
+                .iter()
+                .map(|q| (kind.render)(q, &ctx))
+                .collect();
             (Value::Array(items), StatusCode::OK, kind.weight.1)
         }
         Some(s) => {
-            let upper = s.trim().to_ascii_uppercase();
-            let coin = upper.strip_suffix("USDT").unwrap_or_default().to_string();
-            let board = sim.board(Venue::Binance, Some(&[coin]));
+            let board = one(sim, s);
             match board.quotes.first() {
                 Some(q) => (
-                    (kind.render)(q, board.now.timestamp_millis()),
+                    (kind.render)(q, &ctx(sim, &board)),
                     StatusCode::OK,
                     kind.weight.0,
                 ),

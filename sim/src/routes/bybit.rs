@@ -16,8 +16,9 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Routes, bid_ask, change_rate, high_low, next_funding_ms, ok, text};
+use super::{Routes, change_rate, high_low, ok, text};
 use crate::{
+    book::{Funding, funding, interval_hours},
     prefix::bybit_error,
     state::{Quote, Sim},
 };
@@ -26,6 +27,7 @@ pub(super) fn routes() -> Routes {
     Route::new()
         .at("/v5/market/tickers", get(tickers))
         .at("/v5/market/instruments-info", get(instruments))
+        .at("/v5/market/orderbook", get(orderbook))
         .map_to_response()
         .boxed()
 }
@@ -49,14 +51,70 @@ fn tickers(sim: Data<&Arc<Sim>>, q: Query<TickersQuery>) -> Response {
     if only.is_some() && board.quotes.is_empty() {
         return ok(&bybit_error(10001, "params error: symbol invalid"));
     }
-    let funding = next_funding_ms(board.now).to_string();
-    let list: Vec<Value> = board.quotes.iter().map(|q| item(q, &funding)).collect();
+    let (seed, step, ms) = (sim.seed, board.step, board.now.timestamp_millis());
+    let list: Vec<Value> = board
+        .quotes
+        .iter()
+        .map(|q| item(q, &funding(seed, "bybit", &q.symbol, step, ms)))
+        .collect();
     ok(&json!({
         "retCode": 0,
         "retMsg": "OK",
         "result": {"category": "linear", "list": list},
         "retExtInfo": {},
         "time": board.now.timestamp_millis(),
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+struct OrderbookQuery {
+    category: Option<String>,
+    symbol: Option<String>,
+    limit: Option<String>,
+}
+
+/// `GET /v5/market/orderbook?category=linear&symbol=BTCUSDT[&limit=N]`: `limit` 1–500, default
+/// 25 (the synthetic book has 30 levels a side).
+#[handler]
+fn orderbook(sim: Data<&Arc<Sim>>, q: Query<OrderbookQuery>) -> Response {
+    if q.category.as_deref() != Some("linear") {
+        return ok(&bybit_error(10001, "params error: category is invalid"));
+    }
+    let limit = match q.limit.as_deref().map(|l| l.trim().parse::<usize>()) {
+        None => 25,
+        Some(Ok(n)) if (1..=500).contains(&n) => n,
+        Some(_) => return ok(&bybit_error(10001, "params error: limit is invalid")),
+    };
+    let Some(sym) = q.symbol.as_deref().filter(|s| !s.trim().is_empty()) else {
+        return ok(&bybit_error(10001, "params error: symbol invalid"));
+    };
+    let upper = sym.trim().to_ascii_uppercase();
+    let coin = upper.strip_suffix("USDT").unwrap_or_default().to_string();
+    let board = sim.board(Venue::Bybit, Some(&[coin]));
+    let Some(quote) = board.quotes.first() else {
+        return ok(&bybit_error(10001, "params error: symbol invalid"));
+    };
+    let book = quote.book(limit);
+    let ms = board.now.timestamp_millis();
+    let levels = |side: &[(Decimal, Decimal)]| -> Vec<Value> {
+        side.iter()
+            .map(|(p, s)| json!([text(*p), text(*s)]))
+            .collect()
+    };
+    ok(&json!({
+        "retCode": 0,
+        "retMsg": "OK",
+        "result": {
+            "s": upper,
+            "b": levels(&book.bids),
+            "a": levels(&book.asks),
+            "ts": ms,
+            "u": 5_000_000 + board.step * 11,
+            "seq": 70_000_000_000_u64 + board.step * 53,
+            "cts": ms - 5,
+        },
+        "retExtInfo": {},
+        "time": ms,
     }))
 }
 
@@ -80,10 +138,10 @@ fn instruments(sim: Data<&Arc<Sim>>, q: Query<InstrumentsQuery>) -> Response {
         Some(_) => return ok(&bybit_error(10001, "params error: limit is invalid")),
     };
     let board = sim.board(Venue::Bybit, None);
-    let dps: HashMap<&str, u32> = board
+    let dps: HashMap<&str, (u32, u32)> = board
         .quotes
         .iter()
-        .map(|q| (q.symbol.as_str(), q.dp))
+        .map(|q| (q.symbol.as_str(), (q.dp, q.size_dp)))
         .collect();
     let mut rows = sim.listings(Venue::Bybit);
     rows.sort_by_key(|l| format!("{}USDT", l.native));
@@ -110,8 +168,11 @@ fn instruments(sim: Data<&Arc<Sim>>, q: Query<InstrumentsQuery>) -> Response {
     let list: Vec<Value> = rows
         .iter()
         .map(|l| {
-            let dp = dps.get(l.native.as_str()).copied().unwrap_or(2);
+            let (dp, qty_dp) = dps.get(l.native.as_str()).copied().unwrap_or((2, 0));
             let tick = text(Decimal::new(1, dp));
+            // The book's sizes are multiples of this step.
+            let step = text(Decimal::new(1, qty_dp));
+            let cap = funding(sim.seed, "bybit", &l.native, 0, 0).cap;
             json!({
                 "symbol": format!("{}USDT", l.native),
                 "contractType": "LinearPerpetual",
@@ -124,13 +185,13 @@ fn instruments(sim: Data<&Arc<Sim>>, q: Query<InstrumentsQuery>) -> Response {
                 "priceScale": dp.to_string(),
                 "leverageFilter": {"minLeverage": "1", "maxLeverage": "25.00", "leverageStep": "0.01"},
                 "priceFilter": {"minPrice": tick, "maxPrice": "1999999.80", "tickSize": tick},
-                "lotSizeFilter": {"maxOrderQty": "1000000", "minOrderQty": "1", "qtyStep": "1", "postOnlyMaxOrderQty": "1000000", "maxMktOrderQty": "200000", "minNotionalValue": "5"},
+                "lotSizeFilter": {"maxOrderQty": "1000000", "minOrderQty": step, "qtyStep": step, "postOnlyMaxOrderQty": "1000000", "maxMktOrderQty": "200000", "minNotionalValue": "5"},
                 "unifiedMarginTrade": true,
-                "fundingInterval": 480,
+                "fundingInterval": interval_hours("bybit", &l.native) * 60,
                 "settleCoin": "USDT",
                 "copyTrading": "both",
-                "upperFundingRate": "0.02",
-                "lowerFundingRate": "-0.02",
+                "upperFundingRate": text(cap),
+                "lowerFundingRate": text(-cap),
                 "isPreListing": false,
                 "preListingInfo": null,
                 "riskParameters": {"priceLimitRatioX": "0.05", "priceLimitRatioY": "0.1"},
@@ -147,10 +208,9 @@ fn instruments(sim: Data<&Arc<Sim>>, q: Query<InstrumentsQuery>) -> Response {
     }))
 }
 
-fn item(q: &Quote, next_funding: &str) -> Value {
+fn item(q: &Quote, f: &Funding) -> Value {
     let (high, low) = high_low(q.price, q.open, q.dp);
-    let (bid, ask) = bid_ask(q.price, q.dp);
-    let size = text((q.volume / Decimal::from(1_000)).round_dp(3));
+    let ((bid, bid_size), (ask, ask_size)) = q.top();
     let oi = (q.volume * Decimal::new(3, 1)).round_dp(3);
     json!({
         "symbol": format!("{}USDT", q.symbol),
@@ -166,16 +226,22 @@ fn item(q: &Quote, next_funding: &str) -> Value {
         "openInterestValue": text((oi * q.price).round_dp(2)),
         "turnover24h": text((q.volume * q.price).round_dp(4)),
         "volume24h": text(q.volume),
-        "fundingRate": "0.0001",
-        "nextFundingTime": next_funding,
+        "fundingRate": text(f.rate.round_dp(6).normalize()),
+        "nextFundingTime": f.next_ms.to_string(),
         "predictedDeliveryPrice": "",
         "basisRate": "",
         "deliveryFeeRate": "",
         "deliveryTime": "0",
-        "ask1Size": size,
+        "ask1Size": text(ask_size),
         "bid1Price": text(bid),
         "ask1Price": text(ask),
-        "bid1Size": size,
+        "bid1Size": text(bid_size),
         "basis": "",
+        "preOpenPrice": "",
+        "preQty": "",
+        "curPreListingPhase": "",
+        "fundingIntervalHour": f.interval_h.to_string(),
+        "basisRateYear": "",
+        "fundingCap": text(f.cap),
     })
 }

@@ -42,6 +42,141 @@ pub(super) fn v1_routes() -> Route {
         .at("/v1/ticker", get(ticker))
         .at("/v1/ticker/all", get(ticker_all))
         .at("/v1/market/all", get(market_all))
+        .at("/v1/orderbook", get(orderbook))
+}
+
+#[derive(Debug, Deserialize)]
+struct OrderbookQuery {
+    markets: Option<String>,
+    count: Option<String>,
+    level: Option<String>,
+}
+
+/// Upbit's `count` bounds and default.
+const UPBIT_MAX_UNITS: usize = 30;
+/// Bithumb: 30 units for one market, 15 when several are asked for.
+const BITHUMB_UNITS_ONE: usize = 30;
+const BITHUMB_UNITS_MANY: usize = 15;
+/// Bithumb prints book sizes with 4 decimals.
+const BITHUMB_SIZE_DP: u32 = 4;
+
+/// `GET /v1/orderbook?markets=KRW-BTC,KRW-ETH[&count=N]`: one book per market, in request order,
+/// each with `orderbook_units` pairing the i-th ask with the i-th bid; a side thinner than the
+/// unit count is padded with zero slots. Upbit: `count` 1–30 (default 30; out of range →
+/// default; not a number → 400). Bithumb: 30 units for one market, 15 for several, sizes at 4
+/// decimals (a dust level shows 0), at most 200 markets. Upbit `level` other than 0 → `[]`. Unknown markets fail the call as on
+/// `/v1/ticker`.
+#[handler]
+fn orderbook(sim: Data<&Arc<Sim>>, venue: Data<&Venue>, q: Query<OrderbookQuery>) -> Response {
+    let venue = **venue;
+    let coins = match requested_coins(venue, q.markets.as_deref()) {
+        Ok(c) => c,
+        Err(resp) => return *resp,
+    };
+    let units = match venue {
+        Venue::Bithumb if coins.len() > 1 => BITHUMB_UNITS_MANY,
+        Venue::Bithumb => BITHUMB_UNITS_ONE,
+        _ => match q.count.as_deref().map(|c| c.trim().parse::<i64>()) {
+            None => UPBIT_MAX_UNITS,
+            Some(Ok(n)) if (1..=UPBIT_MAX_UNITS as i64).contains(&n) => n as usize,
+            Some(Ok(_)) => UPBIT_MAX_UNITS,
+            Some(Err(_)) => {
+                return json_response(
+                    StatusCode::BAD_REQUEST,
+                    &json!({"error": {"name": 400, "message": "Type mismatch error. Check the parameters type!"}}),
+                );
+            }
+        },
+    };
+    let board = sim.board(venue, Some(&coins));
+    if board.quotes.is_empty() || board.quotes.len() < coins.len() {
+        return unknown_market(venue);
+    }
+    // Only the native grouping (`level=0`) is simulated; Upbit answers an unsupported level
+    // with an empty list.
+    if venue == Venue::Upbit
+        && q.level
+            .as_deref()
+            .is_some_and(|l| l.trim().parse::<f64>() != Ok(0.0))
+    {
+        return ok(&Value::Array(Vec::new()));
+    }
+    let ms = board.now.timestamp_millis();
+    let size = |s: Decimal| match venue {
+        Venue::Bithumb => s.round_dp(BITHUMB_SIZE_DP),
+        _ => s,
+    };
+    let items: Vec<Value> = board
+        .quotes
+        .iter()
+        .map(|q| {
+            let book = q.book(units);
+            let zero = (Decimal::ZERO, Decimal::ZERO);
+            let slots: Vec<Value> = (0..units)
+                .map(|i| {
+                    let (ap, asz) = book.asks.get(i).copied().unwrap_or(zero);
+                    let (bp, bsz) = book.bids.get(i).copied().unwrap_or(zero);
+                    json!({
+                        "ask_price": num(ap),
+                        "bid_price": num(bp),
+                        "ask_size": num(size(asz)),
+                        "bid_size": num(size(bsz)),
+                    })
+                })
+                .collect();
+            let total =
+                |side: &[(Decimal, Decimal)]| side.iter().map(|l| size(l.1)).sum::<Decimal>();
+            json!({
+                "market": format!("KRW-{}", q.symbol),
+                "timestamp": ms,
+                "total_ask_size": num(total(&book.asks)),
+                "total_bid_size": num(total(&book.bids)),
+                "orderbook_units": slots,
+                "level": 0,
+            })
+        })
+        .collect();
+    ok(&Value::Array(items))
+}
+
+/// The coins of a `markets=` list (KRW markets, deduplicated, in order), or the venue's error.
+fn requested_coins(venue: Venue, markets: Option<&str>) -> Result<Vec<String>, Box<Response>> {
+    let Some(markets) = markets.filter(|m| !m.trim().is_empty()) else {
+        return Err(Box::new(error(
+            StatusCode::BAD_REQUEST,
+            "invalid_parameter",
+            "markets is required",
+        )));
+    };
+    let mut coins: Vec<String> = Vec::new();
+    for market in markets.split(',') {
+        let market = market.trim().to_ascii_uppercase();
+        if let Some(coin) = market.strip_prefix("KRW-")
+            && !coins.iter().any(|c| c == coin)
+        {
+            coins.push(coin.to_string());
+        }
+    }
+    if venue == Venue::Bithumb && coins.len() > BITHUMB_MAX_MARKETS {
+        return Err(Box::new(error(
+            StatusCode::BAD_REQUEST,
+            "400",
+            "Parameter 'markets' must be less than or equal to 200 items.",
+        )));
+    }
+    Ok(coins)
+}
+
+/// One unknown market fails the whole call: Upbit 404, Bithumb HTTP 200 with the error body.
+fn unknown_market(venue: Venue) -> Response {
+    let status = match venue {
+        Venue::Bithumb => StatusCode::OK,
+        _ => StatusCode::NOT_FOUND,
+    };
+    json_response(
+        status,
+        &json!({"error": {"name": 404, "message": "Code not found"}}),
+    )
 }
 
 #[handler]
@@ -78,37 +213,13 @@ const BITHUMB_MAX_MARKETS: usize = 200;
 /// (`{"error":{"name":404,"message":"Code not found"}}`, HTTP 200). Bithumb also refuses more
 /// than 200 markets (HTTP 400).
 fn tickers(sim: &Sim, venue: Venue, markets: Option<&str>) -> Response {
-    let Some(markets) = markets.filter(|m| !m.trim().is_empty()) else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "invalid_parameter",
-            "markets is required",
-        );
+    let coins = match requested_coins(venue, markets) {
+        Ok(c) => c,
+        Err(resp) => return *resp,
     };
-    let mut coins: Vec<String> = Vec::new();
-    for market in markets.split(',') {
-        let market = market.trim().to_ascii_uppercase();
-        if let Some(coin) = market.strip_prefix("KRW-")
-            && !coins.iter().any(|c| c == coin)
-        {
-            coins.push(coin.to_string());
-        }
-    }
-    if venue == Venue::Bithumb && coins.len() > BITHUMB_MAX_MARKETS {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "400",
-            "Parameter 'markets' must be less than or equal to 200 items.",
-        );
-    }
     let board = sim.board(venue, Some(&coins));
     if board.quotes.is_empty() || board.quotes.len() < coins.len() {
-        let status = match venue {
-            Venue::Bithumb => StatusCode::OK,
-            _ => StatusCode::NOT_FOUND,
-        };
-        let body = json!({"error": {"name": 404, "message": "Code not found"}});
-        return json_response(status, &body);
+        return unknown_market(venue);
     }
     render(sim, venue, &board.quotes, board.now)
 }

@@ -87,21 +87,6 @@ pub(crate) fn high_low(price: Decimal, open: Decimal, dp: u32) -> (Decimal, Deci
     (round(high, dp), round(low, dp))
 }
 
-/// One price tick (`10^-dp`) either side: (bid, ask), never below zero.
-pub(crate) fn bid_ask(price: Decimal, dp: u32) -> (Decimal, Decimal) {
-    if price.is_zero() {
-        return (price, price);
-    }
-    let tick = Decimal::new(1, dp);
-    ((price - tick).max(Decimal::ZERO), price + tick)
-}
-
-/// The next 8-hourly funding time (00, 08, 16 UTC), in ms.
-pub(crate) fn next_funding_ms(now: DateTime<Utc>) -> i64 {
-    const PERIOD: i64 = 8 * 3600 * 1000;
-    (now.timestamp_millis() / PERIOD + 1) * PERIOD
-}
-
 pub(crate) fn kst(now: DateTime<Utc>) -> DateTime<FixedOffset> {
     let offset = FixedOffset::east_opt(9 * 3600).expect("+09:00 is a valid offset");
     now.with_timezone(&offset)

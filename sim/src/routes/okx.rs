@@ -16,8 +16,9 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Routes, bid_ask, high_low, ok, text};
+use super::{Routes, high_low, ok, text};
 use crate::{
+    book::funding,
     prefix::okx_error,
     state::{Board, Quote, Sim},
 };
@@ -27,6 +28,8 @@ pub(super) fn routes() -> Routes {
         .at("/api/v5/market/tickers", get(tickers))
         .at("/api/v5/market/ticker", get(ticker))
         .at("/api/v5/public/instruments", get(instruments))
+        .at("/api/v5/market/books", get(books))
+        .at("/api/v5/public/funding-rate", get(funding_rate))
         .map_to_response()
         .boxed()
 }
@@ -72,6 +75,129 @@ fn ticker(sim: Data<&Arc<Sim>>, q: Query<TickerQuery>) -> Response {
         return ok(&okx_error("51001", "Instrument ID does not exist"));
     }
     render(&board)
+}
+
+/// The coin of an `instId` (`BTC-USDT-SWAP` → `BTC`), or the venue's error.
+fn coin_of(inst_id: Option<&str>) -> Result<String, Box<Response>> {
+    let Some(id) = inst_id.map(str::trim).filter(|s| !s.is_empty()) else {
+        let body = okx_error("50014", "Parameter instId can not be empty.");
+        return Err(Box::new(ok(&body)));
+    };
+    Ok(id
+        .to_ascii_uppercase()
+        .strip_suffix("-USDT-SWAP")
+        .unwrap_or_default()
+        .to_string())
+}
+
+#[derive(Debug, Deserialize)]
+struct BooksQuery {
+    #[serde(rename = "instId")]
+    inst_id: Option<String>,
+    sz: Option<String>,
+}
+
+/// `GET /api/v5/market/books?instId=BTC-USDT-SWAP[&sz=N]`: `sz` 1–400 levels a side (default
+/// 1); rows `[price, size in contracts, "0", orders]`.
+#[handler]
+fn books(sim: Data<&Arc<Sim>>, q: Query<BooksQuery>) -> Response {
+    let coin = match coin_of(q.inst_id.as_deref()) {
+        Ok(c) => c,
+        Err(resp) => return *resp,
+    };
+    let depth = match q.sz.as_deref().map(|s| s.trim().parse::<usize>()) {
+        None => 1,
+        Some(Ok(n)) if (1..=400).contains(&n) => n,
+        Some(_) => return ok(&okx_error("51000", "Parameter sz error")),
+    };
+    let board = sim.board(Venue::Okx, Some(&[coin]));
+    let Some(quote) = board.quotes.first() else {
+        return ok(&okx_error("51001", "Instrument ID does not exist"));
+    };
+    let book = quote.book(depth);
+    let levels = |side: &[(Decimal, Decimal)]| -> Vec<Value> {
+        side.iter()
+            .enumerate()
+            .map(|(i, (p, s))| {
+                let orders = (1 + i as u64 / 2 + quote.key.rotate_left(i as u32) % 4).to_string();
+                json!([text(*p), text(*s), "0", orders])
+            })
+            .collect()
+    };
+    ok(&json!({
+        "code": "0",
+        "msg": "",
+        "data": [{
+            "asks": levels(&book.asks),
+            "bids": levels(&book.bids),
+            "ts": board.now.timestamp_millis().to_string(),
+        }],
+    }))
+}
+
+/// `GET /api/v5/public/funding-rate?instId=BTC-USDT-SWAP` or `instId=ANY` (every live swap):
+/// `fundingRate` for the settlement at `fundingTime` (the next interval boundary),
+/// `nextFundingTime` one interval later, the last settled rate in `settFundingRate`.
+#[handler]
+fn funding_rate(sim: Data<&Arc<Sim>>, q: Query<TickerQuery>) -> Response {
+    let any = q
+        .inst_id
+        .as_deref()
+        .is_some_and(|s| s.trim().eq_ignore_ascii_case("ANY"));
+    let board = if any {
+        let live: Vec<String> = sim
+            .listings(Venue::Okx)
+            .into_iter()
+            .filter(|l| l.status.trading())
+            .map(|l| l.native)
+            .collect();
+        sim.board(Venue::Okx, Some(&live))
+    } else {
+        let coin = match coin_of(q.inst_id.as_deref()) {
+            Ok(c) => c,
+            Err(resp) => return *resp,
+        };
+        let board = sim.board(Venue::Okx, Some(&[coin]));
+        if board.quotes.is_empty() {
+            return ok(&okx_error("51001", "Instrument ID does not exist"));
+        }
+        board
+    };
+    let ms = board.now.timestamp_millis();
+    let data: Vec<Value> = board
+        .quotes
+        .iter()
+        .map(|q| {
+            let f = funding(sim.seed, "okx", &q.symbol, board.step, ms);
+            let period = f.interval_h * 3_600_000;
+            let settled = funding(
+                sim.seed,
+                "okx",
+                &q.symbol,
+                board.step.saturating_sub(2_000),
+                ms,
+            );
+            json!({
+                "formulaType": "noRate",
+                "fundingRate": text(f.rate.normalize()),
+                "fundingTime": f.next_ms.to_string(),
+                "impactValue": "",
+                "instId": format!("{}-USDT-SWAP", q.symbol),
+                "instType": "SWAP",
+                "interestRate": "",
+                "maxFundingRate": text(f.cap),
+                "method": "current_period",
+                "minFundingRate": text(-f.cap),
+                "nextFundingRate": "",
+                "nextFundingTime": (f.next_ms + period).to_string(),
+                "premium": text((f.rate - Decimal::new(1, 4)).round_dp(10).normalize()),
+                "settFundingRate": text(settled.rate.normalize()),
+                "settState": "settled",
+                "ts": ms.to_string(),
+            })
+        })
+        .collect();
+    ok(&json!({"code": "0", "data": data, "msg": ""}))
 }
 
 #[derive(Debug, Deserialize)]
@@ -150,17 +276,16 @@ fn render(board: &Board) -> Response {
 
 fn item(q: &Quote, ts: &str) -> Value {
     let (high, low) = high_low(q.price, q.open, q.dp);
-    let (bid, ask) = bid_ask(q.price, q.dp);
-    let size = text((q.volume / Decimal::from(3_000)).round_dp(2));
+    let ((bid, bid_size), (ask, ask_size)) = q.top();
     json!({
         "instType": "SWAP",
         "instId": format!("{}-USDT-SWAP", q.symbol),
         "last": text(q.price),
         "lastSz": "1",
         "askPx": text(ask),
-        "askSz": size,
+        "askSz": text(ask_size),
         "bidPx": text(bid),
-        "bidSz": size,
+        "bidSz": text(bid_size),
         "open24h": text(q.open),
         "high24h": text(high),
         "low24h": text(low),
