@@ -3,6 +3,7 @@
 
 mod chaos;
 mod clients;
+mod executable;
 mod faults;
 mod ops;
 mod pipeline;

@@ -88,6 +88,7 @@ pub async fn run(ctx: &Ctx, job: &Job) -> JobResult {
             .set_ex(ctx.keys.tick_fetched(job.tick, venue), 1, 10)
             .await?;
     }
+    fetch_depths(ctx, venue, &listings).await;
     if let Err(e) = ctx.store.insert_tickers(&batch.tickers).await {
         history_lost(ctx, "tickers", batch.tickers.len(), &e).await;
     }
@@ -96,6 +97,46 @@ pub async fn run(ctx: &Ctx, job: &Job) -> JobResult {
         batch.tickers.len(),
         listings.len() - batch.tickers.len()
     ))
+}
+
+/// Levels per side fetched for a premium at a size.
+const DEPTH_LEVELS: usize = 30;
+
+/// The order books of the `depth.coins` this venue lists, one request each within the shared
+/// rate limit, into the cache (`{p}:depth:{venue}:{coin}`). A failed book is logged and
+/// skipped: the premium at a size of that coin then answers that no current book exists.
+async fn fetch_depths(ctx: &Ctx, venue: domain::Venue, listings: &[domain::Listing]) {
+    let Some(client) = ctx.venues.get(&venue) else {
+        return;
+    };
+    let mut depths = Vec::new();
+    for l in listings
+        .iter()
+        .filter(|l| ctx.settings.depth.coins.contains(&l.coin))
+    {
+        let budget = ctx
+            .limiter
+            .acquire(
+                venue,
+                ctx.settings.rate_limit(venue),
+                Duration::from_millis(300),
+            )
+            .await;
+        if budget.is_err() {
+            tracing::debug!(%venue, coin = %l.coin, "no rate budget left for the book this tick");
+            continue;
+        }
+        let started = Instant::now();
+        let result = client.fetch_depth(l, DEPTH_LEVELS).await;
+        observe_fetch(venue.as_str(), started, result.as_ref().err());
+        match result {
+            Ok(d) => depths.push((l.coin.clone(), d)),
+            Err(e) => tracing::warn!(%venue, coin = %l.coin, error = %e, "order book rejected"),
+        }
+    }
+    if let Err(e) = ctx.cache.put_depths(venue, &depths).await {
+        tracing::warn!(%venue, error = %e, "could not cache the order books");
+    }
 }
 
 /// Triggers `refresh-markets` (deduplicated while one is queued or running), at most once per
