@@ -95,12 +95,14 @@ missed0="$(rcli hget "$PREFIX:counters" missed_ticks:compute-premium || true)"
 declare -A C0
 for p in "${WORKER_PIDS[@]}" "$SIM_PID" "$API_PID" ${REDIS_PID:+"$REDIS_PID"}; do C0[$p]=$(cpu_ticks "$p"); done
 read -r box_b0 box_t0 < <(box_jiffies)
+curl -sf "$PREMIUM_SIM_URL/_sim/stats" >"$OUT/sim-stats-0.json" || echo '{}' >"$OUT/sim-stats-0.json"
 w_start=$(date +%s%N)
 log "measuring for ${WINDOW_SECS} s (premium-age over every tracked (coin, pair))"
 machine_line | tee "$OUT/machine.txt" >&2
 timeout $((WINDOW_SECS + 120)) "$PB" premium-age --secs "$WINDOW_SECS" --warmup-secs 60 --api "http://$API_ADDR" \
   | tee "$OUT/premium-age.txt" >&2
 w_end=$(date +%s%N)
+curl -sf "$PREMIUM_SIM_URL/_sim/stats" >"$OUT/sim-stats-1.json" || echo '{}' >"$OUT/sim-stats-1.json"
 read -r box_b1 box_t1 < <(box_jiffies)
 wall=$(awk -v a="$w_start" -v b="$w_end" 'BEGIN {print (b - a) / 1e9}')
 pct() { awk -v d="$1" -v w="$wall" 'BEGIN {printf "%.1f", d / w}'; }
@@ -179,5 +181,23 @@ echo "| \`GET /api/v1/premiums\` identity ($(kb "$s_id") KB) p50 / p99, req/s | 
 echo "| \`GET /api/v1/premiums\` gzip ($(kb "$s_gz") KB) p50 / p99, req/s | p99 ≤ 20 ms | ${P50[gzip]} / ${P99[gzip]} ms, ${RPS[gzip]} req/s (${ERR[gzip]}; api ${ACPU[gzip]} % of one core, box ${BOX[gzip]} % busy) | $(pf "${P99[gzip]}" 20 '<=') |"
 echo
 echo "Other processes over the window (% of one core): simulator ${CPU[$SIM_PID]}, api ${CPU[$API_PID]}${REDIS_PID:+, Redis ${CPU[$REDIS_PID]}}; box busy $box_pct % of all cores (premium-age's sampling and other users included). RSS: api $(rss_mib "$API_PID") MiB, simulator $(rss_mib "$SIM_PID") MiB."
+echo
+echo "Requests to the venues per tick over the window (simulator's counters ÷ window seconds; tickers, books, funding and depth-coin books):"
+python3 - "$OUT/sim-stats-0.json" "$OUT/sim-stats-1.json" "$wall" <<'PY'
+import json, sys
+a, b = (json.load(open(p)).get("paths", {}) for p in sys.argv[1:3])
+secs = float(sys.argv[3])
+rows = sorted((p, (b.get(p, 0) - a.get(p, 0)) / secs) for p in b if not p.startswith("/_sim"))
+print("| path | requests per tick |")
+print("| --- | ---: |")
+per_venue = {}
+for path, n in rows:
+    if n < 0.005:
+        continue
+    print(f"| `{path}` | {n:.2f} |")
+    venue = path.split("/")[1]
+    per_venue[venue] = per_venue.get(venue, 0) + n
+print("per venue: " + ", ".join(f"{v} {n:.2f}" for v, n in sorted(per_venue.items())))
+PY
 echo "counters ($PREFIX:counters): $(rcli hgetall "$PREFIX:counters" | paste -sd' ' -)"
 echo "(raw output in $OUT/)"
