@@ -223,3 +223,59 @@ async fn position_pnl_at_exit_prices_is_net_of_fees() {
     // The mark PnL is still there, and the exit PnL is lower (spread and fees).
     assert!(d(&body["pnl"]["total"]) > total);
 }
+
+#[tokio::test]
+async fn history_buckets_carry_the_last_entry_and_exit_rates() {
+    use chrono::DurationRound;
+    let app = spawn_app().await;
+    let start = (Utc::now() - chrono::Duration::hours(1))
+        .duration_trunc(chrono::Duration::minutes(1))
+        .unwrap();
+    let mut last = None;
+    for s in 0..3 {
+        let mut p = btc_with_books();
+        // A different book each second: the bucket's closes are the last second's.
+        p.inputs.korea_book = Some(
+            BookTop::new(
+                dec!(129550000) + Decimal::from(s * 1000),
+                dec!(1),
+                dec!(129560000) + Decimal::from(s * 1000),
+                dec!(1),
+            )
+            .unwrap(),
+        );
+        let p = p.with_books(Fees::default()).unwrap();
+        last = p.executable;
+        app.store
+            .insert_premiums(start + chrono::Duration::seconds(s), &[p])
+            .await
+            .unwrap();
+    }
+    // A row without books (entry/exit NULL) after them does not blank the closes.
+    let bare = premium(
+        "BTC",
+        pair(Venue::Upbit, Venue::Binance),
+        "129555000",
+        "89277.1",
+        "1432.6",
+        None,
+        0,
+    );
+    app.store
+        .insert_premiums(start + chrono::Duration::seconds(3), &[bare])
+        .await
+        .unwrap();
+    let from = start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let to =
+        (start + chrono::Duration::minutes(1)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let body = app
+        .get_ok(&format!(
+            "/api/v1/premiums/BTC/history?from={from}&to={to}&interval=1m"
+        ))
+        .await;
+    let b = &body["buckets"][0];
+    let last = last.unwrap();
+    assert_eq!(d(&b["entry_close"]), last.entry_rate, "{body}");
+    assert_eq!(d(&b["exit_close"]), last.exit_rate, "{body}");
+    assert_eq!(b["count"], 4);
+}
