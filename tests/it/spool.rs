@@ -212,3 +212,65 @@ fn a_spooled_batch_reads_back_as_written_and_stays_compact() {
     let back: Vec<PremiumHistoryRow> = serde_json::from_str(&json).unwrap();
     assert_eq!(&back, rows);
 }
+
+/// The README's memory figure: one minute of spooled batches at the full universe (one premium
+/// batch of 700 rows and five ticker batches of 300 rows per second, values at the precision
+/// the pipeline produces), measured with `MEMORY USAGE … SAMPLES 0` on the stream.
+/// `cargo test --test it spool_memory -- --ignored --nocapture`
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, not a check"]
+async fn spool_memory_per_minute_at_the_full_universe() {
+    use std::str::FromStr;
+    let env = TestEnv::new(sim::SimConfig::default(), |_| {}).await;
+    let store = env.store().await;
+    let spool = Spool::new(env.conn.clone(), env.keys(), store, 1_000_000);
+    let d = |s: &str| Decimal::from_str(s).unwrap();
+    for second in 0..60i64 {
+        let ts = tick(second);
+        let rows = (0..700)
+            .map(|i| PremiumHistoryRow {
+                coin: format!("COIN{i}"),
+                korea: if i % 3 == 0 { "bithumb" } else { "upbit" }.into(),
+                foreign: ["binance", "bybit", "okx"][i % 3].into(),
+                rate: d("1.2953077890123456789012345678"),
+                usdt_rate: Some(d("0.2612309871234509871234509871")),
+                korea_krw: d("129555000"),
+                foreign_usd: d("0.08927714"),
+                usd_krw: d("1432.6"),
+                fx_source: "dunamu".into(),
+                usdt_krw: Some(d("1445")),
+                observed_at: ts,
+                computed_at: ts + chrono::Duration::milliseconds(43),
+                entry_rate: Some(d("1.3453077890123456789012345678")),
+                exit_rate: Some(d("1.2253077890123456789012345678")),
+            })
+            .collect();
+        assert!(spool.append(&Batch::Premiums { ts, rows }).await.unwrap());
+        for venue in ["upbit", "bithumb", "binance", "bybit", "okx"] {
+            let rows = (0..300)
+                .map(|i| TickerRow {
+                    venue: venue.into(),
+                    coin: format!("COIN{i}"),
+                    price: d("0.0892771"),
+                    observed_at: ts + chrono::Duration::milliseconds(i),
+                    fetched_at: ts + chrono::Duration::milliseconds(120),
+                })
+                .collect();
+            assert!(spool.append(&Batch::Tickers(rows)).await.unwrap());
+        }
+    }
+    let bytes: u64 = redis::cmd("MEMORY")
+        .arg("USAGE")
+        .arg(env.keys().history_spool())
+        .arg("SAMPLES")
+        .arg(0)
+        .query_async(&mut env.conn.clone())
+        .await
+        .unwrap();
+    println!(
+        "one minute at the full universe: {} entries, {:.1} MiB",
+        spool.len().await.unwrap(),
+        bytes as f64 / 1_048_576.0
+    );
+    env.cleanup().await;
+}
