@@ -217,6 +217,11 @@ impl Spool {
             .await
     }
 
+    /// Whether no batch waits.
+    pub async fn is_empty(&self) -> Result<bool, redis::RedisError> {
+        Ok(self.len().await? == 0)
+    }
+
     /// Writes a batch to PostgreSQL, or spools it (see the module doc). Never fails: what
     /// cannot be kept is counted as lost.
     pub async fn write(&self, batch: &Batch) -> Written {
