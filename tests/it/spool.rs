@@ -1,7 +1,7 @@
 //! The history spool on its own: the bound, the order and the idempotence of the replay
 //! (real Redis and PostgreSQL; PostgreSQL cut by the TCP proxy).
 
-use std::collections::HashMap;
+use std::{collections::HashMap, time::Duration};
 
 use chrono::{DateTime, TimeZone, Utc};
 use redis::AsyncCommands;
@@ -272,5 +272,42 @@ async fn spool_memory_per_minute_at_the_full_universe() {
         spool.len().await.unwrap(),
         bytes as f64 / 1_048_576.0
     );
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_spooled_by_a_replica_that_died_holding_the_lock_are_replayed_by_another() {
+    let env = TestEnv::new(sim::SimConfig::default(), |_| {}).await;
+    let store = env.store().await;
+    // A replica spooled three batches, took the replay lock and died (its lock has 2 s left).
+    let dead = Spool::new(env.conn.clone(), env.keys(), store.clone(), 100);
+    for n in 1..=3 {
+        assert!(dead.append(&premiums(n, &["BTC", "ETH"])).await.unwrap());
+    }
+    let _: () = redis::cmd("SET")
+        .arg(env.keys().history_spool_lock())
+        .arg("dead-replica")
+        .arg("PX")
+        .arg(2_000)
+        .query_async(&mut env.conn.clone())
+        .await
+        .unwrap();
+    // Another replica (a whole worker) replays them once the lock has expired.
+    let worker = env.spawn_worker().await;
+    crate::support::eventually(Duration::from_secs(15), "the spool replayed", || async {
+        (dead.len().await.unwrap() == 0).then_some(())
+    })
+    .await;
+    worker.stop().await;
+    let stored = premium_ticks(&store).await;
+    for n in 1..=3 {
+        assert_eq!(stored.get(&tick(n).timestamp()), Some(&2), "tick {n}");
+    }
+    // The worker's own batches queued behind them meanwhile (order kept) and were replayed too.
+    assert_eq!(
+        counter(&env, "history_rows_replayed:premiums").await,
+        counter(&env, "history_rows_spooled:premiums").await
+    );
+    assert_eq!(counter(&env, "history_rows_lost:premiums").await, 0);
     env.cleanup().await;
 }
