@@ -224,9 +224,16 @@ pub fn is_transient(e: &StoreError) -> bool {
                 .iter()
                 .any(|class| c.starts_with(class))
         }),
-        StoreError::Db(_) => true,
-        StoreError::Migrate(_) => true,
-        StoreError::Invalid(_) => false,
+        StoreError::Db(e) => matches!(
+            e,
+            sqlx::Error::Io(_)
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::Protocol(_)
+                | sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::WorkerCrashed
+        ),
+        StoreError::Migrate(_) | StoreError::Invalid(_) => false,
     }
 }
 
@@ -799,4 +806,19 @@ fn position_from_row(r: &sqlx::postgres::PgRow) -> Result<Position, StoreError> 
         opened_at: r.try_get("opened_at")?,
         closed_at: r.try_get("closed_at")?,
     })
+}
+
+#[cfg(test)]
+mod spool_tests {
+    use super::*;
+
+    #[test]
+    fn an_unreachable_database_is_transient_and_a_refused_row_is_not() {
+        assert!(is_transient(&StoreError::Db(sqlx::Error::PoolTimedOut)));
+        assert!(is_transient(&StoreError::Db(sqlx::Error::Io(
+            std::io::Error::from(std::io::ErrorKind::ConnectionRefused)
+        ))));
+        assert!(!is_transient(&StoreError::Invalid("bad".into())));
+        assert!(!is_transient(&StoreError::Db(sqlx::Error::RowNotFound)));
+    }
 }
