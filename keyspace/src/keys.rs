@@ -16,7 +16,9 @@
 //! | `{p}:jobs:{kind or all}:{state or all}` | sorted set (score created ms) | trimmed by the janitor | job listings |
 //! | `{p}:trigger:{kind}` | string | 10 min | id of the last manual trigger of a kind |
 //! | `{p}:last-success` | hash kind → ms | | last successful run per kind |
-//! | `{p}:counters` | hash | | missed ticks per kind, lost history rows |
+//! | `{p}:counters` | hash | | missed ticks per kind, lost history rows, spooled and replayed history rows per table |
+//! | `{p}:history-spool` | stream | bounded by `retention.spool_max_entries` (entries, not rows) | history batches PostgreSQL could not take: one entry per batch, fields `table`, `n` (rows), `ts` (premiums: the tick), `rows` (compact JSON); replayed oldest first and deleted once written |
+//! | `{p}:history-spool:lock` | string (owner token) | 10 s, renewed while replaying | the one replica replaying the spool |
 //! | `{p}:cron-last:{kind}` | string | | last tick produced per kind (missed-tick accounting) |
 //! | `{p}:rate:{venue}:{second}` | string | 2 s | shared request counter per venue |
 //! | `{p}:tick-fetched:{tick}:{venue}` | string | 10 s | a venue's prices of a tick are cached |
@@ -117,6 +119,16 @@ impl Keys {
 
     pub fn counters(&self) -> String {
         format!("{}:counters", self.prefix)
+    }
+
+    /// The history spool: batches PostgreSQL could not take, oldest first.
+    pub fn history_spool(&self) -> String {
+        format!("{}:history-spool", self.prefix)
+    }
+
+    /// Held (token, PX) by the one replica replaying [`Keys::history_spool`].
+    pub fn history_spool_lock(&self) -> String {
+        format!("{}:history-spool:lock", self.prefix)
     }
 
     pub fn cron_last(&self, kind: JobKind) -> String {

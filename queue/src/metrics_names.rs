@@ -15,6 +15,12 @@ pub const FX_RATE: &str = "premium_usd_krw";
 pub const LAST_SUCCESS: &str = "premium_last_success_timestamp_seconds";
 pub const HISTORY_WRITE_FAILURES_TOTAL: &str = "premium_history_write_failures_total";
 pub const HISTORY_ROWS_LOST_TOTAL: &str = "premium_history_rows_lost_total";
+/// History rows put in the Redis spool because PostgreSQL could not take them (label `table`).
+pub const HISTORY_ROWS_SPOOLED_TOTAL: &str = "premium_history_rows_spooled_total";
+/// Spooled history rows written to PostgreSQL by the replay (label `table`).
+pub const HISTORY_ROWS_REPLAYED_TOTAL: &str = "premium_history_rows_replayed_total";
+/// Batches waiting in the history spool (as seen by the replica that last looked).
+pub const HISTORY_SPOOL_ENTRIES: &str = "premium_history_spool_entries";
 pub const RATE_LIMIT_WAITS_TOTAL: &str = "premium_rate_limit_waits_total";
 /// Writes of a job run that was no longer the current one (refused by the record's fence).
 pub const FENCED_WRITES_TOTAL: &str = "premium_fenced_writes_total";

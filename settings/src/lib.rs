@@ -294,6 +294,10 @@ pub struct Retention {
     /// A queued, scheduled or running job record untouched this long, whose task is no longer
     /// pending in its queue, is moved to `abandoned`, seconds.
     pub abandon_after_secs: u64,
+    /// History batches (one failed insert of one job: a venue's tickers, a tick's premiums, an
+    /// FX rate) spooled in Redis while PostgreSQL cannot take them, at most. Beyond it a new
+    /// batch is dropped and counted as lost. 0 turns the spool off.
+    pub spool_max_entries: u64,
 }
 
 impl Default for Retention {
@@ -302,6 +306,9 @@ impl Default for Retention {
             history_days: 30,
             job_records_secs: 3_600,
             abandon_after_secs: 300,
+            // 10 minutes of a 1 s cadence with five venues: 5 ticker batches + 1 premium batch
+            // per second.
+            spool_max_entries: 3_600,
         }
     }
 }

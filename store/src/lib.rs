@@ -12,10 +12,14 @@ use domain::{
     Coin, FxRate, Listing, Position, PositionSide, Premium, Price, Ticker, Venue, VenuePair,
 };
 use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
 use sqlx::{
     ConnectOptions, Executor, PgPool, Row,
     postgres::{PgConnectOptions, PgPoolOptions},
 };
+
+/// sqlx's error type (for callers that build a [`StoreError::Db`]).
+pub use sqlx::Error as SqlxError;
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 
@@ -123,6 +127,116 @@ pub struct PremiumRow {
     pub usd_krw: Decimal,
 }
 
+/// The columns of one `tickers` row: what [`Store::insert_tickers`] writes of a [`Ticker`].
+/// Serializable with short names and millisecond times, so that a batch spooled in Redis during
+/// a PostgreSQL outage stays small (the worker's history spool).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TickerRow {
+    #[serde(rename = "v")]
+    pub venue: String,
+    #[serde(rename = "c")]
+    pub coin: String,
+    #[serde(rename = "p")]
+    pub price: Decimal,
+    #[serde(rename = "o", with = "chrono::serde::ts_milliseconds")]
+    pub observed_at: DateTime<Utc>,
+    #[serde(rename = "f", with = "chrono::serde::ts_milliseconds")]
+    pub fetched_at: DateTime<Utc>,
+}
+
+impl From<&Ticker> for TickerRow {
+    fn from(t: &Ticker) -> Self {
+        TickerRow {
+            venue: t.venue.to_string(),
+            coin: t.coin.to_string(),
+            price: t.price.value(),
+            observed_at: t.observed_at,
+            fetched_at: t.fetched_at,
+        }
+    }
+}
+
+/// The columns of one `premiums` row but its tick (`ts`, one per batch): what
+/// [`Store::insert_premiums`] writes of a [`Premium`]. Compact when serialized, like
+/// [`TickerRow`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PremiumHistoryRow {
+    #[serde(rename = "c")]
+    pub coin: String,
+    #[serde(rename = "k")]
+    pub korea: String,
+    #[serde(rename = "f")]
+    pub foreign: String,
+    #[serde(rename = "r")]
+    pub rate: Decimal,
+    #[serde(rename = "ur", default, skip_serializing_if = "Option::is_none")]
+    pub usdt_rate: Option<Decimal>,
+    #[serde(rename = "kk")]
+    pub korea_krw: Decimal,
+    #[serde(rename = "fu")]
+    pub foreign_usd: Decimal,
+    #[serde(rename = "x")]
+    pub usd_krw: Decimal,
+    #[serde(rename = "xs")]
+    pub fx_source: String,
+    #[serde(rename = "uk", default, skip_serializing_if = "Option::is_none")]
+    pub usdt_krw: Option<Decimal>,
+    #[serde(rename = "o", with = "chrono::serde::ts_milliseconds")]
+    pub observed_at: DateTime<Utc>,
+    #[serde(rename = "t", with = "chrono::serde::ts_milliseconds")]
+    pub computed_at: DateTime<Utc>,
+    #[serde(rename = "en", default, skip_serializing_if = "Option::is_none")]
+    pub entry_rate: Option<Decimal>,
+    #[serde(rename = "ex", default, skip_serializing_if = "Option::is_none")]
+    pub exit_rate: Option<Decimal>,
+}
+
+impl From<&Premium> for PremiumHistoryRow {
+    fn from(p: &Premium) -> Self {
+        PremiumHistoryRow {
+            coin: p.inputs.coin.to_string(),
+            korea: p.inputs.pair.korea.to_string(),
+            foreign: p.inputs.pair.foreign.to_string(),
+            rate: p.rate,
+            usdt_rate: p.usdt_rate,
+            korea_krw: p.inputs.korea_krw.value(),
+            foreign_usd: p.inputs.foreign_usd.value(),
+            usd_krw: p.inputs.usd_krw.value(),
+            fx_source: p.inputs.fx_source.to_string(),
+            usdt_krw: p.inputs.usdt_krw.map(Price::value),
+            observed_at: p.observed_at,
+            computed_at: p.computed_at,
+            entry_rate: p.executable.map(|e| e.entry_rate),
+            exit_rate: p.executable.map(|e| e.exit_rate),
+        }
+    }
+}
+
+/// Whether PostgreSQL failed to take a write for a reason that passes (unreachable, shutting
+/// down, out of resources, a timeout) rather than refusing the rows themselves. A transient
+/// failure is worth spooling and retrying; a refusal is not (it would refuse them again).
+pub fn is_transient(e: &StoreError) -> bool {
+    match e {
+        StoreError::Db(sqlx::Error::Database(d)) => d.code().is_some_and(|c| {
+            // 08 connection exception, 53 insufficient resources, 57 operator intervention
+            // (statement timeout, shutdown, starting up), 40 rollback (serialization, deadlock).
+            ["08", "53", "57", "40"]
+                .iter()
+                .any(|class| c.starts_with(class))
+        }),
+        StoreError::Db(e) => matches!(
+            e,
+            sqlx::Error::Io(_)
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::Protocol(_)
+                | sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::WorkerCrashed
+        ),
+        StoreError::Migrate(_) | StoreError::Invalid(_) => false,
+    }
+}
+
 #[derive(Clone)]
 pub struct Store {
     pool: PgPool,
@@ -197,14 +311,20 @@ impl Store {
 
     /// One statement for a whole batch. Returns rows inserted.
     pub async fn insert_tickers(&self, tickers: &[Ticker]) -> Result<u64, StoreError> {
-        if tickers.is_empty() {
+        let rows: Vec<TickerRow> = tickers.iter().map(TickerRow::from).collect();
+        self.insert_ticker_rows(&rows).await
+    }
+
+    /// [`Store::insert_tickers`] of rows already reduced to their columns (a spooled batch).
+    pub async fn insert_ticker_rows(&self, rows: &[TickerRow]) -> Result<u64, StoreError> {
+        if rows.is_empty() {
             return Ok(0);
         }
-        let venues: Vec<String> = tickers.iter().map(|t| t.venue.to_string()).collect();
-        let coins: Vec<String> = tickers.iter().map(|t| t.coin.to_string()).collect();
-        let prices: Vec<Decimal> = tickers.iter().map(|t| t.price.value()).collect();
-        let observed: Vec<DateTime<Utc>> = tickers.iter().map(|t| t.observed_at).collect();
-        let fetched: Vec<DateTime<Utc>> = tickers.iter().map(|t| t.fetched_at).collect();
+        let venues: Vec<&str> = rows.iter().map(|t| t.venue.as_str()).collect();
+        let coins: Vec<&str> = rows.iter().map(|t| t.coin.as_str()).collect();
+        let prices: Vec<Decimal> = rows.iter().map(|t| t.price).collect();
+        let observed: Vec<DateTime<Utc>> = rows.iter().map(|t| t.observed_at).collect();
+        let fetched: Vec<DateTime<Utc>> = rows.iter().map(|t| t.fetched_at).collect();
         let r = sqlx::query(
             "INSERT INTO tickers (venue, coin, price, observed_at, fetched_at)
              SELECT * FROM UNNEST($1::text[], $2::text[], $3::numeric[], $4::timestamptz[], $5::timestamptz[])
@@ -367,39 +487,28 @@ impl Store {
         ts: DateTime<Utc>,
         premiums: &[Premium],
     ) -> Result<u64, StoreError> {
-        if premiums.is_empty() {
+        let rows: Vec<PremiumHistoryRow> = premiums.iter().map(PremiumHistoryRow::from).collect();
+        self.insert_premium_rows(ts, &rows).await
+    }
+
+    /// [`Store::insert_premiums`] of rows already reduced to their columns (a spooled batch).
+    pub async fn insert_premium_rows(
+        &self,
+        ts: DateTime<Utc>,
+        rows: &[PremiumHistoryRow],
+    ) -> Result<u64, StoreError> {
+        if rows.is_empty() {
             return Ok(0);
         }
-        let col = |f: &dyn Fn(&Premium) -> Decimal| premiums.iter().map(f).collect::<Vec<_>>();
-        let coins: Vec<String> = premiums.iter().map(|p| p.inputs.coin.to_string()).collect();
-        let korea: Vec<String> = premiums
-            .iter()
-            .map(|p| p.inputs.pair.korea.to_string())
-            .collect();
-        let foreign: Vec<String> = premiums
-            .iter()
-            .map(|p| p.inputs.pair.foreign.to_string())
-            .collect();
-        let tss: Vec<DateTime<Utc>> = premiums.iter().map(|_| ts).collect();
-        let usdt_rates: Vec<Option<Decimal>> = premiums.iter().map(|p| p.usdt_rate).collect();
-        let usdt_krw: Vec<Option<Decimal>> = premiums
-            .iter()
-            .map(|p| p.inputs.usdt_krw.map(Price::value))
-            .collect();
-        let sources: Vec<String> = premiums
-            .iter()
-            .map(|p| p.inputs.fx_source.to_string())
-            .collect();
-        let observed: Vec<DateTime<Utc>> = premiums.iter().map(|p| p.observed_at).collect();
-        let computed: Vec<DateTime<Utc>> = premiums.iter().map(|p| p.computed_at).collect();
-        let entry: Vec<Option<Decimal>> = premiums
-            .iter()
-            .map(|p| p.executable.map(|e| e.entry_rate))
-            .collect();
-        let exit: Vec<Option<Decimal>> = premiums
-            .iter()
-            .map(|p| p.executable.map(|e| e.exit_rate))
-            .collect();
+        let text = |f: &dyn Fn(&PremiumHistoryRow) -> &str| rows.iter().map(f).collect::<Vec<_>>();
+        let dec =
+            |f: &dyn Fn(&PremiumHistoryRow) -> Decimal| rows.iter().map(f).collect::<Vec<_>>();
+        let opt = |f: &dyn Fn(&PremiumHistoryRow) -> Option<Decimal>| {
+            rows.iter().map(f).collect::<Vec<_>>()
+        };
+        let tss: Vec<DateTime<Utc>> = rows.iter().map(|_| ts).collect();
+        let observed: Vec<DateTime<Utc>> = rows.iter().map(|p| p.observed_at).collect();
+        let computed: Vec<DateTime<Utc>> = rows.iter().map(|p| p.computed_at).collect();
         let r = sqlx::query(
             "INSERT INTO premiums (coin, korea_venue, foreign_venue, ts, rate, usdt_rate, korea_krw,
                                    foreign_usd, usd_krw, fx_source, usdt_krw, observed_at, computed_at,
@@ -410,21 +519,21 @@ impl Store {
                                   $14::numeric[], $15::numeric[])
              ON CONFLICT DO NOTHING",
         )
-        .bind(coins)
-        .bind(korea)
-        .bind(foreign)
+        .bind(text(&|p| &p.coin))
+        .bind(text(&|p| &p.korea))
+        .bind(text(&|p| &p.foreign))
         .bind(tss)
-        .bind(col(&|p| p.rate))
-        .bind(usdt_rates)
-        .bind(col(&|p| p.inputs.korea_krw.value()))
-        .bind(col(&|p| p.inputs.foreign_usd.value()))
-        .bind(col(&|p| p.inputs.usd_krw.value()))
-        .bind(sources)
-        .bind(usdt_krw)
+        .bind(dec(&|p| p.rate))
+        .bind(opt(&|p| p.usdt_rate))
+        .bind(dec(&|p| p.korea_krw))
+        .bind(dec(&|p| p.foreign_usd))
+        .bind(dec(&|p| p.usd_krw))
+        .bind(text(&|p| &p.fx_source))
+        .bind(opt(&|p| p.usdt_krw))
         .bind(observed)
         .bind(computed)
-        .bind(entry)
-        .bind(exit)
+        .bind(opt(&|p| p.entry_rate))
+        .bind(opt(&|p| p.exit_rate))
         .execute(&self.pool)
         .await?;
         Ok(r.rows_affected())
@@ -697,4 +806,19 @@ fn position_from_row(r: &sqlx::postgres::PgRow) -> Result<Position, StoreError> 
         opened_at: r.try_get("opened_at")?,
         closed_at: r.try_get("closed_at")?,
     })
+}
+
+#[cfg(test)]
+mod spool_tests {
+    use super::*;
+
+    #[test]
+    fn an_unreachable_database_is_transient_and_a_refused_row_is_not() {
+        assert!(is_transient(&StoreError::Db(sqlx::Error::PoolTimedOut)));
+        assert!(is_transient(&StoreError::Db(sqlx::Error::Io(
+            std::io::Error::from(std::io::ErrorKind::ConnectionRefused)
+        ))));
+        assert!(!is_transient(&StoreError::Invalid("bad".into())));
+        assert!(!is_transient(&StoreError::Db(sqlx::Error::RowNotFound)));
+    }
 }

@@ -13,6 +13,7 @@ pub mod jobs;
 mod maintenance;
 pub mod metrics_http;
 pub mod ratelimit;
+pub mod spool;
 
 use std::{future::Future, sync::Arc, time::Duration};
 
@@ -197,6 +198,12 @@ pub async fn run_with(
         settings.clone(),
         conn.clone(),
         ctx.clone(),
+        pid.clone(),
+        stop_rx.clone(),
+    )));
+
+    background.push(tokio::spawn(spool::replay_loop(
+        ctx.spool.clone(),
         pid.clone(),
         stop_rx.clone(),
     )));

@@ -195,6 +195,11 @@ pub(crate) struct Snapshot {
     pub workers_alive: u64,
     /// `history_rows_lost:{table}` counters.
     pub history_rows_lost: Vec<(String, u64)>,
+    /// `history_rows_spooled:{table}` and `history_rows_replayed:{table}` counters.
+    pub history_rows_spooled: Vec<(String, u64)>,
+    pub history_rows_replayed: Vec<(String, u64)>,
+    /// Batches waiting in the history spool.
+    pub history_spool_entries: u64,
 }
 
 pub(crate) struct KindSnapshot {
@@ -209,15 +214,18 @@ pub(crate) struct KindSnapshot {
 pub(crate) async fn snapshot(state: &AppState, now_ms: i64) -> Result<Snapshot, ApiError> {
     let keys = &state.keys;
     let mut conn = state.conn.clone();
-    let (last, counters, workers): (HashMap<String, i64>, HashMap<String, u64>, u64) = io(
-        Service::Redis,
-        redis::pipe()
-            .hgetall(keys.last_success())
-            .hgetall(keys.counters())
-            .zcount(keys.workers(), now_ms - WORKER_ALIVE_MS, "+inf")
-            .query_async(&mut conn),
-    )
-    .await?;
+    let (last, counters, workers, spool): (HashMap<String, i64>, HashMap<String, u64>, u64, u64) =
+        io(
+            Service::Redis,
+            redis::pipe()
+                .hgetall(keys.last_success())
+                .hgetall(keys.counters())
+                .zcount(keys.workers(), now_ms - WORKER_ALIVE_MS, "+inf")
+                .cmd("XLEN")
+                .arg(keys.history_spool())
+                .query_async(&mut conn),
+        )
+        .await?;
     let mut kinds = Vec::new();
     for kind in JobKind::ALL {
         let (counts, depth) = timed(Service::Redis, async {
@@ -238,18 +246,21 @@ pub(crate) async fn snapshot(state: &AppState, now_ms: i64) -> Result<Snapshot, 
                 .unwrap_or(0),
         });
     }
-    let mut history_rows_lost: Vec<(String, u64)> = counters
-        .iter()
-        .filter_map(|(k, v)| {
-            k.strip_prefix("history_rows_lost:")
-                .map(|t| (t.to_string(), *v))
-        })
-        .collect();
-    history_rows_lost.sort();
+    let per_table = |prefix: &str| {
+        let mut v: Vec<(String, u64)> = counters
+            .iter()
+            .filter_map(|(k, v)| k.strip_prefix(prefix).map(|t| (t.to_string(), *v)))
+            .collect();
+        v.sort();
+        v
+    };
     Ok(Snapshot {
         kinds,
         workers_alive: workers,
-        history_rows_lost,
+        history_rows_lost: per_table("history_rows_lost:"),
+        history_rows_spooled: per_table("history_rows_spooled:"),
+        history_rows_replayed: per_table("history_rows_replayed:"),
+        history_spool_entries: spool,
     })
 }
 

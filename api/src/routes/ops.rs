@@ -252,6 +252,33 @@ fn render_snapshot(out: &mut String, snap: &Snapshot) {
             .map(|(t, n)| (format!("{{table=\"{t}\"}}"), n.to_string()))
             .collect(),
     );
+    for (name, help, rows) in [
+        (
+            "premium_cluster_history_rows_spooled_total",
+            "History rows spooled in Redis while PostgreSQL could not take them, per table, read from Redis.",
+            &snap.history_rows_spooled,
+        ),
+        (
+            "premium_cluster_history_rows_replayed_total",
+            "Spooled history rows written to PostgreSQL once it answered again, per table, read from Redis.",
+            &snap.history_rows_replayed,
+        ),
+    ] {
+        family(
+            name,
+            "counter",
+            help,
+            rows.iter()
+                .map(|(t, n)| (format!("{{table=\"{t}\"}}"), n.to_string()))
+                .collect(),
+        );
+    }
+    family(
+        "premium_cluster_history_spool_entries",
+        "gauge",
+        "History batches waiting in the Redis spool for PostgreSQL.",
+        vec![(String::new(), snap.history_spool_entries.to_string())],
+    );
     family(
         "premium_cluster_workers_alive",
         "gauge",

@@ -15,7 +15,7 @@ use domain::{
 use queue::{Job, metrics_names as m};
 use redis::AsyncCommands;
 
-use super::{Ctx, JobError, JobResult, history_lost};
+use super::{Ctx, JobError, JobResult};
 
 /// A tick's premium should use that tick's prices: wait (up to 700 ms into the tick) until every
 /// venue's prices of this tick are in the cache (`{p}:tick-fetched:{tick}:{venue}`) or its
@@ -112,9 +112,9 @@ pub async fn run(ctx: &Ctx, job: &Job) -> JobResult {
         }
     }
     let ts = Utc.timestamp_opt(job.tick, 0).single().unwrap_or(now);
-    if let Err(e) = ctx.store.insert_premiums(ts, &premiums).await {
-        history_lost(ctx, "premiums", premiums.len(), &e).await;
-    }
+    ctx.spool
+        .write(&crate::spool::Batch::premiums(ts, &premiums))
+        .await;
     let pnl = match fx {
         Ok(fx) => update_pnl(ctx, &tickers, &fx).await?,
         Err(_) => 0,

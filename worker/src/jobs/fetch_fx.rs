@@ -7,7 +7,7 @@ use domain::FxSource;
 use queue::{Job, metrics_names as m};
 use venues::FetchError;
 
-use super::{Ctx, JobError, JobResult, history_lost, observe_fetch};
+use super::{Ctx, JobError, JobResult, observe_fetch};
 
 pub async fn run(ctx: &Ctx, _job: &Job) -> JobResult {
     let mut errors = Vec::new();
@@ -20,9 +20,9 @@ pub async fn run(ctx: &Ctx, _job: &Job) -> JobResult {
                 ctx.cache.put_fx(&rate).await?;
                 metrics::gauge!(m::FX_RATE, "source" => source.as_str())
                     .set(rate.usd_krw.value().try_into().unwrap_or(0.0));
-                if let Err(e) = ctx.store.insert_fx(&rate).await {
-                    history_lost(ctx, "fx_rates", 1, &e).await;
-                }
+                ctx.spool
+                    .write(&crate::spool::Batch::Fx(vec![rate.clone()]))
+                    .await;
                 let fell_back = if errors.is_empty() {
                     String::new()
                 } else {

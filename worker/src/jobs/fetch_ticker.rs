@@ -13,7 +13,7 @@ use domain::{ErrorClass, JobKind};
 use queue::{Job, metrics_names as m};
 use redis::AsyncCommands;
 
-use super::{Ctx, JobError, JobResult, history_lost, observe_fetch};
+use super::{Ctx, JobError, JobResult, observe_fetch};
 
 /// How often a venue's unknown markets may ask for a registry refresh.
 const REFRESH_ASK_SECS: u64 = 30;
@@ -89,9 +89,9 @@ pub async fn run(ctx: &Ctx, job: &Job) -> JobResult {
             .await?;
     }
     fetch_depths(ctx, venue, &listings).await;
-    if let Err(e) = ctx.store.insert_tickers(&batch.tickers).await {
-        history_lost(ctx, "tickers", batch.tickers.len(), &e).await;
-    }
+    ctx.spool
+        .write(&crate::spool::Batch::tickers(&batch.tickers))
+        .await;
     Ok(format!(
         "{} tickers from {venue}, {} rejected",
         batch.tickers.len(),

@@ -13,12 +13,12 @@ use cache::{Cache, Markets, MarketsError, Positions};
 use domain::{ErrorClass, FailureClass, JobKind, Venue};
 use keyspace::{Keys, RedisConn};
 use queue::{Enqueuer, Failure, Handler, Job, Records, metrics_names as m};
-use redis::AsyncCommands;
 use settings::Settings;
 use store::Store;
 use venues::{FetchError, FxClient, VenueClient};
 
 use crate::ratelimit::{RateLimitError, RateLimiter};
+use crate::spool::Spool;
 
 /// Everything a job needs; built once per worker process.
 pub struct Ctx {
@@ -36,6 +36,8 @@ pub struct Ctx {
     pub limiter: RateLimiter,
     pub enqueuer: Enqueuer,
     pub records: Records,
+    /// History writes, spooled in Redis while PostgreSQL cannot take them.
+    pub spool: Spool,
 }
 
 impl Ctx {
@@ -71,6 +73,12 @@ impl Ctx {
             markets: Markets::new(conn.clone(), keys.clone()),
             limiter: RateLimiter::new(conn.clone(), keys.clone()),
             records: enqueuer.records().clone(),
+            spool: Spool::new(
+                conn.clone(),
+                keys.clone(),
+                store.clone(),
+                settings.retention.spool_max_entries,
+            ),
             enqueuer,
             venues,
             fx,
@@ -163,27 +171,6 @@ impl Handler for Ctx {
         };
         r.map_err(Failure::from)
     }
-}
-
-/// Counts history that could not be written (PostgreSQL down or slow); live data is unaffected.
-async fn history_lost(
-    ctx: &Ctx,
-    table: &'static str,
-    rows: usize,
-    err: &(dyn std::fmt::Display + Sync),
-) {
-    tracing::warn!(table, rows, error = %err, "history write failed; live cache unaffected");
-    metrics::counter!(m::HISTORY_WRITE_FAILURES_TOTAL, "table" => table).increment(1);
-    metrics::counter!(m::HISTORY_ROWS_LOST_TOTAL, "table" => table).increment(rows as u64);
-    let _: Result<(), _> = ctx
-        .conn
-        .clone()
-        .hincr(
-            ctx.keys.counters(),
-            format!("history_rows_lost:{table}"),
-            rows as i64,
-        )
-        .await;
 }
 
 fn observe_fetch(target: &'static str, started: Instant, err: Option<&FetchError>) {
