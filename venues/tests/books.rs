@@ -4,111 +4,22 @@
 // The test binary links every dependency of the crate but uses only a few directly.
 #![allow(unused_crate_dependencies)]
 
-use std::{
-    collections::BTreeMap,
-    sync::{Arc, Mutex},
-    time::Duration,
-};
-
 use chrono::{DateTime, Utc};
-use domain::{Coin, Decimal, Listing, Ticker, Venue};
-use poem::{Request, Response, Server, endpoint::make, http::StatusCode, listener::TcpAcceptor};
+use domain::{Decimal, Listing, Ticker, Venue};
 use rust_decimal_macros::dec;
 use serde_json::{Value, json};
-use venues::{
-    BinancePrice, BithumbApi, ClientConfig, ErrorClass, FetchError, VenueClient, VenueOptions,
-    plain_listing, venue_client,
-};
+use venues::{BinancePrice, BithumbApi, ErrorClass, FetchError, VenueOptions, plain_listing};
 
-const PREFIX: &str = "/sim";
+mod routed;
 
-struct TestServer {
-    base_url: String,
-    seen: Arc<Mutex<Vec<String>>>,
-}
-
-impl TestServer {
-    fn seen(&self) -> Vec<String> {
-        self.seen.lock().unwrap().clone()
-    }
-}
-
-/// Answers each request (path and query, without the prefix) with `handler`.
-async fn serve(handler: impl Fn(&str) -> (u16, String) + Send + Sync + 'static) -> TestServer {
-    let handler = Arc::new(handler);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let log = seen.clone();
-    let app = make(move |req: Request| {
-        let handler = handler.clone();
-        let log = log.clone();
-        async move {
-            let full = req.original_uri().to_string();
-            let path = full.strip_prefix(PREFIX).unwrap_or(&full).to_string();
-            log.lock().unwrap().push(path.clone());
-            let (status, body) = handler(&path);
-            Response::builder()
-                .status(StatusCode::from_u16(status).unwrap())
-                .header("content-type", "application/json")
-                .body(body)
-        }
-    });
-    let acceptor = TcpAcceptor::from_tokio(listener).unwrap();
-    tokio::spawn(Server::new_with_acceptor(acceptor).run(app));
-    TestServer {
-        base_url: format!("http://{addr}{PREFIX}/"),
-        seen,
-    }
-}
-
-/// Serves `routes` by path (the query is ignored); anything else is 404.
-async fn serve_routes(routes: &[(&'static str, u16, String)]) -> TestServer {
-    let routes: BTreeMap<&'static str, (u16, String)> = routes
-        .iter()
-        .map(|(p, s, b)| (*p, (*s, b.clone())))
-        .collect();
-    serve(move |path| {
-        let bare = path.split('?').next().unwrap_or(path);
-        routes
-            .get(bare)
-            .cloned()
-            .unwrap_or((404, r#"{"name":"not_found","message":"no Route"}"#.into()))
-    })
-    .await
-}
+use routed::{assert_class, client, client_with, coin, listing, serve, serve_routes};
 
 fn fixture(name: &str) -> String {
-    let path = format!("{}/tests/fixtures/books/{name}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("fixture {path}: {e}"))
-}
-
-fn client_with(venue: Venue, server: &TestServer, opts: VenueOptions) -> Box<dyn VenueClient> {
-    let cfg = ClientConfig {
-        base_url: server.base_url.clone(),
-        timeout: Duration::from_secs(5),
-        user_agent: "premium-spread-test/1".into(),
-    };
-    venue_client(venue, cfg, &opts)
-}
-
-fn client(venue: Venue, server: &TestServer) -> Box<dyn VenueClient> {
-    client_with(venue, server, VenueOptions::default())
-}
-
-fn coin(c: &str) -> Coin {
-    Coin::parse(c).unwrap()
+    routed::fixture("books", name)
 }
 
 fn plain(venue: Venue, c: &str) -> Listing {
     plain_listing(venue, &coin(c))
-}
-
-fn listing(venue: Venue, c: &str, symbol: &str, multiplier: Decimal) -> Listing {
-    let mut l = plain(venue, c);
-    l.instrument.symbol = symbol.to_string();
-    l.multiplier = multiplier;
-    l
 }
 
 fn okx_listing(c: &str, ct_val: Decimal) -> Listing {
@@ -134,16 +45,6 @@ fn top(t: &Ticker) -> (Decimal, Decimal, Decimal, Decimal) {
 
 fn at_ms(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap()
-}
-
-fn assert_class(err: &FetchError, class: ErrorClass, retryable: bool) {
-    assert_eq!(err.class(), class, "{err}");
-    assert_eq!(err.is_retryable(), retryable, "{err}");
-    let text = err.to_string();
-    assert!(
-        !text.contains('?') && !text.contains("http://"),
-        "error messages carry no URL or query string: {text}"
-    );
 }
 
 // ------------------------------------------------------------------------------------------
