@@ -41,6 +41,24 @@ const INSERT_POSITION: &str =
                         foreign_entry, leverage, entry_usd_krw, entry_premium, opened_at)
  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING *";
 
+/// [`INSERT_POSITION`] with `p`'s values bound, for the pool or a transaction.
+fn insert_position_query(
+    p: &Position,
+) -> sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    sqlx::query(INSERT_POSITION)
+        .bind(p.coin.as_str())
+        .bind(p.pair.korea.as_str())
+        .bind(p.pair.foreign.as_str())
+        .bind(p.korea.quantity)
+        .bind(p.korea.entry_price.value())
+        .bind(p.foreign.quantity)
+        .bind(p.foreign.entry_price.value())
+        .bind(p.leverage as i32)
+        .bind(p.entry_usd_krw.value())
+        .bind(p.entry_premium)
+        .bind(p.opened_at)
+}
+
 /// What an insert under an idempotency key did.
 #[derive(Debug, Clone)]
 pub enum Idempotent {
@@ -644,20 +662,7 @@ impl Store {
     // ----- positions -----
 
     pub async fn insert_position(&self, p: &Position) -> Result<Position, StoreError> {
-        let row = sqlx::query(INSERT_POSITION)
-            .bind(p.coin.as_str())
-            .bind(p.pair.korea.as_str())
-            .bind(p.pair.foreign.as_str())
-            .bind(p.korea.quantity)
-            .bind(p.korea.entry_price.value())
-            .bind(p.foreign.quantity)
-            .bind(p.foreign.entry_price.value())
-            .bind(p.leverage as i32)
-            .bind(p.entry_usd_krw.value())
-            .bind(p.entry_premium)
-            .bind(p.opened_at)
-            .fetch_one(&self.pool)
-            .await?;
+        let row = insert_position_query(p).fetch_one(&self.pool).await?;
         position_from_row(&row)
     }
 
@@ -702,20 +707,7 @@ impl Store {
                 ))),
             };
         }
-        let row = sqlx::query(INSERT_POSITION)
-            .bind(p.coin.as_str())
-            .bind(p.pair.korea.as_str())
-            .bind(p.pair.foreign.as_str())
-            .bind(p.korea.quantity)
-            .bind(p.korea.entry_price.value())
-            .bind(p.foreign.quantity)
-            .bind(p.foreign.entry_price.value())
-            .bind(p.leverage as i32)
-            .bind(p.entry_usd_krw.value())
-            .bind(p.entry_premium)
-            .bind(p.opened_at)
-            .fetch_one(&mut *tx)
-            .await?;
+        let row = insert_position_query(p).fetch_one(&mut *tx).await?;
         let saved = position_from_row(&row)?;
         sqlx::query("INSERT INTO idempotency_keys (key, request, position_id) VALUES ($1, $2, $3)")
             .bind(key)
