@@ -388,42 +388,44 @@ impl Store {
                 f.join(",")
             })
             .collect();
-        const FRESH: &str = "fresh AS (SELECT * FROM UNNEST($2::text[], $3::text[], $4::numeric[], $5::text[], $6::text[])
-                                  AS f(symbol, coin, multiplier, status, flags))";
+        // The fresh listings as a table; both statements take the same parameters.
+        macro_rules! with_fresh {
+            ($sql:literal) => {
+                concat!(
+                    "WITH fresh AS (SELECT * FROM UNNEST($2::text[], $3::text[], $4::numeric[], $5::text[], $6::text[])
+                                  AS f(symbol, coin, multiplier, status, flags)) ",
+                    $sql
+                )
+            };
+        }
+        let run = |sql: &'static str| {
+            sqlx::query(sql)
+                .bind(venue.as_str())
+                .bind(&symbols)
+                .bind(&coins)
+                .bind(&multipliers)
+                .bind(&statuses)
+                .bind(&flags)
+                .bind(now)
+        };
         let mut tx = self.pool.begin().await?;
-        let closed = sqlx::query(&format!(
-            "WITH {FRESH}
-             UPDATE market_listings m SET valid_to = $7
+        let closed = run(with_fresh!(
+            "UPDATE market_listings m SET valid_to = $7
               WHERE m.venue = $1 AND m.valid_to IS NULL
                 AND NOT EXISTS (SELECT 1 FROM fresh f
                                  WHERE f.symbol = m.symbol AND f.coin = m.coin AND f.multiplier = m.multiplier
                                    AND f.status = m.status AND f.flags = m.flags)"
         ))
-        .bind(venue.as_str())
-        .bind(&symbols)
-        .bind(&coins)
-        .bind(&multipliers)
-        .bind(&statuses)
-        .bind(&flags)
-        .bind(now)
         .execute(&mut *tx)
         .await?
         .rows_affected();
-        let opened = sqlx::query(&format!(
-            "WITH {FRESH}
-             INSERT INTO market_listings (venue, symbol, coin, multiplier, status, flags, valid_from)
+        let opened = run(with_fresh!(
+            "INSERT INTO market_listings (venue, symbol, coin, multiplier, status, flags, valid_from)
              SELECT $1, f.symbol, f.coin, f.multiplier, f.status, f.flags, $7 FROM fresh f
               WHERE NOT EXISTS (SELECT 1 FROM market_listings m
                                  WHERE m.venue = $1 AND m.symbol = f.symbol AND m.valid_to IS NULL)
              ON CONFLICT DO NOTHING"
         ))
-        .bind(venue.as_str())
-        .bind(&symbols)
-        .bind(&coins)
-        .bind(&multipliers)
-        .bind(&statuses)
-        .bind(&flags)
-        .bind(now)
         .execute(&mut *tx)
         .await?
         .rows_affected();
