@@ -93,14 +93,14 @@ async fn markets_at_start(ctx: &Ctx) -> Result<(), WorkerError> {
                 "market registry refreshed"
             );
             if !r.failed.is_empty() {
-                jobs::fetch_ticker::ask_for_refresh(ctx, "a venue's market list failed at start")
+                jobs::refresh_markets::ask_refresh(ctx, "a venue's market list failed at start")
                     .await;
             }
             r.registry
         }
         Err(e) => {
             tracing::warn!(error = %e, "could not refresh the market registry at start");
-            jobs::fetch_ticker::ask_for_refresh(ctx, "the registry refresh failed at start").await;
+            jobs::refresh_markets::ask_refresh(ctx, "the registry refresh failed at start").await;
             return Ok(());
         }
     };

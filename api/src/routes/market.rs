@@ -155,13 +155,14 @@ fn fx_source_view(
     }
 }
 
-/// The coins fetched from `venue`: those of its tracked pairs, plus USDT on Korean venues.
+/// The coins fetch-ticker requests from `venue` (its tracked pairs' coins, and KRW-USDT on
+/// Korean venues).
 fn fetched_coins(markets: &MarketsNow, venue: Venue) -> BTreeSet<Coin> {
-    let mut coins = markets.coins_of(venue);
-    if venue.region() == domain::Region::Korea {
-        coins.insert(Coin::usdt());
-    }
-    coins
+    markets
+        .fetch_list(venue)
+        .into_iter()
+        .map(|l| l.coin)
+        .collect()
 }
 
 pub struct MarketApi;

@@ -5,18 +5,15 @@
 //! What to request comes from the market registry in force (`refresh-markets`): the venue's
 //! symbols (`1000PEPEUSDT`) and multipliers. A venue that answers "unknown market" for a listed
 //! symbol has changed its listings since the last refresh, so a refresh is asked for (at most
-//! once per [`REFRESH_ASK_SECS`]).
+//! once per 30 s, see `refresh_markets::ask_refresh`).
 
 use std::time::{Duration, Instant};
 
-use domain::{ErrorClass, JobKind};
+use domain::ErrorClass;
 use queue::{Job, metrics_names as m};
 use redis::AsyncCommands;
 
-use super::{Ctx, JobError, JobResult, observe_fetch};
-
-/// How often a venue's unknown markets may ask for a registry refresh.
-const REFRESH_ASK_SECS: u64 = 30;
+use super::{Ctx, JobError, JobResult, observe_fetch, refresh_markets::ask_refresh};
 
 pub async fn run(ctx: &Ctx, job: &Job) -> JobResult {
     let venue = job
@@ -27,7 +24,7 @@ pub async fn run(ctx: &Ctx, job: &Job) -> JobResult {
         .get(&venue)
         .ok_or_else(|| JobError::Permanent(format!("venue `{venue}` is not enabled")))?;
     let Some(markets) = ctx.markets.current().await? else {
-        ask_for_refresh(ctx, "no market registry yet").await;
+        ask_refresh(ctx, "no market registry yet").await;
         return Err(JobError::NoMarkets);
     };
     let listings = markets.fetch_list(venue);
@@ -48,7 +45,7 @@ pub async fn run(ctx: &Ctx, job: &Job) -> JobResult {
     observe_fetch(venue.as_str(), started, result.as_ref().err());
     let batch = match result {
         Err(e) if e.class() == ErrorClass::UnknownSymbol => {
-            ask_for_refresh(ctx, &format!("{venue}: {e}")).await;
+            ask_refresh(ctx, &format!("{venue}: {e}")).await;
             return Err(e.into());
         }
         r => r?,
@@ -67,7 +64,7 @@ pub async fn run(ctx: &Ctx, job: &Job) -> JobResult {
         unknown += usize::from(e.class() == ErrorClass::UnknownSymbol);
     }
     if unknown > 0 {
-        ask_for_refresh(
+        ask_refresh(
             ctx,
             &format!("{venue} does not know {unknown} listed market(s)"),
         )
@@ -136,25 +133,5 @@ async fn fetch_depths(ctx: &Ctx, venue: domain::Venue, listings: &[domain::Listi
     }
     if let Err(e) = ctx.cache.put_depths(venue, &depths).await {
         tracing::warn!(%venue, error = %e, "could not cache the order books");
-    }
-}
-
-/// Triggers `refresh-markets` (deduplicated while one is queued or running), at most once per
-/// [`REFRESH_ASK_SECS`] across replicas.
-pub(crate) async fn ask_for_refresh(ctx: &Ctx, why: &str) {
-    let first: Result<bool, _> = redis::cmd("SET")
-        .arg(ctx.keys.markets_refresh_asked())
-        .arg(1)
-        .arg("NX")
-        .arg("EX")
-        .arg(REFRESH_ASK_SECS)
-        .query_async(&mut ctx.conn.clone())
-        .await;
-    if !matches!(first, Ok(true)) {
-        return;
-    }
-    match ctx.enqueuer.trigger(JobKind::RefreshMarkets, None).await {
-        Ok(t) => tracing::info!(job = %t.id, why, "market registry refresh asked for"),
-        Err(e) => tracing::warn!(why, error = %e, "could not ask for a market registry refresh"),
     }
 }

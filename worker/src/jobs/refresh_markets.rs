@@ -14,8 +14,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use domain::{
-    Coin, Instrument, Listing, Region, Registry, Venue, VenueMarkets, accept_refresh, map_foreign,
-    map_korean, market::RefreshFailure,
+    Coin, Instrument, JobKind, Listing, Region, Registry, Venue, VenueMarkets, accept_refresh,
+    map_foreign, map_korean, market::RefreshFailure,
 };
 use futures::future::join_all;
 use queue::{Job, metrics_names as m};
@@ -195,4 +195,27 @@ async fn fetch(ctx: &Ctx, venue: Venue) -> Result<Vec<Instrument>, String> {
         .await
         .map_err(|e| e.to_string())?;
     client.fetch_markets().await.map_err(|e| e.to_string())
+}
+
+/// How often replicas may ask for a registry refresh (unknown markets, a failed start).
+const REFRESH_ASK_SECS: u64 = 30;
+
+/// Triggers `refresh-markets` (deduplicated while one is queued or running), at most once per
+/// [`REFRESH_ASK_SECS`] across replicas.
+pub(crate) async fn ask_refresh(ctx: &Ctx, why: &str) {
+    let first: Result<bool, _> = redis::cmd("SET")
+        .arg(ctx.keys.markets_refresh_asked())
+        .arg(1)
+        .arg("NX")
+        .arg("EX")
+        .arg(REFRESH_ASK_SECS)
+        .query_async(&mut ctx.conn.clone())
+        .await;
+    if !matches!(first, Ok(true)) {
+        return;
+    }
+    match ctx.enqueuer.trigger(JobKind::RefreshMarkets, None).await {
+        Ok(t) => tracing::info!(job = %t.id, why, "market registry refresh asked for"),
+        Err(e) => tracing::warn!(why, error = %e, "could not ask for a market registry refresh"),
+    }
 }
