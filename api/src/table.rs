@@ -202,14 +202,26 @@ pub(crate) struct Filter {
     available: Option<bool>,
 }
 
-fn list<'a>(param: &str, raw: &'a str) -> Result<Vec<&'a str>, ApiError> {
+/// A filter value: one item or a comma-separated list, each parsed by `parse` (its error
+/// names the item), sorted and deduplicated so every spelling of a filter is the same.
+fn parse_list<T: Ord>(
+    param: &str,
+    raw: &str,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> Result<Vec<T>, ApiError> {
     let parts: Vec<&str> = raw.split(',').map(str::trim).collect();
     if parts.iter().any(|p| p.is_empty()) {
         return Err(ApiError::bad_request(format!(
             "{param}: `{raw}` has an empty value; give one value or a comma-separated list"
         )));
     }
-    Ok(parts)
+    let mut out = parts
+        .into_iter()
+        .map(|p| parse(p).map_err(|why| ApiError::bad_request(format!("{param}: {why}"))))
+        .collect::<Result<Vec<T>, ApiError>>()?;
+    out.sort();
+    out.dedup();
+    Ok(out)
 }
 
 fn names<T: std::fmt::Display>(items: &[T]) -> String {
@@ -231,60 +243,40 @@ impl Filter {
     ) -> Result<Filter, ApiError> {
         let pairs = pair
             .map(|raw| {
-                let mut out = Vec::new();
-                for p in list("pair", raw)? {
-                    let parsed = p
-                        .parse::<VenuePair>()
+                parse_list("pair", raw, |p| {
+                    p.parse::<VenuePair>()
                         .ok()
-                        .filter(|vp| settings.pairs.contains(vp));
-                    match parsed {
-                        Some(vp) => out.push(vp),
-                        None => {
-                            return Err(ApiError::bad_request(format!(
-                                "pair: `{p}` is not a configured pair; configured pairs: {}",
+                        .filter(|vp| settings.pairs.contains(vp))
+                        .ok_or_else(|| {
+                            format!(
+                                "`{p}` is not a configured pair; configured pairs: {}",
                                 names(&settings.pairs)
-                            )));
-                        }
-                    }
-                }
-                out.sort_by_key(|p| p.to_string());
-                out.dedup();
-                Ok(out)
+                            )
+                        })
+                })
             })
             .transpose()?;
         let coins = coin
             .map(|raw| {
-                let mut out = Vec::new();
                 let tracked = markets.tracked();
-                for c in list("coin", raw)? {
-                    match Coin::parse(c).ok().filter(|c| tracked.contains(c)) {
-                        Some(c) => out.push(c),
-                        None => {
-                            return Err(ApiError::bad_request(format!(
-                                "coin: `{c}` is not a tracked coin ({} are; see /api/v1/markets)",
+                parse_list("coin", raw, |c| {
+                    Coin::parse(c)
+                        .ok()
+                        .filter(|c| tracked.contains(c))
+                        .ok_or_else(|| {
+                            format!(
+                                "`{c}` is not a tracked coin ({} are; see /api/v1/markets)",
                                 tracked.len()
-                            )));
-                        }
-                    }
-                }
-                out.sort();
-                out.dedup();
-                Ok(out)
+                            )
+                        })
+                })
             })
             .transpose()?;
         let flags = flag
             .map(|raw| {
-                let mut out = Vec::new();
-                for f in list("flag", raw)? {
-                    let parsed = f
-                        .to_ascii_lowercase()
-                        .parse::<MarketFlag>()
-                        .map_err(|e| ApiError::bad_request(format!("flag: {e}")))?;
-                    out.push(parsed);
-                }
-                out.sort();
-                out.dedup();
-                Ok(out)
+                parse_list("flag", raw, |f| {
+                    f.to_ascii_lowercase().parse::<MarketFlag>()
+                })
             })
             .transpose()?;
         Ok(Filter {
