@@ -205,11 +205,6 @@ impl Depth {
         walk_qty(&self.asks, qty)
     }
 
-    /// Selling coins worth `notional` (at the bids' prices) into the bids.
-    pub fn sell_notional(&self, notional: Decimal) -> Option<Fill> {
-        walk_notional(&self.bids, notional)
-    }
-
     /// Quote currency the side holds in total.
     pub fn notional(levels: &[Level]) -> Decimal {
         levels.iter().map(|l| l.price.value() * l.qty).sum()
