@@ -670,3 +670,102 @@ async fn alert_rules_are_validated_field_by_field_and_secrets_never_come_back() 
     drop(api);
     env.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn telegram_alerts_go_through_the_fake_bot_api_and_a_bad_token_is_a_visible_permanent_error()
+{
+    let _heavy = crate::support::HEAVY.lock().await;
+    let env = TestEnv::new(sim_cfg(), |s| {
+        alert_settings(s);
+        s.alerts.telegram_bot_token = Some(settings::Secret::new(sim::telegram::DEFAULT_TOKEN));
+        s.alerts.language = domain::Language::Ko;
+        s.retry.deliver_alert = settings::RetryPolicy {
+            max_attempts: 6,
+            base_ms: 200,
+            cap_ms: 400,
+        };
+    })
+    .await;
+    let api = Api::start(&env).await;
+    let worker = env.spawn_worker().await;
+    env.wait_for_workers(1).await;
+    premium_is(&env, false, 2.0).await;
+    // Telegram is down for the first two calls: the delivery is retried.
+    env.sim_post(
+        "/_sim/telegram",
+        json!({"fail_status": 503, "fail_count": 2}),
+    )
+    .await;
+    let rule = api
+        .create(json!({
+            "coin": "BTC", "pair": "upbit-binance", "metric": "rate", "op": "above",
+            "threshold": "2.5", "cooldown": 1, "target": {"telegram": {"chat_id": "-100777"}}
+        }))
+        .await;
+    rearmed(&env, rule).await;
+    set_premium(&env, "3.0").await;
+    let sent = eventually(Duration::from_secs(30), "a Telegram message", || async {
+        let m = env.sim_get("/_sim/telegram/messages").await;
+        m["messages"].as_array().filter(|a| !a.is_empty()).cloned()
+    })
+    .await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0]["chat_id"], "-100777");
+    let text = sent[0]["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("BTC 김치 프리미엄 2.5 % 이상: 현재 "),
+        "{text}"
+    );
+    assert!(
+        text.contains("환율") && text.contains("https://kimp.example/?coin=BTC&pair=upbit-binance")
+    );
+
+    // The bot token is wrong: the delivery fails at once (not retried), and says why.
+    env.sim_post(
+        "/_sim/telegram",
+        json!({"valid_token": "654321:another-token"}),
+    )
+    .await;
+    set_premium(&env, "1.5").await;
+    premium_is(&env, false, 2.0).await;
+    rearmed(&env, rule).await;
+    set_premium(&env, "3.0").await;
+    let failed = eventually(Duration::from_secs(30), "the failed delivery", || async {
+        let (_, text) = api
+            .call(
+                reqwest::Method::GET,
+                &format!("/api/v1/alerts/{rule}"),
+                None,
+            )
+            .await;
+        let v: Value = serde_json::from_str(&text).ok()?;
+        v["firings"]
+            .as_array()?
+            .iter()
+            .find(|f| f["state"] == "failed")
+            .cloned()
+    })
+    .await;
+    let error = failed["last_error"].as_str().unwrap();
+    assert!(
+        error.contains("Telegram refused the bot token (HTTP 401"),
+        "{error}"
+    );
+    assert!(!error.contains(sim::telegram::DEFAULT_TOKEN));
+    assert_eq!(failed["attempts"], 1, "a bad token is permanent: {failed}");
+    let job = failed["job_id"].as_str().unwrap();
+    let (status, record) = api
+        .call(reqwest::Method::GET, &format!("/api/v1/jobs/{job}"), None)
+        .await;
+    assert_eq!(status, 200, "{record}");
+    let record: Value = serde_json::from_str(&record).unwrap();
+    assert_eq!(record["state"], "failed", "{record}");
+    assert_eq!(record["kind"], "deliver-alert");
+    let m = env.sim_get("/_sim/telegram/messages").await;
+    assert_eq!(m["messages"].as_array().unwrap().len(), 1);
+    assert_eq!(m["unauthorized"], 1);
+
+    worker.stop().await;
+    drop(api);
+    env.cleanup().await;
+}

@@ -108,6 +108,7 @@ fn test_settings(prefix: &str, database_url: &str, sim_url: &str) -> Settings {
     for k in settings::URL_KEYS {
         s.urls.insert(k.into(), format!("{sim_url}/{k}"));
     }
+    s.alerts.telegram_url = format!("{sim_url}/telegram");
     s.http.timeout_ms = 1_500;
     s.worker.poll_interval_ms = 10;
     // The fixed set most tests reason about; `coins = "auto"` has its own tests (universe.rs).
