@@ -192,9 +192,13 @@ pub async fn evaluate(
         .query_async(&mut conn.clone())
         .await?;
     // Firings a replica committed but did not push (it died in between).
-    for (id, ms) in stale {
-        push(conn, keys, enqueuer, &id, ms / 1000).await;
-    }
+    push_all(
+        conn,
+        keys,
+        enqueuer,
+        stale.into_iter().map(|(id, ms)| (id, ms / 1000)),
+    )
+    .await;
     let set = rules.current(version).await;
     if set.is_empty() {
         return Ok(0);
@@ -236,9 +240,29 @@ pub async fn evaluate(
     }
     for id in &fired {
         tracing::info!(job = %id, "alert fired");
-        push(conn, keys, enqueuer, id, tick).await;
     }
-    Ok(fired.len())
+    let n = fired.len();
+    push_all(conn, keys, enqueuer, fired.into_iter().map(|id| (id, tick))).await;
+    Ok(n)
+}
+
+/// How many delivery jobs are pushed at once (1,000 rules firing together should not take
+/// 1,000 sequential round trips).
+const PUSH_CONCURRENCY: usize = 64;
+
+/// Pushes the delivery jobs of `(id, tick)` firings, [`PUSH_CONCURRENCY`] at a time.
+async fn push_all(
+    conn: &RedisConn,
+    keys: &Keys,
+    enqueuer: &Enqueuer,
+    firings: impl Iterator<Item = (String, i64)>,
+) {
+    use futures::StreamExt;
+    futures::stream::iter(firings)
+        .for_each_concurrent(PUSH_CONCURRENCY, |(id, tick)| async move {
+            push(conn, keys, enqueuer, &id, tick).await
+        })
+        .await;
 }
 
 /// Pushes a firing's delivery job (deduplicated by its id) and takes it off the outbox. A failed
