@@ -769,3 +769,55 @@ async fn telegram_alerts_go_through_the_fake_bot_api_and_a_bad_token_is_a_visibl
     drop(api);
     env.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_webhook_answering_410_gone_disables_its_rule() {
+    let env = TestEnv::new(sim_cfg(), alert_settings).await;
+    let api = Api::start(&env).await;
+    let receiver = Receiver::start().await;
+    receiver.status.store(410, Ordering::SeqCst);
+    let (secret, _) = whsec();
+    let worker = env.spawn_worker().await;
+    env.wait_for_workers(1).await;
+    premium_is(&env, false, 2.0).await;
+    let rule = api
+        .create(json!({
+            "coin": "BTC", "pair": "upbit-binance", "metric": "rate", "op": "above",
+            "threshold": "2.5", "cooldown": 0,
+            "target": {"webhook": {"url": receiver.url, "secret": secret}}
+        }))
+        .await;
+    rearmed(&env, rule).await;
+    set_premium(&env, "3.0").await;
+    let view = eventually(Duration::from_secs(30), "the rule disabled", || async {
+        let (_, text) = api
+            .call(
+                reqwest::Method::GET,
+                &format!("/api/v1/alerts/{rule}"),
+                None,
+            )
+            .await;
+        let v: Value = serde_json::from_str(&text).ok()?;
+        v["disabled_at"].is_string().then_some(v)
+    })
+    .await;
+    assert!(
+        view["disabled_reason"]
+            .as_str()
+            .unwrap()
+            .contains("410 Gone"),
+        "{view}"
+    );
+    assert_eq!(view["firings"][0]["state"], "failed", "{view}");
+    // Disabled: it fires no more, however often the premium crosses again.
+    set_premium(&env, "1.5").await;
+    premium_is(&env, false, 2.0).await;
+    set_premium(&env, "3.0").await;
+    premium_is(&env, true, 2.6).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(receiver.got().len(), 1, "one attempt, then nothing");
+
+    worker.stop().await;
+    drop(api);
+    env.cleanup().await;
+}
