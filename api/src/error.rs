@@ -29,6 +29,7 @@ pub enum ErrorCode {
     UnknownJobKind,
     JobNotFound,
     PositionNotFound,
+    AlertNotFound,
     /// No current premium for the coin and pair; `skip` says why when the worker recorded it.
     PremiumUnavailable,
     /// No current ticker for the venue and coin.
@@ -51,7 +52,9 @@ impl ErrorCode {
             BadRequest => StatusCode::BAD_REQUEST,
             Unauthorized => StatusCode::UNAUTHORIZED,
             NotFound | UnknownCoin | UnknownVenue | UnknownPair | UnknownJobKind | JobNotFound
-            | PositionNotFound | PremiumUnavailable | TickerUnavailable => StatusCode::NOT_FOUND,
+            | PositionNotFound | AlertNotFound | PremiumUnavailable | TickerUnavailable => {
+                StatusCode::NOT_FOUND
+            }
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             JobNotRetryable | PositionAlreadyClosed | Conflict => StatusCode::CONFLICT,
             Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -81,7 +84,7 @@ pub enum ApiError {
     /// (`unauthorized`).
     #[oai(status = 401)]
     Unauthorized(Json<ErrorBody>),
-    /// Unknown coin, venue, pair, job kind, job or position, or no current value.
+    /// Unknown coin, venue, pair, job kind, job, position or alert, or no current value.
     #[oai(status = 404)]
     NotFound(Json<ErrorBody>),
     /// The resource is not in a state that allows this (`job_not_retryable`,

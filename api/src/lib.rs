@@ -6,7 +6,7 @@
 //! answer, never a hang); [`error`] is the one error body `{code, message}` and the handler that
 //! turns poem-openapi's own rejections into it; [`types`] are the wire types (decimals and times
 //! as strings); [`auth`] checks the admin bearer token in constant time; [`routes`] has one
-//! module per resource: premiums, market data (tickers, FX), jobs, positions, and ops (health,
+//! module per resource: premiums, market data (tickers, FX), jobs, positions, alerts, and ops (health,
 //! readiness, Prometheus metrics); `streams` is the one Redis subscription per process that
 //! feeds every premium stream through a bounded broadcast; `table` is the premium table served
 //! by `GET /api/v1/premiums`, serialized once per tick, precompressed, with its ETag.
@@ -37,6 +37,7 @@ pub type Apis = (
     routes::markets::MarketsApi,
     routes::jobs::JobsApi,
     routes::positions::PositionsApi,
+    routes::alerts::AlertsApi,
     routes::ops::OpsApi,
 );
 
@@ -50,6 +51,7 @@ pub fn api_service() -> OpenApiService<Apis, ()> {
             routes::markets::MarketsApi,
             routes::jobs::JobsApi,
             routes::positions::PositionsApi,
+            routes::alerts::AlertsApi,
             routes::ops::OpsApi,
         ),
         "premium-spread",

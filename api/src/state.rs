@@ -37,6 +37,8 @@ pub struct AppState {
     /// The market registry and tracked coins in force (memoized per process).
     pub(crate) markets: Markets,
     pub(crate) metrics: Option<PrometheusHandle>,
+    /// Seals webhook secrets with `alerts.secret_key`; none without a key.
+    pub(crate) secrets: Option<store::SecretBox>,
 }
 
 /// Why the API could not start: which service, at which URL, and how to start it.
@@ -93,6 +95,7 @@ impl AppState {
                 settings.api.max_streams,
                 settings.api.stream_buffer,
             ),
+            secrets: settings.alerts.key().map(|k| store::SecretBox::new(&k)),
             tables: Tables::default(),
             cache: Cache::new(conn.clone(), &settings),
             records: Records::new(

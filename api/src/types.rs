@@ -236,6 +236,7 @@ pub enum JobKindName {
     FetchFx,
     ComputePremium,
     RefreshMarkets,
+    DeliverAlert,
 }
 
 impl From<JobKind> for JobKindName {
@@ -245,6 +246,7 @@ impl From<JobKind> for JobKindName {
             JobKind::FetchFx => JobKindName::FetchFx,
             JobKind::ComputePremium => JobKindName::ComputePremium,
             JobKind::RefreshMarkets => JobKindName::RefreshMarkets,
+            JobKind::DeliverAlert => JobKindName::DeliverAlert,
         }
     }
 }
@@ -256,6 +258,7 @@ impl From<JobKindName> for JobKind {
             JobKindName::FetchFx => JobKind::FetchFx,
             JobKindName::ComputePremium => JobKind::ComputePremium,
             JobKindName::RefreshMarkets => JobKind::RefreshMarkets,
+            JobKindName::DeliverAlert => JobKind::DeliverAlert,
         }
     }
 }

@@ -13,15 +13,31 @@ pub enum JobKind {
     ComputePremium,
     /// Every venue's market list into the registry.
     RefreshMarkets,
+    /// One firing of a premium alert rule, delivered to its webhook or Telegram chat. Enqueued
+    /// by `compute-premium`, never by cron.
+    DeliverAlert,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 4] = [
+    pub const ALL: [JobKind; 5] = [
         JobKind::FetchTicker,
         JobKind::FetchFx,
         JobKind::ComputePremium,
         JobKind::RefreshMarkets,
+        JobKind::DeliverAlert,
     ];
+
+    /// Whether cron sources produce this kind on a schedule (and readiness expects recent
+    /// successes of it). `deliver-alert` runs only when a rule fires.
+    pub fn is_scheduled(self) -> bool {
+        !matches!(self, JobKind::DeliverAlert)
+    }
+
+    /// Whether a first attempt that starts more than `worker.max_tick_lag_secs` after its tick
+    /// is dropped as useless. An FX rate or an alert is still worth having late.
+    pub fn drops_when_late(self) -> bool {
+        !matches!(self, JobKind::FetchFx | JobKind::DeliverAlert)
+    }
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -29,6 +45,7 @@ impl JobKind {
             JobKind::FetchFx => "fetch-fx",
             JobKind::ComputePremium => "compute-premium",
             JobKind::RefreshMarkets => "refresh-markets",
+            JobKind::DeliverAlert => "deliver-alert",
         }
     }
 }
@@ -47,7 +64,7 @@ impl FromStr for JobKind {
             .find(|k| k.as_str() == s.trim())
             .ok_or_else(|| {
                 format!(
-                    "unknown job kind `{s}`: expected fetch-ticker, fetch-fx, compute-premium or refresh-markets"
+                    "unknown job kind `{s}`: expected fetch-ticker, fetch-fx, compute-premium, refresh-markets or deliver-alert"
                 )
             })
     }

@@ -4,7 +4,7 @@
 //! round. Types are parsed at the boundary: a [`Coin`], a [`Price`] or a [`Venue`] that exists is
 //! valid. Money is [`rust_decimal::Decimal`], never `f64`.
 //!
-//! Layout: [`venue`] (exchanges and their region), [`coin`], [`price`], [`ticker`], [`fx`]
+//! Layout: [`alert`] (premium alert rules: metric, op, threshold, hysteresis), [`venue`] (exchanges and their region), [`coin`], [`price`], [`ticker`], [`fx`]
 //! (USD/KRW rates and their sources), [`premium`] (the formulas, see ARCHITECTURE.md), [`position`]
 //! (hedged positions and their PnL), [`market`] (what venues list, mapped to coins and price
 //! units under configurable mapping rules, the coin universe of each pair, and the sanity gate
@@ -12,6 +12,7 @@
 //! the worker, the queue layer and the API), [`selection`] (which inputs a premium uses, which FX
 //! rate is in force, and why a premium is skipped).
 
+pub mod alert;
 pub mod book;
 pub mod coin;
 pub mod fx;
@@ -24,6 +25,11 @@ pub mod selection;
 pub mod ticker;
 pub mod venue;
 
+pub use alert::{
+    CoinFilter, DEFAULT_COOLDOWN_SECS as DEFAULT_ALERT_COOLDOWN_SECS,
+    DEFAULT_HYSTERESIS as DEFAULT_ALERT_HYSTERESIS, Decision, Firing, Language, Metric, Op,
+    Rule as AlertRule,
+};
 pub use book::{AtSize, AtSizeError, BookError, BookTop, Depth, Fill, Funding, Level, at_size};
 pub use coin::{Coin, CoinError};
 pub use fx::{FxRate, FxSource};

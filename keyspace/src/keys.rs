@@ -30,6 +30,10 @@
 //! | `{p}:markets:version` | string (integer) | | bumped with every write of the two above (readers memoize on it) |
 //! | `{p}:clock-skew` | hash venue → ms | | the venue's clock minus ours, last measured by fetch-ticker |
 //! | `{p}:markets:refresh-asked` | string | 30 s | a replica asked for a registry refresh (unknown markets) |
+//! | `{p}:alerts:version` | string (integer) | none (one counter) | bumped by every change of the alert rules in PostgreSQL; workers reload their in-process rule set when it changes |
+//! | `{p}:alert:{rule}` | hash | deleted with the rule | a rule's armed state: `armed`, `seq` (firings so far), `last_fired_ms`, `last_tick` |
+//! | `{p}:alert-firings:{rule}` | hash seq → JSON | 1 day after the last firing | what each firing saw (value, inputs, time), read by its `deliver-alert` job |
+//! | `{p}:alert-outbox` | sorted set (score ms) | entries removed once pushed | firings whose `deliver-alert` job may not be queued yet (a crash between the firing and the push); pushed again, deduplicated by the job id |
 
 use domain::{Coin, FxSource, JobKind, Venue, VenuePair};
 
@@ -175,5 +179,21 @@ impl Keys {
 
     pub fn clock_skew(&self) -> String {
         format!("{}:clock-skew", self.prefix)
+    }
+
+    pub fn alerts_version(&self) -> String {
+        format!("{}:alerts:version", self.prefix)
+    }
+
+    pub fn alert_state(&self, rule: i64) -> String {
+        format!("{}:alert:{rule}", self.prefix)
+    }
+
+    pub fn alert_firings(&self, rule: i64) -> String {
+        format!("{}:alert-firings:{rule}", self.prefix)
+    }
+
+    pub fn alert_outbox(&self) -> String {
+        format!("{}:alert-outbox", self.prefix)
     }
 }

@@ -91,6 +91,7 @@ pub fn policy(settings: &Settings, kind: JobKind) -> RetryPolicy {
         JobKind::FetchFx => settings.retry.fetch_fx,
         JobKind::ComputePremium => settings.retry.compute_premium,
         JobKind::RefreshMarkets => settings.retry.refresh_markets,
+        JobKind::DeliverAlert => settings.retry.deliver_alert,
     }
 }
 

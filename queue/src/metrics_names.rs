@@ -34,3 +34,8 @@ pub const MARKETS_LISTED: &str = "premium_markets_listed";
 pub const TRACKED_PAIRS: &str = "premium_tracked_pairs";
 /// Refreshes of a venue's market list that failed or were refused (the last good list stayed).
 pub const MARKETS_REFRESH_FAILURES_TOTAL: &str = "premium_markets_refresh_failures_total";
+/// Alert rules that fired (a crossing committed in Redis with its delivery job).
+pub const ALERTS_FIRED_TOTAL: &str = "premium_alerts_fired_total";
+/// Alert delivery attempts by target (`webhook`, `telegram`) and outcome (`delivered`,
+/// `retrying`, `failed`, `dead`).
+pub const ALERT_DELIVERIES_TOTAL: &str = "premium_alert_deliveries_total";

@@ -190,6 +190,7 @@ pub struct Retries {
     pub fetch_fx: RetryPolicy,
     pub compute_premium: RetryPolicy,
     pub refresh_markets: RetryPolicy,
+    pub deliver_alert: RetryPolicy,
 }
 
 impl Default for Retries {
@@ -216,6 +217,13 @@ impl Default for Retries {
             refresh_markets: RetryPolicy {
                 max_attempts: 6,
                 base_ms: 2_000,
+                cap_ms: 60_000,
+            },
+            // A receiver down for minutes still gets the alert: 1, 2, 4, … 60 s (before
+            // jitter), about six minutes in all.
+            deliver_alert: RetryPolicy {
+                max_attempts: 12,
+                base_ms: 1_000,
                 cap_ms: 60_000,
             },
         }
@@ -385,6 +393,57 @@ impl Default for DepthSettings {
     }
 }
 
+/// Premium alerts (`[alerts]`): the key webhook secrets are encrypted with, the Telegram bot,
+/// the language of messages.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AlertSettings {
+    /// Base64 of 32 random bytes (`openssl rand -base64 32`): the ChaCha20-Poly1305 key webhook
+    /// secrets are stored under, so a database dump alone does not reveal them. Without it,
+    /// webhook rules cannot be created.
+    pub secret_key: Option<Secret>,
+    /// A file holding `secret_key` (Docker/Kubernetes secrets); used when `secret_key` is unset.
+    pub secret_key_file: Option<String>,
+    /// The Telegram bot token every Telegram rule sends with (never per rule). Without it,
+    /// Telegram rules cannot be created.
+    pub telegram_bot_token: Option<Secret>,
+    /// A file holding `telegram_bot_token`.
+    pub telegram_bot_token_file: Option<String>,
+    /// Base URL of the Telegram Bot API (`<url>/bot<token>/sendMessage`); `sim_url` points it
+    /// at the simulator's fake Bot API.
+    pub telegram_url: String,
+    /// Language of messages when a rule gives none: `en` or `ko`.
+    pub language: domain::Language,
+    /// Per delivery attempt (webhook POST or Telegram call), connect included.
+    pub timeout_ms: u64,
+}
+
+impl Default for AlertSettings {
+    fn default() -> Self {
+        AlertSettings {
+            secret_key: None,
+            secret_key_file: None,
+            telegram_bot_token: None,
+            telegram_bot_token_file: None,
+            telegram_url: "https://api.telegram.org".into(),
+            language: domain::Language::En,
+            timeout_ms: 5_000,
+        }
+    }
+}
+
+impl AlertSettings {
+    /// The 32-byte key of `secret_key` (validated at start).
+    pub fn key(&self) -> Option<[u8; 32]> {
+        use base64::Engine;
+        let raw = self.secret_key.as_ref()?;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(raw.expose().trim())
+            .ok()?;
+        bytes.try_into().ok()
+    }
+}
+
 /// The whole configuration.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -437,6 +496,11 @@ pub struct Settings {
     pub worker: WorkerSettings,
     pub api: ApiSettings,
     pub retention: Retention,
+    /// Premium alerts: encryption key, Telegram bot, language.
+    pub alerts: AlertSettings,
+    /// Where people reach this deployment (`https://kimp.example.com`); alert messages link to
+    /// the coin's row of the dashboard there. None: no link.
+    pub public_url: Option<String>,
 }
 
 impl Default for Settings {
@@ -491,6 +555,8 @@ impl Default for Settings {
             worker: WorkerSettings::default(),
             api: ApiSettings::default(),
             retention: Retention::default(),
+            alerts: AlertSettings::default(),
+            public_url: None,
         }
     }
 }
@@ -588,6 +654,7 @@ impl Settings {
         })?;
         s.apply_sim_url();
         s.load_admin_token_file()?;
+        s.load_alert_secret_files()?;
         s.validate()?;
         Ok(s)
     }
@@ -598,6 +665,7 @@ impl Settings {
             for k in URL_KEYS {
                 self.urls.insert(k.to_string(), format!("{sim}/{k}"));
             }
+            self.alerts.telegram_url = format!("{sim}/telegram");
         }
     }
 
@@ -615,6 +683,35 @@ impl Settings {
                 )));
             }
             self.admin_token = Some(Secret::new(token));
+        }
+        Ok(())
+    }
+
+    fn load_alert_secret_files(&mut self) -> Result<(), SettingsError> {
+        let a = &mut self.alerts;
+        for (name, slot, file) in [
+            (
+                "alerts.secret_key_file",
+                &mut a.secret_key,
+                &a.secret_key_file,
+            ),
+            (
+                "alerts.telegram_bot_token_file",
+                &mut a.telegram_bot_token,
+                &a.telegram_bot_token_file,
+            ),
+        ] {
+            if slot.is_none()
+                && let Some(path) = file
+            {
+                let raw = std::fs::read_to_string(path).map_err(|e| {
+                    SettingsError::Invalid(format!("{name} `{path}` cannot be read: {e}"))
+                })?;
+                if raw.trim().is_empty() {
+                    return Err(SettingsError::Invalid(format!("{name} `{path}` is empty")));
+                }
+                *slot = Some(Secret::new(raw.trim()));
+            }
         }
         Ok(())
     }
@@ -735,6 +832,7 @@ impl Settings {
             ("fetch_fx", self.retry.fetch_fx),
             ("compute_premium", self.retry.compute_premium),
             ("refresh_markets", self.retry.refresh_markets),
+            ("deliver_alert", self.retry.deliver_alert),
         ] {
             if p.max_attempts == 0 || p.base_ms == 0 || p.cap_ms < p.base_ms {
                 return bad(format!(
@@ -760,6 +858,26 @@ impl Settings {
         }
         if let Some((v, _)) = self.rate_limits.iter().find(|(_, n)| **n == 0) {
             return bad(format!("rate_limits.{v} must be positive"));
+        }
+        if self.alerts.secret_key.is_some() && self.alerts.key().is_none() {
+            return bad(
+                "alerts.secret_key must be the base64 of exactly 32 bytes (openssl rand -base64 32)"
+                    .into(),
+            );
+        }
+        let tg = &self.alerts.telegram_url;
+        if !(tg.starts_with("http://") || tg.starts_with("https://")) {
+            return bad("alerts.telegram_url must start with http:// or https://".into());
+        }
+        if self.alerts.timeout_ms == 0 {
+            return bad("alerts.timeout_ms must be positive".into());
+        }
+        if let Some(u) = &self.public_url
+            && !(u.starts_with("http://") || u.starts_with("https://"))
+        {
+            return bad(format!(
+                "public_url `{u}` must start with http:// or https://"
+            ));
         }
         if self.retention.job_records_secs < 60 {
             return bad(

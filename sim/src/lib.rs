@@ -20,6 +20,8 @@
 //! | `/_sim/stats` | GET / DELETE | `{"total":N,"requests":{"upbit":N,…},"faulted":{…},"paths":{"/upbit/v1/ticker":N}}` / reset |
 //! | `/_sim/health` | GET | `{"status":"ok"}` |
 //! | `/_sim/universe` | GET | the ground truth: `{"pairs":{"upbit-binance":["BTC","PEPE",…],…},"collisions":["TON"],"renamed":{"MATIC":"POL"},"flagged":{"<coin>":["warning"\|"caution"\|"deposit_suspended",…]},"illiquid":[…],"multiplied":{"binance":{"PEPE":"1000"},"bybit":{…},"okx":{}},"contract_values":{"okx":{"PEPE":"10000000"}},"listings":{"upbit":N,…},"realistic":true}`; `pairs` has all six Korean × foreign combinations: coins that are the same asset, trading on both sides |
+//! | `/_sim/telegram` | POST | `{"valid_token":"123456:test-bot-token","fail_status":503,"fail_count":2,"retry_after":1}` (any subset): the token the fake Bot API accepts, and the next `fail_count` calls answer `fail_status` (429: with `parameters.retry_after` and a `Retry-After` header) |
+//! | `/_sim/telegram/messages` | GET / DELETE | `{"messages":[{"message_id","chat_id","text","date"}],"unauthorized":N}` (what the fake Bot API accepted, and the calls it refused for a bad token) / clears them |
 //! | `/_sim/listings` | POST | `{"venue":"upbit","coin":"NEWC","action":"list"}` (or `"delist"`; optional `"multiplier":"1000"` → `1000NEWCUSDT`, on OKX the `ctVal`): changes that venue's listings and the truth → `{"venue","action","coin","symbol"}`. Delisting on Binance leaves the perp as `SETTLING`; elsewhere it disappears |
 //!
 //! **Listings.** Every venue serves its metadata endpoints from one listings model
@@ -74,6 +76,10 @@
 //! (Upbit HTTP 404, Bithumb HTTP 200 with `{"error":{"name":404,"message":"Code not found"}}`), and
 //! Bithumb refuses more than 200 markets per call (HTTP 400).
 //!
+//! **Telegram.** `POST /telegram/bot<token>/sendMessage` (`{"chat_id","text"}`) is a fake Bot
+//! API (`telegram.rs`): it accepts the valid token only (HTTP 401 `Unauthorized` otherwise, as
+//! Telegram), records the messages, and fails on demand.
+//!
 //! `outage` answers 503 at once: a refused connection cannot be made from inside a handler.
 //!
 //! Layout: `market` is the pure price model, `book` the books and funding drawn from it, `universe` the listings and ground truth, `state`
@@ -97,6 +103,7 @@ mod market;
 mod prefix;
 mod routes;
 mod state;
+pub mod telegram;
 mod universe;
 
 /// The URL prefixes served: the five venues, then the three FX sources (the names of

@@ -21,6 +21,9 @@ use sqlx::{
 /// sqlx's error type (for callers that build a [`StoreError::Db`]).
 pub use sqlx::Error as SqlxError;
 
+pub mod alerts;
+pub use alerts::{AlertTarget, FiringRow, NewAlertRule, SecretBox, StoredAlertRule};
+
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 
 #[derive(Debug, thiserror::Error)]

@@ -1,6 +1,7 @@
 //! End-to-end tests of the job pipeline against the real local Redis and PostgreSQL and the
 //! market simulator. Each test has its own Redis key prefix and its own database.
 
+mod alerts;
 mod chaos;
 mod clients;
 mod executable;

@@ -45,6 +45,17 @@ fn the_compose_file_conforms_to_the_compose_specification() {
 }
 
 #[test]
+fn the_alert_rules_pass_their_promtool_unit_tests() {
+    let out = run(
+        Command::new("promtool")
+            .current_dir(root().join("ops/prometheus"))
+            .args(["test", "rules", "alerts_test.yml"]),
+        "promtool test rules",
+    );
+    assert!(out.contains("SUCCESS"), "{out}");
+}
+
+#[test]
 fn the_alert_rules_pass_promtool() {
     let out = run(
         Command::new("promtool")
@@ -60,6 +71,7 @@ fn the_alert_rules_pass_promtool() {
         "PremiumRateSpike",
         "RedisDown",
         "MissedTicks",
+        "AlertDeliveriesFailing",
     ] {
         assert!(
             rules.contains(&format!("alert: {alert}")),

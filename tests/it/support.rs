@@ -108,6 +108,7 @@ fn test_settings(prefix: &str, database_url: &str, sim_url: &str) -> Settings {
     for k in settings::URL_KEYS {
         s.urls.insert(k.into(), format!("{sim_url}/{k}"));
     }
+    s.alerts.telegram_url = format!("{sim_url}/telegram");
     s.http.timeout_ms = 1_500;
     s.worker.poll_interval_ms = 10;
     // The fixed set most tests reason about; `coins = "auto"` has its own tests (universe.rs).
@@ -252,8 +253,35 @@ impl TestEnv {
                 "PREMIUM_RETRY__FETCH_FX__CAP_MS".into(),
                 s.retry.fetch_fx.cap_ms.to_string(),
             ),
+            (
+                "PREMIUM_RETRY__DELIVER_ALERT__MAX_ATTEMPTS".into(),
+                s.retry.deliver_alert.max_attempts.to_string(),
+            ),
+            (
+                "PREMIUM_RETRY__DELIVER_ALERT__BASE_MS".into(),
+                s.retry.deliver_alert.base_ms.to_string(),
+            ),
+            (
+                "PREMIUM_RETRY__DELIVER_ALERT__CAP_MS".into(),
+                s.retry.deliver_alert.cap_ms.to_string(),
+            ),
             ("RUST_LOG".into(), "warn".into()),
         ];
+        for (var, secret) in [
+            ("PREMIUM_ALERTS__SECRET_KEY", &s.alerts.secret_key),
+            (
+                "PREMIUM_ALERTS__TELEGRAM_BOT_TOKEN",
+                &s.alerts.telegram_bot_token,
+            ),
+            ("ADMIN_TOKEN", &s.admin_token),
+        ] {
+            if let Some(v) = secret {
+                env.push((var.into(), v.expose().into()));
+            }
+        }
+        if let Some(u) = &s.public_url {
+            env.push(("PREMIUM_PUBLIC_URL".into(), u.clone()));
+        }
         env.retain(|(k, _)| !k.is_empty());
         env
     }

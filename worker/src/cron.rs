@@ -50,6 +50,9 @@ pub fn schedule_of(settings: &Settings, kind: JobKind) -> cron::Schedule {
         JobKind::FetchFx => &settings.schedule.fx,
         JobKind::ComputePremium => &settings.schedule.premium,
         JobKind::RefreshMarkets => &settings.schedule.markets,
+        JobKind::DeliverAlert => {
+            unreachable!("deliver-alert has no schedule: compute-premium enqueues it")
+        }
     };
     // Validated at start (Settings::validate).
     cron::Schedule::from_str(expr).expect("schedule validated at start")

@@ -8,6 +8,7 @@
 //! to register a name that heart-beat recently. Shutdown (the future given to [`run`]) stops the
 //! cron sources, then lets running jobs finish; fetched-but-unstarted tasks go back to the queue.
 
+pub mod alerts;
 pub mod cron;
 pub mod jobs;
 mod maintenance;
@@ -178,7 +179,10 @@ pub async fn run_with(
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut background = Vec::new();
-    for kind in JobKind::ALL.into_iter().filter(|_| settings.worker.cron) {
+    for kind in JobKind::ALL
+        .into_iter()
+        .filter(|k| settings.worker.cron && k.is_scheduled())
+    {
         background.push(tokio::spawn(cron::produce(
             kind,
             settings.clone(),

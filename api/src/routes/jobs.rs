@@ -422,6 +422,12 @@ impl JobsApi {
             .map(|v| enabled_venue(s, v))
             .transpose()?;
         match (kind, venue) {
+            (JobKind::DeliverAlert, _) => {
+                return Err(ApiError::bad_request(
+                    "kind: deliver-alert jobs are enqueued when an alert rule fires; \
+                     retry a failed one with POST /api/v1/jobs/{id}/retry",
+                ));
+            }
             (JobKind::FetchTicker, None) => {
                 let names: Vec<&str> = s.venues.iter().map(|v| v.as_str()).collect();
                 return Err(ApiError::bad_request(format!(

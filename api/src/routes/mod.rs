@@ -1,6 +1,7 @@
 //! One module per resource. Shared here: the tags of the document and the parsing of coins,
 //! venues and pairs against what the settings track.
 
+pub mod alerts;
 pub mod jobs;
 pub mod market;
 pub mod markets;
@@ -30,6 +31,8 @@ pub enum ApiTags {
     Jobs,
     /// Hedged positions with live PnL.
     Positions,
+    /// Premium alert rules, delivered by webhook or Telegram.
+    Alerts,
     /// Liveness, readiness and metrics.
     Ops,
 }

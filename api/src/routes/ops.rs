@@ -89,6 +89,8 @@ fn staleness_limit_ms(state: &AppState, kind: JobKind) -> i64 {
         JobKind::FetchFx => FX_STALE_MS,
         // Hourly; readiness looks at the registry itself (see `markets_check`).
         JobKind::RefreshMarkets => MARKETS_STALE_MS,
+        // Not scheduled: runs only when an alert fires (never checked, see `job_checks`).
+        JobKind::DeliverAlert => i64::MAX,
     }
 }
 
@@ -103,7 +105,7 @@ async fn job_checks(state: &AppState, now_ms: i64, checks: &mut Vec<Check>) {
     let last = match last {
         Ok(l) => l,
         Err(e) => {
-            for kind in JobKind::ALL {
+            for kind in JobKind::ALL.into_iter().filter(|k| k.is_scheduled()) {
                 checks.push(check(
                     format!("job:{kind}"),
                     false,
@@ -113,7 +115,7 @@ async fn job_checks(state: &AppState, now_ms: i64, checks: &mut Vec<Check>) {
             return;
         }
     };
-    for kind in JobKind::ALL {
+    for kind in JobKind::ALL.into_iter().filter(|k| k.is_scheduled()) {
         let limit = staleness_limit_ms(state, kind);
         let name = format!("job:{kind}");
         let age = last.get(kind.as_str()).map(|ms| (now_ms - ms).max(0));

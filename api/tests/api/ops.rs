@@ -120,13 +120,15 @@ async fn swagger_ui_and_the_openapi_document_are_served() {
         "/api/v1/positions",
         "/api/v1/positions/{id}",
         "/api/v1/positions/{id}/close",
+        "/api/v1/alerts",
+        "/api/v1/alerts/{id}",
         "/health/live",
         "/health/ready",
         "/metrics",
     ] {
         assert!(paths.contains_key(path), "{path} missing from the document");
     }
-    assert_eq!(paths.len(), 19, "{:?}", paths.keys().collect::<Vec<_>>());
+    assert_eq!(paths.len(), 21, "{:?}", paths.keys().collect::<Vec<_>>());
     assert_eq!(
         doc,
         serde_json::from_str::<Value>(&api::openapi_json()).unwrap()

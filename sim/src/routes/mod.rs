@@ -44,7 +44,15 @@ pub(crate) fn build(sim: Arc<Sim>) -> impl Endpoint<Output = Response> {
         };
         route = route.nest(format!("/{prefix}"), faulted);
     }
-    route.nest("/_sim", crate::control::routes()).data(sim)
+    let bot = crate::telegram::Bot::default();
+    route
+        .nest("/telegram", crate::telegram::routes())
+        .nest(
+            "/_sim",
+            crate::control::routes().nest("/telegram", crate::telegram::control_routes()),
+        )
+        .data(sim)
+        .data(bot)
 }
 
 /// One prefix's routes.

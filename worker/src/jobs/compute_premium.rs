@@ -1,6 +1,6 @@
 //! `compute-premium(tick)`: waits (briefly) for this tick's prices, reads the cache, computes
-//! every premium with `domain::selection`, and writes them to the cache, the history and the
-//! PnL of open positions.
+//! every premium with `domain::selection`, and writes them to the cache, evaluates the alert
+//! rules on them (`crate::alerts`), and writes the history and the PnL of open positions.
 
 use std::{
     collections::{BTreeSet, HashMap},
@@ -91,6 +91,24 @@ pub async fn run(ctx: &Ctx, job: &Job) -> JobResult {
     let (premiums, skips) = premiums_from(&universe, &tickers, fx.clone(), now);
 
     ctx.cache.put_premiums(&premiums).await?;
+    // Alerts right after the cache write: a crossing reaches its receiver as soon as possible.
+    let fired = match crate::alerts::evaluate(
+        &ctx.alert_rules,
+        &ctx.conn,
+        &ctx.keys,
+        &ctx.enqueuer,
+        job.tick,
+        &premiums,
+    )
+    .await
+    {
+        Ok(n) => n,
+        Err(e) => {
+            // The next tick evaluates again (the armed state did not change).
+            tracing::warn!(error = %e, "alert evaluation failed");
+            0
+        }
+    };
     for skip in &skips {
         tracing::debug!(coin = %skip.coin, pair = %skip.pair, input = %skip.input, reason = %skip.reason, age_ms = ?skip.age_ms, "premium skipped");
         let label = match skip.reason {
@@ -120,7 +138,7 @@ pub async fn run(ctx: &Ctx, job: &Job) -> JobResult {
         Err(_) => 0,
     };
     Ok(format!(
-        "{} premiums, {} skipped, {pnl} positions valued",
+        "{} premiums, {} skipped, {pnl} positions valued, {fired} alerts fired",
         premiums.len(),
         skips.len()
     ))

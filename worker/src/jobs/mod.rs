@@ -1,8 +1,9 @@
 //! The bodies of the job kinds, one module each: [`fetch_ticker`], [`fetch_fx`],
-//! [`compute_premium`], [`refresh_markets`]. [`Ctx`] is what they share; [`Ctx`] implements [`queue::Handler`], so the
+//! [`compute_premium`], [`refresh_markets`], [`deliver_alert`]. [`Ctx`] is what they share; [`Ctx`] implements [`queue::Handler`], so the
 //! queue's runner wraps every body with its record, timeout and retry decision.
 
 pub mod compute_premium;
+pub mod deliver_alert;
 pub mod fetch_fx;
 pub mod fetch_ticker;
 pub mod refresh_markets;
@@ -38,6 +39,12 @@ pub struct Ctx {
     pub records: Records,
     /// History writes, spooled in Redis while PostgreSQL cannot take them.
     pub spool: Spool,
+    /// The alert rules in force (memoized per process on `{p}:alerts:version`).
+    pub alert_rules: crate::alerts::Rules,
+    /// Webhook and Telegram calls: `alerts.timeout_ms`, no redirects.
+    pub alert_http: reqwest::Client,
+    /// Opens webhook secrets (`alerts.secret_key`).
+    pub alert_secrets: Option<store::SecretBox>,
 }
 
 impl Ctx {
@@ -67,7 +74,16 @@ impl Ctx {
             })
             .collect();
         let enqueuer = Enqueuer::new(conn.clone(), settings.clone());
+        let alert_http = reqwest::Client::builder()
+            .timeout(Duration::from_millis(settings.alerts.timeout_ms))
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(settings.http.user_agent.clone())
+            .build()
+            .expect("the HTTP client builds (rustls, no custom roots)");
         Ctx {
+            alert_rules: crate::alerts::Rules::new(store.clone(), keys.clone()),
+            alert_http,
+            alert_secrets: settings.alerts.key().map(|k| store::SecretBox::new(&k)),
             cache: Cache::new(conn.clone(), &settings),
             positions: Positions::new(store.clone(), conn.clone(), keys.clone()),
             markets: Markets::new(conn.clone(), keys.clone()),
@@ -117,6 +133,14 @@ pub enum JobError {
     MarketsRefused(String),
     #[error("stored market registry: {0}")]
     Markets(String),
+    /// An alert delivery attempt failed (webhook or Telegram).
+    #[error("{message}")]
+    Delivery {
+        message: String,
+        class: ErrorClass,
+        retryable: bool,
+        retry_after: Option<Duration>,
+    },
 }
 
 impl From<MarketsError> for JobError {
@@ -149,6 +173,12 @@ impl From<JobError> for Failure {
             JobError::NoMarkets | JobError::MarketsRefused(_) | JobError::Markets(_) => {
                 (FailureClass::Markets, true, None)
             }
+            JobError::Delivery {
+                class,
+                retryable,
+                retry_after,
+                ..
+            } => (FailureClass::Fetch(class), retryable, retry_after),
         };
         Failure {
             message,
@@ -168,6 +198,7 @@ impl Handler for Ctx {
             JobKind::FetchFx => fetch_fx::run(self, job).await,
             JobKind::ComputePremium => compute_premium::run(self, job).await,
             JobKind::RefreshMarkets => refresh_markets::run(self, job).await,
+            JobKind::DeliverAlert => deliver_alert::run(self, job).await,
         };
         r.map_err(Failure::from)
     }

@@ -1,0 +1,392 @@
+//! `deliver-alert(rule, coin, seq)`: sends one firing to its rule's target, once per attempt,
+//! the same message every attempt.
+//!
+//! - **Webhook**: a JSON POST signed the Standard Webhooks way: `webhook-id` (the job id, the
+//!   same on every retry, so receivers deduplicate), `webhook-timestamp` (this attempt, Unix
+//!   seconds), `webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">` keyed with
+//!   the base64-decoded part of the rule's `whsec_` secret. No redirects are followed.
+//! - **Telegram**: `POST {alerts.telegram_url}/bot<token>/sendMessage`. A token Telegram refuses
+//!   (401, 404) is a permanent error that says so, never showing the token.
+//! - **Outcomes**: 2xx delivered; 429, 408 and 5xx, timeouts and connection failures are retried
+//!   by the runner with the kind's durable backoff (`retry.deliver_alert`, `Retry-After` a
+//!   floor); 410 Gone disables the rule; any other 4xx is permanent. Each attempt's outcome is
+//!   written to `alert_firings` (best effort) and counted in `premium_alert_deliveries_total`.
+//!
+//! Every attempt has the `alerts.timeout_ms` deadline (5 s); error messages never carry a URL
+//! (a webhook URL or the Bot API path may hold a secret).
+
+use std::time::Duration;
+
+use base64::Engine;
+use chrono::Utc;
+use domain::{ErrorClass, Firing};
+use hmac::{Hmac, Mac};
+use queue::{Job, metrics_names as m};
+use serde_json::json;
+use sha2::Sha256;
+use store::{AlertTarget, FiringRow};
+
+use super::{Ctx, JobError, JobResult};
+use crate::alerts::parse_job_id;
+
+/// Why one delivery attempt failed.
+#[derive(Debug)]
+struct Undelivered {
+    message: String,
+    class: ErrorClass,
+    retryable: bool,
+    retry_after: Option<Duration>,
+    /// 410 Gone: the receiver wants no more of this rule.
+    gone: bool,
+}
+
+impl Undelivered {
+    fn permanent(class: ErrorClass, message: String) -> Self {
+        Undelivered {
+            message,
+            class,
+            retryable: false,
+            retry_after: None,
+            gone: false,
+        }
+    }
+}
+
+/// The Standard Webhooks signature of `body`: `v1,<base64 HMAC-SHA256(key, "id.ts.body")>`.
+pub fn sign(key: &[u8], id: &str, timestamp: i64, body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(id.as_bytes());
+    mac.update(b".");
+    mac.update(timestamp.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    format!(
+        "v1,{}",
+        base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+    )
+}
+
+/// The key bytes of a `whsec_<base64>` secret.
+fn whsec_key(secret: &[u8]) -> Option<Vec<u8>> {
+    let s = std::str::from_utf8(secret).ok()?;
+    base64::engine::general_purpose::STANDARD
+        .decode(s.strip_prefix("whsec_")?)
+        .ok()
+}
+
+fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
+    resp.headers()
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(Duration::from_secs)
+}
+
+/// A transport failure, without the URL reqwest would put in its message.
+fn transport(what: &str, e: reqwest::Error) -> Undelivered {
+    let class = if e.is_timeout() {
+        ErrorClass::Timeout
+    } else {
+        ErrorClass::Connect
+    };
+    Undelivered {
+        message: format!("{what}: {}", e.without_url()),
+        class,
+        retryable: true,
+        retry_after: None,
+        gone: false,
+    }
+}
+
+/// 429, 408 and 5xx are worth another attempt; 410 is gone; the rest of 4xx is permanent.
+fn by_status(
+    what: &str,
+    status: reqwest::StatusCode,
+    ra: Option<Duration>,
+    detail: &str,
+) -> Undelivered {
+    let code = status.as_u16();
+    let detail = if detail.is_empty() {
+        String::new()
+    } else {
+        format!(": {detail}")
+    };
+    let message = format!("{what} answered HTTP {code}{detail}");
+    let (class, retryable) = match code {
+        429 => (ErrorClass::RateLimited, true),
+        408 => (ErrorClass::Timeout, true),
+        500..=599 => (ErrorClass::Server, true),
+        _ => (ErrorClass::Client, false),
+    };
+    Undelivered {
+        message,
+        class,
+        retryable,
+        retry_after: ra,
+        gone: code == 410,
+    }
+}
+
+async fn send_webhook(
+    ctx: &Ctx,
+    job: &Job,
+    url: &str,
+    sealed: &[u8],
+    body: &serde_json::Value,
+) -> Result<(), Undelivered> {
+    let sealer = ctx.alert_secrets.as_ref().ok_or_else(|| {
+        Undelivered::permanent(
+            ErrorClass::Client,
+            "no alerts.secret_key on this worker: the webhook secret cannot be opened".into(),
+        )
+    })?;
+    let secret = sealer
+        .open(sealed)
+        .map_err(|e| Undelivered::permanent(ErrorClass::Client, e.to_string()))?;
+    let key = whsec_key(&secret).ok_or_else(|| {
+        Undelivered::permanent(
+            ErrorClass::Client,
+            "stored webhook secret is not whsec_<base64>".into(),
+        )
+    })?;
+    let body = serde_json::to_vec(body).expect("JSON serializes");
+    let ts = Utc::now().timestamp();
+    let resp = ctx
+        .alert_http
+        .post(url)
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .header("webhook-id", &job.id)
+        .header("webhook-timestamp", ts.to_string())
+        .header("webhook-signature", sign(&key, &job.id, ts, &body))
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| transport("webhook", e))?;
+    if resp.status().is_success() {
+        return Ok(());
+    }
+    let ra = retry_after(&resp);
+    Err(by_status("webhook", resp.status(), ra, ""))
+}
+
+async fn send_telegram(ctx: &Ctx, chat_id: &str, text: &str) -> Result<(), Undelivered> {
+    let token = ctx
+        .settings
+        .alerts
+        .telegram_bot_token
+        .as_ref()
+        .ok_or_else(|| {
+            Undelivered::permanent(
+                ErrorClass::Client,
+                "no Telegram bot token on this worker (alerts.telegram_bot_token_file)".into(),
+            )
+        })?;
+    let url = format!(
+        "{}/bot{}/sendMessage",
+        ctx.settings.alerts.telegram_url.trim_end_matches('/'),
+        token.expose()
+    );
+    let resp = ctx
+        .alert_http
+        .post(url)
+        .json(&json!({"chat_id": chat_id, "text": text, "disable_web_page_preview": true}))
+        .send()
+        .await
+        .map_err(|e| transport("Telegram", e))?;
+    let status = resp.status();
+    if status.is_success() {
+        return Ok(());
+    }
+    let ra = retry_after(&resp);
+    let body: serde_json::Value = resp.json().await.unwrap_or_default();
+    let description = body["description"].as_str().unwrap_or_default();
+    let ra = ra.or_else(|| {
+        body["parameters"]["retry_after"]
+            .as_u64()
+            .map(Duration::from_secs)
+    });
+    if matches!(status.as_u16(), 401 | 404) {
+        return Err(Undelivered::permanent(
+            ErrorClass::Client,
+            format!(
+                "Telegram refused the bot token (HTTP {}{}): check alerts.telegram_bot_token",
+                status.as_u16(),
+                if description.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {description}")
+                }
+            ),
+        ));
+    }
+    let mut e = by_status("Telegram", status, ra, description);
+    // Telegram answers 410 for nothing documented; never disable a rule on its say-so.
+    e.gone = false;
+    Err(e)
+}
+
+fn outcome_label(e: Option<&Undelivered>, last_attempt: bool) -> &'static str {
+    match e {
+        None => "delivered",
+        Some(e) if !e.retryable => "failed",
+        Some(_) if last_attempt => "dead",
+        Some(_) => "retrying",
+    }
+}
+
+pub async fn run(ctx: &Ctx, job: &Job) -> JobResult {
+    let (rule_id, coin, _seq) = parse_job_id(&job.id).ok_or_else(|| {
+        JobError::Permanent(format!("`{}` is not a deliver-alert job id", job.id))
+    })?;
+    let firing: Option<String> = redis::cmd("HGET")
+        .arg(ctx.keys.alert_firings(rule_id))
+        .arg(&job.id)
+        .query_async(&mut ctx.conn.clone())
+        .await?;
+    let Some(firing) = firing else {
+        return Err(JobError::Permanent(format!(
+            "firing of alert {rule_id} ({coin}) is gone: the rule was deleted or the firing expired"
+        )));
+    };
+    let firing: Firing = serde_json::from_str(&firing)
+        .map_err(|e| JobError::Permanent(format!("stored firing does not parse: {e}")))?;
+    let rule = ctx
+        .alert_rules
+        .get(&ctx.conn, rule_id)
+        .await
+        .map_err(|e| JobError::Delivery {
+            message: format!("alert rule {rule_id}: {e}"),
+            class: ErrorClass::Server,
+            retryable: true,
+            retry_after: None,
+        })?
+        .ok_or_else(|| JobError::Permanent(format!("alert rule {rule_id} was deleted")))?;
+    if let Some(reason) = &rule.disabled_reason {
+        return Err(JobError::Permanent(format!(
+            "alert rule {rule_id} is disabled: {reason}"
+        )));
+    }
+    let lang = rule.language.unwrap_or(ctx.settings.alerts.language);
+    let public_url = ctx.settings.public_url.as_deref();
+    let text = firing.text(lang, public_url);
+    let (target, sent) = match &rule.target {
+        AlertTarget::Webhook { url, secret } => {
+            let body = json!({
+                "type": "premium.alert",
+                "timestamp": firing.at,
+                "data": {
+                    "rule_id": rule_id,
+                    "coin": firing.coin,
+                    "pair": firing.pair.to_string(),
+                    "metric": firing.metric,
+                    "op": firing.op,
+                    "value": firing.value,
+                    "threshold": firing.threshold,
+                    "inputs": {
+                        "korea_krw": firing.korea_krw,
+                        "foreign_usd": firing.foreign_usd,
+                        "usd_krw": firing.usd_krw,
+                        "fx_source": firing.fx_source,
+                        "usdt_krw": firing.usdt_krw,
+                    },
+                    "at": firing.at,
+                    "link": public_url.map(|u| firing.link(u)),
+                    "language": lang,
+                    "text": text,
+                },
+            });
+            ("webhook", send_webhook(ctx, job, url, secret, &body).await)
+        }
+        AlertTarget::Telegram { chat_id } => ("telegram", send_telegram(ctx, chat_id, &text).await),
+    };
+    let last_attempt = job.attempt >= queue::enqueue::max_attempts(&ctx.settings, job);
+    let outcome = outcome_label(sent.as_ref().err(), last_attempt);
+    metrics::counter!(m::ALERT_DELIVERIES_TOTAL, "target" => target, "outcome" => outcome)
+        .increment(1);
+    let now = Utc::now();
+    let row = FiringRow {
+        job_id: job.id.clone(),
+        rule_id,
+        seq: _seq as i64,
+        coin: firing.coin.to_string(),
+        value: firing.value,
+        fired_at: firing.at,
+        state: outcome.to_string(),
+        attempts: job.attempt as i32,
+        last_error: sent.as_ref().err().map(|e| e.message.clone()),
+        delivered_at: sent.is_ok().then_some(now),
+        updated_at: now,
+    };
+    if let Err(e) =
+        tokio::time::timeout(Duration::from_secs(1), ctx.store.record_alert_firing(&row))
+            .await
+            .unwrap_or_else(|_| Err(store::StoreError::Invalid("timed out".into())))
+    {
+        tracing::warn!(job = %job.id, error = %e, "could not record the alert delivery");
+    }
+    match sent {
+        Ok(()) => {
+            if outcome == "delivered" && job.attempt > 1 {
+                tracing::info!(job = %job.id, attempt = job.attempt, "alert delivered after retries");
+            }
+            Ok(format!("alert {rule_id} {coin} delivered by {target}"))
+        }
+        Err(e) => {
+            if e.gone {
+                let reason = format!("the webhook answered 410 Gone at {now}");
+                if let Err(err) = ctx.store.disable_alert_rule(rule_id, &reason).await {
+                    tracing::warn!(rule = rule_id, error = %err, "could not disable the alert rule");
+                }
+                let _: Result<i64, _> = redis::cmd("INCR")
+                    .arg(ctx.keys.alerts_version())
+                    .query_async(&mut ctx.conn.clone())
+                    .await;
+                tracing::warn!(
+                    rule = rule_id,
+                    "webhook answered 410 Gone: alert rule disabled"
+                );
+            }
+            Err(JobError::Delivery {
+                message: e.message,
+                class: e.class,
+                retryable: e.retryable,
+                retry_after: e.retry_after,
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The example of the Standard Webhooks specification.
+    #[test]
+    fn signs_like_the_standard_webhooks_reference() {
+        let key = whsec_key(b"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
+        let sig = sign(
+            &key,
+            "msg_p5jXN8AQM9LWM0D4loKWxJek",
+            1614265330,
+            br#"{"test": 2432232314}"#,
+        );
+        assert_eq!(sig, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+    }
+
+    #[test]
+    fn statuses_map_to_retry_decisions() {
+        let s = |c| reqwest::StatusCode::from_u16(c).unwrap();
+        assert!(by_status("webhook", s(503), None, "").retryable);
+        assert!(by_status("webhook", s(429), None, "").retryable);
+        assert!(!by_status("webhook", s(400), None, "").retryable);
+        let gone = by_status("webhook", s(410), None, "");
+        assert!(gone.gone && !gone.retryable);
+        assert_eq!(
+            outcome_label(Some(&by_status("w", s(503), None, "")), true),
+            "dead"
+        );
+    }
+}
