@@ -19,7 +19,7 @@ use std::{
 use apalis_core::backend::ext::poll_strategy::{PollSnapshot, PollStrategy};
 use domain::JobKind;
 use futures::StreamExt;
-use keyspace::Keys;
+use keyspace::{Keys, RedisTarget};
 use tokio::sync::watch;
 
 /// One `watch` channel per job kind; the value is a counter of wake-ups.
@@ -96,7 +96,7 @@ impl PollStrategy for WakeOnSignal {
 
 /// Subscribes to the wake channels until `stop` turns true, reconnecting after errors.
 pub async fn subscribe(
-    redis_url: String,
+    target: RedisTarget,
     keys: Keys,
     wakers: Wakers,
     mut stop: watch::Receiver<bool>,
@@ -107,8 +107,9 @@ pub async fn subscribe(
         .collect();
     loop {
         let session = async {
-            let client = redis::Client::open(redis_url.as_str())?;
-            let mut pubsub = client.get_async_pubsub().await?;
+            // In Sentinel mode this resolves the master in force now: after a failover the
+            // subscription moves to the new master.
+            let mut pubsub = target.pubsub(Duration::from_secs(3)).await?;
             for (ch, _) in &channels {
                 pubsub.subscribe(ch).await?;
             }

@@ -390,6 +390,18 @@ impl Default for DepthSettings {
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
     pub redis_url: String,
+    /// Redis Sentinel addresses (`host:port`, comma-separated in `REDIS_SENTINELS`). When set,
+    /// the master named `redis_master_name` is resolved through them and `redis_url` is unused.
+    #[serde(deserialize_with = "list", serialize_with = "ser_list")]
+    pub redis_sentinels: Vec<String>,
+    pub redis_master_name: Option<String>,
+    /// Password of the Redis master and replicas (Sentinel mode; plain mode puts it in
+    /// `redis_url`), or the file holding it.
+    pub redis_password: Option<Secret>,
+    pub redis_password_file: Option<String>,
+    /// Password of the Sentinels themselves (their `requirepass`), or the file holding it.
+    pub redis_sentinel_password: Option<Secret>,
+    pub redis_sentinel_password_file: Option<String>,
     pub database_url: String,
     pub api_addr: String,
     pub admin_token: Option<Secret>,
@@ -443,6 +455,12 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             redis_url: "redis://127.0.0.1:6379/".into(),
+            redis_sentinels: Vec::new(),
+            redis_master_name: None,
+            redis_password: None,
+            redis_password_file: None,
+            redis_sentinel_password: None,
+            redis_sentinel_password_file: None,
             database_url: "postgres://postgres@127.0.0.1:5432/premium_spread".into(),
             api_addr: "127.0.0.1:8080".into(),
             admin_token: None,
@@ -536,8 +554,17 @@ fn ser_list<S: Serializer, T: fmt::Display>(v: &[T], s: S) -> Result<S::Ok, S::E
 }
 
 /// The plain (unprefixed) variables and the key each sets.
-const PLAIN_ENV: [(&str, &str); 8] = [
+const PLAIN_ENV: [(&str, &str); 14] = [
     ("REDIS_URL", "redis_url"),
+    ("REDIS_SENTINELS", "redis_sentinels"),
+    ("REDIS_MASTER_NAME", "redis_master_name"),
+    ("REDIS_PASSWORD", "redis_password"),
+    ("REDIS_PASSWORD_FILE", "redis_password_file"),
+    ("REDIS_SENTINEL_PASSWORD", "redis_sentinel_password"),
+    (
+        "REDIS_SENTINEL_PASSWORD_FILE",
+        "redis_sentinel_password_file",
+    ),
     ("DATABASE_URL", "database_url"),
     ("API_ADDR", "api_addr"),
     ("ADMIN_TOKEN", "admin_token"),
@@ -588,6 +615,7 @@ impl Settings {
         })?;
         s.apply_sim_url();
         s.load_admin_token_file()?;
+        s.load_redis_password_files()?;
         s.validate()?;
         Ok(s)
     }
@@ -615,6 +643,85 @@ impl Settings {
                 )));
             }
             self.admin_token = Some(Secret::new(token));
+        }
+        Ok(())
+    }
+
+    fn load_redis_password_files(&mut self) -> Result<(), SettingsError> {
+        for (name, file, secret) in [
+            (
+                "redis_password_file",
+                &self.redis_password_file,
+                &mut self.redis_password,
+            ),
+            (
+                "redis_sentinel_password_file",
+                &self.redis_sentinel_password_file,
+                &mut self.redis_sentinel_password,
+            ),
+        ] {
+            if secret.is_none()
+                && let Some(path) = file
+            {
+                let raw = std::fs::read_to_string(path).map_err(|e| {
+                    SettingsError::Invalid(format!("{name} `{path}` cannot be read: {e}"))
+                })?;
+                let value = raw.trim_end_matches(['\r', '\n']);
+                if value.is_empty() {
+                    return Err(SettingsError::Invalid(format!("{name} `{path}` is empty")));
+                }
+                *secret = Some(Secret::new(value));
+            }
+        }
+        Ok(())
+    }
+
+    /// The Sentinel addresses as (host, port), or which entry is not `host:port`.
+    pub fn redis_sentinel_addrs(&self) -> Result<Vec<(String, u16)>, String> {
+        self.redis_sentinels
+            .iter()
+            .map(|a| {
+                a.rsplit_once(':')
+                    .filter(|(h, _)| !h.is_empty())
+                    .and_then(|(h, p)| {
+                        Some((h.trim_matches(['[', ']']).to_string(), p.parse().ok()?))
+                    })
+                    .filter(|(_, p)| *p != 0)
+                    .ok_or_else(|| {
+                        format!("redis_sentinels: `{a}` is not host:port, e.g. 10.0.0.5:26379")
+                    })
+            })
+            .collect()
+    }
+
+    fn validate_redis(&self) -> Result<(), SettingsError> {
+        let bad = |m: &str| Err(SettingsError::Invalid(m.into()));
+        let name = self.redis_master_name.as_deref().map(str::trim);
+        match (self.redis_sentinels.is_empty(), name) {
+            (true, None) => {
+                if self.redis_password.is_some() || self.redis_sentinel_password.is_some() {
+                    return bad(
+                        "redis_password and redis_sentinel_password apply to Sentinel mode (redis_sentinels); with redis_url alone put the password in the URL",
+                    );
+                }
+            }
+            (true, Some(_)) => {
+                return bad(
+                    "redis_master_name is set but redis_sentinels is empty: give the Sentinels as host:port,host:port",
+                );
+            }
+            (false, None | Some("")) => {
+                return bad(
+                    "redis_sentinels is set but redis_master_name is missing: give the master name the Sentinels monitor, e.g. mymaster",
+                );
+            }
+            (false, Some(_)) => {
+                self.redis_sentinel_addrs()
+                    .map_err(SettingsError::Invalid)?;
+            }
+        }
+        if !self.redis_url.starts_with("redis://") && !self.redis_url.starts_with("rediss://") {
+            return bad("redis_url must start with redis:// or rediss://");
         }
         Ok(())
     }
@@ -710,9 +817,7 @@ impl Settings {
                 URL_KEYS.join(", ")
             ));
         }
-        if !self.redis_url.starts_with("redis://") && !self.redis_url.starts_with("rediss://") {
-            return bad("redis_url must start with redis:// or rediss://".into());
-        }
+        self.validate_redis()?;
         if !self.database_url.starts_with("postgres://")
             && !self.database_url.starts_with("postgresql://")
         {
@@ -908,6 +1013,56 @@ mod tests {
             assert!(!format!("{s:?}").contains("s3cret"));
             Ok(())
         });
+    }
+
+    #[test]
+    fn sentinel_mode_comes_from_env_with_secret_files() {
+        Jail::expect_with(|jail| {
+            jail.create_file("redis.pw", "m4ster\n")?;
+            jail.set_env("REDIS_SENTINELS", "10.0.0.5:26379, sentinel-b:26380");
+            jail.set_env("REDIS_MASTER_NAME", "premium");
+            jail.set_env("REDIS_PASSWORD_FILE", "redis.pw");
+            jail.set_env("REDIS_SENTINEL_PASSWORD", "s3ntinel");
+            let s = Settings::load(None).unwrap();
+            assert_eq!(
+                s.redis_sentinel_addrs().unwrap(),
+                vec![
+                    ("10.0.0.5".to_string(), 26379),
+                    ("sentinel-b".to_string(), 26380)
+                ]
+            );
+            assert_eq!(s.redis_master_name.as_deref(), Some("premium"));
+            assert_eq!(s.redis_password.as_ref().unwrap().expose(), "m4ster");
+            assert_eq!(
+                s.redis_sentinel_password.as_ref().unwrap().expose(),
+                "s3ntinel"
+            );
+            let shown = format!("{s:?}");
+            assert!(!shown.contains("m4ster") && !shown.contains("s3ntinel"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn sentinel_settings_name_the_field_that_is_wrong() {
+        let mut s = Settings {
+            redis_sentinels: vec!["10.0.0.5".into()],
+            redis_master_name: Some("premium".into()),
+            ..Settings::default()
+        };
+        let e = s.validate().unwrap_err().to_string();
+        assert!(
+            e.contains("redis_sentinels") && e.contains("10.0.0.5"),
+            "{e}"
+        );
+        s.redis_sentinels = vec!["10.0.0.5:26379".into()];
+        s.redis_master_name = None;
+        let e = s.validate().unwrap_err().to_string();
+        assert!(e.contains("redis_master_name"), "{e}");
+        s.redis_sentinels.clear();
+        s.redis_password = Some(Secret::new("x"));
+        let e = s.validate().unwrap_err().to_string();
+        assert!(e.contains("redis_password"), "{e}");
     }
 
     #[test]
