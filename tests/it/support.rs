@@ -254,6 +254,10 @@ impl TestEnv {
             ),
             ("RUST_LOG".into(), "warn".into()),
         ];
+        if let Some(name) = &s.redis_master_name {
+            env.push(("REDIS_SENTINELS".into(), s.redis_sentinels.join(",")));
+            env.push(("REDIS_MASTER_NAME".into(), name.clone()));
+        }
         env.retain(|(k, _)| !k.is_empty());
         env
     }
