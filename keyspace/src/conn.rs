@@ -82,7 +82,7 @@ impl RedisTarget {
     /// Sentinel mode when `redis_sentinels` is set (validated settings), else `redis_url`.
     pub fn from_settings(s: &Settings) -> Self {
         match (s.redis_sentinel_addrs(), &s.redis_master_name) {
-            (Ok(sentinels), Some(name)) if !sentinels.is_empty() => {
+            (Ok(sentinels), Some(name)) if !sentinels.is_empty() && !name.trim().is_empty() => {
                 RedisTarget::Sentinel(Arc::new(SentinelTarget {
                     sentinels,
                     master_name: name.trim().to_string(),

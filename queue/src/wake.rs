@@ -94,7 +94,13 @@ impl PollStrategy for WakeOnSignal {
     }
 }
 
-/// Subscribes to the wake channels until `stop` turns true, reconnecting after errors.
+/// How often the wake subscription checks that its connection is alive, and how long a ping
+/// may take.
+const PING_EVERY: Duration = Duration::from_secs(5);
+const PING_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Subscribes to the wake channels until `stop` turns true, reconnecting after errors (in
+/// Sentinel mode, to the master in force then).
 pub async fn subscribe(
     target: RedisTarget,
     keys: Keys,
@@ -113,11 +119,30 @@ pub async fn subscribe(
             for (ch, _) in &channels {
                 pubsub.subscribe(ch).await?;
             }
-            let mut messages = pubsub.on_message();
-            while let Some(msg) = messages.next().await {
-                let name = msg.get_channel_name();
-                if let Some((_, kind)) = channels.iter().find(|(c, _)| c == name) {
-                    wakers.wake(*kind);
+            // A ping now and then: a master that died without closing the connection (a lost
+            // machine) ends the session instead of leaving it silent for good.
+            let (mut sink, mut messages) = pubsub.split();
+            let mut ping = tokio::time::interval(PING_EVERY);
+            ping.tick().await;
+            loop {
+                tokio::select! {
+                    msg = messages.next() => {
+                        let Some(msg) = msg else { break };
+                        let name = msg.get_channel_name();
+                        if let Some((_, kind)) = channels.iter().find(|(c, _)| c == name) {
+                            wakers.wake(*kind);
+                        }
+                    }
+                    _ = ping.tick() => {
+                        tokio::time::timeout(PING_TIMEOUT, sink.ping::<redis::Value>())
+                            .await
+                            .map_err(|_| {
+                                redis::RedisError::from(std::io::Error::new(
+                                    std::io::ErrorKind::TimedOut,
+                                    "no answer to a ping",
+                                ))
+                            })??;
+                    }
                 }
             }
             Ok::<(), redis::RedisError>(())

@@ -696,7 +696,12 @@ impl Settings {
 
     fn validate_redis(&self) -> Result<(), SettingsError> {
         let bad = |m: &str| Err(SettingsError::Invalid(m.into()));
-        let name = self.redis_master_name.as_deref().map(str::trim);
+        // Empty is unset (docker-compose passes `REDIS_MASTER_NAME=` when it is not given).
+        let name = self
+            .redis_master_name
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty());
         match (self.redis_sentinels.is_empty(), name) {
             (true, None) => {
                 if self.redis_password.is_some() || self.redis_sentinel_password.is_some() {
@@ -710,7 +715,7 @@ impl Settings {
                     "redis_master_name is set but redis_sentinels is empty: give the Sentinels as host:port,host:port",
                 );
             }
-            (false, None | Some("")) => {
+            (false, None) => {
                 return bad(
                     "redis_sentinels is set but redis_master_name is missing: give the master name the Sentinels monitor, e.g. mymaster",
                 );
@@ -1060,6 +1065,9 @@ mod tests {
         let e = s.validate().unwrap_err().to_string();
         assert!(e.contains("redis_master_name"), "{e}");
         s.redis_sentinels.clear();
+        s.redis_master_name = Some(String::new());
+        s.validate()
+            .expect("empty REDIS_SENTINELS and REDIS_MASTER_NAME are plain mode");
         s.redis_password = Some(Secret::new("x"));
         let e = s.validate().unwrap_err().to_string();
         assert!(e.contains("redis_password"), "{e}");
