@@ -13,7 +13,9 @@
 //! and master connections without a connect or response timeout (one black-holed Sentinel stalls
 //! the whole lookup), and it does not re-resolve an open connection; the lookup is two commands.
 //! Every step here has a bound, so a caller gets an answer or an error within
-//! [`RESOLVE_BUDGET`] plus its response timeout, never a hang.
+//! [`RESOLVE_BUDGET`] plus its response timeout, never a hang. As with a `ConnectionManager`, the
+//! command that meets a dead connection fails and is not retried (it may have run); the next
+//! one goes to the master in force.
 
 use std::{
     fmt,
@@ -437,11 +439,16 @@ async fn ask_one(
     let cfg = redis::AsyncConnectionConfig::new()
         .set_connection_timeout(Some(STEP_TIMEOUT))
         .set_response_timeout(Some(response_timeout));
+    let unreachable =
+        |e: RedisError| unavailable(format!("names {mhost}:{mport}, which does not answer: {e}"));
     let mut master = bounded(
         redis::Client::open(info.clone())?.get_multiplexed_async_connection_with_config(&cfg),
     )
-    .await?;
-    let role: Vec<Value> = bounded(redis::cmd("ROLE").query_async(&mut master)).await?;
+    .await
+    .map_err(unreachable)?;
+    let role: Vec<Value> = bounded(redis::cmd("ROLE").query_async(&mut master))
+        .await
+        .map_err(unreachable)?;
     let is_master = matches!(role.first(), Some(Value::BulkString(b)) if b == b"master");
     if !is_master {
         return Err(unavailable(format!(
@@ -463,4 +470,66 @@ fn timed_out(msg: &'static str) -> RedisError {
 
 fn unavailable(msg: String) -> RedisError {
     RedisError::from(std::io::Error::new(std::io::ErrorKind::NotConnected, msg))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sentinel_settings(sentinels: &str) -> Settings {
+        Settings {
+            redis_url: "redis://user:urlpw@127.0.0.1:6379/".into(),
+            redis_sentinels: sentinels.split(',').map(String::from).collect(),
+            redis_master_name: Some("premium".into()),
+            redis_password: Some(settings::Secret::new("m4ster")),
+            redis_sentinel_password: Some(settings::Secret::new("s3ntinel")),
+            ..Settings::default()
+        }
+    }
+
+    #[test]
+    fn the_target_follows_the_settings_and_never_shows_a_password() {
+        let plain = RedisTarget::from_settings(&Settings {
+            redis_url: "redis://user:urlpw@127.0.0.1:6379/".into(),
+            ..Settings::default()
+        });
+        assert!(matches!(&plain, RedisTarget::Url(u) if u.contains("urlpw")));
+        assert!(!plain.describe().contains("urlpw"));
+
+        let s = sentinel_settings("10.0.0.5:26379,10.0.0.6:26380");
+        let t = RedisTarget::from_settings(&s);
+        let RedisTarget::Sentinel(st) = &t else {
+            panic!("sentinel mode expected: {t:?}");
+        };
+        assert_eq!(st.sentinels[1], ("10.0.0.6".to_string(), 26380));
+        assert_eq!(st.master_password.as_deref(), Some("m4ster"));
+        let shown = format!("{} {t:?}", t.describe());
+        assert!(shown.contains("premium") && shown.contains("10.0.0.5:26379"));
+        assert!(
+            !shown.contains("m4ster") && !shown.contains("s3ntinel"),
+            "{shown}"
+        );
+    }
+
+    #[tokio::test]
+    async fn no_reachable_sentinel_is_a_clear_error_naming_the_master() {
+        // A port nobody listens on: the lookup is refused at once.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let s = sentinel_settings(&format!("127.0.0.1:{port}"));
+        let err = connect(&RedisTarget::from_settings(&s), Duration::from_secs(1))
+            .await
+            .err()
+            .expect("no Sentinel answers");
+        let msg = err.to_string();
+        assert!(msg.contains("master `premium`"), "{msg}");
+        assert!(msg.contains(&format!("127.0.0.1:{port}")), "{msg}");
+        assert!(
+            !msg.contains("m4ster") && !msg.contains("s3ntinel"),
+            "{msg}"
+        );
+    }
 }

@@ -341,38 +341,59 @@ async fn a_sentinel_failover_is_followed_by_workers_and_api_without_a_restart() 
         .iter()
         .filter(|s| matches!(s, Sample::Served(_)))
         .count();
-    let counters: std::collections::HashMap<String, i64> = env
-        .conn
-        .clone()
-        .hgetall(env.keys().counters())
-        .await
-        .unwrap_or_default();
-    let missed: i64 = JobKind::ALL
+    // The test's own connection has not been used since the kill: its first command meets the
+    // dead connection and fails (as a ConnectionManager's would), the next goes to the new master.
+    let counters: std::collections::HashMap<String, String> = eventually(
+        Duration::from_secs(5),
+        "the counters on the new master",
+        || {
+            let mut conn = env.conn.clone();
+            let key = env.keys().counters();
+            async move { conn.hgetall(key).await.ok() }
+        },
+    )
+    .await;
+    let counter = |field: &str| {
+        counters
+            .get(field)
+            .and_then(|v| v.parse::<i64>().ok())
+            .unwrap_or(0)
+    };
+    let missed: Vec<String> = JobKind::ALL
         .iter()
-        .map(|k| {
-            counters
-                .get(&format!("missed_ticks:{k}"))
-                .copied()
-                .unwrap_or(0)
-        })
-        .sum();
+        .map(|k| format!("{k} {}", counter(&format!("missed_ticks:{k}"))))
+        .collect();
     let records = env.all_records().await;
     let records_at = Utc::now();
     let kill_tick = killed_utc.timestamp();
     let first_tick = first_after.timestamp();
-    let premium_ticks_without_result = (kill_tick - 1..first_tick)
+    // Each compute-premium tick around the switch: its state and when it finished, from its tick.
+    let around: Vec<String> = (kill_tick - 2..=first_tick + 2)
+        .map(|t| match records.get(&format!("compute-premium:{t}")) {
+            Some(r) => format!(
+                "{:+}: {} {:+.1} s",
+                t - kill_tick,
+                r.state,
+                r.finished_ms.unwrap_or(r.updated_ms) as f64 / 1000.0 - t as f64
+            ),
+            None => format!("{:+}: no job", t - kill_tick),
+        })
+        .collect();
+    let premium_ticks_without_result = (kill_tick - 2..=first_tick + 2)
         .filter(|t| {
             records
                 .get(&format!("compute-premium:{t}"))
                 .is_none_or(|r| r.state != JobState::Done)
         })
         .count();
+    eprintln!("sentinel failover: compute-premium ticks from the kill's: {around:?}");
     eprintln!(
         "sentinel failover: master 127.0.0.1:{} killed; new master {:?} (replica was {}); \
          fresh premiums served again {:.1} s after the kill; {:.1} s between the last premium \
          computed before the kill and the first after; {} API answers 503 JSON and {} served \
          the previous premium meanwhile; compute-premium ticks without a result: {}; missed \
-         ticks counted ({{p}}:counters missed_ticks:*): {missed}; fenced writes: {}",
+         ticks counted ({{p}}:counters missed_ticks:*): {missed:?}; fenced writes: {}; jobs \
+         abandoned: {}",
         cluster.master_port,
         new_master,
         cluster.replica_port,
@@ -381,7 +402,8 @@ async fn a_sentinel_failover_is_followed_by_workers_and_api_without_a_restart() 
         unavailable,
         stale,
         premium_ticks_without_result,
-        counters.get("fenced_writes").copied().unwrap_or(0),
+        counter("fenced_writes"),
+        counter("jobs_abandoned"),
     );
 
     assert_eq!(
