@@ -411,6 +411,17 @@ async fn a_sentinel_failover_is_followed_by_workers_and_api_without_a_restart() 
         Some(cluster.replica_port),
         "the replica was promoted"
     );
+    // Every compute-premium tick of the switch that got no job is counted as missed. (A tick
+    // pushed late, by a replica that came back after another had accounted a later tick, may be
+    // counted too: the count is an upper bound.)
+    let without_job = (kill_tick - 2..=first_tick + 2)
+        .filter(|t| !records.contains_key(&format!("compute-premium:{t}")))
+        .count() as i64;
+    assert!(
+        counter("missed_ticks:compute-premium") >= without_job,
+        "{without_job} compute-premium ticks without a job, {} counted as missed: {around:?}",
+        counter("missed_ticks:compute-premium")
+    );
     assert!(
         gap <= SERVED_AGAIN_WITHIN,
         "fresh premiums served again {gap:?} after the kill (bound {SERVED_AGAIN_WITHIN:?})"
