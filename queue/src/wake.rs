@@ -115,10 +115,16 @@ pub async fn subscribe(
         let session = async {
             // In Sentinel mode this resolves the master in force now: after a failover the
             // subscription moves to the new master.
-            let mut pubsub = target.pubsub(Duration::from_secs(3)).await?;
-            for (ch, _) in &channels {
-                pubsub.subscribe(ch).await?;
-            }
+            let mut pubsub = target.pubsub(PING_TIMEOUT).await?;
+            let names: Vec<&str> = channels.iter().map(|(c, _)| c.as_str()).collect();
+            tokio::time::timeout(PING_TIMEOUT, pubsub.subscribe(&names))
+                .await
+                .map_err(|_| {
+                    redis::RedisError::from(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        "no answer to SUBSCRIBE",
+                    ))
+                })??;
             // A ping now and then: a master that died without closing the connection (a lost
             // machine) ends the session instead of leaving it silent for good.
             let (mut sink, mut messages) = pubsub.split();
