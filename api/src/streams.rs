@@ -22,6 +22,7 @@ use std::{
 
 use domain::Premium;
 use futures::StreamExt;
+use keyspace::RedisTarget;
 use tokio::{
     sync::{broadcast, watch},
     task::AbortHandle,
@@ -44,7 +45,7 @@ pub(crate) struct Streams {
 }
 
 struct Inner {
-    client: Option<redis::Client>,
+    target: RedisTarget,
     channel: String,
     max: usize,
     open: Arc<AtomicUsize>,
@@ -74,17 +75,12 @@ impl Drop for Slot {
 }
 
 impl Streams {
-    pub(crate) fn new(
-        client: Option<redis::Client>,
-        channel: String,
-        max: usize,
-        buffer: usize,
-    ) -> Self {
+    pub(crate) fn new(target: RedisTarget, channel: String, max: usize, buffer: usize) -> Self {
         let (tx, _) = broadcast::channel(buffer.max(1));
         let (up_tx, up) = watch::channel(false);
         Streams {
             inner: Arc::new(Inner {
-                client,
+                target,
                 channel,
                 max,
                 open: Arc::new(AtomicUsize::new(0)),
@@ -102,10 +98,6 @@ impl Streams {
     /// [`IO_TIMEOUT`].
     pub(crate) async fn open(&self) -> Result<(broadcast::Receiver<Arc<Premium>>, Slot), ApiError> {
         let inner = &self.inner;
-        let client = inner
-            .client
-            .clone()
-            .ok_or_else(|| ApiError::new(ErrorCode::Unavailable, "Redis URL does not parse"))?;
         let taken = inner
             .open
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
@@ -129,7 +121,7 @@ impl Streams {
             let mut task = inner.task.lock().expect("streams lock");
             if task.is_none() {
                 let run = subscribe_forever(
-                    client,
+                    inner.target.clone(),
                     inner.channel.clone(),
                     tx.clone(),
                     inner.up_tx.clone(),
@@ -167,7 +159,7 @@ impl Streams {
 /// Subscribes to `channel` and forwards every premium to `tx`, re-subscribing after a backoff
 /// whenever the subscription fails. Runs until aborted.
 async fn subscribe_forever(
-    client: redis::Client,
+    target: RedisTarget,
     channel: String,
     tx: broadcast::Sender<Arc<Premium>>,
     up: watch::Sender<bool>,
@@ -175,7 +167,7 @@ async fn subscribe_forever(
     let mut backoff = MIN_BACKOFF;
     let mut failures = 0u32;
     loop {
-        match subscribe(&client, &channel).await {
+        match subscribe(&target, &channel).await {
             Ok(pubsub) => {
                 tracing::debug!(%channel, "subscribed to premium updates");
                 up.send_replace(true);
@@ -200,9 +192,10 @@ async fn subscribe_forever(
     }
 }
 
-async fn subscribe(client: &redis::Client, channel: &str) -> Result<redis::aio::PubSub, String> {
+async fn subscribe(target: &RedisTarget, channel: &str) -> Result<redis::aio::PubSub, String> {
     let connect = async {
-        let mut pubsub = client.get_async_pubsub().await?;
+        // In Sentinel mode: the master in force now, so a failover moves the subscription.
+        let mut pubsub = target.pubsub(IO_TIMEOUT).await?;
         pubsub.subscribe(channel).await?;
         Ok::<_, redis::RedisError>(pubsub)
     };

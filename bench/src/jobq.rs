@@ -21,7 +21,8 @@ use std::{
 
 use apalis::prelude::*;
 use apalis_redis::{Config, RedisStorage, RedisTask, queries::push_tasks};
-use redis::{AsyncCommands, aio::ConnectionManager};
+use keyspace::RedisConn;
+use redis::AsyncCommands;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::{io::AsyncWriteExt, process::Command};
@@ -118,7 +119,7 @@ pub struct WorkerArgs {
 
 struct HandlerCtx {
     latencies_us: Option<Mutex<Vec<f64>>>,
-    runs: Option<(ConnectionManager, String)>,
+    runs: Option<(RedisConn, String)>,
 }
 
 async fn handle(job: BenchJob, ctx: Data<Arc<HandlerCtx>>) -> Result<(), BoxDynError> {
@@ -136,7 +137,7 @@ async fn handle(job: BenchJob, ctx: Data<Arc<HandlerCtx>>) -> Result<(), BoxDynE
 }
 
 fn build_monitor(
-    conn: ConnectionManager,
+    conn: RedisConn,
     cfg: Config,
     name: String,
     concurrency: usize,
@@ -150,7 +151,8 @@ fn build_monitor(
         })
         .shutdown_timeout(Duration::from_secs(5))
         .register(move |restarts| {
-            let storage = RedisStorage::<BenchJob>::new(conn.clone()).with_config(cfg.clone());
+            let storage =
+                RedisStorage::<BenchJob, RedisConn>::new(conn.clone()).with_config(cfg.clone());
             WorkerBuilder::new(format!("{name}-r{restarts}"))
                 .backend(storage.poll_with_interval(poll))
                 .data(hctx.clone())
@@ -160,7 +162,7 @@ fn build_monitor(
         })
 }
 
-async fn connect(url: &str) -> Result<ConnectionManager, String> {
+async fn connect(url: &str) -> Result<RedisConn, String> {
     keyspace::connect_redis(url, Duration::from_secs(5))
         .await
         .map_err(|e| format!("redis {url}: {e}"))
@@ -263,7 +265,7 @@ fn parse_configs(s: &str) -> Result<Vec<DrainCfg>, String> {
 }
 
 /// Redis CPU (user + sys) seconds so far, from INFO.
-pub(crate) async fn redis_cpu(conn: &mut ConnectionManager) -> f64 {
+pub(crate) async fn redis_cpu(conn: &mut RedisConn) -> f64 {
     let info: String = redis::cmd("INFO")
         .arg("cpu")
         .query_async(conn)
@@ -346,7 +348,7 @@ fn spawn_worker(
 }
 
 async fn wait_registered(
-    conn: &mut ConnectionManager,
+    conn: &mut RedisConn,
     cfg: &Config,
     n: usize,
     timeout: Duration,
@@ -401,7 +403,7 @@ pub(crate) async fn emit(out: &PathBuf, v: serde_json::Value) -> Result<(), Stri
 
 async fn drain_run(
     a: &SuiteArgs,
-    conn: &mut ConnectionManager,
+    conn: &mut RedisConn,
     idx: usize,
     d: &DrainCfg,
 ) -> Result<serde_json::Value, String> {
@@ -500,7 +502,7 @@ async fn drain_run(
 
 async fn latency_run(
     a: &SuiteArgs,
-    conn: &mut ConnectionManager,
+    conn: &mut RedisConn,
     poll_ms: u64,
 ) -> Result<serde_json::Value, String> {
     let queue = format!("{}:q:lat-{poll_ms}", a.prefix);
@@ -585,7 +587,7 @@ async fn latency_run(
 
 async fn recovery_run(
     a: &SuiteArgs,
-    conn: &mut ConnectionManager,
+    conn: &mut RedisConn,
     lock: bool,
 ) -> Result<serde_json::Value, String> {
     let tag = if lock { "on" } else { "off" };

@@ -79,7 +79,7 @@ async fn main() -> std::process::ExitCode {
 /// Deletes every key under `prefix` (SCAN + UNLINK) and the prefix's queues from apalis'
 /// global queue list. Returns how many keys were deleted.
 pub async fn delete_prefix(
-    conn: &mut redis::aio::ConnectionManager,
+    conn: &mut keyspace::RedisConn,
     prefix: &str,
 ) -> Result<u64, redis::RedisError> {
     let pattern = format!("{prefix}:*");

@@ -146,7 +146,7 @@ pub async fn worker(a: WorkerArgs) -> Result<(), String> {
     let wakers = wake::Wakers::new();
     let mut background = vec![
         tokio::spawn(wake::subscribe(
-            settings.redis_url.clone(),
+            keyspace::RedisTarget::Url(settings.redis_url.clone()),
             keys.clone(),
             wakers.clone(),
             stop_rx.clone(),

@@ -5,5 +5,5 @@
 pub mod conn;
 pub mod keys;
 
-pub use conn::{RedisConn, connect_redis};
+pub use conn::{RedisConn, RedisTarget, SentinelTarget, connect, connect_redis};
 pub use keys::Keys;

@@ -59,7 +59,8 @@ pub fn monitor<H: Handler + 'static>(
         let pid = pid.to_string();
         let wakers = wakers.clone();
         monitor = monitor.register(move |restarts| {
-            let storage = RedisStorage::<Job>::new(conn.clone()).with_config(cfg.clone());
+            let storage =
+                RedisStorage::<Job, RedisConn>::new(conn.clone()).with_config(cfg.clone());
             // Wake on a push announced over pub/sub, and poll every `poll` regardless.
             let strategy = Strategy::new().apply(wakers.strategy(kind)).interval(poll);
             WorkerBuilder::new(format!("{kind}-{pid}-r{restarts}"))

@@ -19,7 +19,7 @@ use std::{
 use apalis_core::backend::ext::poll_strategy::{PollSnapshot, PollStrategy};
 use domain::JobKind;
 use futures::StreamExt;
-use keyspace::Keys;
+use keyspace::{Keys, RedisTarget};
 use tokio::sync::watch;
 
 /// One `watch` channel per job kind; the value is a counter of wake-ups.
@@ -94,9 +94,15 @@ impl PollStrategy for WakeOnSignal {
     }
 }
 
-/// Subscribes to the wake channels until `stop` turns true, reconnecting after errors.
+/// How often the wake subscription checks that its connection is alive, and how long a ping
+/// may take.
+const PING_EVERY: Duration = Duration::from_secs(5);
+const PING_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Subscribes to the wake channels until `stop` turns true, reconnecting after errors (in
+/// Sentinel mode, to the master in force then).
 pub async fn subscribe(
-    redis_url: String,
+    target: RedisTarget,
     keys: Keys,
     wakers: Wakers,
     mut stop: watch::Receiver<bool>,
@@ -107,16 +113,42 @@ pub async fn subscribe(
         .collect();
     loop {
         let session = async {
-            let client = redis::Client::open(redis_url.as_str())?;
-            let mut pubsub = client.get_async_pubsub().await?;
-            for (ch, _) in &channels {
-                pubsub.subscribe(ch).await?;
-            }
-            let mut messages = pubsub.on_message();
-            while let Some(msg) = messages.next().await {
-                let name = msg.get_channel_name();
-                if let Some((_, kind)) = channels.iter().find(|(c, _)| c == name) {
-                    wakers.wake(*kind);
+            // In Sentinel mode this resolves the master in force now: after a failover the
+            // subscription moves to the new master.
+            let mut pubsub = target.pubsub(PING_TIMEOUT).await?;
+            let names: Vec<&str> = channels.iter().map(|(c, _)| c.as_str()).collect();
+            tokio::time::timeout(PING_TIMEOUT, pubsub.subscribe(&names))
+                .await
+                .map_err(|_| {
+                    redis::RedisError::from(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        "no answer to SUBSCRIBE",
+                    ))
+                })??;
+            // A ping now and then: a master that died without closing the connection (a lost
+            // machine) ends the session instead of leaving it silent for good.
+            let (mut sink, mut messages) = pubsub.split();
+            let mut ping = tokio::time::interval(PING_EVERY);
+            ping.tick().await;
+            loop {
+                tokio::select! {
+                    msg = messages.next() => {
+                        let Some(msg) = msg else { break };
+                        let name = msg.get_channel_name();
+                        if let Some((_, kind)) = channels.iter().find(|(c, _)| c == name) {
+                            wakers.wake(*kind);
+                        }
+                    }
+                    _ = ping.tick() => {
+                        tokio::time::timeout(PING_TIMEOUT, sink.ping::<redis::Value>())
+                            .await
+                            .map_err(|_| {
+                                redis::RedisError::from(std::io::Error::new(
+                                    std::io::ErrorKind::TimedOut,
+                                    "no answer to a ping",
+                                ))
+                            })??;
+                    }
                 }
             }
             Ok::<(), redis::RedisError>(())

@@ -240,7 +240,7 @@ async fn a_worker_leaves_the_keys_and_statuses_the_janitor_relies_on() {
     }
 
     let name = format!("contract-worker-{}", ulid::Ulid::generate());
-    let storage = RedisStorage::<Job>::new(conn.clone()).with_config(cfg.clone());
+    let storage = RedisStorage::<Job, RedisConn>::new(conn.clone()).with_config(cfg.clone());
     let strategy = Strategy::new().interval(Duration::from_millis(50));
     let worker = WorkerBuilder::new(name.as_str())
         .backend(PollWith::new(storage, strategy))

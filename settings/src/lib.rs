@@ -449,6 +449,18 @@ impl AlertSettings {
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
     pub redis_url: String,
+    /// Redis Sentinel addresses (`host:port`, comma-separated in `REDIS_SENTINELS`). When set,
+    /// the master named `redis_master_name` is resolved through them and `redis_url` is unused.
+    #[serde(deserialize_with = "list", serialize_with = "ser_list")]
+    pub redis_sentinels: Vec<String>,
+    pub redis_master_name: Option<String>,
+    /// Password of the Redis master and replicas (Sentinel mode; plain mode puts it in
+    /// `redis_url`), or the file holding it.
+    pub redis_password: Option<Secret>,
+    pub redis_password_file: Option<String>,
+    /// Password of the Sentinels themselves (their `requirepass`), or the file holding it.
+    pub redis_sentinel_password: Option<Secret>,
+    pub redis_sentinel_password_file: Option<String>,
     pub database_url: String,
     pub api_addr: String,
     pub admin_token: Option<Secret>,
@@ -507,6 +519,12 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             redis_url: "redis://127.0.0.1:6379/".into(),
+            redis_sentinels: Vec::new(),
+            redis_master_name: None,
+            redis_password: None,
+            redis_password_file: None,
+            redis_sentinel_password: None,
+            redis_sentinel_password_file: None,
             database_url: "postgres://postgres@127.0.0.1:5432/premium_spread".into(),
             api_addr: "127.0.0.1:8080".into(),
             admin_token: None,
@@ -602,8 +620,17 @@ fn ser_list<S: Serializer, T: fmt::Display>(v: &[T], s: S) -> Result<S::Ok, S::E
 }
 
 /// The plain (unprefixed) variables and the key each sets.
-const PLAIN_ENV: [(&str, &str); 8] = [
+const PLAIN_ENV: [(&str, &str); 14] = [
     ("REDIS_URL", "redis_url"),
+    ("REDIS_SENTINELS", "redis_sentinels"),
+    ("REDIS_MASTER_NAME", "redis_master_name"),
+    ("REDIS_PASSWORD", "redis_password"),
+    ("REDIS_PASSWORD_FILE", "redis_password_file"),
+    ("REDIS_SENTINEL_PASSWORD", "redis_sentinel_password"),
+    (
+        "REDIS_SENTINEL_PASSWORD_FILE",
+        "redis_sentinel_password_file",
+    ),
     ("DATABASE_URL", "database_url"),
     ("API_ADDR", "api_addr"),
     ("ADMIN_TOKEN", "admin_token"),
@@ -653,8 +680,7 @@ impl Settings {
             SettingsError::Load(msg)
         })?;
         s.apply_sim_url();
-        s.load_admin_token_file()?;
-        s.load_alert_secret_files()?;
+        s.load_secret_files()?;
         s.validate()?;
         Ok(s)
     }
@@ -669,49 +695,96 @@ impl Settings {
         }
     }
 
-    fn load_admin_token_file(&mut self) -> Result<(), SettingsError> {
-        if self.admin_token.is_none()
-            && let Some(path) = &self.admin_token_file
-        {
-            let raw = std::fs::read_to_string(path).map_err(|e| {
-                SettingsError::Invalid(format!("admin_token_file `{path}` cannot be read: {e}"))
-            })?;
-            let token = raw.trim();
-            if token.is_empty() {
-                return Err(SettingsError::Invalid(format!(
-                    "admin_token_file `{path}` is empty"
-                )));
-            }
-            self.admin_token = Some(Secret::new(token));
-        }
-        Ok(())
+    /// Fills every secret given as a file (`*_file`) and not given directly. A file that cannot
+    /// be read or is empty fails the start with the key's name (never the secret).
+    fn load_secret_files(&mut self) -> Result<(), SettingsError> {
+        let trim_all: fn(&str) -> &str = str::trim;
+        // A password may end in spaces: only the line ending of the file is dropped.
+        let line: fn(&str) -> &str = |s| s.trim_end_matches(['\r', '\n']);
+        secret_from_file(
+            &mut self.admin_token,
+            &self.admin_token_file,
+            "admin_token_file",
+            trim_all,
+        )?;
+        let a = &mut self.alerts;
+        secret_from_file(
+            &mut a.secret_key,
+            &a.secret_key_file,
+            "alerts.secret_key_file",
+            trim_all,
+        )?;
+        secret_from_file(
+            &mut a.telegram_bot_token,
+            &a.telegram_bot_token_file,
+            "alerts.telegram_bot_token_file",
+            trim_all,
+        )?;
+        secret_from_file(
+            &mut self.redis_password,
+            &self.redis_password_file,
+            "redis_password_file",
+            line,
+        )?;
+        secret_from_file(
+            &mut self.redis_sentinel_password,
+            &self.redis_sentinel_password_file,
+            "redis_sentinel_password_file",
+            line,
+        )
     }
 
-    fn load_alert_secret_files(&mut self) -> Result<(), SettingsError> {
-        let a = &mut self.alerts;
-        for (name, slot, file) in [
-            (
-                "alerts.secret_key_file",
-                &mut a.secret_key,
-                &a.secret_key_file,
-            ),
-            (
-                "alerts.telegram_bot_token_file",
-                &mut a.telegram_bot_token,
-                &a.telegram_bot_token_file,
-            ),
-        ] {
-            if slot.is_none()
-                && let Some(path) = file
-            {
-                let raw = std::fs::read_to_string(path).map_err(|e| {
-                    SettingsError::Invalid(format!("{name} `{path}` cannot be read: {e}"))
-                })?;
-                if raw.trim().is_empty() {
-                    return Err(SettingsError::Invalid(format!("{name} `{path}` is empty")));
+    /// The Sentinel addresses as (host, port), or which entry is not `host:port`.
+    pub fn redis_sentinel_addrs(&self) -> Result<Vec<(String, u16)>, String> {
+        self.redis_sentinels
+            .iter()
+            .map(|a| {
+                a.rsplit_once(':')
+                    .filter(|(h, _)| !h.is_empty())
+                    .and_then(|(h, p)| {
+                        Some((h.trim_matches(['[', ']']).to_string(), p.parse().ok()?))
+                    })
+                    .filter(|(_, p)| *p != 0)
+                    .ok_or_else(|| {
+                        format!("redis_sentinels: `{a}` is not host:port, e.g. 10.0.0.5:26379")
+                    })
+            })
+            .collect()
+    }
+
+    fn validate_redis(&self) -> Result<(), SettingsError> {
+        let bad = |m: &str| Err(SettingsError::Invalid(m.into()));
+        // Empty is unset (docker-compose passes `REDIS_MASTER_NAME=` when it is not given).
+        let name = self
+            .redis_master_name
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty());
+        match (self.redis_sentinels.is_empty(), name) {
+            (true, None) => {
+                if self.redis_password.is_some() || self.redis_sentinel_password.is_some() {
+                    return bad(
+                        "redis_password and redis_sentinel_password apply to Sentinel mode (redis_sentinels); with redis_url alone put the password in the URL",
+                    );
                 }
-                *slot = Some(Secret::new(raw.trim()));
             }
+            (true, Some(_)) => {
+                return bad(
+                    "redis_master_name is set but redis_sentinels is empty: give the Sentinels as host:port,host:port",
+                );
+            }
+            (false, None) => {
+                return bad(
+                    "redis_sentinels is set but redis_master_name is missing: give the master name the Sentinels monitor, e.g. mymaster",
+                );
+            }
+            (false, Some(_)) => {
+                self.redis_sentinel_addrs()
+                    .map_err(SettingsError::Invalid)?;
+            }
+        }
+        if !self.redis_url.starts_with("redis://") && !self.redis_url.starts_with("rediss://") {
+            return bad("redis_url must start with redis:// or rediss://");
         }
         Ok(())
     }
@@ -807,9 +880,7 @@ impl Settings {
                 URL_KEYS.join(", ")
             ));
         }
-        if !self.redis_url.starts_with("redis://") && !self.redis_url.starts_with("rediss://") {
-            return bad("redis_url must start with redis:// or rediss://".into());
-        }
+        self.validate_redis()?;
         if !self.database_url.starts_with("postgres://")
             && !self.database_url.starts_with("postgresql://")
         {
@@ -961,6 +1032,27 @@ impl Settings {
     }
 }
 
+/// `slot` from the file at `file` when `slot` is unset (see `Settings::load_secret_files`).
+fn secret_from_file(
+    slot: &mut Option<Secret>,
+    file: &Option<String>,
+    name: &str,
+    clean: fn(&str) -> &str,
+) -> Result<(), SettingsError> {
+    if slot.is_some() {
+        return Ok(());
+    }
+    let Some(path) = file else { return Ok(()) };
+    let raw = std::fs::read_to_string(path)
+        .map_err(|e| SettingsError::Invalid(format!("{name} `{path}` cannot be read: {e}")))?;
+    let value = clean(&raw);
+    if value.is_empty() {
+        return Err(SettingsError::Invalid(format!("{name} `{path}` is empty")));
+    }
+    *slot = Some(Secret::new(value));
+    Ok(())
+}
+
 #[cfg(test)]
 #[allow(clippy::result_large_err)] // figment's Jail closures return figment::Error
 mod tests {
@@ -1026,6 +1118,59 @@ mod tests {
             assert!(!format!("{s:?}").contains("s3cret"));
             Ok(())
         });
+    }
+
+    #[test]
+    fn sentinel_mode_comes_from_env_with_secret_files() {
+        Jail::expect_with(|jail| {
+            jail.create_file("redis.pw", "m4ster\n")?;
+            jail.set_env("REDIS_SENTINELS", "10.0.0.5:26379, sentinel-b:26380");
+            jail.set_env("REDIS_MASTER_NAME", "premium");
+            jail.set_env("REDIS_PASSWORD_FILE", "redis.pw");
+            jail.set_env("REDIS_SENTINEL_PASSWORD", "s3ntinel");
+            let s = Settings::load(None).unwrap();
+            assert_eq!(
+                s.redis_sentinel_addrs().unwrap(),
+                vec![
+                    ("10.0.0.5".to_string(), 26379),
+                    ("sentinel-b".to_string(), 26380)
+                ]
+            );
+            assert_eq!(s.redis_master_name.as_deref(), Some("premium"));
+            assert_eq!(s.redis_password.as_ref().unwrap().expose(), "m4ster");
+            assert_eq!(
+                s.redis_sentinel_password.as_ref().unwrap().expose(),
+                "s3ntinel"
+            );
+            let shown = format!("{s:?}");
+            assert!(!shown.contains("m4ster") && !shown.contains("s3ntinel"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn sentinel_settings_name_the_field_that_is_wrong() {
+        let mut s = Settings {
+            redis_sentinels: vec!["10.0.0.5".into()],
+            redis_master_name: Some("premium".into()),
+            ..Settings::default()
+        };
+        let e = s.validate().unwrap_err().to_string();
+        assert!(
+            e.contains("redis_sentinels") && e.contains("10.0.0.5"),
+            "{e}"
+        );
+        s.redis_sentinels = vec!["10.0.0.5:26379".into()];
+        s.redis_master_name = None;
+        let e = s.validate().unwrap_err().to_string();
+        assert!(e.contains("redis_master_name"), "{e}");
+        s.redis_sentinels.clear();
+        s.redis_master_name = Some(String::new());
+        s.validate()
+            .expect("empty REDIS_SENTINELS and REDIS_MASTER_NAME are plain mode");
+        s.redis_password = Some(Secret::new("x"));
+        let e = s.validate().unwrap_err().to_string();
+        assert!(e.contains("redis_password"), "{e}");
     }
 
     #[test]

@@ -9,6 +9,7 @@ mod faults;
 mod ops;
 mod pipeline;
 mod processes;
+mod sentinel;
 mod spool;
 mod support;
 mod universe;

@@ -282,6 +282,10 @@ impl TestEnv {
         if let Some(u) = &s.public_url {
             env.push(("PREMIUM_PUBLIC_URL".into(), u.clone()));
         }
+        if let Some(name) = &s.redis_master_name {
+            env.push(("REDIS_SENTINELS".into(), s.redis_sentinels.join(",")));
+            env.push(("REDIS_MASTER_NAME".into(), name.clone()));
+        }
         env.retain(|(k, _)| !k.is_empty());
         env
     }

@@ -100,9 +100,13 @@ pub async fn produce(
             return;
         }
         let tick = next.timestamp();
-        if let Err(e) = account_tick(&conn, &keys, kind, &schedule, tick).await {
-            tracing::warn!(%kind, tick, error = %e, "missed-tick accounting failed");
-        }
+        let accounted = match account_tick(&conn, &keys, kind, &schedule, tick).await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(%kind, tick, error = %e, "missed-tick accounting failed");
+                false
+            }
+        };
         match enqueuer.depth(kind).await {
             Ok((scheduled, active)) if scheduled + active >= MAX_BACKLOG => {
                 tracing::warn!(%kind, tick, scheduled, active, "queue backlog over {MAX_BACKLOG}: tick skipped");
@@ -111,10 +115,12 @@ pub async fn produce(
             }
             _ => {}
         }
+        let mut pushed = false;
         for job in jobs_for_tick(&settings, kind, tick) {
             match enqueuer.push(&job).await {
-                Ok(PushOutcome::New) => {}
+                Ok(PushOutcome::New) => pushed = true,
                 Ok(PushOutcome::Duplicate) => {
+                    pushed = true;
                     metrics::counter!(m::DUPLICATE_PUSHES_TOTAL, "kind" => kind.as_str())
                         .increment(1);
                 }
@@ -122,6 +128,14 @@ pub async fn produce(
                     tracing::warn!(job = %job.id, error = %e, "could not enqueue tick job");
                 }
             }
+        }
+        // Redis came back between the accounting and the push (a Sentinel failover, a
+        // restart): the tick got its job, so it must not be counted as missed later.
+        if pushed
+            && !accounted
+            && let Err(e) = account_tick(&conn, &keys, kind, &schedule, tick).await
+        {
+            tracing::warn!(%kind, tick, error = %e, "missed-tick accounting failed");
         }
     }
 }

@@ -57,10 +57,11 @@ pub enum WorkerError {
 /// Connects to Redis and PostgreSQL (creating the database and applying migrations), failing
 /// fast with one clear line naming the service that does not answer.
 pub async fn connect(settings: &Settings) -> Result<(RedisConn, Store), WorkerError> {
-    let conn = keyspace::connect_redis(&settings.redis_url, Duration::from_secs(2))
+    let target = keyspace::RedisTarget::from_settings(settings);
+    let conn = keyspace::connect(&target, Duration::from_secs(2))
         .await
         .map_err(|source| WorkerError::Redis {
-            url: redact_url(&settings.redis_url),
+            url: target.describe(),
             source,
         })?;
     // The connection manager connects lazily on some errors; make sure Redis answers now.
@@ -68,7 +69,7 @@ pub async fn connect(settings: &Settings) -> Result<(RedisConn, Store), WorkerEr
         .query_async::<String>(&mut conn.clone())
         .await
         .map_err(|source| WorkerError::Redis {
-            url: redact_url(&settings.redis_url),
+            url: target.describe(),
             source,
         })?;
     let store = Store::connect(&settings.database_url)
@@ -193,7 +194,7 @@ pub async fn run_with(
     }
     let wakers = wake::Wakers::new();
     background.push(tokio::spawn(wake::subscribe(
-        settings.redis_url.clone(),
+        keyspace::RedisTarget::from_settings(&settings),
         keyspace::Keys::new(&settings.redis_prefix),
         wakers.clone(),
         stop_rx.clone(),
