@@ -207,13 +207,17 @@
       + '</tr>';
   }
 
-  let renderQueued = false;
+  // A tick brings one update per row: redraw the table at most every RENDER_MS, not per update.
+  const RENDER_MS = 250;
+  let renderTimer = null;
+  let lastRender = 0;
   function render() {
-    if (renderQueued) return;
-    renderQueued = true;
-    requestAnimationFrame(() => { renderQueued = false; renderNow(); });
+    if (renderTimer) return;
+    const wait = Math.max(0, RENDER_MS - (performance.now() - lastRender));
+    renderTimer = setTimeout(() => { renderTimer = null; renderNow(); }, wait);
   }
   function renderNow() {
+    lastRender = performance.now();
     const coinQ = $('f-coin').value.trim().toUpperCase();
     const pairQ = $('f-pair').value;
     const all = $('f-unavail').checked;
