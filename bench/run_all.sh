@@ -14,7 +14,7 @@ echo "run $RUN_ID: cargo build --release -p premium-spread -p bench" >&2
 timeout 3600 cargo build --release -p premium-spread -p bench >&2
 export SKIP_BUILD=1
 failed=()
-for s in premium_age.sh coin_capacity.sh http_load.sh premium_table.sh full_universe.sh job_throughput/run.sh pickup.sh alerts.sh; do
+for s in premium_age.sh coin_capacity.sh http_load.sh premium_table.sh full_universe.sh dashboard.sh job_throughput/run.sh pickup.sh alerts.sh; do
   echo
   echo "=== bench/$s ==="
   rc=0

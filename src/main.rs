@@ -220,7 +220,9 @@ async fn run_api(settings: Arc<Settings>) -> anyhow::Result<()> {
     let addr = listener
         .local_addr()
         .context("cannot read the API's listening address")?;
-    eprintln!("API on http://{addr} (Swagger UI at http://{addr}/docs)");
+    eprintln!(
+        "API on http://{addr} (dashboard at http://{addr}/, Swagger UI at http://{addr}/docs)"
+    );
     api::serve(listener, state, shutdown_signal())
         .await
         .context("API server failed")
@@ -251,9 +253,9 @@ async fn run_sim(args: &SimArgs) -> anyhow::Result<()> {
 // Dev-dependencies of the integration tests in tests/, unused by this binary's unit tests.
 #[cfg(test)]
 use {
-    apalis as _, apalis_redis as _, base64 as _, cache as _, chrono as _, domain as _, hmac as _,
-    keyspace as _, poem as _, queue as _, redis as _, reqwest as _, serde_json as _, sha2 as _,
-    sqlx as _, store as _, ulid as _, venues as _,
+    apalis as _, apalis_redis as _, base64 as _, cache as _, chrono as _, domain as _,
+    futures as _, hmac as _, keyspace as _, poem as _, queue as _, redis as _, reqwest as _,
+    serde_json as _, sha2 as _, sqlx as _, store as _, tokio_tungstenite as _, ulid as _, venues as _,
 };
 
 #[cfg(test)]

@@ -261,7 +261,7 @@ pub async fn run(
         async move {
             if wait_for_api(&api_addr, Duration::from_secs(10)).await {
                 println!(
-                    "premium-spread is up: {workers} worker(s); Swagger UI at http://{api_addr}/docs, premiums at http://{api_addr}/api/v1/premiums (Ctrl-C stops everything)"
+                    "premium-spread is up: {workers} worker(s); dashboard at http://{api_addr}/, Swagger UI at http://{api_addr}/docs, premiums at http://{api_addr}/api/v1/premiums (Ctrl-C stops everything)"
                 );
             } else {
                 eprintln!(

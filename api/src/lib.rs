@@ -9,12 +9,14 @@
 //! module per resource: premiums, market data (tickers, FX), jobs, positions, alerts, and ops (health,
 //! readiness, Prometheus metrics); `streams` is the one Redis subscription per process that
 //! feeds every premium stream through a bounded broadcast; `table` is the premium table served
-//! by `GET /api/v1/premiums`, serialized once per tick, precompressed, with its ETag.
+//! by `GET /api/v1/premiums`, serialized once per tick, precompressed, with its ETag;
+//! `dashboard` is the live page at `/` (embedded HTML, script, style and uPlot) over that API.
 //!
 //! [`api_service`] is the single source of the routes: the HTTP app ([`app`], [`serve`]), the
 //! `openapi` command ([`openapi_json`]) and the tests all build it.
 
 pub mod auth;
+mod dashboard;
 pub mod error;
 pub mod routes;
 pub mod state;
@@ -24,7 +26,7 @@ pub mod types;
 
 use std::{future::Future, time::Duration};
 
-use poem::{Endpoint, EndpointExt, Route, Server, listener::TcpAcceptor};
+use poem::{Endpoint, EndpointExt, IntoEndpoint, Route, Server, listener::TcpAcceptor};
 use poem_openapi::{OpenApiService, ServerObject};
 
 pub use error::{ApiError, ErrorBody, ErrorCode};
@@ -77,16 +79,25 @@ pub fn openapi_json() -> String {
 }
 
 /// The whole HTTP application: `/api/v1/…`, `/health/*`, `/metrics` (all in the OpenAPI
-/// document), `/docs` (Swagger UI) and `/openapi.json`. Every error, including poem-openapi's
+/// document), `/docs` (Swagger UI), `/openapi.json`, and the dashboard (`/`, `/assets/…`). Every error, including poem-openapi's
 /// own parameter and body rejections and unknown routes, is JSON `{code, message}`.
 pub fn app(state: AppState) -> impl Endpoint {
     let service = api_service();
     let admin_configured = state.settings.admin_token.is_some();
     let allow = std::sync::Arc::new(AllowTable::from_spec(&service.spec()));
+    let docs = service.swagger_ui();
+    let spec = service.spec_endpoint();
+    // The operations live under these three prefixes. Nesting the service at `/` instead would
+    // take `/` itself (poem's root nest owns the empty path), which is the dashboard's.
+    let operations = std::sync::Arc::new(service.into_endpoint());
     Route::new()
-        .nest("/docs", service.swagger_ui())
-        .at("/openapi.json", service.spec_endpoint())
-        .nest("/", service)
+        .at("/", poem::get(dashboard::index))
+        .at("/assets/:name", poem::get(dashboard::asset))
+        .nest("/docs", docs)
+        .at("/openapi.json", spec)
+        .nest_no_strip("/api", operations.clone())
+        .nest_no_strip("/health", operations.clone())
+        .at("/metrics", operations)
         .data(state)
         .catch_all_error(move |err| error::render(err, admin_configured))
         .around(move |ep, req| {

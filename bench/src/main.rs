@@ -13,11 +13,15 @@
 //! - `worker-pickup`: pickup latency through a running `premium-spread worker`.
 //! - `premium-fill`: a synthetic full premium table written to the cache every second (for
 //!   `premium_table.sh`).
+//! - `dashboard`: the dashboard page measured in headless Chromium (`cdp`): time to the first
+//!   full table and the bytes transferred (for `dashboard.sh`).
 //!
 //! Every subcommand stops by itself (bounded loops, deadlines) and deletes the Redis keys under
 //! the prefix it was given.
 
 mod age;
+mod cdp;
+mod dashboard;
 mod fill;
 mod jobq;
 mod pickup;
@@ -52,6 +56,8 @@ enum Cmd {
     WorkerPickup(pickup::Args),
     /// Writes a synthetic premium table (every coin × pair of the settings) every second.
     PremiumFill(fill::Args),
+    /// The dashboard in headless Chromium: time to the first full table, bytes transferred.
+    Dashboard(dashboard::Args),
 }
 
 #[tokio::main]
@@ -66,6 +72,7 @@ async fn main() -> std::process::ExitCode {
         Cmd::JobsReport(a) => report::run(a),
         Cmd::WorkerPickup(a) => pickup::run(a).await,
         Cmd::PremiumFill(a) => fill::run(a).await,
+        Cmd::Dashboard(a) => dashboard::run(a).await,
     };
     match r {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -2,8 +2,12 @@
 //! market simulator. Each test has its own Redis key prefix and its own database.
 
 mod alerts;
+// The DevTools protocol client is the bench's (`premium-bench dashboard` uses it too).
+#[path = "../../bench/src/cdp.rs"]
+mod cdp;
 mod chaos;
 mod clients;
+mod dashboard;
 mod executable;
 mod faults;
 mod ops;

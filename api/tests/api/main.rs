@@ -2,6 +2,7 @@
 //! its own Redis prefix and database (see `support::spawn_app`) and seeds the cache directly,
 //! so no worker runs.
 
+mod dashboard;
 mod executable;
 mod jobs;
 mod market;
