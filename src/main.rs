@@ -255,7 +255,8 @@ async fn run_sim(args: &SimArgs) -> anyhow::Result<()> {
 use {
     apalis as _, apalis_redis as _, base64 as _, cache as _, chrono as _, domain as _,
     futures as _, hmac as _, keyspace as _, poem as _, queue as _, redis as _, reqwest as _,
-    serde_json as _, sha2 as _, sqlx as _, store as _, tokio_tungstenite as _, ulid as _, venues as _,
+    serde_json as _, sha2 as _, sqlx as _, store as _, tokio_tungstenite as _, ulid as _,
+    venues as _,
 };
 
 #[cfg(test)]

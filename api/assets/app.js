@@ -503,8 +503,19 @@
       resizeTimer = setTimeout(() => { if (chart.u) chart.u.setSize({ width: Math.max(300, $('chart').clientWidth), height: 300 }); }, 100);
     });
     $('empty').hidden = false;
+    // An alert's link (`/?coin=BTC&pair=upbit-binance`) opens the page on that row and its chart.
+    const link = new URLSearchParams(location.search);
+    const linkCoin = (link.get('coin') || '').trim().toUpperCase();
+    const linkPair = link.get('pair') || '';
+    if (linkCoin) $('f-coin').value = linkCoin;
     applyLang();
-    loadTable().then(() => connect());
+    loadTable().then(() => {
+      if ([...$('f-pair').options].some((o) => o.value === linkPair)) $('f-pair').value = linkPair;
+      const [korea, foreign] = linkPair.split('-');
+      if (linkCoin && korea && foreign) openChart(linkCoin, korea, foreign);
+      renderNow();
+      connect();
+    });
     setInterval(render, 1000); // ages and stale marks move without updates
     setInterval(loadTable, TABLE_REFRESH_MS); // coins listed or delisted meanwhile
     setInterval(loadStatus, STATUS_REFRESH_MS);

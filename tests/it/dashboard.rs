@@ -317,6 +317,25 @@ async fn check_page(env: &TestEnv, page: &Page, base: &str) -> Result<(), String
     )
     .await?;
 
+    // An alert's link opens the page filtered on its row, with the row's chart.
+    let (coin, pair) = before
+        .first()
+        .map(|(key, _)| key.split_once('|').unwrap())
+        .ok_or("no row to link to")?;
+    page.navigate(&format!("{base}/?coin={coin}&pair={pair}"))
+        .await?;
+    page.wait_for(
+        &format!(
+            "document.body.dataset.ready === '1' && __dash.chartPoints >= 1 \
+             && document.getElementById('f-pair').value === '{pair}' \
+             && [...document.querySelectorAll('#premiums tbody tr')].every((tr) => \
+                  tr.dataset.pair === '{pair}' && tr.dataset.coin.includes('{coin}'))"
+        ),
+        Duration::from_secs(20),
+        "the linked row and its chart",
+    )
+    .await?;
+
     let errors = page.errors(false);
     if !errors.is_empty() {
         return Err(format!("console errors: {errors:?}"));
