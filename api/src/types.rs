@@ -236,6 +236,8 @@ pub enum JobKindName {
     FetchFx,
     ComputePremium,
     RefreshMarkets,
+    MaintainHistory,
+    RollupHistory,
 }
 
 impl From<JobKind> for JobKindName {
@@ -245,6 +247,8 @@ impl From<JobKind> for JobKindName {
             JobKind::FetchFx => JobKindName::FetchFx,
             JobKind::ComputePremium => JobKindName::ComputePremium,
             JobKind::RefreshMarkets => JobKindName::RefreshMarkets,
+            JobKind::MaintainHistory => JobKindName::MaintainHistory,
+            JobKind::RollupHistory => JobKindName::RollupHistory,
         }
     }
 }
@@ -256,6 +260,8 @@ impl From<JobKindName> for JobKind {
             JobKindName::FetchFx => JobKind::FetchFx,
             JobKindName::ComputePremium => JobKind::ComputePremium,
             JobKindName::RefreshMarkets => JobKind::RefreshMarkets,
+            JobKindName::MaintainHistory => JobKind::MaintainHistory,
+            JobKindName::RollupHistory => JobKind::RollupHistory,
         }
     }
 }

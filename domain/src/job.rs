@@ -13,15 +13,31 @@ pub enum JobKind {
     ComputePremium,
     /// Every venue's market list into the registry.
     RefreshMarkets,
+    /// History partitions created ahead and dropped at the retention boundary.
+    MaintainHistory,
+    /// Closed minutes of raw premium rows into the 1-minute and 1-hour rollups.
+    RollupHistory,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 4] = [
+    pub const ALL: [JobKind; 6] = [
         JobKind::FetchTicker,
         JobKind::FetchFx,
         JobKind::ComputePremium,
         JobKind::RefreshMarkets,
+        JobKind::MaintainHistory,
+        JobKind::RollupHistory,
     ];
+
+    /// Whether a first attempt that starts more than `worker.max_tick_lag_secs` after its tick
+    /// is dropped: live ticks are; catch-up work (FX, history upkeep) runs late rather than
+    /// not at all.
+    pub fn dropped_when_late(self) -> bool {
+        matches!(
+            self,
+            JobKind::FetchTicker | JobKind::ComputePremium | JobKind::RefreshMarkets
+        )
+    }
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -29,6 +45,8 @@ impl JobKind {
             JobKind::FetchFx => "fetch-fx",
             JobKind::ComputePremium => "compute-premium",
             JobKind::RefreshMarkets => "refresh-markets",
+            JobKind::MaintainHistory => "maintain-history",
+            JobKind::RollupHistory => "rollup-history",
         }
     }
 }
@@ -47,7 +65,7 @@ impl FromStr for JobKind {
             .find(|k| k.as_str() == s.trim())
             .ok_or_else(|| {
                 format!(
-                    "unknown job kind `{s}`: expected fetch-ticker, fetch-fx, compute-premium or refresh-markets"
+                    "unknown job kind `{s}`: expected fetch-ticker, fetch-fx, compute-premium, refresh-markets, maintain-history or rollup-history"
                 )
             })
     }
@@ -203,6 +221,8 @@ pub enum FailureClass {
     FxSources,
     /// The market registry is missing, or a venue's market list was refused.
     Markets,
+    /// PostgreSQL refused or did not answer (history upkeep).
+    Postgres,
 }
 
 impl FailureClass {
@@ -218,6 +238,7 @@ impl FailureClass {
             FailureClass::Late => "late",
             FailureClass::FxSources => "fx_sources",
             FailureClass::Markets => "markets",
+            FailureClass::Postgres => "postgres",
         }
     }
 }

@@ -91,6 +91,8 @@ pub fn policy(settings: &Settings, kind: JobKind) -> RetryPolicy {
         JobKind::FetchFx => settings.retry.fetch_fx,
         JobKind::ComputePremium => settings.retry.compute_premium,
         JobKind::RefreshMarkets => settings.retry.refresh_markets,
+        JobKind::MaintainHistory => settings.retry.maintain_history,
+        JobKind::RollupHistory => settings.retry.rollup_history,
     }
 }
 

@@ -5,6 +5,7 @@ mod chaos;
 mod clients;
 mod executable;
 mod faults;
+mod history;
 mod ops;
 mod pipeline;
 mod processes;

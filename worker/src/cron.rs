@@ -50,6 +50,8 @@ pub fn schedule_of(settings: &Settings, kind: JobKind) -> cron::Schedule {
         JobKind::FetchFx => &settings.schedule.fx,
         JobKind::ComputePremium => &settings.schedule.premium,
         JobKind::RefreshMarkets => &settings.schedule.markets,
+        JobKind::MaintainHistory => &settings.schedule.history,
+        JobKind::RollupHistory => &settings.schedule.rollup,
     };
     // Validated at start (Settings::validate).
     cron::Schedule::from_str(expr).expect("schedule validated at start")

@@ -89,6 +89,8 @@ fn staleness_limit_ms(state: &AppState, kind: JobKind) -> i64 {
         JobKind::FetchFx => FX_STALE_MS,
         // Hourly; readiness looks at the registry itself (see `markets_check`).
         JobKind::RefreshMarkets => MARKETS_STALE_MS,
+        // History upkeep does not gate readiness (see `job_checks`).
+        JobKind::MaintainHistory | JobKind::RollupHistory => i64::MAX,
     }
 }
 
@@ -113,7 +115,12 @@ async fn job_checks(state: &AppState, now_ms: i64, checks: &mut Vec<Check>) {
             return;
         }
     };
-    for kind in JobKind::ALL {
+    // History upkeep (partitions, rollups) never makes the API unready: live premiums do not
+    // depend on it, and a fresh deployment has not run it yet.
+    for kind in JobKind::ALL
+        .into_iter()
+        .filter(|k| !matches!(k, JobKind::MaintainHistory | JobKind::RollupHistory))
+    {
         let limit = staleness_limit_ms(state, kind);
         let name = format!("job:{kind}");
         let age = last.get(kind.as_str()).map(|ms| (now_ms - ms).max(0));

@@ -272,7 +272,7 @@ async fn stats_count_states_depth_last_success_missed_ticks_and_workers() {
     let stats = app.get_ok("/api/v1/jobs/stats").await;
     assert_eq!(stats["workers_alive"], 1);
     let kinds = stats["kinds"].as_array().unwrap();
-    assert_eq!(kinds.len(), 4);
+    assert_eq!(kinds.len(), domain::JobKind::ALL.len());
     let kind = |k: &str| kinds.iter().find(|x| x["kind"] == k).unwrap().clone();
     let fx = kind("fetch-fx");
     assert_eq!(fx["counts"]["queued"], 1);

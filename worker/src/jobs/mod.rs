@@ -1,11 +1,13 @@
 //! The bodies of the job kinds, one module each: [`fetch_ticker`], [`fetch_fx`],
-//! [`compute_premium`], [`refresh_markets`]. [`Ctx`] is what they share; [`Ctx`] implements [`queue::Handler`], so the
+//! [`compute_premium`], [`refresh_markets`], [`maintain_history`], [`rollup_history`]. [`Ctx`] is what they share; [`Ctx`] implements [`queue::Handler`], so the
 //! queue's runner wraps every body with its record, timeout and retry decision.
 
 pub mod compute_premium;
 pub mod fetch_fx;
 pub mod fetch_ticker;
+pub mod maintain_history;
 pub mod refresh_markets;
+pub mod rollup_history;
 
 use std::{collections::HashMap, sync::Arc, time::Duration, time::Instant};
 
@@ -117,6 +119,8 @@ pub enum JobError {
     MarketsRefused(String),
     #[error("stored market registry: {0}")]
     Markets(String),
+    #[error("{0}")]
+    Store(store::StoreError),
 }
 
 impl From<MarketsError> for JobError {
@@ -149,6 +153,7 @@ impl From<JobError> for Failure {
             JobError::NoMarkets | JobError::MarketsRefused(_) | JobError::Markets(_) => {
                 (FailureClass::Markets, true, None)
             }
+            JobError::Store(e) => (FailureClass::Postgres, store::is_transient(&e), None),
         };
         Failure {
             message,
@@ -168,6 +173,8 @@ impl Handler for Ctx {
             JobKind::FetchFx => fetch_fx::run(self, job).await,
             JobKind::ComputePremium => compute_premium::run(self, job).await,
             JobKind::RefreshMarkets => refresh_markets::run(self, job).await,
+            JobKind::MaintainHistory => maintain_history::run(self, job).await,
+            JobKind::RollupHistory => rollup_history::run(self, job).await,
         };
         r.map_err(Failure::from)
     }
