@@ -13,12 +13,15 @@
 //! - `worker-pickup`: pickup latency through a running `premium-spread worker`.
 //! - `premium-fill`: a synthetic full premium table written to the cache every second (for
 //!   `premium_table.sh`).
+//! - `history-insert` / `history-query`: the history store's insert rate and the history
+//!   endpoint's latency (for `history.sh`).
 //!
 //! Every subcommand stops by itself (bounded loops, deadlines) and deletes the Redis keys under
 //! the prefix it was given.
 
 mod age;
 mod fill;
+mod history;
 mod jobq;
 mod pickup;
 mod report;
@@ -52,6 +55,10 @@ enum Cmd {
     WorkerPickup(pickup::Args),
     /// Writes a synthetic premium table (every coin × pair of the settings) every second.
     PremiumFill(fill::Args),
+    /// Premium history rows through the store's insert path as fast as it takes them.
+    HistoryInsert(history::InsertArgs),
+    /// Latency of `GET /api/v1/premiums/{coin}/history`.
+    HistoryQuery(history::QueryArgs),
 }
 
 #[tokio::main]
@@ -66,6 +73,8 @@ async fn main() -> std::process::ExitCode {
         Cmd::JobsReport(a) => report::run(a),
         Cmd::WorkerPickup(a) => pickup::run(a).await,
         Cmd::PremiumFill(a) => fill::run(a).await,
+        Cmd::HistoryInsert(a) => history::insert(a).await,
+        Cmd::HistoryQuery(a) => history::query(a).await,
     };
     match r {
         Ok(()) => std::process::ExitCode::SUCCESS,

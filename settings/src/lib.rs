@@ -1040,6 +1040,21 @@ mod tests {
                 "0",
                 "api.max_streams and api.stream_buffer must be positive",
             ),
+            (
+                "PREMIUM_RETENTION__HISTORY_DAYS",
+                "30",
+                "retention.history_days = 30 is no longer read: history is kept in tiers; set retention.raw_hours",
+            ),
+            (
+                "PREMIUM_RETENTION__RAW_HOURS",
+                "0",
+                "retention.raw_hours and retention.minute_days must be positive",
+            ),
+            (
+                "PREMIUM_SCHEDULE__ROLLUP",
+                "each minute",
+                "schedule.rollup `each minute` is not a valid cron",
+            ),
         ];
         for (var, value, expected) in cases {
             let msg = error_for(var, value);
