@@ -90,8 +90,8 @@ psql_big "
   SELECT ts, ts + interval '40 ms', c.id, v, 129555000 + c.id * 1000 + (extract(epoch FROM ts)::bigint % 997)
     FROM generate_series(date_trunc('second', now()) - interval '1 hour',
                          date_trunc('second', now()) - interval '1 second', interval '1 second') ts
-   CROSS JOIN (SELECT id FROM coins WHERE symbol LIKE 'SIM%') c CROSS JOIN generate_series(1, 5) v;
-  VACUUM ANALYZE;"
+   CROSS JOIN (SELECT id FROM coins WHERE symbol LIKE 'SIM%') c CROSS JOIN generate_series(1, 5) v;"
+psql_big "VACUUM ANALYZE" # its own statement: VACUUM cannot run inside the transaction of -c
 gen_raw=$(secs_since "$t0")
 log "generated in ${gen_1m} s (1 m), ${gen_1h} s (1 h), ${gen_raw} s (raw, ticks, 1 h of tickers, vacuum)"
 
