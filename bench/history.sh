@@ -121,9 +121,9 @@ steady_1m=$(awk -v d="$day_1m" 'BEGIN {print 91 * d}')
 year_1h=$(awk -v d="$day_1h" 'BEGIN {print 365 * d}')
 
 # Queries through the API.
-now_s=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-from_90d=$(date -u -d "-$HIST_MINUTE_DAYS days" +%Y-%m-%dT%H:00:00Z)
-from_7d=$(date -u -d '-7 days' +%Y-%m-%dT%H:%M:00Z)
+now_epoch=$(date -u +%s); now_s=$(date -u -d "@$now_epoch" +%Y-%m-%dT%H:%M:%SZ)
+from_90d=$(date -u -d "@$((now_epoch - HIST_MINUTE_DAYS * 86400))" +%Y-%m-%dT%H:%M:%SZ)
+from_7d=$(date -u -d "@$((now_epoch - 7 * 86400))" +%Y-%m-%dT%H:%M:%SZ)
 URL="http://$API_ADDR"
 first_ok() { curl -fsS -m 5 -o /dev/null "$URL/api/v1/premiums/SIM001/history?interval=1h"; }
 wait_until 60 "history answers (market registry filled)" first_ok
