@@ -82,7 +82,7 @@ for N in $COIN_COUNTS; do
   delay="$(pg "$d" "
     SELECT coalesce(round(1000 * percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM computed_at - ts)))::text, '–')
         || '|' || coalesce(round(1000 * percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM computed_at - ts)))::text, '–')
-    FROM premiums WHERE ts >= to_timestamp($start_s) AND ts < to_timestamp($end_s)")"
+    FROM premium_ticks WHERE ts >= to_timestamp($start_s) AND ts < to_timestamp($end_s)")"
   IFS='|' read -r ticks full partial empty <<<"$stats"
   IFS='|' read -r d50 d99 <<<"$delay"
   for pid in "${pids[@]}"; do stop_pid "$pid"; done

@@ -126,8 +126,9 @@ api_age_p99=$(field "$api_age_row" 8)
 # Premiums per tick and compute delay in the window (PostgreSQL history).
 w0s=$((w_start / 1000000000 + 1)) w1s=$((w_end / 1000000000 - 1))
 read -r ticks per_min per_p50 per_max cd_p50 cd_p99 < <(pg "$DB" "
-  WITH t AS (SELECT ts, count(*) AS n, max(computed_at) - ts AS delay FROM premiums
-             WHERE ts BETWEEN to_timestamp($w0s) AND to_timestamp($w1s) GROUP BY ts)
+  WITH t AS (SELECT p.ts, count(*) AS n, max(k.computed_at) - p.ts AS delay
+               FROM premiums p JOIN premium_ticks k ON k.ts = p.ts
+             WHERE p.ts BETWEEN to_timestamp($w0s) AND to_timestamp($w1s) GROUP BY p.ts)
   SELECT count(*), min(n), percentile_disc(0.5) WITHIN GROUP (ORDER BY n), max(n),
          round(1000 * percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM delay))),
          round(1000 * percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM delay)))

@@ -68,16 +68,18 @@ echo "observation delay within the tick (PostgreSQL history of this run): observ
 echo "| series | rows | p50 ms | p90 ms | p99 ms | max ms |"
 echo "| --- | ---: | ---: | ---: | ---: | ---: |"
 pg "$DB" "
-  SELECT 'premium ' || coin || ' ' || korea_venue || '-' || foreign_venue AS s, count(*),
+  SELECT 'premium BTC ' || k.name || '-' || f.name AS s, count(*),
          round(1000 * percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM observed_at - ts))),
          round(1000 * percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM observed_at - ts))),
          round(1000 * percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM observed_at - ts))),
          round(1000 * max(extract(epoch FROM observed_at - ts)))
-  FROM premiums WHERE coin = 'BTC' GROUP BY 1
+  FROM premiums p JOIN venues k ON k.id = p.korea_venue JOIN venues f ON f.id = p.foreign_venue
+  WHERE p.coin_id = (SELECT id FROM coins WHERE symbol = 'BTC') GROUP BY 1
   UNION ALL
-  SELECT 'ticker ' || venue || ' BTC', count(*),
+  SELECT 'ticker ' || v.name || ' BTC', count(*),
          round(1000 * percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM observed_at - date_trunc('second', observed_at)))),
          round(1000 * percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM observed_at - date_trunc('second', observed_at)))),
          round(1000 * percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM observed_at - date_trunc('second', observed_at)))),
          round(1000 * max(extract(epoch FROM observed_at - date_trunc('second', observed_at))))
-  FROM tickers WHERE coin = 'BTC' GROUP BY 1 ORDER BY 1" | awk -F'|' '{printf "| %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6}'
+  FROM tickers t JOIN venues v ON v.id = t.venue
+  WHERE t.coin_id = (SELECT id FROM coins WHERE symbol = 'BTC') GROUP BY 1 ORDER BY 1" | awk -F'|' '{printf "| %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6}'

@@ -237,6 +237,8 @@ pub enum JobKindName {
     ComputePremium,
     RefreshMarkets,
     DeliverAlert,
+    MaintainHistory,
+    RollupHistory,
 }
 
 impl From<JobKind> for JobKindName {
@@ -247,6 +249,8 @@ impl From<JobKind> for JobKindName {
             JobKind::ComputePremium => JobKindName::ComputePremium,
             JobKind::RefreshMarkets => JobKindName::RefreshMarkets,
             JobKind::DeliverAlert => JobKindName::DeliverAlert,
+            JobKind::MaintainHistory => JobKindName::MaintainHistory,
+            JobKind::RollupHistory => JobKindName::RollupHistory,
         }
     }
 }
@@ -259,6 +263,8 @@ impl From<JobKindName> for JobKind {
             JobKindName::ComputePremium => JobKind::ComputePremium,
             JobKindName::RefreshMarkets => JobKind::RefreshMarkets,
             JobKindName::DeliverAlert => JobKind::DeliverAlert,
+            JobKindName::MaintainHistory => JobKind::MaintainHistory,
+            JobKindName::RollupHistory => JobKind::RollupHistory,
         }
     }
 }

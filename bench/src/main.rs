@@ -15,6 +15,8 @@
 //!   `premium_table.sh`).
 //! - `dashboard`: the dashboard page measured in headless Chromium (`cdp`): time to the first
 //!   full table and the bytes transferred (for `dashboard.sh`).
+//! - `history-insert` / `history-query`: the history store's insert rate and the history
+//!   endpoint's latency (for `history.sh`).
 //!
 //! Every subcommand stops by itself (bounded loops, deadlines) and deletes the Redis keys under
 //! the prefix it was given.
@@ -23,6 +25,7 @@ mod age;
 mod cdp;
 mod dashboard;
 mod fill;
+mod history;
 mod jobq;
 mod pickup;
 mod report;
@@ -58,6 +61,10 @@ enum Cmd {
     PremiumFill(fill::Args),
     /// The dashboard in headless Chromium: time to the first full table, bytes transferred.
     Dashboard(dashboard::Args),
+    /// Premium history rows through the store's insert path as fast as it takes them.
+    HistoryInsert(history::InsertArgs),
+    /// Latency of `GET /api/v1/premiums/{coin}/history`.
+    HistoryQuery(history::QueryArgs),
 }
 
 #[tokio::main]
@@ -73,6 +80,8 @@ async fn main() -> std::process::ExitCode {
         Cmd::WorkerPickup(a) => pickup::run(a).await,
         Cmd::PremiumFill(a) => fill::run(a).await,
         Cmd::Dashboard(a) => dashboard::run(a).await,
+        Cmd::HistoryInsert(a) => history::insert(a).await,
+        Cmd::HistoryQuery(a) => history::query(a).await,
     };
     match r {
         Ok(()) => std::process::ExitCode::SUCCESS,

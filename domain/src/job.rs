@@ -16,27 +16,44 @@ pub enum JobKind {
     /// One firing of a premium alert rule, delivered to its webhook or Telegram chat. Enqueued
     /// by `compute-premium`, never by cron.
     DeliverAlert,
+    /// History partitions created ahead and dropped at the retention boundary.
+    MaintainHistory,
+    /// Closed minutes of raw premium rows into the 1-minute and 1-hour rollups.
+    RollupHistory,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 5] = [
+    pub const ALL: [JobKind; 7] = [
         JobKind::FetchTicker,
         JobKind::FetchFx,
         JobKind::ComputePremium,
         JobKind::RefreshMarkets,
         JobKind::DeliverAlert,
+        JobKind::MaintainHistory,
+        JobKind::RollupHistory,
     ];
 
-    /// Whether cron sources produce this kind on a schedule (and readiness expects recent
-    /// successes of it). `deliver-alert` runs only when a rule fires.
+    /// Whether cron sources produce this kind on a schedule. `deliver-alert` runs only when a
+    /// rule fires.
     pub fn is_scheduled(self) -> bool {
         !matches!(self, JobKind::DeliverAlert)
     }
 
+    /// Whether readiness expects recent successes of this kind: the live pipeline's kinds.
+    /// History upkeep (partitions, rollups) never makes the API unready: live premiums do not
+    /// depend on it, and a fresh deployment has not run it yet; alerts run only when one fires.
+    pub fn gates_readiness(self) -> bool {
+        self.is_scheduled() && !matches!(self, JobKind::MaintainHistory | JobKind::RollupHistory)
+    }
+
     /// Whether a first attempt that starts more than `worker.max_tick_lag_secs` after its tick
-    /// is dropped as useless. An FX rate or an alert is still worth having late.
-    pub fn drops_when_late(self) -> bool {
-        !matches!(self, JobKind::FetchFx | JobKind::DeliverAlert)
+    /// is dropped: live ticks are; catch-up work (FX, history upkeep) and alerts run late
+    /// rather than not at all.
+    pub fn dropped_when_late(self) -> bool {
+        matches!(
+            self,
+            JobKind::FetchTicker | JobKind::ComputePremium | JobKind::RefreshMarkets
+        )
     }
 
     pub fn as_str(self) -> &'static str {
@@ -46,6 +63,8 @@ impl JobKind {
             JobKind::ComputePremium => "compute-premium",
             JobKind::RefreshMarkets => "refresh-markets",
             JobKind::DeliverAlert => "deliver-alert",
+            JobKind::MaintainHistory => "maintain-history",
+            JobKind::RollupHistory => "rollup-history",
         }
     }
 }
@@ -64,7 +83,7 @@ impl FromStr for JobKind {
             .find(|k| k.as_str() == s.trim())
             .ok_or_else(|| {
                 format!(
-                    "unknown job kind `{s}`: expected fetch-ticker, fetch-fx, compute-premium, refresh-markets or deliver-alert"
+                    "unknown job kind `{s}`: expected fetch-ticker, fetch-fx, compute-premium, refresh-markets, deliver-alert, maintain-history or rollup-history"
                 )
             })
     }
@@ -220,6 +239,8 @@ pub enum FailureClass {
     FxSources,
     /// The market registry is missing, or a venue's market list was refused.
     Markets,
+    /// PostgreSQL refused or did not answer (history upkeep).
+    Postgres,
 }
 
 impl FailureClass {
@@ -235,6 +256,7 @@ impl FailureClass {
             FailureClass::Late => "late",
             FailureClass::FxSources => "fx_sources",
             FailureClass::Markets => "markets",
+            FailureClass::Postgres => "postgres",
         }
     }
 }

@@ -92,6 +92,8 @@ pub fn policy(settings: &Settings, kind: JobKind) -> RetryPolicy {
         JobKind::ComputePremium => settings.retry.compute_premium,
         JobKind::RefreshMarkets => settings.retry.refresh_markets,
         JobKind::DeliverAlert => settings.retry.deliver_alert,
+        JobKind::MaintainHistory => settings.retry.maintain_history,
+        JobKind::RollupHistory => settings.retry.rollup_history,
     }
 }
 

@@ -101,7 +101,7 @@ pub async fn run<H: Handler>(q: &Enqueuer, handler: &H, job: Job, worker: &str) 
         let lag = started.timestamp() - job.tick;
         if !job.manual
             && job.attempt == 1
-            && job.kind.drops_when_late()
+            && job.kind.dropped_when_late()
             && lag > s.worker.max_tick_lag_secs as i64
         {
             let msg = format!(

@@ -92,6 +92,10 @@ pub struct Schedules {
     pub fx: String,
     /// `refresh-markets`: every venue's market list (listings, delistings, flags).
     pub markets: String,
+    /// `maintain-history`: history partitions created ahead and dropped at retention (hourly).
+    pub history: String,
+    /// `rollup-history`: the closed minutes rolled into the 1-minute and 1-hour tables.
+    pub rollup: String,
 }
 
 impl Default for Schedules {
@@ -101,6 +105,8 @@ impl Default for Schedules {
             premium: "*/1 * * * * *".into(),
             fx: "0 */10 * * * *".into(),
             markets: "0 0 * * * *".into(),
+            history: "0 7 * * * *".into(),
+            rollup: "5 * * * * *".into(),
         }
     }
 }
@@ -191,6 +197,8 @@ pub struct Retries {
     pub compute_premium: RetryPolicy,
     pub refresh_markets: RetryPolicy,
     pub deliver_alert: RetryPolicy,
+    pub maintain_history: RetryPolicy,
+    pub rollup_history: RetryPolicy,
 }
 
 impl Default for Retries {
@@ -225,6 +233,18 @@ impl Default for Retries {
                 max_attempts: 12,
                 base_ms: 1_000,
                 cap_ms: 60_000,
+            },
+            // Hourly; a failed run is retried for a few minutes, then the next hour's catches up.
+            maintain_history: RetryPolicy {
+                max_attempts: 5,
+                base_ms: 2_000,
+                cap_ms: 60_000,
+            },
+            // Each run rolls the two last closed minutes: a retry within a minute suffices.
+            rollup_history: RetryPolicy {
+                max_attempts: 4,
+                base_ms: 1_000,
+                cap_ms: 10_000,
             },
         }
     }
@@ -295,8 +315,19 @@ impl Default for ApiSettings {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Retention {
-    /// PostgreSQL history (tickers, FX, premiums), days.
-    pub history_days: u32,
+    /// Gone: history is kept in tiers (`raw_hours`, `minute_days`, `hour_days`). Still read so
+    /// that a configuration that sets it fails with a clear error instead of an unknown key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history_days: Option<u32>,
+    /// Raw history (1 s premium rows, their ticks, tickers), hours. Dropped by whole UTC days
+    /// (`maintain-history`): a day goes once all of it is older than this.
+    pub raw_hours: u32,
+    /// 1-minute rollups (and FX rates), days.
+    pub minute_days: u32,
+    /// 1-hour rollups, days; 0 keeps them forever.
+    pub hour_days: u32,
+    /// Statement and lock timeout of `maintain-history`'s statements, milliseconds.
+    pub maintain_timeout_ms: u64,
     /// Finished job records in Redis, seconds. Longer than any dedup window.
     pub job_records_secs: u64,
     /// A queued, scheduled or running job record untouched this long, whose task is no longer
@@ -311,7 +342,11 @@ pub struct Retention {
 impl Default for Retention {
     fn default() -> Self {
         Retention {
-            history_days: 30,
+            history_days: None,
+            raw_hours: 48,
+            minute_days: 90,
+            hour_days: 0,
+            maintain_timeout_ms: 8_000,
             job_records_secs: 3_600,
             abandon_after_secs: 300,
             // 10 minutes of a 1 s cadence with five venues: 5 ticker batches + 1 premium batch
@@ -856,6 +891,8 @@ impl Settings {
             ("schedule.premium", &self.schedule.premium),
             ("schedule.fx", &self.schedule.fx),
             ("schedule.markets", &self.schedule.markets),
+            ("schedule.history", &self.schedule.history),
+            ("schedule.rollup", &self.schedule.rollup),
         ] {
             if let Err(e) = cron::Schedule::from_str(expr) {
                 return bad(format!(
@@ -904,12 +941,28 @@ impl Settings {
             ("compute_premium", self.retry.compute_premium),
             ("refresh_markets", self.retry.refresh_markets),
             ("deliver_alert", self.retry.deliver_alert),
+            ("maintain_history", self.retry.maintain_history),
+            ("rollup_history", self.retry.rollup_history),
         ] {
             if p.max_attempts == 0 || p.base_ms == 0 || p.cap_ms < p.base_ms {
                 return bad(format!(
                     "retry.{name}: max_attempts and base_ms must be positive and cap_ms ≥ base_ms"
                 ));
             }
+        }
+        if let Some(days) = self.retention.history_days {
+            return bad(format!(
+                "retention.history_days = {days} is no longer read: history is kept in tiers; set retention.raw_hours (1 s rows, default 48), retention.minute_days (1 m rollups, default 90) and retention.hour_days (1 h rollups, default 0 = forever) instead"
+            ));
+        }
+        if self.retention.raw_hours == 0 || self.retention.minute_days == 0 {
+            return bad(
+                "retention.raw_hours and retention.minute_days must be positive (hour_days may be 0: kept)"
+                    .into(),
+            );
+        }
+        if self.retention.maintain_timeout_ms == 0 {
+            return bad("retention.maintain_timeout_ms must be positive".into());
         }
         if self.worker.concurrency == 0 || self.worker.poll_interval_ms == 0 {
             return bad("worker.concurrency and worker.poll_interval_ms must be positive".into());
@@ -1249,6 +1302,21 @@ mod tests {
                 "PREMIUM_API__MAX_STREAMS",
                 "0",
                 "api.max_streams and api.stream_buffer must be positive",
+            ),
+            (
+                "PREMIUM_RETENTION__HISTORY_DAYS",
+                "30",
+                "retention.history_days = 30 is no longer read: history is kept in tiers; set retention.raw_hours",
+            ),
+            (
+                "PREMIUM_RETENTION__RAW_HOURS",
+                "0",
+                "retention.raw_hours and retention.minute_days must be positive",
+            ),
+            (
+                "PREMIUM_SCHEDULE__ROLLUP",
+                "each minute",
+                "schedule.rollup `each minute` is not a valid cron",
             ),
         ];
         for (var, value, expected) in cases {

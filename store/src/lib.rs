@@ -7,7 +7,7 @@
 
 use std::{str::FromStr, time::Duration};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Utc};
 use domain::{
     Coin, FxRate, Listing, Position, PositionSide, Premium, Price, Ticker, Venue, VenuePair,
 };
@@ -91,7 +91,8 @@ impl Interval {
             Interval::Day => "1d",
         }
     }
-    fn trunc(self) -> &'static str {
+    /// The `date_trunc` unit of the interval.
+    pub fn trunc(self) -> &'static str {
         match self {
             Interval::Second => "second",
             Interval::Minute => "minute",
@@ -99,6 +100,17 @@ impl Interval {
             Interval::Day => "day",
         }
     }
+    /// The longest range one history answer may cover (and how far back an answer without
+    /// `from` looks).
+    pub fn max_range(self) -> chrono::Duration {
+        match self {
+            Interval::Second => chrono::Duration::hours(1),
+            Interval::Minute => chrono::Duration::days(7),
+            Interval::Hour => chrono::Duration::days(90),
+            Interval::Day => chrono::Duration::days(3 * 365 + 1),
+        }
+    }
+
     pub fn duration(self) -> chrono::Duration {
         match self {
             Interval::Second => chrono::Duration::seconds(1),
@@ -122,7 +134,7 @@ impl FromStr for Interval {
     }
 }
 
-/// One OHLC bucket of the premium rate (and the USDT-basis rate's close).
+/// One OHLC bucket of the premium rate (and of the USDT-basis rate).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Bucket {
     pub start: DateTime<Utc>,
@@ -130,11 +142,144 @@ pub struct Bucket {
     pub high: Decimal,
     pub low: Decimal,
     pub close: Decimal,
+    /// The USDT-basis rate's OHLC (rows that had one).
+    pub usdt_open: Option<Decimal>,
+    pub usdt_high: Option<Decimal>,
+    pub usdt_low: Option<Decimal>,
     pub usdt_close: Option<Decimal>,
     /// The last entry and exit rates of the bucket (rows computed with both books).
     pub entry_close: Option<Decimal>,
     pub exit_close: Option<Decimal>,
     pub count: i64,
+}
+
+/// What [`Store::premium_ohlc`] is asked.
+#[derive(Debug, Clone)]
+pub struct HistoryQuery<'a> {
+    pub coin: &'a Coin,
+    pub pair: VenuePair,
+    /// Start (inclusive); none: the latest `limit` buckets before `to`.
+    pub from: Option<DateTime<Utc>>,
+    /// End (exclusive); none: now.
+    pub to: Option<DateTime<Utc>>,
+    pub interval: Interval,
+    /// At most this many buckets.
+    pub limit: i64,
+    /// The time zone of `1d` buckets (an IANA name, checked with
+    /// [`Store::time_zone_known`]); ignored by the other intervals (UTC).
+    pub tz: &'a str,
+}
+
+/// What [`Store::premium_ohlc`] answers: the range it covered and the buckets, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct History {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub buckets: Vec<Bucket>,
+}
+
+/// How long each tier of history is kept (`retention.*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tiers {
+    /// Raw rows (premiums, their ticks, tickers), hours.
+    pub raw_hours: u32,
+    /// Minute rollups and FX rates, days.
+    pub minute_days: u32,
+    /// Hour rollups, days; 0 keeps them.
+    pub hour_days: u32,
+}
+
+/// What [`Store::maintain_history`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Maintained {
+    /// Partitions created ahead.
+    pub created: i32,
+    /// Partitions dropped at the retention boundary.
+    pub dropped: Vec<String>,
+}
+
+/// Decimal places premium rates (percent) are stored with: 1e-8 percentage points, far below
+/// any price's resolution, and half the bytes of an unrounded 28-digit ratio.
+pub const RATE_SCALE: u32 = 8;
+
+/// Days of partitions created ahead of today (by `maintain-history` and at connect).
+pub const PARTITIONS_AHEAD_DAYS: i64 = 3;
+
+/// A premium rate as stored: [`RATE_SCALE`] decimal places, half away from zero.
+pub fn round_rate(r: Decimal) -> Decimal {
+    r.round_dp_with_strategy(
+        RATE_SCALE,
+        rust_decimal::RoundingStrategy::MidpointAwayFromZero,
+    )
+}
+
+/// The stable code of a venue in the history tables (the `venues` table of the migration).
+pub fn venue_code(v: Venue) -> i16 {
+    match v {
+        Venue::Bithumb => 1,
+        Venue::Upbit => 2,
+        Venue::Binance => 3,
+        Venue::Bybit => 4,
+        Venue::Okx => 5,
+    }
+}
+
+fn venue_code_of(name: &str) -> Result<i16, StoreError> {
+    name.parse::<Venue>()
+        .map(venue_code)
+        .map_err(|e| StoreError::Invalid(e.to_string()))
+}
+
+/// `t` truncated to a multiple of `secs` seconds since the epoch.
+fn trunc_to(t: DateTime<Utc>, secs: i64) -> DateTime<Utc> {
+    let s = t.timestamp().div_euclid(secs) * secs;
+    Utc.timestamp_opt(s, 0).single().unwrap_or(t)
+}
+
+/// The first and last UTC day of some times.
+fn span(times: impl Iterator<Item = DateTime<Utc>>) -> (NaiveDate, NaiveDate) {
+    let (lo, hi) = times.fold((None::<NaiveDate>, None::<NaiveDate>), |(lo, hi), t| {
+        let d = t.date_naive();
+        (
+            Some(lo.map_or(d, |l| l.min(d))),
+            Some(hi.map_or(d, |h| h.max(d))),
+        )
+    });
+    let today = Utc::now().date_naive();
+    (lo.unwrap_or(today), hi.unwrap_or(today))
+}
+
+/// `Area/Location` (`Asia/Seoul`, `America/Argentina/Buenos_Aires`, `Etc/GMT+9`) or `UTC`.
+fn tz_name_shape(name: &str) -> bool {
+    if name == "UTC" {
+        return true;
+    }
+    let mut parts = name.split('/');
+    let first = parts.next().unwrap_or("");
+    let rest: Vec<&str> = parts.collect();
+    !rest.is_empty()
+        && first.starts_with(|c: char| c.is_ascii_alphabetic())
+        && std::iter::once(first).chain(rest).all(|p| {
+            !p.is_empty()
+                && p.len() <= 40
+                && p.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '+'))
+        })
+}
+
+/// Statement and lock timeouts of the current transaction.
+async fn set_timeouts(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    timeout: Duration,
+) -> Result<(), StoreError> {
+    let ms = timeout.as_millis().max(1);
+    sqlx::query(&format!("SET LOCAL statement_timeout = {ms}"))
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query(&format!("SET LOCAL lock_timeout = {ms}"))
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }
 
 /// A raw premium row (tests and exports).
@@ -261,6 +406,8 @@ pub fn is_transient(e: &StoreError) -> bool {
 #[derive(Clone)]
 pub struct Store {
     pool: PgPool,
+    /// Coin symbol → id in `coins` (ids never change; cached for the life of the process).
+    coins: std::sync::Arc<std::sync::RwLock<std::collections::HashMap<String, i32>>>,
 }
 
 /// Creates the database if it does not exist (connecting to the `postgres` database).
@@ -318,7 +465,19 @@ impl Store {
             .await?;
         // Concurrent starts (N workers at once) serialize on sqlx's migration lock.
         MIGRATOR.run(&pool).await?;
-        Ok(Store { pool })
+        let store = Store {
+            pool,
+            coins: Default::default(),
+        };
+        // A fresh database takes inserts at once: today's partitions and a few days ahead.
+        let today = Utc::now().date_naive();
+        store
+            .ensure_partitions(
+                today - chrono::Duration::days(1),
+                today + chrono::Duration::days(PARTITIONS_AHEAD_DAYS),
+            )
+            .await?;
+        Ok(store)
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -341,24 +500,250 @@ impl Store {
         if rows.is_empty() {
             return Ok(0);
         }
-        let venues: Vec<&str> = rows.iter().map(|t| t.venue.as_str()).collect();
-        let coins: Vec<&str> = rows.iter().map(|t| t.coin.as_str()).collect();
+        let venues = rows
+            .iter()
+            .map(|t| venue_code_of(&t.venue))
+            .collect::<Result<Vec<i16>, _>>()?;
+        let coins = self
+            .coin_ids(&rows.iter().map(|t| t.coin.as_str()).collect::<Vec<_>>())
+            .await?;
         let prices: Vec<Decimal> = rows.iter().map(|t| t.price).collect();
         let observed: Vec<DateTime<Utc>> = rows.iter().map(|t| t.observed_at).collect();
         let fetched: Vec<DateTime<Utc>> = rows.iter().map(|t| t.fetched_at).collect();
-        let r = sqlx::query(
-            "INSERT INTO tickers (venue, coin, price, observed_at, fetched_at)
-             SELECT * FROM UNNEST($1::text[], $2::text[], $3::numeric[], $4::timestamptz[], $5::timestamptz[])
-             ON CONFLICT DO NOTHING",
+        let days = span(observed.iter().copied());
+        self.with_partitions(days, || {
+            sqlx::query(
+                "INSERT INTO tickers (venue, coin_id, price, observed_at, fetched_at)
+                 SELECT * FROM UNNEST($1::int2[], $2::int4[], $3::numeric[], $4::timestamptz[], $5::timestamptz[])
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(&venues)
+            .bind(&coins)
+            .bind(&prices)
+            .bind(&observed)
+            .bind(&fetched)
+            .execute(&self.pool)
+        })
+        .await
+        .map(|r| r.rows_affected())
+    }
+
+    /// The ids of `symbols` in the `coins` dictionary (added when new), in order.
+    pub async fn coin_ids(&self, symbols: &[&str]) -> Result<Vec<i32>, StoreError> {
+        let missing: Vec<&str> = {
+            let known = self.coins.read().expect("coin id cache");
+            let mut m: Vec<&str> = symbols
+                .iter()
+                .copied()
+                .filter(|s| !known.contains_key(*s))
+                .collect();
+            m.sort_unstable();
+            m.dedup();
+            m
+        };
+        if !missing.is_empty() {
+            sqlx::query(
+                "INSERT INTO coins (symbol) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING",
+            )
+            .bind(&missing)
+            .execute(&self.pool)
+            .await?;
+            let rows: Vec<(i32, String)> =
+                sqlx::query_as("SELECT id, symbol FROM coins WHERE symbol = ANY($1)")
+                    .bind(&missing)
+                    .fetch_all(&self.pool)
+                    .await?;
+            let mut known = self.coins.write().expect("coin id cache");
+            for (id, symbol) in rows {
+                known.insert(symbol, id);
+            }
+        }
+        let known = self.coins.read().expect("coin id cache");
+        symbols
+            .iter()
+            .map(|s| {
+                known
+                    .get(*s)
+                    .copied()
+                    .ok_or_else(|| StoreError::Invalid(format!("coin `{s}` has no id")))
+            })
+            .collect()
+    }
+
+    /// Runs an insert; when PostgreSQL has no partition for some of its rows (a fresh
+    /// database, rows of a day not prepared yet, a replay of old rows), creates the partitions
+    /// of `days` (first, last) and runs it once more.
+    async fn with_partitions<T, F, Fut>(
+        &self,
+        days: (NaiveDate, NaiveDate),
+        run: F,
+    ) -> Result<T, StoreError>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<T, sqlx::Error>>,
+    {
+        match run().await {
+            Err(sqlx::Error::Database(e))
+                if e.code().as_deref() == Some("23514") && e.message().contains("no partition") =>
+            {
+                self.ensure_partitions(days.0, days.1).await?;
+                Ok(run().await?)
+            }
+            r => Ok(r?),
+        }
+    }
+
+    /// Creates the partitions of every history table covering the UTC days `[first, last]`
+    /// (months for `premium_1h`). Idempotent. Returns partitions created.
+    pub async fn ensure_partitions(
+        &self,
+        first: NaiveDate,
+        last: NaiveDate,
+    ) -> Result<i32, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT history_ensure_partitions($1, $2)")
+                .bind(first)
+                .bind(last)
+                .fetch_one(&self.pool)
+                .await?,
         )
-        .bind(venues)
-        .bind(coins)
-        .bind(prices)
-        .bind(observed)
-        .bind(fetched)
-        .execute(&self.pool)
-        .await?;
-        Ok(r.rows_affected())
+    }
+
+    /// The partitions of the history tables: (table, partition, first UTC day, end day
+    /// exclusive), by table and day.
+    pub async fn history_partitions(
+        &self,
+    ) -> Result<Vec<(String, String, NaiveDate, NaiveDate)>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT parent, partition, first_day, end_day FROM history_partitions ORDER BY parent, first_day",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Retention by partition: creates the partitions from yesterday to `PARTITIONS_AHEAD_DAYS`
+    /// ahead of `now`, then drops every partition whose whole range is older than its tier's
+    /// boundary (raw rows `raw_hours`, minute rollups and FX rates `minute_days`, hour rollups
+    /// `hour_days`, 0 = kept). Each statement runs under `timeout` (statement and lock
+    /// timeout), so a drop waiting for a long insert gives up instead of blocking inserts.
+    pub async fn maintain_history(
+        &self,
+        now: DateTime<Utc>,
+        tiers: Tiers,
+        timeout: Duration,
+    ) -> Result<Maintained, StoreError> {
+        let today = now.date_naive();
+        let created = {
+            let mut tx = self.pool.begin().await?;
+            set_timeouts(&mut tx, timeout).await?;
+            let n: i32 = sqlx::query_scalar("SELECT history_ensure_partitions($1, $2)")
+                .bind(today - chrono::Duration::days(1))
+                .bind(today + chrono::Duration::days(PARTITIONS_AHEAD_DAYS))
+                .fetch_one(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            n
+        };
+        let raw = now - chrono::Duration::hours(tiers.raw_hours as i64);
+        let minute = now - chrono::Duration::days(tiers.minute_days as i64);
+        let mut dropped = Vec::new();
+        for (table, partition, _, end) in self.history_partitions().await? {
+            let cutoff = match table.as_str() {
+                "premiums" | "premium_ticks" | "tickers" => raw,
+                "premium_1m" | "fx_rates" => minute,
+                "premium_1h" if tiers.hour_days > 0 => {
+                    now - chrono::Duration::days(tiers.hour_days as i64)
+                }
+                _ => continue,
+            };
+            if end.and_time(NaiveTime::MIN).and_utc() > cutoff {
+                continue;
+            }
+            let mut tx = self.pool.begin().await?;
+            set_timeouts(&mut tx, timeout).await?;
+            // The name comes from the catalog (`history_partitions`), never from input.
+            sqlx::query(&format!("DROP TABLE IF EXISTS \"{partition}\""))
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            dropped.push(partition);
+        }
+        Ok(Maintained { created, dropped })
+    }
+
+    /// Rolls the raw premium rows of `[from, to)` (whole minutes) into `premium_1m`, and the
+    /// hours those minutes fall in into `premium_1h` (from the minute rows). Idempotent: a
+    /// bucket is recomputed from everything there is, so rows that arrived late (a replayed
+    /// outage) are counted the next time their minute is rolled. Returns (minute rows, hour
+    /// rows) written.
+    pub async fn rollup(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<(u64, u64), StoreError> {
+        let from = trunc_to(from, 60);
+        let to = trunc_to(to + chrono::Duration::seconds(59), 60);
+        if from >= to {
+            return Ok((0, 0));
+        }
+        let days = span([from, to - chrono::Duration::seconds(1)].into_iter());
+        let minutes = self
+            .with_partitions(days, || {
+                sqlx::query(
+                    "INSERT INTO premium_1m
+                     SELECT date_trunc('minute', ts), coin_id, korea_venue, foreign_venue, count(*),
+                            (array_agg(rate ORDER BY ts))[1], max(rate), min(rate),
+                            (array_agg(rate ORDER BY ts DESC))[1],
+                            (array_agg(usdt_rate ORDER BY ts) FILTER (WHERE usdt_rate IS NOT NULL))[1],
+                            max(usdt_rate), min(usdt_rate),
+                            (array_agg(usdt_rate ORDER BY ts DESC) FILTER (WHERE usdt_rate IS NOT NULL))[1],
+                            (array_agg(entry_rate ORDER BY ts DESC) FILTER (WHERE entry_rate IS NOT NULL))[1],
+                            (array_agg(exit_rate ORDER BY ts DESC) FILTER (WHERE exit_rate IS NOT NULL))[1]
+                       FROM premiums WHERE ts >= $1 AND ts < $2
+                      GROUP BY 1, 2, 3, 4
+                     ON CONFLICT (coin_id, korea_venue, foreign_venue, bucket) DO UPDATE SET
+                        count = EXCLUDED.count, open = EXCLUDED.open, high = EXCLUDED.high,
+                        low = EXCLUDED.low, close = EXCLUDED.close,
+                        usdt_open = EXCLUDED.usdt_open, usdt_high = EXCLUDED.usdt_high,
+                        usdt_low = EXCLUDED.usdt_low, usdt_close = EXCLUDED.usdt_close,
+                        entry_close = EXCLUDED.entry_close, exit_close = EXCLUDED.exit_close",
+                )
+                .bind(from)
+                .bind(to)
+                .execute(&self.pool)
+            })
+            .await?
+            .rows_affected();
+        let hours = self
+            .with_partitions(days, || {
+                sqlx::query(
+                    "INSERT INTO premium_1h
+                     SELECT date_trunc('hour', bucket), coin_id, korea_venue, foreign_venue, sum(count),
+                            (array_agg(open ORDER BY bucket))[1], max(high), min(low),
+                            (array_agg(close ORDER BY bucket DESC))[1],
+                            (array_agg(usdt_open ORDER BY bucket) FILTER (WHERE usdt_open IS NOT NULL))[1],
+                            max(usdt_high), min(usdt_low),
+                            (array_agg(usdt_close ORDER BY bucket DESC) FILTER (WHERE usdt_close IS NOT NULL))[1],
+                            (array_agg(entry_close ORDER BY bucket DESC) FILTER (WHERE entry_close IS NOT NULL))[1],
+                            (array_agg(exit_close ORDER BY bucket DESC) FILTER (WHERE exit_close IS NOT NULL))[1]
+                       FROM premium_1m
+                      WHERE bucket >= date_trunc('hour', $1::timestamptz)
+                        AND bucket < date_trunc('hour', $2::timestamptz - interval '1 microsecond') + interval '1 hour'
+                      GROUP BY 1, 2, 3, 4
+                     ON CONFLICT (coin_id, korea_venue, foreign_venue, bucket) DO UPDATE SET
+                        count = EXCLUDED.count, open = EXCLUDED.open, high = EXCLUDED.high,
+                        low = EXCLUDED.low, close = EXCLUDED.close,
+                        usdt_open = EXCLUDED.usdt_open, usdt_high = EXCLUDED.usdt_high,
+                        usdt_low = EXCLUDED.usdt_low, usdt_close = EXCLUDED.usdt_close,
+                        entry_close = EXCLUDED.entry_close, exit_close = EXCLUDED.exit_close",
+                )
+                .bind(from)
+                .bind(to)
+                .execute(&self.pool)
+            })
+            .await?
+            .rows_affected();
+        Ok((minutes, hours))
     }
 
     /// Records `venue`'s listings in force from `now` (`market_listings`): an instrument whose
@@ -466,17 +851,20 @@ impl Store {
     }
 
     pub async fn insert_fx(&self, rate: &FxRate) -> Result<u64, StoreError> {
-        let r = sqlx::query(
-            "INSERT INTO fx_rates (source, usd_krw, observed_at, fetched_at) VALUES ($1, $2, $3, $4)
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(rate.source.to_string())
-        .bind(rate.usd_krw.value())
-        .bind(rate.observed_at)
-        .bind(rate.fetched_at)
-        .execute(&self.pool)
-        .await?;
-        Ok(r.rows_affected())
+        let days = span([rate.observed_at].into_iter());
+        self.with_partitions(days, || {
+            sqlx::query(
+                "INSERT INTO fx_rates (source, usd_krw, observed_at, fetched_at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(rate.source.as_str())
+            .bind(rate.usd_krw.value())
+            .bind(rate.observed_at)
+            .bind(rate.fetched_at)
+            .execute(&self.pool)
+        })
+        .await
+        .map(|r| r.rows_affected())
     }
 
     /// The newest stored rate of every FX source (what the hot cache held, if Redis lost it).
@@ -515,87 +903,185 @@ impl Store {
     }
 
     /// [`Store::insert_premiums`] of rows already reduced to their columns (a spooled batch).
+    /// What is the same for every row of a tick (FX rate and source, USDT/KRW, computation
+    /// time) is written once to `premium_ticks`, from the first row; rates are rounded to
+    /// [`RATE_SCALE`] decimal places.
     pub async fn insert_premium_rows(
         &self,
         ts: DateTime<Utc>,
         rows: &[PremiumHistoryRow],
     ) -> Result<u64, StoreError> {
-        if rows.is_empty() {
+        let Some(first) = rows.first() else {
             return Ok(0);
-        }
-        let text = |f: &dyn Fn(&PremiumHistoryRow) -> &str| rows.iter().map(f).collect::<Vec<_>>();
-        let dec =
-            |f: &dyn Fn(&PremiumHistoryRow) -> Decimal| rows.iter().map(f).collect::<Vec<_>>();
-        let opt = |f: &dyn Fn(&PremiumHistoryRow) -> Option<Decimal>| {
-            rows.iter().map(f).collect::<Vec<_>>()
         };
-        let tss: Vec<DateTime<Utc>> = rows.iter().map(|_| ts).collect();
+        let coins = self
+            .coin_ids(&rows.iter().map(|p| p.coin.as_str()).collect::<Vec<_>>())
+            .await?;
+        let korea = rows
+            .iter()
+            .map(|p| venue_code_of(&p.korea))
+            .collect::<Result<Vec<i16>, _>>()?;
+        let foreign = rows
+            .iter()
+            .map(|p| venue_code_of(&p.foreign))
+            .collect::<Result<Vec<i16>, _>>()?;
+        let rate = |f: &dyn Fn(&PremiumHistoryRow) -> Option<Decimal>| {
+            rows.iter()
+                .map(|p| f(p).map(round_rate))
+                .collect::<Vec<_>>()
+        };
+        let rates = rate(&|p| Some(p.rate));
+        let usdt = rate(&|p| p.usdt_rate);
+        let entry = rate(&|p| p.entry_rate);
+        let exit = rate(&|p| p.exit_rate);
+        let korea_krw: Vec<Decimal> = rows.iter().map(|p| p.korea_krw).collect();
+        let foreign_usd: Vec<Decimal> = rows.iter().map(|p| p.foreign_usd).collect();
         let observed: Vec<DateTime<Utc>> = rows.iter().map(|p| p.observed_at).collect();
-        let computed: Vec<DateTime<Utc>> = rows.iter().map(|p| p.computed_at).collect();
-        let r = sqlx::query(
-            "INSERT INTO premiums (coin, korea_venue, foreign_venue, ts, rate, usdt_rate, korea_krw,
-                                   foreign_usd, usd_krw, fx_source, usdt_krw, observed_at, computed_at,
-                                   entry_rate, exit_rate)
-             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::numeric[],
-                                  $6::numeric[], $7::numeric[], $8::numeric[], $9::numeric[], $10::text[],
-                                  $11::numeric[], $12::timestamptz[], $13::timestamptz[],
-                                  $14::numeric[], $15::numeric[])
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(text(&|p| &p.coin))
-        .bind(text(&|p| &p.korea))
-        .bind(text(&|p| &p.foreign))
-        .bind(tss)
-        .bind(dec(&|p| p.rate))
-        .bind(opt(&|p| p.usdt_rate))
-        .bind(dec(&|p| p.korea_krw))
-        .bind(dec(&|p| p.foreign_usd))
-        .bind(dec(&|p| p.usd_krw))
-        .bind(text(&|p| &p.fx_source))
-        .bind(opt(&|p| p.usdt_krw))
-        .bind(observed)
-        .bind(computed)
-        .bind(opt(&|p| p.entry_rate))
-        .bind(opt(&|p| p.exit_rate))
-        .execute(&self.pool)
-        .await?;
-        Ok(r.rows_affected())
+        let days = span([ts].into_iter());
+        self.with_partitions(days, || {
+            sqlx::query(
+                "WITH tick AS (
+                    INSERT INTO premium_ticks (ts, computed_at, usd_krw, fx_source, usdt_krw)
+                    VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING)
+                 INSERT INTO premiums (ts, observed_at, coin_id, korea_venue, foreign_venue, rate,
+                                       usdt_rate, entry_rate, exit_rate, korea_krw, foreign_usd)
+                 SELECT $1, * FROM UNNEST($6::timestamptz[], $7::int4[], $8::int2[], $9::int2[],
+                                          $10::numeric[], $11::numeric[], $12::numeric[],
+                                          $13::numeric[], $14::numeric[], $15::numeric[])
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(ts)
+            .bind(first.computed_at)
+            .bind(first.usd_krw)
+            .bind(&first.fx_source)
+            .bind(first.usdt_krw)
+            .bind(&observed)
+            .bind(&coins)
+            .bind(&korea)
+            .bind(&foreign)
+            .bind(&rates)
+            .bind(&usdt)
+            .bind(&entry)
+            .bind(&exit)
+            .bind(&korea_krw)
+            .bind(&foreign_usd)
+            .execute(&self.pool)
+        })
+        .await
+        .map(|r| r.rows_affected())
     }
 
-    /// OHLC buckets of a coin's premium over `[from, to)`, oldest first, at most `limit`.
-    pub async fn premium_ohlc(
-        &self,
-        coin: &Coin,
-        pair: VenuePair,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-        interval: Interval,
-        limit: i64,
-    ) -> Result<Vec<Bucket>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT date_trunc($1, ts) AS bucket,
-                    (array_agg(rate ORDER BY ts))[1] AS open,
-                    max(rate) AS high,
-                    min(rate) AS low,
-                    (array_agg(rate ORDER BY ts DESC))[1] AS close,
-                    (array_agg(usdt_rate ORDER BY ts DESC))[1] AS usdt_close,
-                    (array_agg(entry_rate ORDER BY ts DESC) FILTER (WHERE entry_rate IS NOT NULL))[1] AS entry_close,
-                    (array_agg(exit_rate ORDER BY ts DESC) FILTER (WHERE exit_rate IS NOT NULL))[1] AS exit_close,
-                    count(*) AS n
-             FROM premiums
-             WHERE coin = $2 AND korea_venue = $3 AND foreign_venue = $4 AND ts >= $5 AND ts < $6
-             GROUP BY bucket ORDER BY bucket LIMIT $7",
+    /// Whether PostgreSQL knows the time zone `name` (an IANA name such as `Asia/Seoul`, or
+    /// `UTC`). Names that are not of the `Area/Location` form (POSIX strings such as `UTC+9`,
+    /// whose sign is inverted) are refused without asking.
+    pub async fn time_zone_known(&self, name: &str) -> Result<bool, StoreError> {
+        if !tz_name_shape(name) {
+            return Ok(false);
+        }
+        match sqlx::query("SELECT now() AT TIME ZONE $1")
+            .bind(name)
+            .execute(&self.pool)
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("22023") => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// OHLC buckets of a coin's premium, oldest first, from the tier that fits the interval:
+    /// `1s` from raw rows, `1m` from `premium_1m` (and the minutes not rolled yet from raw
+    /// rows), `1h` from `premium_1h`, `1d` from `premium_1h` grouped by day in `tz` (from
+    /// `premium_1m` when `tz`'s offset is not a whole number of hours). Bucket boundaries are
+    /// computed by PostgreSQL in UTC or `tz`, never in the server's time zone.
+    ///
+    /// With `from`: the buckets of `[from, to)` from the oldest, at most `limit`. Without it:
+    /// the latest `limit` buckets before `to` (default now) within [`Interval::max_range`]. Returns the range answered
+    /// and the buckets.
+    pub async fn premium_ohlc(&self, q: &HistoryQuery<'_>) -> Result<History, StoreError> {
+        let to =
+            q.to.unwrap_or_else(|| trunc_to(Utc::now(), 1) + chrono::Duration::seconds(1));
+        let unit = q.interval.trunc();
+        let tz = if q.interval == Interval::Day {
+            q.tz
+        } else {
+            "UTC"
+        };
+        // Without `from`: the latest `limit` buckets within the interval's longest range.
+        let from = q.from.unwrap_or(to - q.interval.max_range());
+        let whole_hours: bool = sqlx::query_scalar(
+            "SELECT extract(epoch FROM ($1 AT TIME ZONE $2) - ($1 AT TIME ZONE 'UTC'))::bigint % 3600 = 0
+                AND extract(epoch FROM ($3 AT TIME ZONE $2) - ($3 AT TIME ZONE 'UTC'))::bigint % 3600 = 0",
         )
-        .bind(interval.trunc())
-        .bind(coin.as_str())
-        .bind(pair.korea.as_str())
-        .bind(pair.foreign.as_str())
+        .bind(from)
+        .bind(tz)
+        .bind(to)
+        .fetch_one(&self.pool)
+        .await?;
+        let raw = "SELECT ts AS b, 1 AS n, rate AS open, rate AS high, rate AS low, rate AS close,
+                          usdt_rate AS usdt_open, usdt_rate AS usdt_high, usdt_rate AS usdt_low,
+                          usdt_rate AS usdt_close, entry_rate AS entry_close, exit_rate AS exit_close
+                     FROM premiums
+                    WHERE coin_id = $1 AND korea_venue = $2 AND foreign_venue = $3";
+        let rolled = |table: &str| {
+            format!(
+                "SELECT bucket AS b, count AS n, open, high, low, close, usdt_open, usdt_high,
+                        usdt_low, usdt_close, entry_close, exit_close
+                   FROM {table}
+                  WHERE coin_id = $1 AND korea_venue = $2 AND foreign_venue = $3"
+            )
+        };
+        let source = match q.interval {
+            Interval::Second => format!("{raw} AND ts >= $4 AND ts < $5"),
+            // The minutes rolled so far, then raw rows after the last rolled minute.
+            Interval::Minute => format!(
+                "{m} AND bucket >= $4 AND bucket < $5
+                 UNION ALL
+                 {raw} AND ts >= greatest($4, (SELECT max(bucket) + interval '1 minute' FROM premium_1m
+                                                 WHERE coin_id = $1 AND korea_venue = $2 AND foreign_venue = $3
+                                                   AND bucket >= $4 AND bucket < $5))
+                       AND ts < $5",
+                m = rolled("premium_1m")
+            ),
+            Interval::Hour => format!("{} AND bucket >= $4 AND bucket < $5", rolled("premium_1h")),
+            Interval::Day if whole_hours => {
+                format!("{} AND bucket >= $4 AND bucket < $5", rolled("premium_1h"))
+            }
+            Interval::Day => format!("{} AND bucket >= $4 AND bucket < $5", rolled("premium_1m")),
+        };
+        let (order, reverse) = if q.from.is_some() {
+            ("ASC", false)
+        } else {
+            ("DESC", true)
+        };
+        let sql = format!(
+            "WITH src AS ({source})
+             SELECT date_trunc($6, b, $7) AS bucket, sum(n)::bigint AS n,
+                    (array_agg(open ORDER BY b))[1] AS open, max(high) AS high, min(low) AS low,
+                    (array_agg(close ORDER BY b DESC))[1] AS close,
+                    (array_agg(usdt_open ORDER BY b) FILTER (WHERE usdt_open IS NOT NULL))[1] AS usdt_open,
+                    max(usdt_high) AS usdt_high, min(usdt_low) AS usdt_low,
+                    (array_agg(usdt_close ORDER BY b DESC) FILTER (WHERE usdt_close IS NOT NULL))[1] AS usdt_close,
+                    (array_agg(entry_close ORDER BY b DESC) FILTER (WHERE entry_close IS NOT NULL))[1] AS entry_close,
+                    (array_agg(exit_close ORDER BY b DESC) FILTER (WHERE exit_close IS NOT NULL))[1] AS exit_close
+               FROM src GROUP BY 1 ORDER BY 1 {order} LIMIT $8"
+        );
+        let rows = sqlx::query(&sql.replace(
+            "coin_id = $1",
+            "coin_id = (SELECT id FROM coins WHERE symbol = $1)",
+        ))
+        .bind(q.coin.as_str())
+        .bind(venue_code(q.pair.korea))
+        .bind(venue_code(q.pair.foreign))
         .bind(from)
         .bind(to)
-        .bind(limit)
+        .bind(unit)
+        .bind(tz)
+        .bind(q.limit)
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter()
+        let mut buckets = rows
+            .into_iter()
             .map(|r| {
                 Ok(Bucket {
                     start: r.try_get("bucket")?,
@@ -603,13 +1089,24 @@ impl Store {
                     high: r.try_get("high")?,
                     low: r.try_get("low")?,
                     close: r.try_get("close")?,
+                    usdt_open: r.try_get("usdt_open")?,
+                    usdt_high: r.try_get("usdt_high")?,
+                    usdt_low: r.try_get("usdt_low")?,
                     usdt_close: r.try_get("usdt_close")?,
                     entry_close: r.try_get("entry_close")?,
                     exit_close: r.try_get("exit_close")?,
                     count: r.try_get("n")?,
                 })
             })
-            .collect()
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        if reverse {
+            buckets.reverse();
+        }
+        let from = match (q.from, buckets.first()) {
+            (None, Some(b)) => b.start,
+            _ => from,
+        };
+        Ok(History { from, to, buckets })
     }
 
     /// Raw premium rows over `[from, to)`, oldest first.
@@ -621,13 +1118,17 @@ impl Store {
         to: DateTime<Utc>,
     ) -> Result<Vec<PremiumRow>, StoreError> {
         let rows = sqlx::query(
-            "SELECT ts, rate, usdt_rate, korea_krw, foreign_usd, usd_krw FROM premiums
-             WHERE coin = $1 AND korea_venue = $2 AND foreign_venue = $3 AND ts >= $4 AND ts < $5
-             ORDER BY ts",
+            "SELECT p.ts, p.rate, p.usdt_rate, p.korea_krw, p.foreign_usd, t.usd_krw
+               FROM premiums p
+               JOIN coins c ON c.id = p.coin_id
+               LEFT JOIN premium_ticks t ON t.ts = p.ts
+              WHERE c.symbol = $1 AND p.korea_venue = $2 AND p.foreign_venue = $3
+                AND p.ts >= $4 AND p.ts < $5
+              ORDER BY p.ts",
         )
         .bind(coin.as_str())
-        .bind(pair.korea.as_str())
-        .bind(pair.foreign.as_str())
+        .bind(venue_code(pair.korea))
+        .bind(venue_code(pair.foreign))
         .bind(from)
         .bind(to)
         .fetch_all(&self.pool)
@@ -640,28 +1141,12 @@ impl Store {
                     usdt_rate: r.try_get("usdt_rate")?,
                     korea_krw: r.try_get("korea_krw")?,
                     foreign_usd: r.try_get("foreign_usd")?,
-                    usd_krw: r.try_get("usd_krw")?,
+                    usd_krw: r.try_get::<Option<Decimal>, _>("usd_krw")?.ok_or_else(|| {
+                        StoreError::Invalid("premium row without its tick".into())
+                    })?,
                 })
             })
             .collect()
-    }
-
-    /// Deletes history older than `days`. Returns rows deleted.
-    pub async fn purge_history(&self, days: u32) -> Result<u64, StoreError> {
-        let cutoff = Utc::now() - chrono::Duration::days(days as i64);
-        let mut n = 0;
-        for (table, col) in [
-            ("tickers", "fetched_at"),
-            ("fx_rates", "fetched_at"),
-            ("premiums", "ts"),
-        ] {
-            let r = sqlx::query(&format!("DELETE FROM {table} WHERE {col} < $1"))
-                .bind(cutoff)
-                .execute(&self.pool)
-                .await?;
-            n += r.rows_affected();
-        }
-        Ok(n)
     }
 
     // ----- positions -----

@@ -203,7 +203,7 @@ async fn a_60_s_postgres_outage_loses_no_history_row_and_live_premiums_keep_flow
             .unwrap_or(0);
         assert_eq!(computed, per_tick, "tick {tick}: {summary}");
         let (rows, distinct): (i64, i64) = sqlx::query_as(
-            "SELECT count(*), count(DISTINCT (coin, korea_venue, foreign_venue))
+            "SELECT count(*), count(DISTINCT (coin_id, korea_venue, foreign_venue))
                FROM premiums WHERE ts = to_timestamp($1)",
         )
         .bind(tick as f64)

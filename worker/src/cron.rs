@@ -53,6 +53,8 @@ pub fn schedule_of(settings: &Settings, kind: JobKind) -> cron::Schedule {
         JobKind::DeliverAlert => {
             unreachable!("deliver-alert has no schedule: compute-premium enqueues it")
         }
+        JobKind::MaintainHistory => &settings.schedule.history,
+        JobKind::RollupHistory => &settings.schedule.rollup,
     };
     // Validated at start (Settings::validate).
     cron::Schedule::from_str(expr).expect("schedule validated at start")
@@ -287,5 +289,29 @@ mod tests {
         assert_eq!(jobs.len(), 5);
         assert_eq!(jobs[0].id, "fetch-ticker:bithumb:1");
         assert_eq!(jobs_for_tick(&s, JobKind::FetchFx, 7)[0].id, "fetch-fx:7");
+    }
+
+    #[test]
+    fn history_upkeep_runs_hourly_and_rollups_every_minute_with_one_id_per_tick() {
+        let s = Settings::default();
+        let at = |kind| {
+            schedule_of(&s, kind)
+                .after(&Utc.timestamp_opt(1_800_000_000, 0).unwrap())
+                .take(2)
+                .map(|t| t.timestamp())
+                .collect::<Vec<_>>()
+        };
+        let hourly = at(JobKind::MaintainHistory);
+        assert_eq!(hourly[1] - hourly[0], 3_600);
+        let minutely = at(JobKind::RollupHistory);
+        assert_eq!(minutely[1] - minutely[0], 60);
+        assert_eq!(minutely[0] % 60, 5, "5 s past the minute");
+        let jobs = jobs_for_tick(&s, JobKind::MaintainHistory, 1_800_000_420);
+        assert_eq!(jobs.len(), 1);
+        assert_eq!(jobs[0].id, "maintain-history:1800000420");
+        assert_eq!(
+            jobs_for_tick(&s, JobKind::RollupHistory, 1_800_000_065)[0].id,
+            "rollup-history:1800000065"
+        );
     }
 }

@@ -1,5 +1,5 @@
 //! Background upkeep of a replica: process heartbeat, janitor, backlog drain, gauges,
-//! history retention, open-position mirror. The mechanics live in the `queue` crate
+//! open-position mirror. History retention is not here: it is the `maintain-history` job. The mechanics live in the `queue` crate
 //! (`janitor`, `drain`); this loop only paces them.
 
 use std::{sync::Arc, time::Duration};
@@ -25,7 +25,6 @@ pub async fn run(
     let beat = Duration::from_millis(settings.worker.heartbeat_ms);
     let mut last_sweep = std::time::Instant::now() - Duration::from_secs(3600);
     let mut last_minute = std::time::Instant::now();
-    let mut last_purge = std::time::Instant::now() - Duration::from_secs(3600);
     let mut conn_m = conn.clone();
     loop {
         let now_ms = Utc::now().timestamp_millis();
@@ -60,18 +59,6 @@ pub async fn run(
             }
             if let Err(e) = ctx.positions.sync().await {
                 tracing::debug!(error = %e, "open position sync failed");
-            }
-        }
-        if last_purge.elapsed() >= Duration::from_secs(600) {
-            last_purge = std::time::Instant::now();
-            match ctx
-                .store
-                .purge_history(settings.retention.history_days)
-                .await
-            {
-                Ok(n) if n > 0 => tracing::info!(rows = n, "purged history past retention"),
-                Err(e) => tracing::warn!(error = %e, "history purge failed"),
-                _ => {}
             }
         }
         tokio::select! {

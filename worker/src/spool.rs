@@ -175,6 +175,9 @@ pub struct Replayed {
     pub dropped: u64,
     /// PostgreSQL still failing: the pass stopped at the oldest entry.
     pub still_down: bool,
+    /// Minutes of replayed premium rows rolled up again (`premium_1m`, `premium_1h`): rows
+    /// that arrive after their minute's `rollup-history` run still reach the rollups.
+    pub minutes_rolled: u64,
 }
 
 #[derive(Clone)]
@@ -335,16 +338,53 @@ impl Spool {
         if !done.held {
             return Ok(done);
         }
-        let result = self.replay_held(owner, &mut done).await;
+        let mut minutes = std::collections::BTreeSet::new();
+        let result = self.replay_held(owner, &mut done, &mut minutes).await;
         let _: Result<i64, _> = redis::Script::new(RELEASE)
             .key(&lock)
             .arg(owner)
             .invoke_async(&mut conn)
             .await;
+        done.minutes_rolled = self.roll_minutes(&minutes).await;
         result.map(|()| done)
     }
 
-    async fn replay_held(&self, owner: &str, done: &mut Replayed) -> Result<(), redis::RedisError> {
+    /// Rolls up the minutes (epoch minutes) replayed rows fell in, run by run of consecutive
+    /// minutes. Returns minutes rolled; a failure is logged (their rollups stay short of the
+    /// late rows until the minute is rolled again, by hand with a `rollup-history` trigger).
+    async fn roll_minutes(&self, minutes: &std::collections::BTreeSet<i64>) -> u64 {
+        let mut runs: Vec<(i64, i64)> = Vec::new();
+        for &m in minutes {
+            match runs.last_mut() {
+                Some((_, end)) if *end == m => *end = m + 1,
+                _ => runs.push((m, m + 1)),
+            }
+        }
+        let mut n = 0;
+        for (first, end) in runs {
+            let (Some(from), Some(to)) = (
+                Utc.timestamp_opt(first * 60, 0).single(),
+                Utc.timestamp_opt(end * 60, 0).single(),
+            ) else {
+                continue;
+            };
+            match tokio::time::timeout(INSERT_TIMEOUT, self.store.rollup(from, to)).await {
+                Ok(Ok(_)) => n += (end - first) as u64,
+                Ok(Err(e)) => {
+                    tracing::warn!(%from, %to, error = %e, "could not roll up replayed minutes")
+                }
+                Err(_) => tracing::warn!(%from, %to, "rolling up replayed minutes timed out"),
+            }
+        }
+        n
+    }
+
+    async fn replay_held(
+        &self,
+        owner: &str,
+        done: &mut Replayed,
+        minutes: &mut std::collections::BTreeSet<i64>,
+    ) -> Result<(), redis::RedisError> {
         let mut conn = self.conn.clone();
         let key = self.keys.history_spool();
         let started = Instant::now();
@@ -387,6 +427,11 @@ impl Spool {
                     .unwrap_or(Err(StoreError::Db(sqlx_timeout())));
                 match result {
                     Ok(n) => {
+                        if let Batch::Premiums { ts, .. } = &batch
+                            && n > 0
+                        {
+                            minutes.insert(ts.timestamp().div_euclid(60));
+                        }
                         xdel(&mut conn, &key, &id).await?;
                         done.batches += 1;
                         done.rows += batch.rows() as u64;

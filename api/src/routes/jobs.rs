@@ -435,7 +435,14 @@ impl JobsApi {
                     names.join(", ")
                 )));
             }
-            (JobKind::FetchFx | JobKind::ComputePremium | JobKind::RefreshMarkets, Some(_)) => {
+            (
+                JobKind::FetchFx
+                | JobKind::ComputePremium
+                | JobKind::RefreshMarkets
+                | JobKind::MaintainHistory
+                | JobKind::RollupHistory,
+                Some(_),
+            ) => {
                 return Err(ApiError::bad_request(format!(
                     "`venue` applies to fetch-ticker only, not {kind}"
                 )));

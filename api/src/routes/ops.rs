@@ -91,6 +91,8 @@ fn staleness_limit_ms(state: &AppState, kind: JobKind) -> i64 {
         JobKind::RefreshMarkets => MARKETS_STALE_MS,
         // Not scheduled: runs only when an alert fires (never checked, see `job_checks`).
         JobKind::DeliverAlert => i64::MAX,
+        // History upkeep does not gate readiness (see `job_checks`).
+        JobKind::MaintainHistory | JobKind::RollupHistory => i64::MAX,
     }
 }
 
@@ -105,7 +107,7 @@ async fn job_checks(state: &AppState, now_ms: i64, checks: &mut Vec<Check>) {
     let last = match last {
         Ok(l) => l,
         Err(e) => {
-            for kind in JobKind::ALL.into_iter().filter(|k| k.is_scheduled()) {
+            for kind in JobKind::ALL.into_iter().filter(|k| k.gates_readiness()) {
                 checks.push(check(
                     format!("job:{kind}"),
                     false,
@@ -115,7 +117,7 @@ async fn job_checks(state: &AppState, now_ms: i64, checks: &mut Vec<Check>) {
             return;
         }
     };
-    for kind in JobKind::ALL.into_iter().filter(|k| k.is_scheduled()) {
+    for kind in JobKind::ALL.into_iter().filter(|k| k.gates_readiness()) {
         let limit = staleness_limit_ms(state, kind);
         let name = format!("job:{kind}");
         let age = last.get(kind.as_str()).map(|ms| (now_ms - ms).max(0));

@@ -18,7 +18,7 @@ use poem_openapi::{
     types::Type,
 };
 use rust_decimal::Decimal;
-use store::{Bucket, Interval};
+use store::{Bucket, HistoryQuery, Interval};
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::{
@@ -30,8 +30,11 @@ use crate::{
     types::{Dec, FxSourceName, IntervalName, MarketFlagName, Time, VenueName},
 };
 
-/// At most this many buckets per history answer.
-pub const MAX_BUCKETS: i64 = 5_000;
+/// At most this many buckets per history answer (7 days of minutes).
+pub const MAX_BUCKETS: i64 = 10_080;
+
+/// Buckets of a history answer without `limit`.
+pub const DEFAULT_BUCKETS: i64 = 500;
 
 /// Why the worker did not compute a premium (a missing or stale input).
 #[derive(Debug, Clone, Object)]
@@ -338,7 +341,10 @@ pub struct BucketView {
     pub high: Dec,
     pub low: Dec,
     pub close: Dec,
-    /// Close of the USDT-basis rate.
+    /// OHLC of the USDT-basis rate (absent when no row of the bucket had one).
+    pub usdt_open: Option<Dec>,
+    pub usdt_high: Option<Dec>,
+    pub usdt_low: Option<Dec>,
     pub usdt_close: Option<Dec>,
     /// Last entry rate (buy Korea at the ask, short abroad at the bid) in the bucket.
     pub entry_close: Option<Dec>,
@@ -356,6 +362,9 @@ impl From<Bucket> for BucketView {
             high: b.high.into(),
             low: b.low.into(),
             close: b.close.into(),
+            usdt_open: b.usdt_open.map(Dec),
+            usdt_high: b.usdt_high.map(Dec),
+            usdt_low: b.usdt_low.map(Dec),
             usdt_close: b.usdt_close.map(Dec),
             entry_close: b.entry_close.map(Dec),
             exit_close: b.exit_close.map(Dec),
@@ -371,7 +380,12 @@ pub struct HistoryView {
     pub korea_venue: VenueName,
     pub foreign_venue: VenueName,
     pub interval: IntervalName,
+    /// The time zone of `1d` buckets (UTC for the other intervals).
+    pub tz: String,
+    /// The range answered: as asked, or, without `from`, the start of the oldest bucket
+    /// answered (`to` minus the interval's longest range when there is none).
     pub from: Time,
+    /// End (exclusive): as asked, or now.
     pub to: Time,
     /// Oldest first; buckets without rows are absent.
     pub buckets: Vec<BucketView>,
@@ -416,16 +430,6 @@ pub enum StreamEndCode {
     Lagged,
 }
 
-/// The longest range each interval may cover.
-fn max_range(interval: Interval) -> chrono::Duration {
-    match interval {
-        Interval::Second => chrono::Duration::hours(1),
-        Interval::Minute => chrono::Duration::days(7),
-        Interval::Hour => chrono::Duration::days(90),
-        Interval::Day => chrono::Duration::days(3 * 365 + 1),
-    }
-}
-
 /// Checks a history range: `from < to`, within the interval's maximum range and at most
 /// [`MAX_BUCKETS`] buckets.
 pub(crate) fn check_range(
@@ -441,7 +445,7 @@ pub(crate) fn check_range(
         ));
     }
     let range = to - from;
-    let max = max_range(interval);
+    let max = interval.max_range();
     if range > max {
         return Err(format!(
             "range of {} h is too long for interval {}: at most {} h ({} d); use a wider interval",
@@ -751,8 +755,15 @@ impl PremiumsApi {
 
     /// Premium history of one coin as OHLC buckets
     ///
-    /// From PostgreSQL, over `[from, to)`. Limits: 1s ≤ 1 hour, 1m ≤ 7 days, 1h ≤ 90 days,
-    /// 1d ≤ 3 years, and at most 5000 buckets; beyond them the answer is 400.
+    /// From PostgreSQL, from the tier that fits the interval: `1s` from raw rows (kept
+    /// `retention.raw_hours`, 48 h by default), `1m` from the 1-minute rollups (kept
+    /// `retention.minute_days`, 90 days; the minutes not rolled yet come from raw rows), `1h`
+    /// from the 1-hour rollups (kept `retention.hour_days`, forever by default), `1d` from the
+    /// 1-hour rollups grouped by day in `tz` (from the 1-minute ones for a zone whose offset is
+    /// not whole hours). With `from` and `to`: the buckets of `[from, to)`, limits 1s ≤ 1 hour,
+    /// 1m ≤ 7 days, 1h ≤ 90 days, 1d ≤ 3 years, beyond them the answer is 400. With `from`
+    /// only: up to `limit` buckets from `from`. Without `from`: the latest `limit` buckets before
+    /// `to` (default now) within the interval's longest range, like exchange kline APIs.
     #[oai(
         path = "/api/v1/premiums/:coin/history",
         method = "get",
@@ -764,16 +775,21 @@ impl PremiumsApi {
         state: Data<&AppState>,
         /// A tracked coin, e.g. `BTC`.
         coin: Path<String>,
-        /// Start, RFC 3339 (inclusive).
-        from: Query<DateTime<Utc>>,
-        /// End, RFC 3339 (exclusive).
-        to: Query<DateTime<Utc>>,
+        /// Start, RFC 3339 (inclusive); default: `limit` buckets before `to`.
+        from: Query<Option<DateTime<Utc>>>,
+        /// End, RFC 3339 (exclusive); default: now.
+        to: Query<Option<DateTime<Utc>>>,
         /// Bucket width.
         interval: Query<IntervalName>,
         /// Korean venue of the pair; default: the default pair's.
         korea: Query<Option<String>>,
         /// Foreign venue of the pair; default: the default pair's.
         foreign: Query<Option<String>>,
+        /// Buckets at most, 1–10080; default 500.
+        limit: Query<Option<i64>>,
+        /// Time zone of `1d` buckets, an IANA name such as `Asia/Seoul` (Korean days start at
+        /// 15:00 UTC); default `UTC`. The other intervals are UTC buckets.
+        tz: Query<Option<String>>,
     ) -> Result<HistoryResponse, ApiError> {
         let s = &state.settings;
         let markets = markets_now(&state).await?;
@@ -784,22 +800,51 @@ impl PremiumsApi {
         };
         let pair = configured_pair(s, korea.0.as_deref(), foreign.0.as_deref())?;
         let iv: Interval = interval.0.into();
-        check_range(from.0, to.0, iv).map_err(ApiError::bad_request)?;
-        let buckets = io(
-            Service::Postgres,
-            state
-                .store
-                .premium_ohlc(&coin, pair, from.0, to.0, iv, MAX_BUCKETS),
-        )
-        .await?;
+        let limit = limit.0.unwrap_or(DEFAULT_BUCKETS);
+        if !(1..=MAX_BUCKETS).contains(&limit) {
+            return Err(ApiError::bad_request(format!(
+                "limit: {limit} is out of range: 1 to {MAX_BUCKETS} buckets"
+            )));
+        }
+        match (from.0, to.0) {
+            (Some(f), Some(t)) => check_range(f, t, iv).map_err(ApiError::bad_request)?,
+            (Some(f), None) if f >= Utc::now() => {
+                return Err(ApiError::bad_request(format!(
+                    "`from` ({}) is in the future",
+                    f.to_rfc3339()
+                )));
+            }
+            _ => {}
+        }
+        let tz = tz.0.unwrap_or_else(|| "UTC".to_string());
+        if !io(Service::Postgres, state.store.time_zone_known(&tz)).await? {
+            return Err(ApiError::bad_request(format!(
+                "tz: unknown time zone `{tz}`: expected an IANA name such as `Asia/Seoul` or `UTC`"
+            )));
+        }
+        let q = HistoryQuery {
+            coin: &coin,
+            pair,
+            from: from.0,
+            to: to.0,
+            interval: iv,
+            limit,
+            tz: &tz,
+        };
+        let h = io(Service::Postgres, state.store.premium_ohlc(&q)).await?;
         Ok(HistoryResponse::Ok(Json(HistoryView {
             coin: coin.to_string(),
             korea_venue: pair.korea.into(),
             foreign_venue: pair.foreign.into(),
             interval: interval.0,
-            from: from.0.into(),
-            to: to.0.into(),
-            buckets: buckets.into_iter().map(BucketView::from).collect(),
+            tz: if iv == Interval::Day {
+                tz
+            } else {
+                "UTC".into()
+            },
+            from: h.from.into(),
+            to: h.to.into(),
+            buckets: h.buckets.into_iter().map(BucketView::from).collect(),
         })))
     }
 }
@@ -818,9 +863,10 @@ mod tests {
         assert!(check_range(from, t("2025-01-01T01:00:00Z"), Interval::Second).is_ok());
         assert!(check_range(from, t("2025-01-01T01:00:01Z"), Interval::Second).is_err());
         assert!(check_range(from, from, Interval::Minute).is_err());
-        // 7 days of minutes is 10080 buckets: within the range limit, beyond the bucket cap.
-        let e = check_range(from, t("2025-01-08T00:00:00Z"), Interval::Minute).unwrap_err();
-        assert!(e.contains("at most 5000"), "{e}");
+        // 7 days of minutes is 10080 buckets: the most of both limits.
+        assert!(check_range(from, t("2025-01-08T00:00:00Z"), Interval::Minute).is_ok());
+        let e = check_range(from, t("2025-01-08T00:01:00Z"), Interval::Minute).unwrap_err();
+        assert!(e.contains("too long"), "{e}");
         assert!(check_range(from, t("2027-12-31T00:00:00Z"), Interval::Day).is_ok());
         assert!(check_range(from, t("2028-02-01T00:00:00Z"), Interval::Day).is_err());
     }

@@ -275,7 +275,16 @@ async fn history_buckets_carry_the_last_entry_and_exit_rates() {
         .await;
     let b = &body["buckets"][0];
     let last = last.unwrap();
-    assert_eq!(d(&b["entry_close"]), last.entry_rate, "{body}");
-    assert_eq!(d(&b["exit_close"]), last.exit_rate, "{body}");
+    // History keeps rates at store::RATE_SCALE decimal places.
+    assert_eq!(
+        d(&b["entry_close"]),
+        store::round_rate(last.entry_rate),
+        "{body}"
+    );
+    assert_eq!(
+        d(&b["exit_close"]),
+        store::round_rate(last.exit_rate),
+        "{body}"
+    );
     assert_eq!(b["count"], 4);
 }

@@ -260,13 +260,28 @@ async fn history_rejects_bad_ranges_and_intervals() {
     assert!(msg.contains("too long"), "{msg}");
     let msg = assert_error(
         &app.get(&h(
-            "from=2025-01-01T00:00:00Z&to=2025-01-05T00:00:00Z&interval=1m",
+            "from=2025-01-01T00:00:00Z&to=2025-01-09T00:00:00Z&interval=1m",
         ))
         .await,
         400,
         "bad_request",
     );
-    assert!(msg.contains("5000"), "{msg}");
+    assert!(msg.contains("too long"), "{msg}");
+    let msg = assert_error(
+        &app.get(&h("interval=1m&limit=0")).await,
+        400,
+        "bad_request",
+    );
+    assert!(msg.starts_with("limit"), "{msg}");
+    for tz in ["Mars/Olympus", "UTC+9", "not a zone"] {
+        let msg = assert_error(
+            &app.get(&h(&format!("interval=1d&tz={}", tz.replace(' ', "%20"))))
+                .await,
+            400,
+            "bad_request",
+        );
+        assert!(msg.starts_with("tz"), "{tz}: {msg}");
+    }
     assert_error(
         &app.get(&h(
             "from=2025-01-01T00:00:00Z&to=2025-01-01T00:05:00Z&interval=5m",
@@ -281,7 +296,135 @@ async fn history_rejects_bad_ranges_and_intervals() {
         400,
         "bad_request",
     );
-    assert_error(&app.get(&h("interval=1m")).await, 400, "bad_request");
+    assert_error(
+        &app.get(&h("from=2025-01-01T00:00:00Z")).await,
+        400,
+        "bad_request",
+    );
+}
+
+#[tokio::test]
+async fn history_without_from_and_to_answers_the_latest_buckets() {
+    let app = spawn_app().await;
+    let p = pair(Venue::Upbit, Venue::Binance);
+    let now = Utc::now()
+        .duration_trunc(chrono::Duration::seconds(1))
+        .unwrap();
+    // Ten seconds of rows, the newest 2 s ago.
+    for i in 0..10i64 {
+        let mut row = premium("BTC", p, "129555000", "89277.1", "1432.6", None, 0);
+        row.rate = dec!(1.25) + Decimal::from(i) / dec!(100);
+        app.store
+            .insert_premiums(now - chrono::Duration::seconds(11 - i), &[row])
+            .await
+            .unwrap();
+    }
+    let body = app
+        .get_ok("/api/v1/premiums/BTC/history?interval=1s&limit=4")
+        .await;
+    let buckets = body["buckets"].as_array().unwrap();
+    assert_eq!(buckets.len(), 4, "{body}");
+    let start = |b: &Value| {
+        b["start"]
+            .as_str()
+            .unwrap()
+            .parse::<DateTime<Utc>>()
+            .unwrap()
+    };
+    assert_eq!(
+        start(&buckets[3]),
+        now - chrono::Duration::seconds(2),
+        "{body}"
+    );
+    assert_eq!(
+        start(&buckets[0]),
+        now - chrono::Duration::seconds(5),
+        "{body}"
+    );
+    assert_eq!(buckets[3]["close"], "1.34");
+    // Every interval answers without a range (the default limit is 500 buckets).
+    for iv in ["1s", "1m", "1h", "1d"] {
+        let body = app
+            .get_ok(&format!("/api/v1/premiums/BTC/history?interval={iv}"))
+            .await;
+        assert!(body["buckets"].is_array(), "{iv}: {body}");
+    }
+    let body = app.get_ok("/api/v1/premiums/BTC/history?interval=1m").await;
+    // Not rolled up yet: the minute tier answers from raw rows.
+    let n: i64 = body["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["count"].as_i64().unwrap())
+        .sum();
+    assert_eq!(n, 10, "{body}");
+}
+
+#[tokio::test]
+async fn one_day_buckets_follow_the_time_zone_asked() {
+    let app = spawn_app().await;
+    let p = pair(Venue::Upbit, Venue::Binance);
+    let t = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+    // 14:59:59 UTC is still 2026-11-01 in Seoul (23:59:59 KST); 15:00:00 is 2026-11-02.
+    let rows = [
+        (t("2026-11-01T03:00:00Z"), dec!(1.1)),
+        (t("2026-11-01T14:59:59Z"), dec!(1.2)),
+        (t("2026-11-01T15:00:00Z"), dec!(1.3)),
+        (t("2026-11-01T20:00:00Z"), dec!(1.4)),
+    ];
+    for (ts, rate) in rows {
+        let mut row = premium("BTC", p, "129555000", "89277.1", "1432.6", None, 0);
+        row.rate = rate;
+        app.store.insert_premiums(ts, &[row]).await.unwrap();
+    }
+    app.store
+        .rollup(t("2026-11-01T00:00:00Z"), t("2026-11-02T00:00:00Z"))
+        .await
+        .unwrap();
+    let days = |q: &str| {
+        let app = &app;
+        let q = q.to_string();
+        async move {
+            let body = app
+                .get_ok(&format!(
+                    "/api/v1/premiums/BTC/history?interval=1d&from=2026-10-31T00:00:00Z&to=2026-11-03T00:00:00Z{q}"
+                ))
+                .await;
+            body["buckets"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|b| {
+                    (
+                        b["start"].as_str().unwrap().to_string(),
+                        b["open"].as_str().unwrap().to_string(),
+                        b["close"].as_str().unwrap().to_string(),
+                        b["count"].as_i64().unwrap(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    let s = |a: &str, o: &str, c: &str, n: i64| (a.to_string(), o.to_string(), c.to_string(), n);
+    assert_eq!(
+        days("&tz=Asia/Seoul").await,
+        [
+            s("2026-10-31T15:00:00.000Z", "1.1", "1.2", 2),
+            s("2026-11-01T15:00:00.000Z", "1.3", "1.4", 2)
+        ]
+    );
+    assert_eq!(
+        days("").await,
+        [s("2026-11-01T00:00:00.000Z", "1.1", "1.4", 4)]
+    );
+    // A zone whose offset is not whole hours (UTC+5:30) is cut from the minute rollups.
+    assert_eq!(
+        days("&tz=Asia/Kolkata").await,
+        [
+            s("2026-10-31T18:30:00.000Z", "1.1", "1.3", 3),
+            s("2026-11-01T18:30:00.000Z", "1.4", "1.4", 1)
+        ]
+    );
 }
 
 #[tokio::test]

@@ -1,12 +1,14 @@
 //! The bodies of the job kinds, one module each: [`fetch_ticker`], [`fetch_fx`],
-//! [`compute_premium`], [`refresh_markets`], [`deliver_alert`]. [`Ctx`] is what they share; [`Ctx`] implements [`queue::Handler`], so the
+//! [`compute_premium`], [`refresh_markets`], [`deliver_alert`], [`maintain_history`], [`rollup_history`]. [`Ctx`] is what they share; [`Ctx`] implements [`queue::Handler`], so the
 //! queue's runner wraps every body with its record, timeout and retry decision.
 
 pub mod compute_premium;
 pub mod deliver_alert;
 pub mod fetch_fx;
 pub mod fetch_ticker;
+pub mod maintain_history;
 pub mod refresh_markets;
+pub mod rollup_history;
 
 use std::{collections::HashMap, sync::Arc, time::Duration, time::Instant};
 
@@ -141,6 +143,8 @@ pub enum JobError {
         retryable: bool,
         retry_after: Option<Duration>,
     },
+    #[error("{0}")]
+    Store(store::StoreError),
 }
 
 impl From<MarketsError> for JobError {
@@ -179,6 +183,7 @@ impl From<JobError> for Failure {
                 retry_after,
                 ..
             } => (FailureClass::Fetch(class), retryable, retry_after),
+            JobError::Store(e) => (FailureClass::Postgres, store::is_transient(&e), None),
         };
         Failure {
             message,
@@ -199,6 +204,8 @@ impl Handler for Ctx {
             JobKind::ComputePremium => compute_premium::run(self, job).await,
             JobKind::RefreshMarkets => refresh_markets::run(self, job).await,
             JobKind::DeliverAlert => deliver_alert::run(self, job).await,
+            JobKind::MaintainHistory => maintain_history::run(self, job).await,
+            JobKind::RollupHistory => rollup_history::run(self, job).await,
         };
         r.map_err(Failure::from)
     }

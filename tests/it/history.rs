@@ -1,0 +1,403 @@
+//! History upkeep on the real PostgreSQL, with explicit dates (no waiting): partitions made
+//! ahead and dropped whole at the retention boundary, rows before and after a maintenance
+//! pass kept, minute and hour rollups equal to the OHLC of the raw rows they cover (also after
+//! the spool replays late rows), the old-schema migration moving rows over.
+
+use std::{collections::BTreeMap, time::Duration};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
+use store::{PremiumHistoryRow, Store, Tiers};
+use worker::spool::{Batch, Spool};
+
+use crate::support::TestEnv;
+
+fn t(s: &str) -> DateTime<Utc> {
+    s.parse().unwrap()
+}
+
+fn day(s: &str) -> NaiveDate {
+    s.parse().unwrap()
+}
+
+const TIERS: Tiers = Tiers {
+    raw_hours: 48,
+    minute_days: 90,
+    hour_days: 0,
+};
+
+/// A premium row of `coin` on upbit-binance; `usdt_rate` and the entry/exit rates only on
+/// some rows, like the worker's (no USDT price, no books).
+fn row(coin: &str, ts: DateTime<Utc>, rate: Decimal, usdt: bool) -> PremiumHistoryRow {
+    PremiumHistoryRow {
+        coin: coin.into(),
+        korea: "upbit".into(),
+        foreign: "binance".into(),
+        rate,
+        usdt_rate: usdt.then(|| rate - Decimal::new(3, 1)),
+        korea_krw: Decimal::new(129_555_000, 0),
+        foreign_usd: Decimal::new(892_771, 1),
+        usd_krw: Decimal::new(14_326, 1),
+        fx_source: "dunamu".into(),
+        usdt_krw: Some(Decimal::new(1_440, 0)),
+        observed_at: ts,
+        computed_at: ts + chrono::Duration::milliseconds(40),
+        entry_rate: usdt.then(|| rate + Decimal::new(5, 2)),
+        exit_rate: usdt.then(|| rate - Decimal::new(5, 2)),
+    }
+}
+
+async fn partitions(store: &Store, table: &str) -> Vec<NaiveDate> {
+    store
+        .history_partitions()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|p| p.0 == table)
+        .map(|p| p.2)
+        .collect()
+}
+
+async fn count(store: &Store, sql: &str) -> i64 {
+    sqlx::query_scalar(sql)
+        .fetch_one(store.pool())
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partitions_are_made_ahead_and_dropped_whole_at_the_retention_boundary() {
+    let env = TestEnv::new(sim::SimConfig::default(), |_| {}).await;
+    let store = env.store().await;
+    // Connecting made today's partitions and three days ahead (a fresh database takes inserts).
+    let today = Utc::now().date_naive();
+    let made = partitions(&store, "premiums").await;
+    for d in 0..=3 {
+        assert!(
+            made.contains(&(today + chrono::Duration::days(d))),
+            "{made:?}"
+        );
+    }
+    // Rows of days nobody prepared: the insert makes their partition.
+    for d in ["2030-01-06", "2030-01-07", "2030-01-08", "2030-01-09"] {
+        let ts = t(&format!("{d}T12:00:00Z"));
+        let n = store
+            .insert_premium_rows(ts, &[row("BTC", ts, Decimal::ONE, true)])
+            .await
+            .unwrap();
+        assert_eq!(n, 1, "{d}");
+    }
+    store
+        .rollup(t("2030-01-06T12:00:00Z"), t("2030-01-06T12:01:00Z"))
+        .await
+        .unwrap();
+
+    let timeout = Duration::from_secs(5);
+    let now = t("2030-01-10T12:00:00Z");
+    let done = store.maintain_history(now, TIERS, timeout).await.unwrap();
+    // Ahead: yesterday to three days ahead of `now`.
+    let premiums = partitions(&store, "premiums").await;
+    for d in [
+        "2030-01-09",
+        "2030-01-10",
+        "2030-01-11",
+        "2030-01-12",
+        "2030-01-13",
+    ] {
+        assert!(premiums.contains(&day(d)), "{d}: {premiums:?}");
+    }
+    assert!(done.created >= 4 * 4, "{done:?}");
+    // Raw boundary 2030-01-08T12:00: the days that ended by then are dropped whole; the
+    // 8th (ends 2030-01-09T00:00) still holds rows younger than 48 h and stays.
+    assert!(!premiums.contains(&day("2030-01-06")), "{premiums:?}");
+    assert!(!premiums.contains(&day("2030-01-07")), "{premiums:?}");
+    assert!(premiums.contains(&day("2030-01-08")), "{premiums:?}");
+    assert!(!premiums.contains(&today), "{premiums:?}");
+    assert!(done.dropped.contains(&"premiums_p20300106".to_string()));
+    assert!(
+        done.dropped
+            .contains(&"premium_ticks_p20300107".to_string())
+    );
+    assert_eq!(count(&store, "SELECT count(*) FROM premiums").await, 2);
+    // The minute rollup of the 6th outlives its raw rows (kept 90 days).
+    assert!(
+        partitions(&store, "premium_1m")
+            .await
+            .contains(&day("2030-01-06"))
+    );
+    assert_eq!(count(&store, "SELECT count(*) FROM premium_1m").await, 1);
+    // Hour rollups are kept (hour_days = 0): the month of the 6th is there.
+    assert!(
+        partitions(&store, "premium_1h")
+            .await
+            .contains(&day("2030-01-01"))
+    );
+
+    // Rows written after maintenance, on a day made ahead, and the ones from before survive a
+    // second pass at the same time; a pass 91 days later drops the minute rollup too.
+    let ts = t("2030-01-12T08:00:00Z");
+    store
+        .insert_premium_rows(ts, &[row("ETH", ts, Decimal::TWO, false)])
+        .await
+        .unwrap();
+    store.maintain_history(now, TIERS, timeout).await.unwrap();
+    assert_eq!(count(&store, "SELECT count(*) FROM premiums").await, 3);
+    let later = t("2030-04-08T00:00:00Z");
+    store.maintain_history(later, TIERS, timeout).await.unwrap();
+    assert_eq!(count(&store, "SELECT count(*) FROM premium_1m").await, 0);
+    assert_eq!(count(&store, "SELECT count(*) FROM premiums").await, 0);
+    assert!(count(&store, "SELECT count(*) FROM premium_1h").await > 0);
+    // With hour_days set, hour rollups go by whole months.
+    let tiers = Tiers {
+        hour_days: 30,
+        ..TIERS
+    };
+    store.maintain_history(later, tiers, timeout).await.unwrap();
+    assert_eq!(count(&store, "SELECT count(*) FROM premium_1h").await, 0);
+    env.cleanup().await;
+}
+
+type Ohlc = (
+    i64,
+    Decimal,
+    Decimal,
+    Decimal,
+    Decimal,
+    Option<Decimal>,
+    Option<Decimal>,
+    Option<Decimal>,
+    Option<Decimal>,
+    Option<Decimal>,
+    Option<Decimal>,
+);
+
+/// The OHLC of rows (oldest first): count, rate OHLC, USDT OHLC, entry and exit closes.
+fn ohlc(rows: &[&PremiumHistoryRow]) -> Ohlc {
+    let rates: Vec<Decimal> = rows.iter().map(|r| r.rate).collect();
+    let usdt: Vec<Decimal> = rows.iter().filter_map(|r| r.usdt_rate).collect();
+    (
+        rows.len() as i64,
+        rates[0],
+        *rates.iter().max().unwrap(),
+        *rates.iter().min().unwrap(),
+        *rates.last().unwrap(),
+        usdt.first().copied(),
+        usdt.iter().max().copied(),
+        usdt.iter().min().copied(),
+        usdt.last().copied(),
+        rows.iter().rev().find_map(|r| r.entry_rate),
+        rows.iter().rev().find_map(|r| r.exit_rate),
+    )
+}
+
+async fn rolled(store: &Store, table: &str, coin: &str, bucket: DateTime<Utc>) -> Ohlc {
+    let r: Ohlc = sqlx::query_as(&format!(
+        "SELECT r.count::bigint, r.open, r.high, r.low, r.close, r.usdt_open, r.usdt_high, r.usdt_low,
+                    r.usdt_close, r.entry_close, r.exit_close
+               FROM {table} r JOIN coins c ON c.id = r.coin_id
+              WHERE c.symbol = $1 AND r.bucket = $2"
+    ))
+    .bind(coin)
+    .bind(bucket)
+    .fetch_one(store.pool())
+    .await
+    .unwrap();
+    r
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollups_equal_the_ohlc_of_the_raw_rows_they_cover_even_rows_replayed_late() {
+    let env = TestEnv::new(sim::SimConfig::default(), |_| {}).await;
+    let store = env.store().await;
+    let start = t("2030-02-01T09:58:00Z");
+    // Three minutes around an hour boundary, two coins, 1 s ticks, a few ticks missing (an
+    // outage) and written later through the spool.
+    let missing = |s: i64| (100..110).contains(&s);
+    let mut all: BTreeMap<(String, DateTime<Utc>), PremiumHistoryRow> = BTreeMap::new();
+    for s in 0..180i64 {
+        let ts = start + chrono::Duration::seconds(s);
+        let rows: Vec<PremiumHistoryRow> = ["BTC", "ETH"]
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let wiggle = Decimal::from((s * 37 + i as i64 * 11) % 101 - 50);
+                row(
+                    c,
+                    ts,
+                    Decimal::new(125, 2) + wiggle / Decimal::from(1000),
+                    s % 7 != 3,
+                )
+            })
+            .collect();
+        for r in &rows {
+            all.insert((r.coin.clone(), ts), r.clone());
+        }
+        if !missing(s) {
+            store.insert_premium_rows(ts, &rows).await.unwrap();
+        }
+    }
+    store
+        .rollup(start, start + chrono::Duration::minutes(3))
+        .await
+        .unwrap();
+    // `late`: whether the outage's rows are in (replayed) and so in the expected OHLC.
+    let check =
+        |coin: &'static str, from: DateTime<Utc>, minutes: i64, table: &'static str, late: bool| {
+            let all = &all;
+            let store = &store;
+            async move {
+                let end = from + chrono::Duration::minutes(minutes);
+                let rows: Vec<&PremiumHistoryRow> = all
+                    .iter()
+                    .filter(|((c, ts), _)| c == coin && *ts >= from && *ts < end)
+                    .filter(|((_, ts), _)| !missing((*ts - start).num_seconds()) || late)
+                    .map(|(_, r)| r)
+                    .collect();
+                assert_eq!(
+                    rolled(store, table, coin, from).await,
+                    ohlc(&rows),
+                    "{table} {coin} {from}"
+                );
+            }
+        };
+    for coin in ["BTC", "ETH"] {
+        for m in 0..3 {
+            check(
+                coin,
+                start + chrono::Duration::minutes(m),
+                1,
+                "premium_1m",
+                false,
+            )
+            .await;
+        }
+        // 09:00–10:00 holds the first two minutes, 10:00–11:00 the third.
+        check(coin, t("2030-02-01T09:00:00Z"), 60, "premium_1h", false).await;
+        check(coin, t("2030-02-01T10:00:00Z"), 60, "premium_1h", false).await;
+    }
+    // Rolling again changes nothing (idempotent).
+    let before = rolled(&store, "premium_1h", "BTC", t("2030-02-01T09:00:00Z")).await;
+    store
+        .rollup(start, start + chrono::Duration::minutes(3))
+        .await
+        .unwrap();
+    assert_eq!(
+        rolled(&store, "premium_1h", "BTC", t("2030-02-01T09:00:00Z")).await,
+        before
+    );
+
+    // The outage's ticks come back through the spool, long after their minute was rolled:
+    // the replay rolls their minute (09:59) and hour again.
+    let spool = Spool::new(env.conn.clone(), env.keys(), store.clone(), 100);
+    for s in (0..180i64).filter(|s| missing(*s)) {
+        let ts = start + chrono::Duration::seconds(s);
+        let rows = ["BTC", "ETH"]
+            .iter()
+            .map(|c| all[&(c.to_string(), ts)].clone())
+            .collect();
+        assert!(spool.append(&Batch::Premiums { ts, rows }).await.unwrap());
+    }
+    let r = spool.replay("replica-a").await.unwrap();
+    assert_eq!(
+        (r.batches, r.inserted, r.minutes_rolled),
+        (10, 20, 1),
+        "{r:?}"
+    );
+    for coin in ["BTC", "ETH"] {
+        for m in 0..3 {
+            check(
+                coin,
+                start + chrono::Duration::minutes(m),
+                1,
+                "premium_1m",
+                true,
+            )
+            .await;
+        }
+        check(coin, t("2030-02-01T09:00:00Z"), 60, "premium_1h", true).await;
+    }
+    assert_eq!(
+        count(&store, "SELECT sum(count)::bigint FROM premium_1m").await,
+        360
+    );
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_partition_migration_moves_old_rows_over_without_loss() {
+    let env = TestEnv::new(sim::SimConfig::default(), |_| {}).await;
+    // The schema before it: the migrations up to 0003, then rows in the old text columns.
+    let url = &env.database_url;
+    let base = url.rsplit_once('/').unwrap().0;
+    let db = url.rsplit_once('/').unwrap().1;
+    let admin = sqlx::PgPool::connect(&format!("{base}/postgres"))
+        .await
+        .unwrap();
+    sqlx::query(&format!("CREATE DATABASE \"{db}\""))
+        .execute(&admin)
+        .await
+        .unwrap();
+    let pool = sqlx::PgPool::connect(url).await.unwrap();
+    let dir = std::env::temp_dir().join(format!("ps-old-migrations-{db}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    for f in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations")).unwrap() {
+        let f = f.unwrap().path();
+        let name = f.file_name().unwrap().to_string_lossy().to_string();
+        if name.as_str() < "20261130000004" {
+            std::fs::copy(&f, dir.join(&name)).unwrap();
+        }
+    }
+    let old = sqlx::migrate::Migrator::new(dir.as_path()).await.unwrap();
+    old.run(&pool).await.unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    sqlx::raw_sql(
+        "INSERT INTO premiums VALUES
+           ('BTC','upbit','binance','2026-11-20 10:00:01+00',1.234567891234,0.5,100,70,1400,'dunamu',1450,
+            '2026-11-20 10:00:00+00','2026-11-20 10:00:01.04+00',1.3,1.1),
+           ('ETH','bithumb','okx','2026-11-20 10:00:01+00',2.1,NULL,100,70,1400,'dunamu',1450,
+            '2026-11-20 10:00:00+00','2026-11-20 10:00:01.04+00',NULL,NULL),
+           ('BTC','upbit','binance','2026-11-28 23:59:59+00',1.5,0.6,100,70,1401,'erapi',NULL,
+            '2026-11-28 23:59:58+00','2026-11-28 23:59:59.04+00',NULL,NULL);
+         INSERT INTO tickers VALUES ('upbit','BTC',100,'2026-11-20 10:00:00+00','2026-11-20 10:00:00.1+00'),
+                                    ('okx','SOL',10,'2026-11-21 10:00:00+00','2026-11-21 10:00:00.1+00');
+         INSERT INTO fx_rates VALUES ('dunamu',1400,'2026-11-19 10:00:00+00','2026-11-19 10:00:00+00');",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    // Connecting applies the rest.
+    let store = env.store().await;
+    let btc = domain::Coin::parse("BTC").unwrap();
+    let pair = domain::VenuePair::new(domain::Venue::Upbit, domain::Venue::Binance).unwrap();
+    let rows = store
+        .premium_rows(
+            &btc,
+            pair,
+            t("2026-11-01T00:00:00Z"),
+            t("2026-12-01T00:00:00Z"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0].rate, Decimal::new(123456789, 8));
+    assert_eq!(rows[0].usdt_rate, Some(Decimal::new(5, 1)));
+    assert_eq!(rows[1].usd_krw, Decimal::from(1401));
+    assert_eq!(count(&store, "SELECT count(*) FROM tickers").await, 2);
+    assert_eq!(count(&store, "SELECT count(*) FROM fx_rates").await, 1);
+    assert_eq!(count(&store, "SELECT count(*) FROM premium_ticks").await, 2);
+    assert_eq!(count(&store, "SELECT count(*) FROM premium_1m").await, 3);
+    assert_eq!(
+        count(&store, "SELECT sum(count)::bigint FROM premium_1h").await,
+        3
+    );
+    assert!(
+        partitions(&store, "premiums")
+            .await
+            .contains(&day("2026-11-20"))
+    );
+    let latest = store.latest_fx().await.unwrap();
+    assert_eq!(latest.len(), 1);
+    admin.close().await;
+    env.cleanup().await;
+}
