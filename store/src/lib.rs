@@ -403,6 +403,19 @@ pub fn is_transient(e: &StoreError) -> bool {
     }
 }
 
+/// The upsert that makes a rollup idempotent: a bucket rolled again takes the new figures (rows
+/// replayed late from the spool change them). Shared by `premium_1m` and `premium_1h`.
+macro_rules! rollup_upsert {
+    () => {
+        " ON CONFLICT (coin_id, korea_venue, foreign_venue, bucket) DO UPDATE SET
+            count = EXCLUDED.count, open = EXCLUDED.open, high = EXCLUDED.high,
+            low = EXCLUDED.low, close = EXCLUDED.close,
+            usdt_open = EXCLUDED.usdt_open, usdt_high = EXCLUDED.usdt_high,
+            usdt_low = EXCLUDED.usdt_low, usdt_close = EXCLUDED.usdt_close,
+            entry_close = EXCLUDED.entry_close, exit_close = EXCLUDED.exit_close"
+    };
+}
+
 #[derive(Clone)]
 pub struct Store {
     pool: PgPool,
@@ -689,7 +702,7 @@ impl Store {
         let days = span([from, to - chrono::Duration::seconds(1)].into_iter());
         let minutes = self
             .with_partitions(days, || {
-                sqlx::query(
+                sqlx::query(concat!(
                     "INSERT INTO premium_1m
                      SELECT date_trunc('minute', ts), coin_id, korea_venue, foreign_venue, count(*),
                             (array_agg(rate ORDER BY ts))[1], max(rate), min(rate),
@@ -700,14 +713,9 @@ impl Store {
                             (array_agg(entry_rate ORDER BY ts DESC) FILTER (WHERE entry_rate IS NOT NULL))[1],
                             (array_agg(exit_rate ORDER BY ts DESC) FILTER (WHERE exit_rate IS NOT NULL))[1]
                        FROM premiums WHERE ts >= $1 AND ts < $2
-                      GROUP BY 1, 2, 3, 4
-                     ON CONFLICT (coin_id, korea_venue, foreign_venue, bucket) DO UPDATE SET
-                        count = EXCLUDED.count, open = EXCLUDED.open, high = EXCLUDED.high,
-                        low = EXCLUDED.low, close = EXCLUDED.close,
-                        usdt_open = EXCLUDED.usdt_open, usdt_high = EXCLUDED.usdt_high,
-                        usdt_low = EXCLUDED.usdt_low, usdt_close = EXCLUDED.usdt_close,
-                        entry_close = EXCLUDED.entry_close, exit_close = EXCLUDED.exit_close",
-                )
+                      GROUP BY 1, 2, 3, 4",
+                    rollup_upsert!()
+                ))
                 .bind(from)
                 .bind(to)
                 .execute(&self.pool)
@@ -716,7 +724,7 @@ impl Store {
             .rows_affected();
         let hours = self
             .with_partitions(days, || {
-                sqlx::query(
+                sqlx::query(concat!(
                     "INSERT INTO premium_1h
                      SELECT date_trunc('hour', bucket), coin_id, korea_venue, foreign_venue, sum(count),
                             (array_agg(open ORDER BY bucket))[1], max(high), min(low),
@@ -729,14 +737,9 @@ impl Store {
                        FROM premium_1m
                       WHERE bucket >= date_trunc('hour', $1::timestamptz)
                         AND bucket < date_trunc('hour', $2::timestamptz - interval '1 microsecond') + interval '1 hour'
-                      GROUP BY 1, 2, 3, 4
-                     ON CONFLICT (coin_id, korea_venue, foreign_venue, bucket) DO UPDATE SET
-                        count = EXCLUDED.count, open = EXCLUDED.open, high = EXCLUDED.high,
-                        low = EXCLUDED.low, close = EXCLUDED.close,
-                        usdt_open = EXCLUDED.usdt_open, usdt_high = EXCLUDED.usdt_high,
-                        usdt_low = EXCLUDED.usdt_low, usdt_close = EXCLUDED.usdt_close,
-                        entry_close = EXCLUDED.entry_close, exit_close = EXCLUDED.exit_close",
-                )
+                      GROUP BY 1, 2, 3, 4",
+                    rollup_upsert!()
+                ))
                 .bind(from)
                 .bind(to)
                 .execute(&self.pool)

@@ -203,6 +203,14 @@ impl Api {
             .as_i64()
             .unwrap()
     }
+
+    /// `GET /api/v1/alerts/{id}`: the rule with its firings, or None when it does not answer one.
+    async fn rule(&self, id: i64) -> Option<Value> {
+        let (_, text) = self
+            .call(reqwest::Method::GET, &format!("/api/v1/alerts/{id}"), None)
+            .await;
+        serde_json::from_str(&text).ok()
+    }
 }
 
 impl Drop for Api {
@@ -731,14 +739,7 @@ async fn telegram_alerts_go_through_the_fake_bot_api_and_a_bad_token_is_a_visibl
     rearmed(&env, rule).await;
     set_premium(&env, "3.0").await;
     let failed = eventually(Duration::from_secs(30), "the failed delivery", || async {
-        let (_, text) = api
-            .call(
-                reqwest::Method::GET,
-                &format!("/api/v1/alerts/{rule}"),
-                None,
-            )
-            .await;
-        let v: Value = serde_json::from_str(&text).ok()?;
+        let v = api.rule(rule).await?;
         v["firings"]
             .as_array()?
             .iter()
@@ -790,14 +791,7 @@ async fn a_webhook_answering_410_gone_disables_its_rule() {
     rearmed(&env, rule).await;
     set_premium(&env, "3.0").await;
     let view = eventually(Duration::from_secs(30), "the rule disabled", || async {
-        let (_, text) = api
-            .call(
-                reqwest::Method::GET,
-                &format!("/api/v1/alerts/{rule}"),
-                None,
-            )
-            .await;
-        let v: Value = serde_json::from_str(&text).ok()?;
+        let v = api.rule(rule).await?;
         v["disabled_at"].is_string().then_some(v)
     })
     .await;
