@@ -135,6 +135,11 @@ impl Keys {
         format!("{}:history-spool:lock", self.prefix)
     }
 
+    /// Unix ms: the end of the last range `rollup-history` rolled (its catch-up mark).
+    pub fn history_rolled_until(&self) -> String {
+        format!("{}:history:rolled-until", self.prefix)
+    }
+
     pub fn cron_last(&self, kind: JobKind) -> String {
         format!("{}:cron-last:{kind}", self.prefix)
     }

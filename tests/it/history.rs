@@ -401,3 +401,47 @@ async fn the_partition_migration_moves_old_rows_over_without_loss() {
     admin.close().await;
     env.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollup_runs_catch_up_minutes_no_run_rolled_from_their_mark() {
+    let env = TestEnv::new(sim::SimConfig::default(), |_| {}).await;
+    let store = env.store().await;
+    let start = t("2030-03-01T10:00:00Z");
+    // Six minutes of raw rows, then no rollup run for ten minutes (no worker was up).
+    for s in (0..360i64).step_by(10) {
+        let ts = start + chrono::Duration::seconds(s);
+        let r = row("BTC", ts, Decimal::new(100 + s, 2), true);
+        store.insert_premium_rows(ts, &[r]).await.unwrap();
+    }
+    let minutes = |store: Store| async move {
+        count(
+            &store,
+            "SELECT count(*) FROM premium_1m r JOIN coins c ON c.id = r.coin_id \
+             WHERE c.symbol = 'BTC' AND r.bucket >= '2030-03-01T10:00:00Z'",
+        )
+        .await
+    };
+    let ctx = worker::jobs::Ctx::new(env.settings.clone(), env.conn.clone(), store.clone());
+    let job =
+        |at: &str| queue::Job::for_tick(domain::JobKind::RollupHistory, None, t(at).timestamp());
+    let key = env.keys().history_rolled_until();
+    let mut conn = env.conn.clone();
+    // Without a mark a run rolls only its two trailing minutes (10:08–10:10): nothing here.
+    worker::jobs::rollup_history::run(&ctx, &job("2030-03-01T10:10:05Z"))
+        .await
+        .unwrap();
+    assert_eq!(minutes(store.clone()).await, 0);
+    let mark: i64 = redis::AsyncCommands::get(&mut conn, &key).await.unwrap();
+    assert_eq!(mark, t("2030-03-01T10:10:00Z").timestamp_millis());
+    // The mark says the last run ended at 10:00: the next run rolls 10:00–10:11, every minute.
+    let _: () = redis::AsyncCommands::set(&mut conn, &key, start.timestamp_millis())
+        .await
+        .unwrap();
+    worker::jobs::rollup_history::run(&ctx, &job("2030-03-01T10:11:05Z"))
+        .await
+        .unwrap();
+    assert_eq!(minutes(store.clone()).await, 6);
+    let mark: i64 = redis::AsyncCommands::get(&mut conn, &key).await.unwrap();
+    assert_eq!(mark, t("2030-03-01T10:11:00Z").timestamp_millis());
+    env.cleanup().await;
+}
