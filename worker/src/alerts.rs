@@ -56,10 +56,12 @@ for i = 1, n do
     if action == 'rearm' then
       redis.call('HSET', st, coin .. ':armed', 1)
     elseif redis.call('HGET', st, coin .. ':armed') ~= '0' then
+      -- The cooldown runs on the tick clock: the same for every replica and every retry of
+      -- a computation, whatever its wall-clock delay.
       local last = tonumber(redis.call('HGET', st, coin .. ':last_ms') or '0')
-      if now - last >= cooldown then
+      if tick * 1000 - last >= cooldown then
         local seq = redis.call('HINCRBY', st, coin .. ':seq', 1)
-        redis.call('HSET', st, coin .. ':armed', 0, coin .. ':last_ms', now)
+        redis.call('HSET', st, coin .. ':armed', 0, coin .. ':last_ms', tick * 1000)
         local id = ARGV[b + 3] .. ':' .. seq
         redis.call('HSET', fk, id, ARGV[b + 4])
         redis.call('EXPIRE', fk, ttl)

@@ -293,6 +293,7 @@ pub async fn run(ctx: &Ctx, job: &Job) -> JobResult {
                         "usdt_krw": firing.usdt_krw,
                     },
                     "at": firing.at,
+                    "tick": firing.tick,
                     "link": public_url.map(|u| firing.link(u)),
                     "language": lang,
                     "text": text,
