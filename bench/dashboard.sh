@@ -36,30 +36,8 @@ create_db "$DB"
 start_bg up "$BIN" up --sim --sim-addr "127.0.0.1:$SIM_PORT" --workers "$WORKERS"
 wait_until 60 "api /health/live" http_ok "http://$API_ADDR/health/live"
 
-table_counts() {
-  curl -fsS -m 5 "$URL" | python3 -c '
-import json, sys
-rows = json.load(sys.stdin)["premiums"]
-print(len(rows), sum(1 for r in rows if r.get("available")))'
-}
 log "waiting for a full table (at most ${WARMUP_SECS} s)"
-warm_start=$(date +%s)
-best=-1 stable_since=$warm_start rows=0 rows_since=$warm_start avail=0
-while :; do
-  now=$(date +%s)
-  if (( now - warm_start > WARMUP_SECS )); then
-    log "table not full within ${WARMUP_SECS} s (rows $rows, available $avail): measuring anyway"
-    break
-  fi
-  if read -r r a < <(table_counts 2>/dev/null) && (( r > 0 )); then
-    if (( r != rows )); then rows_since=$now; fi
-    rows=$r avail=$a
-    if (( a > best )); then best=$a stable_since=$now; fi
-    if (( a == r && now - rows_since >= 5 )); then break; fi
-    if (( now - stable_since >= FULL_STABLE_SECS && now - rows_since >= FULL_STABLE_SECS && a > 0 )); then break; fi
-  fi
-  sleep 1
-done
+wait_full_table "$URL"
 log "table: $rows rows, $avail available"
 
 machine_line | tee "$OUT/machine.txt" >&2

@@ -54,33 +54,8 @@ start_bg api "$BIN" api
 API_PID=$LAST_PID
 wait_until 60 "api /health/live" http_ok "http://$API_ADDR/health/live"
 
-# "rows available" of the full table (rows = the universe in force, every (coin, pair)).
-table_counts() {
-  curl -fsS -m 5 "$URL" | python3 -c '
-import json, sys
-rows = json.load(sys.stdin)["premiums"]
-print(len(rows), sum(1 for r in rows if r.get("available")))'
-}
 log "waiting for the registry and a full table (at most ${WARMUP_SECS} s)"
-warm_start=$(date +%s)
-# Full: every row available and the universe unchanged for 5 s, or the available count no
-# longer growing for FULL_STABLE_SECS (some rows may stay unavailable: suspect or stale inputs).
-best=-1 stable_since=$warm_start rows=0 rows_since=$warm_start avail=0
-while :; do
-  now=$(date +%s)
-  if (( now - warm_start > WARMUP_SECS )); then
-    log "table not full within ${WARMUP_SECS} s (rows $rows, available $avail): measuring anyway"
-    break
-  fi
-  if read -r r a < <(table_counts 2>/dev/null) && (( r > 0 )); then
-    if (( r != rows )); then rows_since=$now; fi
-    rows=$r avail=$a
-    if (( a > best )); then best=$a stable_since=$now; fi
-    if (( a == r && now - rows_since >= 5 )); then break; fi
-    if (( now - stable_since >= FULL_STABLE_SECS && now - rows_since >= FULL_STABLE_SECS && a > 0 )); then break; fi
-  fi
-  sleep 1
-done
+wait_full_table "$URL"
 log "table: $rows rows (the universe), $avail available, after $(( $(date +%s) - warm_start )) s"
 per_pair="$(curl -fsS -m 5 "$URL" | python3 -c '
 import collections, json, sys

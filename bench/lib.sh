@@ -101,6 +101,33 @@ wait_until() {
 
 http_ok() { curl -fsS -m 2 -o /dev/null "$1"; }
 
+# Waits (at most WARMUP_SECS) until the premium table at $1 (`GET /api/v1/premiums`) is full:
+# every row available and the universe unchanged for 5 s, or the available count no longer
+# growing for FULL_STABLE_SECS (some rows may stay unavailable: suspect or stale inputs).
+# Sets `rows` (the universe in force, every (coin, pair)), `avail` and `warm_start`.
+wait_full_table() {
+  local url="$1" now r a best=-1 stable_since rows_since
+  warm_start=$(date +%s) stable_since=$warm_start rows_since=$warm_start rows=0 avail=0
+  while :; do
+    now=$(date +%s)
+    if (( now - warm_start > WARMUP_SECS )); then
+      log "table not full within ${WARMUP_SECS} s (rows $rows, available $avail): measuring anyway"
+      break
+    fi
+    if read -r r a < <(curl -fsS -m 5 "$url" 2>/dev/null | python3 -c '
+import json, sys
+rows = json.load(sys.stdin)["premiums"]
+print(len(rows), sum(1 for r in rows if r.get("available")))' 2>/dev/null) && (( r > 0 )); then
+      if (( r != rows )); then rows_since=$now; fi
+      rows=$r avail=$a
+      if (( a > best )); then best=$a stable_since=$now; fi
+      if (( a == r && now - rows_since >= 5 )); then break; fi
+      if (( now - stable_since >= FULL_STABLE_SECS && now - rows_since >= FULL_STABLE_SECS && a > 0 )); then break; fi
+    fi
+    sleep 1
+  done
+}
+
 # CPU ticks (utime + stime, 1/100 s) of a process; 0 when it is gone.
 cpu_ticks() {
   [[ -r /proc/$1/stat ]] || { echo 0; return; }
