@@ -70,17 +70,6 @@ async fn the_pipeline_recovers_by_itself_after_redis_restarts_empty() {
     env.cleanup().await;
 }
 
-/// A `{p}:counters` field.
-async fn counter(env: &TestEnv, field: &str) -> i64 {
-    let v: Option<i64> = env
-        .conn
-        .clone()
-        .hget(env.keys().counters(), field)
-        .await
-        .unwrap();
-    v.unwrap_or(0)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_60_s_postgres_outage_loses_no_history_row_and_live_premiums_keep_flowing() {
     let _heavy = crate::support::HEAVY.lock().await;
@@ -127,7 +116,7 @@ async fn a_60_s_postgres_outage_loses_no_history_row_and_live_premiums_keep_flow
         "premium stalled at {latest}"
     );
     tokio::time::sleep(Duration::from_secs(54)).await;
-    let spooled = counter(&env, "history_rows_spooled:premiums").await;
+    let spooled = env.counter("history_rows_spooled:premiums").await;
     assert!(spooled > 0, "rows are spooled during the outage");
     let spool_len: u64 = redis::cmd("XLEN")
         .arg(env.keys().history_spool())
@@ -142,7 +131,7 @@ async fn a_60_s_postgres_outage_loses_no_history_row_and_live_premiums_keep_flow
         .query_async(&mut env.conn.clone())
         .await
         .unwrap();
-    let ticker_rows = counter(&env, "history_rows_spooled:tickers").await;
+    let ticker_rows = env.counter("history_rows_spooled:tickers").await;
     // The memory figure of the README: bytes per spooled row, measured on the stream.
     println!(
         "spool after 60 s: {spool_len} entries, {spooled} premium rows + {ticker_rows} ticker rows, \
@@ -220,17 +209,17 @@ async fn a_60_s_postgres_outage_loses_no_history_row_and_live_premiums_keep_flow
     assert!(checked >= 55, "only {checked} ticks of the outage computed");
     for table in ["premiums", "tickers", "fx_rates"] {
         assert_eq!(
-            counter(&env, &format!("history_rows_lost:{table}")).await,
+            env.counter(&format!("history_rows_lost:{table}")).await,
             0,
             "{table}"
         );
         assert_eq!(
-            counter(&env, &format!("history_rows_replayed:{table}")).await,
-            counter(&env, &format!("history_rows_spooled:{table}")).await,
+            env.counter(&format!("history_rows_replayed:{table}")).await,
+            env.counter(&format!("history_rows_spooled:{table}")).await,
             "{table}"
         );
     }
-    assert!(counter(&env, "history_rows_spooled:tickers").await > 0);
+    assert!(env.counter("history_rows_spooled:tickers").await > 0);
     // Tickers: every row of every fetch-ticker job of the outage is stored.
     let mut fetched = 0i64;
     for tick in from..=to {

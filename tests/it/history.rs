@@ -260,21 +260,22 @@ async fn rollups_equal_the_ohlc_of_the_raw_rows_they_cover_even_rows_replayed_la
                 );
             }
         };
-    for coin in ["BTC", "ETH"] {
-        for m in 0..3 {
-            check(
-                coin,
-                start + chrono::Duration::minutes(m),
-                1,
-                "premium_1m",
-                false,
-            )
-            .await;
+    // Every minute and both hours of both coins.
+    let check_all = |late: bool| {
+        let check = &check;
+        async move {
+            for coin in ["BTC", "ETH"] {
+                for m in 0..3 {
+                    let minute = start + chrono::Duration::minutes(m);
+                    check(coin, minute, 1, "premium_1m", late).await;
+                }
+                // 09:00–10:00 holds the first two minutes, 10:00–11:00 the third.
+                check(coin, t("2030-02-01T09:00:00Z"), 60, "premium_1h", late).await;
+                check(coin, t("2030-02-01T10:00:00Z"), 60, "premium_1h", late).await;
+            }
         }
-        // 09:00–10:00 holds the first two minutes, 10:00–11:00 the third.
-        check(coin, t("2030-02-01T09:00:00Z"), 60, "premium_1h", false).await;
-        check(coin, t("2030-02-01T10:00:00Z"), 60, "premium_1h", false).await;
-    }
+    };
+    check_all(false).await;
     // Rolling again changes nothing (idempotent).
     let before = rolled(&store, "premium_1h", "BTC", t("2030-02-01T09:00:00Z")).await;
     store
@@ -303,19 +304,7 @@ async fn rollups_equal_the_ohlc_of_the_raw_rows_they_cover_even_rows_replayed_la
         (10, 20, 1),
         "{r:?}"
     );
-    for coin in ["BTC", "ETH"] {
-        for m in 0..3 {
-            check(
-                coin,
-                start + chrono::Duration::minutes(m),
-                1,
-                "premium_1m",
-                true,
-            )
-            .await;
-        }
-        check(coin, t("2030-02-01T09:00:00Z"), 60, "premium_1h", true).await;
-    }
+    check_all(true).await;
     assert_eq!(
         count(&store, "SELECT sum(count)::bigint FROM premium_1m").await,
         360

@@ -58,16 +58,6 @@ fn tickers(n: i64) -> Batch {
     )
 }
 
-async fn counter(env: &TestEnv, field: &str) -> i64 {
-    let v: Option<i64> = env
-        .conn
-        .clone()
-        .hget(env.keys().counters(), field)
-        .await
-        .unwrap();
-    v.unwrap_or(0)
-}
-
 /// Stored premium rows per tick (seconds), and in all.
 async fn premium_ticks(store: &Store) -> HashMap<i64, i64> {
     let rows: Vec<(DateTime<Utc>, i64)> =
@@ -109,8 +99,8 @@ async fn a_full_spool_drops_the_newest_batches_and_counts_them_and_the_rest_repl
         ]
     );
     assert_eq!(spool.len().await.unwrap(), 3);
-    assert_eq!(counter(&env, "history_rows_spooled:premiums").await, 6);
-    assert_eq!(counter(&env, "history_rows_lost:premiums").await, 4);
+    assert_eq!(env.counter("history_rows_spooled:premiums").await, 6);
+    assert_eq!(env.counter("history_rows_lost:premiums").await, 4);
 
     // While PostgreSQL is down a pass writes nothing and keeps every entry.
     let r = spool.replay("replica-a").await.unwrap();
@@ -152,8 +142,8 @@ async fn a_full_spool_drops_the_newest_batches_and_counts_them_and_the_rest_repl
     let stored = premium_ticks(&direct).await;
     let expected: HashMap<i64, i64> = (1..=3).map(|n| (tick(n).timestamp(), 2)).collect();
     assert_eq!(stored, expected);
-    assert_eq!(counter(&env, "history_rows_replayed:premiums").await, 6);
-    assert_eq!(counter(&env, "history_rows_lost:premiums").await, 4);
+    assert_eq!(env.counter("history_rows_replayed:premiums").await, 6);
+    assert_eq!(env.counter("history_rows_lost:premiums").await, 4);
 
     // Back to normal: a new batch goes straight to PostgreSQL.
     assert_eq!(spool.write(&premiums(6, &coins)).await, Written::Stored(2));
@@ -305,9 +295,9 @@ async fn batches_spooled_by_a_replica_that_died_holding_the_lock_are_replayed_by
     }
     // The worker's own batches queued behind them meanwhile (order kept) and were replayed too.
     assert_eq!(
-        counter(&env, "history_rows_replayed:premiums").await,
-        counter(&env, "history_rows_spooled:premiums").await
+        env.counter("history_rows_replayed:premiums").await,
+        env.counter("history_rows_spooled:premiums").await
     );
-    assert_eq!(counter(&env, "history_rows_lost:premiums").await, 0);
+    assert_eq!(env.counter("history_rows_lost:premiums").await, 0);
     env.cleanup().await;
 }

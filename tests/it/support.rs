@@ -168,6 +168,17 @@ impl TestEnv {
         Keys::new(&self.prefix)
     }
 
+    /// A `{p}:counters` field (0 when not counted yet).
+    pub async fn counter(&self, field: &str) -> i64 {
+        let v: Option<i64> = self
+            .conn
+            .clone()
+            .hget(self.keys().counters(), field)
+            .await
+            .unwrap();
+        v.unwrap_or(0)
+    }
+
     pub async fn store(&self) -> Store {
         Store::connect(&self.database_url)
             .await
