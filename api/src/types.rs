@@ -66,6 +66,14 @@ impl ToJSON for Dec {
     }
 }
 
+/// The same string as [`ToJSON`], written straight into a serializer (answers built with
+/// serde instead of a `serde_json::Value` tree: see [`crate::routes::premiums::JsonBytes`]).
+impl serde::Serialize for Dec {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0)
+    }
+}
+
 impl From<Decimal> for Dec {
     fn from(d: Decimal) -> Self {
         Dec(d)
@@ -75,6 +83,39 @@ impl From<Decimal> for Dec {
 impl From<domain::Price> for Dec {
     fn from(p: domain::Price) -> Self {
         Dec(p.value())
+    }
+}
+
+/// A decimal already in its text form (PostgreSQL's, scale kept: [`store::NumericText`]), on
+/// the wire exactly like [`Dec`]: history answers pass rates through without parsing them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecText(pub String);
+
+string_type!(DecText, "string_decimal", "decimal");
+
+impl ParseFromJSON for DecText {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        Dec::parse_from_json(value)
+            .map(|d| DecText(d.0.to_string()))
+            .map_err(ParseError::propagate)
+    }
+}
+
+impl ToJSON for DecText {
+    fn to_json(&self) -> Option<Value> {
+        Some(Value::String(self.0.clone()))
+    }
+}
+
+impl serde::Serialize for DecText {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl From<store::NumericText> for DecText {
+    fn from(t: store::NumericText) -> Self {
+        DecText(t.0)
     }
 }
 
@@ -140,6 +181,42 @@ impl ToJSON for Time {
             self.0.to_rfc3339_opts(SecondsFormat::Millis, true),
         ))
     }
+}
+
+/// The same text as [`ToJSON`] (`2025-11-22T08:30:00.123Z`), written without chrono's
+/// format-string interpreter, which was a tenth of a 10,080-bucket history answer's time.
+impl serde::Serialize for Time {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use chrono::{Datelike, Timelike};
+        let t = self.0;
+        let year = t.year();
+        if !(0..=9999).contains(&year) {
+            return s.collect_str(&t.to_rfc3339_opts(SecondsFormat::Millis, true));
+        }
+        let mut b = *b"0000-00-00T00:00:00.000Z";
+        let mut put = |at: usize, width: usize, mut v: u32| {
+            for i in (at..at + width).rev() {
+                b[i] = b'0' + (v % 10) as u8;
+                v /= 10;
+            }
+        };
+        put(0, 4, year as u32);
+        put(5, 2, t.month());
+        put(8, 2, t.day());
+        put(11, 2, t.hour());
+        put(14, 2, t.minute());
+        // A leap second (nanosecond ≥ 1e9) prints as 60, like chrono.
+        let nanos = t.nanosecond();
+        put(17, 2, t.second() + nanos / 1_000_000_000);
+        put(20, 3, (nanos % 1_000_000_000) / 1_000_000);
+        s.serialize_str(std::str::from_utf8(&b).expect("ASCII digits"))
+    }
+}
+
+/// `#[serde(serialize_with)]` for a field whose wire form only poem-openapi knows (an `Enum`):
+/// its [`ToJSON`] value, so serde and the documented schema cannot disagree.
+pub fn as_to_json<T: ToJSON, S: serde::Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+    serde::Serialize::serialize(&v.to_json(), s)
 }
 
 impl From<DateTime<Utc>> for Time {
@@ -352,6 +429,25 @@ mod tests {
             Dec::parse_from_json(Some(serde_json::json!("0.50"))).unwrap(),
             Dec(dec!(0.50))
         );
+    }
+
+    #[test]
+    fn times_written_by_serde_match_to_json() {
+        for ms in [
+            0,
+            1_763_800_200_123,
+            1_763_800_200_999,
+            -1,
+            253_402_300_799_999, // 9999-12-31T23:59:59.999Z
+            253_402_300_800_000, // year 10000: chrono's form
+        ] {
+            let t = Time::from_ms(ms).unwrap();
+            assert_eq!(
+                serde_json::to_value(t).unwrap(),
+                t.to_json().unwrap(),
+                "{ms}"
+            );
+        }
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Current premiums (Redis), their live stream (Redis pub/sub) and their OHLC history
 //! (PostgreSQL).
 
+use std::marker::PhantomData;
+
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use domain::SkipReason;
@@ -27,7 +29,9 @@ use crate::{
     routes::{ApiTags, configured_pair, markets_now, tracked_coin, untracked},
     state::{Service, io},
     table::{Encoding, Filter, none_match_hits},
-    types::{Dec, FxSourceName, IntervalName, MarketFlagName, Time, VenueName},
+    types::{
+        Dec, DecText, FxSourceName, IntervalName, MarketFlagName, Time, VenueName, as_to_json,
+    },
 };
 
 /// At most this many buckets per history answer (7 days of minutes).
@@ -281,7 +285,7 @@ pub enum PremiumsResponse {
     /// Every tracked coin × configured pair that passes the filters, available or not.
     #[oai(status = 200)]
     Ok(
-        TableBody,
+        JsonBytes<PremiumsView>,
         /// Strong validator of this answer, the same for every encoding; send it back in
         /// `If-None-Match`.
         #[oai(header = "ETag")]
@@ -301,25 +305,34 @@ pub enum PremiumsResponse {
     ),
 }
 
-/// A premium table already serialized (and possibly compressed) as JSON [`PremiumsView`].
-pub struct TableBody(pub Bytes);
+/// A JSON answer already serialized (and possibly compressed), documented as `T`: the premium
+/// table (built once per tick and shared by every reader) and history answers (written with
+/// serde straight into bytes: poem-openapi's `Json` first builds a `serde_json::Value` tree,
+/// which for 10,080 buckets was most of the answer's time).
+pub struct JsonBytes<T>(pub Bytes, PhantomData<fn() -> T>);
 
-impl Payload for TableBody {
-    const CONTENT_TYPE: &'static str = "application/json; charset=utf-8";
-
-    fn schema_ref() -> MetaSchemaRef {
-        <PremiumsView as Type>::schema_ref()
-    }
-
-    fn register(registry: &mut Registry) {
-        <PremiumsView as Type>::register(registry);
+impl<T> JsonBytes<T> {
+    pub fn new(body: Bytes) -> Self {
+        JsonBytes(body, PhantomData)
     }
 }
 
-impl IntoResponse for TableBody {
+impl<T: Type + Send> Payload for JsonBytes<T> {
+    const CONTENT_TYPE: &'static str = "application/json; charset=utf-8";
+
+    fn schema_ref() -> MetaSchemaRef {
+        T::schema_ref()
+    }
+
+    fn register(registry: &mut Registry) {
+        T::register(registry);
+    }
+}
+
+impl<T: Send> IntoResponse for JsonBytes<T> {
     fn into_response(self) -> poem::Response {
         poem::Response::builder()
-            .content_type(Self::CONTENT_TYPE)
+            .content_type(<JsonBytes<PremiumsView> as Payload>::CONTENT_TYPE)
             .body(self.0)
     }
 }
@@ -331,25 +344,33 @@ pub enum PremiumResponse {
     Ok(Json<PremiumView>),
 }
 
+// Serialized with serde (see `JsonBytes`); the test
+// `history_answers_written_by_serde_match_their_schema` keeps that equal to the schema's form.
 /// One OHLC bucket of the premium rate.
-#[derive(Debug, Object)]
+#[derive(Debug, Object, serde::Serialize)]
 #[oai(skip_serializing_if_is_none)]
 pub struct BucketView {
     /// Start of the bucket.
     pub start: Time,
-    pub open: Dec,
-    pub high: Dec,
-    pub low: Dec,
-    pub close: Dec,
+    pub open: DecText,
+    pub high: DecText,
+    pub low: DecText,
+    pub close: DecText,
     /// OHLC of the USDT-basis rate (absent when no row of the bucket had one).
-    pub usdt_open: Option<Dec>,
-    pub usdt_high: Option<Dec>,
-    pub usdt_low: Option<Dec>,
-    pub usdt_close: Option<Dec>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usdt_open: Option<DecText>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usdt_high: Option<DecText>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usdt_low: Option<DecText>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usdt_close: Option<DecText>,
     /// Last entry rate (buy Korea at the ask, short abroad at the bid) in the bucket.
-    pub entry_close: Option<Dec>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entry_close: Option<DecText>,
     /// Last exit rate (sell Korea at the bid, cover abroad at the ask) in the bucket.
-    pub exit_close: Option<Dec>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exit_close: Option<DecText>,
     /// Rows (ticks) in the bucket.
     pub count: i64,
 }
@@ -362,23 +383,26 @@ impl From<Bucket> for BucketView {
             high: b.high.into(),
             low: b.low.into(),
             close: b.close.into(),
-            usdt_open: b.usdt_open.map(Dec),
-            usdt_high: b.usdt_high.map(Dec),
-            usdt_low: b.usdt_low.map(Dec),
-            usdt_close: b.usdt_close.map(Dec),
-            entry_close: b.entry_close.map(Dec),
-            exit_close: b.exit_close.map(Dec),
+            usdt_open: b.usdt_open.map(DecText::from),
+            usdt_high: b.usdt_high.map(DecText::from),
+            usdt_low: b.usdt_low.map(DecText::from),
+            usdt_close: b.usdt_close.map(DecText::from),
+            entry_close: b.entry_close.map(DecText::from),
+            exit_close: b.exit_close.map(DecText::from),
             count: b.count,
         }
     }
 }
 
-#[derive(Debug, Object)]
+#[derive(Debug, Object, serde::Serialize)]
 #[oai(skip_serializing_if_is_none)]
 pub struct HistoryView {
     pub coin: String,
+    #[serde(serialize_with = "as_to_json")]
     pub korea_venue: VenueName,
+    #[serde(serialize_with = "as_to_json")]
     pub foreign_venue: VenueName,
+    #[serde(serialize_with = "as_to_json")]
     pub interval: IntervalName,
     /// The time zone of `1d` buckets (UTC for the other intervals).
     pub tz: String,
@@ -394,7 +418,7 @@ pub struct HistoryView {
 #[derive(ApiResponse)]
 pub enum HistoryResponse {
     #[oai(status = 200)]
-    Ok(Json<HistoryView>),
+    Ok(JsonBytes<HistoryView>),
 }
 
 #[derive(ApiResponse)]
@@ -590,7 +614,7 @@ impl PremiumsApi {
             .body(Encoding::negotiate(accept_encoding.0.as_deref()))
             .await;
         Ok(PremiumsResponse::Ok(
-            TableBody(body),
+            JsonBytes::new(body),
             variant.etag.clone(),
             vary,
             used.header().map(str::to_string),
@@ -817,7 +841,8 @@ impl PremiumsApi {
             _ => {}
         }
         let tz = tz.0.unwrap_or_else(|| "UTC".to_string());
-        if !io(Service::Postgres, state.store.time_zone_known(&tz)).await? {
+        // `UTC` (the default) needs no round trip to ask PostgreSQL whether it knows it.
+        if tz != "UTC" && !io(Service::Postgres, state.store.time_zone_known(&tz)).await? {
             return Err(ApiError::bad_request(format!(
                 "tz: unknown time zone `{tz}`: expected an IANA name such as `Asia/Seoul` or `UTC`"
             )));
@@ -832,7 +857,7 @@ impl PremiumsApi {
             tz: &tz,
         };
         let h = io(Service::Postgres, state.store.premium_ohlc(&q)).await?;
-        Ok(HistoryResponse::Ok(Json(HistoryView {
+        let view = HistoryView {
             coin: coin.to_string(),
             korea_venue: pair.korea.into(),
             foreign_venue: pair.foreign.into(),
@@ -845,7 +870,12 @@ impl PremiumsApi {
             from: h.from.into(),
             to: h.to.into(),
             buckets: h.buckets.into_iter().map(BucketView::from).collect(),
-        })))
+        };
+        // Sized up front: growing a multi-megabyte buffer copies it and faults in pages again.
+        let mut body = Vec::with_capacity(512 + view.buckets.len() * 320);
+        serde_json::to_writer(&mut body, &view)
+            .map_err(|e| ApiError::new(ErrorCode::Internal, format!("history answer: {e}")))?;
+        Ok(HistoryResponse::Ok(JsonBytes::new(body.into())))
     }
 }
 
@@ -855,6 +885,39 @@ mod tests {
 
     fn t(s: &str) -> DateTime<Utc> {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn history_answers_written_by_serde_match_their_schema() {
+        use poem_openapi::types::ToJSON;
+        let d = |s: &str| DecText(s.into());
+        let bucket = |entry: Option<&str>| BucketView {
+            start: Time(t("2026-11-30T12:34:00.120Z")),
+            open: d("1.25000000"),
+            high: d("1.3"),
+            low: d("-0.5"),
+            close: d("1.2"),
+            usdt_open: Some(d("0.95")),
+            usdt_high: None,
+            usdt_low: Some(d("0.9")),
+            usdt_close: None,
+            entry_close: entry.map(d),
+            exit_close: None,
+            count: 60,
+        };
+        let view = HistoryView {
+            coin: "BTC".into(),
+            korea_venue: domain::Venue::Upbit.into(),
+            foreign_venue: domain::Venue::Binance.into(),
+            interval: IntervalName::OneMinute,
+            tz: "UTC".into(),
+            from: Time(t("2026-11-30T00:00:00Z")),
+            to: Time(t("2026-12-01T00:00:00.999Z")),
+            buckets: vec![bucket(Some("1.40")), bucket(None)],
+        };
+        let by_serde: serde_json::Value =
+            serde_json::from_slice(&serde_json::to_vec(&view).unwrap()).unwrap();
+        assert_eq!(Some(by_serde), view.to_json());
     }
 
     #[test]

@@ -17,5 +17,5 @@ mod table;
 // Dependencies of the library that these tests do not name.
 use {
     base64 as _, bytes as _, futures as _, metrics_exporter_prometheus as _, poem as _,
-    poem_openapi as _, queue as _, subtle as _, thiserror as _, tracing as _,
+    poem_openapi as _, queue as _, serde as _, subtle as _, thiserror as _, tracing as _,
 };
