@@ -607,6 +607,28 @@ async fn alert_rules_are_validated_field_by_field_and_secrets_never_come_back() 
         assert!(msg.starts_with(&format!("{field}: ")), "{field}: {msg}");
         assert!(!msg.contains("hunter2") && !msg.contains(&secret[6..]));
     }
+    // A coin the pair does not track is refused (it would never fire), with why; this needs the
+    // market registry a worker puts in force.
+    let worker = env.spawn_worker().await;
+    premium_is(&env, false, 2.0).await;
+    for (coin, why) in [
+        ("NOPE", "is not tracked on upbit-binance"),
+        ("BTCC", "BTC"), // the closest known name is offered
+    ] {
+        let body = with("coin", json!(coin));
+        let (status, text) = api
+            .call(reqwest::Method::POST, "/api/v1/alerts", Some(body))
+            .await;
+        assert_eq!(status, 400, "{coin}: {text}");
+        let msg = serde_json::from_str::<Value>(&text).unwrap()["message"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(
+            msg.starts_with("coin: ") && msg.contains(why),
+            "{coin}: {msg}"
+        );
+    }
     // Admin only.
     let r = env
         .http
@@ -675,6 +697,7 @@ async fn alert_rules_are_validated_field_by_field_and_secrets_never_come_back() 
     assert_eq!(status, 404, "{text}");
     assert!(text.contains("alert_not_found"));
 
+    worker.stop().await;
     drop(api);
     env.cleanup().await;
 }

@@ -17,7 +17,7 @@ use crate::{
     AppState,
     auth::AdminAuth,
     error::{ApiError, ErrorCode},
-    routes::ApiTags,
+    routes::{ApiTags, markets_now, untracked},
     state::{Service, io},
     types::{Dec, DecInput, Time},
 };
@@ -255,6 +255,31 @@ fn check_chat(raw: &str) -> Result<String, ApiError> {
     }
 }
 
+/// A rule on one coin must watch a coin its pair tracks: a typo or a coin the pair does not
+/// compute would otherwise be stored and never fire. 400 naming `coin`, with why (not listed
+/// on a side, not trading, a collision, excluded, or the closest known names).
+async fn check_tracked(state: &AppState, coin: &Coin, pair: VenuePair) -> Result<(), ApiError> {
+    let markets = markets_now(state).await?;
+    if markets.tracks(coin, pair) {
+        return Ok(());
+    }
+    let why = if markets.tracked().contains(coin) {
+        let on: Vec<String> = markets
+            .universe
+            .iter()
+            .filter(|(_, coins)| coins.contains(coin))
+            .map(|(p, _)| p.to_string())
+            .collect();
+        format!("tracked on {} only", on.join(", "))
+    } else {
+        untracked(&markets, &state.settings, coin)
+    };
+    Err(bad(
+        "coin",
+        format!("`{coin}` is not tracked on {pair}: {why}"),
+    ))
+}
+
 /// Parses and validates a new rule; every error names its field. The secret is sealed here.
 fn validate(state: &AppState, req: &AlertRequest) -> Result<NewAlertRule, ApiError> {
     let s = &state.settings;
@@ -429,7 +454,8 @@ impl AlertsApi {
     /// Fires when the premium metric of the coin (or every coin, `*`) on the pair crosses the
     /// threshold: once, then again only after it came back past threshold ∓ hysteresis and the
     /// cooldown has passed. A new rule starts armed: a value already past the threshold fires
-    /// at the next tick. Every invalid field is a 400 naming it. The webhook secret is never
+    /// at the next tick. Every invalid field is a 400 naming it, a coin the pair does not track
+    /// included (503 while no market registry is in force). The webhook secret is never
     /// returned.
     #[oai(
         path = "/api/v1/alerts",
@@ -443,6 +469,9 @@ impl AlertsApi {
         body: Json<AlertRequest>,
     ) -> Result<AlertCreated, ApiError> {
         let new = validate(&state, &body.0)?;
+        if let CoinFilter::One(coin) = &new.rule.coin {
+            check_tracked(&state, coin, new.rule.pair).await?;
+        }
         let saved = io(Service::Postgres, state.store.insert_alert_rule(&new)).await?;
         bump_version(&state, None).await;
         tracing::info!(id = saved.rule.id, coin = %saved.rule.coin, pair = %saved.rule.pair, "alert rule created");
