@@ -65,8 +65,8 @@ pub async fn insert(a: InsertArgs) -> Result<(), String> {
                     usdt_krw: Some(Decimal::new(1_440, 0)),
                     observed_at: ts,
                     computed_at: ts,
-                    entry_rate: None,
-                    exit_rate: None,
+                    entry_rate: Some(rate + Decimal::new(15, 2)),
+                    exit_rate: Some(rate - Decimal::new(15, 2)),
                 }
             })
             .collect();
@@ -117,6 +117,7 @@ pub async fn query(a: QueryArgs) -> Result<(), String> {
     let coins: Vec<&str> = a.coins.split(',').collect();
     let mut latencies = Vec::new();
     let mut buckets = 0usize;
+    let mut size = 0usize;
     // One warm-up request per coin (connection, plan cache), not counted.
     for c in &coins {
         let url = format!("{}/api/v1/premiums/{c}/history?{}", a.api, a.query);
@@ -129,8 +130,10 @@ pub async fn query(a: QueryArgs) -> Result<(), String> {
         let resp = http.get(&url).send().await.map_err(|e| e.to_string())?;
         let status = resp.status();
         let text = resp.text().await.map_err(|e| e.to_string())?;
-        let body: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+        // Timed to the last byte received; the client's own parsing is not the server's time.
         latencies.push(t0.elapsed().as_secs_f64() * 1000.0);
+        size = text.len();
+        let body: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
         if !status.is_success() {
             return Err(format!("{url}: {status}: {body}"));
         }
@@ -138,8 +141,14 @@ pub async fn query(a: QueryArgs) -> Result<(), String> {
     }
     let s = summarize(&mut latencies).ok_or("no request")?;
     println!(
-        "query {}: {} requests, {buckets} buckets each: p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
-        a.label, s.n, s.p50, s.p90, s.p99, s.max
+        "query {}: {} requests, {buckets} buckets ({:.0} KB) each: p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        a.label,
+        s.n,
+        size as f64 / 1000.0,
+        s.p50,
+        s.p90,
+        s.p99,
+        s.max
     );
     Ok(())
 }
