@@ -67,61 +67,69 @@ FILL_PID=$LAST_PID
 psql_big() { timeout 7200 psql "$PG_SERVER/$DB" -XAtq -v ON_ERROR_STOP=1 -c "$1"; }
 secs_since() { awk -v a="$1" -v b="$(date +%s%N)" 'BEGIN {printf "%.1f", (b - a) / 1e9}'; }
 
+# One pair's rows, in time order like the real writers (a minute's rows of every coin
+# together): 1 m rollups, 1 h rollups, raw premium rows. The 1 h rows are generated like the
+# minutes (same shape, one per hour), not aggregated from them: grouping ~90 M minute rows
+# would take longer than the rest of the run, and the latency measured does not depend on the
+# values.
+gen_pair() {
+  local k="$1" f="$2" t0
+  t0=$(date +%s%N)
+  psql_big "
+  INSERT INTO premium_1m
+  SELECT b, c.id, $k, $f, 60, r, r + 0.05, r - 0.05, r + 0.01, r - 0.3, r - 0.25, r - 0.35, r - 0.29, r + 0.15, r - 0.15
+    FROM generate_series(date_trunc('minute', $NOW) - interval '$HIST_MINUTE_DAYS days',
+                         date_trunc('minute', $NOW) - interval '1 minute', interval '1 minute') b
+   CROSS JOIN (SELECT id FROM coins WHERE symbol LIKE 'SIM%') c
+   CROSS JOIN LATERAL (SELECT round((1.25 + 0.5 * sin(extract(epoch FROM b) / 3600 + c.id + $k))::numeric, 8) AS r) x;"
+  log "pair $k-$f: 1 m rollups in $(secs_since "$t0") s"
+  t0=$(date +%s%N)
+  psql_big "
+  INSERT INTO premium_1h
+  SELECT b, c.id, $k, $f, 3600, r, r + 0.2, r - 0.2, r + 0.01, r - 0.3, r - 0.1, r - 0.5, r - 0.29, r + 0.15, r - 0.15
+    FROM generate_series(date_trunc('hour', $NOW) - interval '$HIST_MINUTE_DAYS days',
+                         date_trunc('hour', $NOW), interval '1 hour') b
+   CROSS JOIN (SELECT id FROM coins WHERE symbol LIKE 'SIM%') c
+   CROSS JOIN LATERAL (SELECT round((1.25 + 0.5 * sin(extract(epoch FROM b) / 3600 + c.id + $k))::numeric, 8) AS r) x;"
+  log "pair $k-$f: 1 h rollups in $(secs_since "$t0") s"
+  t0=$(date +%s%N)
+  psql_big "
+  INSERT INTO premiums (ts, observed_at, coin_id, korea_venue, foreign_venue, rate, usdt_rate,
+                        entry_rate, exit_rate, korea_krw, foreign_usd)
+  SELECT ts, ts - interval '350 ms', c.id, $k, $f, r, r - 0.3, r + 0.15, r - 0.15,
+         129555000 + c.id * 1000 + (extract(epoch FROM ts)::bigint % 997), 89277.1 + c.id
+    FROM generate_series(date_trunc('second', $NOW) - interval '$HIST_RAW_HOURS hours',
+                         date_trunc('second', $NOW) - interval '1 second', interval '1 second') ts
+   CROSS JOIN (SELECT id FROM coins WHERE symbol LIKE 'SIM%') c
+   CROSS JOIN LATERAL (SELECT round((1.25 + 0.5 * sin(extract(epoch FROM ts) / 3600 + c.id + $k) + 0.0001 * random())::numeric, 8) AS r) x;"
+  log "pair $k-$f: raw rows in $(secs_since "$t0") s"
+}
+
 if [[ "$GENERATE" == 1 ]]; then
-log "generating: $HIST_COINS coins × $PAIRS pairs, ${HIST_MINUTE_DAYS} d of 1 m rollups, ${HIST_RAW_HOURS} h of raw rows"
+log "generating: $HIST_COINS coins × $PAIRS pairs, ${HIST_MINUTE_DAYS} d of 1 m rollups, ${HIST_RAW_HOURS} h of raw rows (one session per pair)"
+NOW="'$(date -u +%Y-%m-%dT%H:%M:%SZ)'::timestamptz" # the same instant in every session
 t0=$(date +%s%N)
 psql_big "
   INSERT INTO coins (symbol) SELECT 'SIM' || lpad(i::text, 3, '0') FROM generate_series(1, $HIST_COINS) i
     ON CONFLICT DO NOTHING;
-  SELECT history_ensure_partitions((now() - interval '$((HIST_MINUTE_DAYS + 1)) days')::date, (now() + interval '3 days')::date);
-  CREATE TEMP TABLE pairs (k int2, f int2);
-  INSERT INTO pairs VALUES (2, 3), (1, 4);
-  CREATE TEMP TABLE gen_coins AS SELECT id FROM coins WHERE symbol LIKE 'SIM%';
-  INSERT INTO premium_1m
-  SELECT b, c.id, p.k, p.f, 60, r, r + 0.05, r - 0.05, r + 0.01, r - 0.3, r - 0.25, r - 0.35, r - 0.29, r + 0.15, r - 0.15
-    FROM generate_series(date_trunc('minute', now()) - interval '$HIST_MINUTE_DAYS days',
-                         date_trunc('minute', now()) - interval '1 minute', interval '1 minute') b
-   CROSS JOIN gen_coins c CROSS JOIN pairs p
-   CROSS JOIN LATERAL (SELECT round((1.25 + 0.5 * sin(extract(epoch FROM b) / 3600 + c.id + p.k))::numeric, 8) AS r) x;"
-gen_1m=$(secs_since "$t0")
-t0=$(date +%s%N)
-# The 1 h rows are generated like the minutes (same shape, one per hour), not aggregated from
-# them: grouping ~90 M minute rows would take longer than the rest of the run, and the query
-# latency measured here does not depend on the values.
-psql_big "
-  CREATE TEMP TABLE pairs (k int2, f int2);
-  INSERT INTO pairs VALUES (2, 3), (1, 4);
-  INSERT INTO premium_1h
-  SELECT b, c.id, p.k, p.f, 3600, r, r + 0.2, r - 0.2, r + 0.01, r - 0.3, r - 0.1, r - 0.5, r - 0.29, r + 0.15, r - 0.15
-    FROM (SELECT id FROM coins WHERE symbol LIKE 'SIM%') c CROSS JOIN pairs p
-   CROSS JOIN generate_series(date_trunc('hour', now()) - interval '$HIST_MINUTE_DAYS days',
-                              date_trunc('hour', now()), interval '1 hour') b
-   CROSS JOIN LATERAL (SELECT round((1.25 + 0.5 * sin(extract(epoch FROM b) / 3600 + c.id + p.k))::numeric, 8) AS r) x;"
-gen_1h=$(secs_since "$t0")
-t0=$(date +%s%N)
-psql_big "
-  CREATE TEMP TABLE pairs (k int2, f int2);
-  INSERT INTO pairs VALUES (2, 3), (1, 4);
+  SELECT history_ensure_partitions(($NOW - interval '$((HIST_MINUTE_DAYS + 1)) days')::date, ($NOW + interval '3 days')::date);
   INSERT INTO premium_ticks (ts, computed_at, usd_krw, fx_source, usdt_krw)
   SELECT ts, ts + interval '80 ms', 1432.6, 'dunamu', 1440
-    FROM generate_series(date_trunc('second', now()) - interval '$HIST_RAW_HOURS hours',
-                         date_trunc('second', now()) - interval '1 second', interval '1 second') ts;
-  INSERT INTO premiums (ts, observed_at, coin_id, korea_venue, foreign_venue, rate, usdt_rate,
-                        entry_rate, exit_rate, korea_krw, foreign_usd)
-  SELECT ts, ts - interval '350 ms', c.id, p.k, p.f, r, r - 0.3, r + 0.15, r - 0.15,
-         129555000 + c.id * 1000 + (extract(epoch FROM ts)::bigint % 997), 89277.1 + c.id
-    FROM generate_series(date_trunc('second', now()) - interval '$HIST_RAW_HOURS hours',
-                         date_trunc('second', now()) - interval '1 second', interval '1 second') ts
-   CROSS JOIN (SELECT id FROM coins WHERE symbol LIKE 'SIM%') c CROSS JOIN pairs p
-   CROSS JOIN LATERAL (SELECT round((1.25 + 0.5 * sin(extract(epoch FROM ts) / 3600 + c.id + p.k) + 0.0001 * random())::numeric, 8) AS r) x;
+    FROM generate_series(date_trunc('second', $NOW) - interval '$HIST_RAW_HOURS hours',
+                         date_trunc('second', $NOW) - interval '1 second', interval '1 second') ts;
   INSERT INTO tickers (observed_at, fetched_at, coin_id, venue, price)
   SELECT ts, ts + interval '40 ms', c.id, v, 129555000 + c.id * 1000 + (extract(epoch FROM ts)::bigint % 997)
-    FROM generate_series(date_trunc('second', now()) - interval '1 hour',
-                         date_trunc('second', now()) - interval '1 second', interval '1 second') ts
-   CROSS JOIN (SELECT id FROM coins WHERE symbol LIKE 'SIM%') c CROSS JOIN generate_series(1, 5) v;"
+    FROM generate_series(date_trunc('second', $NOW) - interval '1 hour',
+                         date_trunc('second', $NOW) - interval '1 second', interval '1 second') ts
+   CROSS JOIN (SELECT id FROM coins WHERE symbol LIKE 'SIM%') c CROSS JOIN generate_series(1, 5) v;" >/dev/null
+gen_pair 2 3 &
+p1=$!
+gen_pair 1 4 &
+p2=$!
+wait "$p1"
+wait "$p2"
 psql_big "VACUUM ANALYZE" # its own statement: VACUUM cannot run inside the transaction of -c
-gen_raw=$(secs_since "$t0")
-log "generated in ${gen_1m} s (1 m), ${gen_1h} s (1 h), ${gen_raw} s (raw, ticks, 1 h of tickers, vacuum)"
+log "generated in $(secs_since "$t0") s (with VACUUM ANALYZE)"
   [[ -z "${HIST_DB:-}" ]] || psql_big "CREATE TABLE bench_generated AS SELECT '$HIST_COINS coins, $HIST_MINUTE_DAYS d, $HIST_RAW_HOURS h'::text AS scale"
 fi
 

@@ -31,7 +31,7 @@ enum Command {
     Api,
     /// Prints the OpenAPI document (openapi/openapi.json is this output).
     Openapi,
-    /// One worker replica: apalis workers for the three job kinds plus the cron sources.
+    /// One worker replica: apalis workers for every job kind plus the cron sources.
     Worker,
     /// The offline market simulator: every venue's and FX source's API on one local port.
     Sim(SimArgs),

@@ -40,7 +40,7 @@ use serde_json::json;
 use settings::{Settings, WorkerSettings};
 use tokio::{process::Command, sync::watch};
 
-/// The kind pushed by the bench (all three kinds have workers, as in the real worker).
+/// The kind pushed by the bench (every kind has workers, as in the real worker).
 const KIND: JobKind = JobKind::ComputePremium;
 
 fn settings(redis_url: &str, prefix: &str, concurrency: Option<usize>) -> Arc<Settings> {
