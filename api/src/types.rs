@@ -86,8 +86,8 @@ impl From<domain::Price> for Dec {
     }
 }
 
-/// A decimal already in its text form (PostgreSQL's, scale kept: [`store::NumericText`]), on
-/// the wire exactly like [`Dec`]: history answers pass rates through without parsing them.
+/// A decimal already in its text form (PostgreSQL's, scale kept: [`store::Bucket`]), on the
+/// wire exactly like [`Dec`]: history buckets pass rates through without parsing them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DecText(pub String);
 
@@ -104,18 +104,6 @@ impl ParseFromJSON for DecText {
 impl ToJSON for DecText {
     fn to_json(&self) -> Option<Value> {
         Some(Value::String(self.0.clone()))
-    }
-}
-
-impl serde::Serialize for DecText {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0)
-    }
-}
-
-impl From<store::NumericText> for DecText {
-    fn from(t: store::NumericText) -> Self {
-        DecText(t.0)
     }
 }
 

@@ -11,6 +11,7 @@ use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Utc};
 use domain::{
     Coin, FxRate, Listing, Position, PositionSide, Premium, Price, Ticker, Venue, VenuePair,
 };
+use futures::TryStreamExt;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use sqlx::{
@@ -134,35 +135,26 @@ impl FromStr for Interval {
     }
 }
 
-/// A `NUMERIC` as PostgreSQL writes it (`1.25000000`: its stored scale kept, as
-/// `rust_decimal` would print the same value). History answers carry rates this way, from
-/// PostgreSQL's text straight into the JSON string: decoding 110,000 values of a 7-day minute
-/// answer into `Decimal` and printing them again was most of that answer's time.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NumericText(pub String);
-
-impl NumericText {
-    pub fn to_decimal(&self) -> Result<Decimal, rust_decimal::Error> {
-        Decimal::from_str_exact(&self.0)
-    }
-}
-
-/// One OHLC bucket of the premium rate (and of the USDT-basis rate).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Bucket {
+/// One OHLC bucket of the premium rate (and of the USDT-basis rate) as it comes off the wire:
+/// rates borrowed from the row in PostgreSQL's text (`1.25000000`: the stored scale kept, as
+/// `rust_decimal` prints the same value). An answer passes them into its JSON as they are:
+/// decoding the ~110,000 values of a 7-day minute answer into `Decimal`, or even allocating a
+/// `String` for each, and printing them again was most of that answer's time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bucket<'r> {
     pub start: DateTime<Utc>,
-    pub open: NumericText,
-    pub high: NumericText,
-    pub low: NumericText,
-    pub close: NumericText,
+    pub open: &'r str,
+    pub high: &'r str,
+    pub low: &'r str,
+    pub close: &'r str,
     /// The USDT-basis rate's OHLC (rows that had one).
-    pub usdt_open: Option<NumericText>,
-    pub usdt_high: Option<NumericText>,
-    pub usdt_low: Option<NumericText>,
-    pub usdt_close: Option<NumericText>,
+    pub usdt_open: Option<&'r str>,
+    pub usdt_high: Option<&'r str>,
+    pub usdt_low: Option<&'r str>,
+    pub usdt_close: Option<&'r str>,
     /// The last entry and exit rates of the bucket (rows computed with both books).
-    pub entry_close: Option<NumericText>,
-    pub exit_close: Option<NumericText>,
+    pub entry_close: Option<&'r str>,
+    pub exit_close: Option<&'r str>,
     pub count: i64,
 }
 
@@ -183,12 +175,15 @@ pub struct HistoryQuery<'a> {
     pub tz: &'a str,
 }
 
-/// What [`Store::premium_ohlc`] answers: the range it covered and the buckets, oldest first.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What [`Store::premium_ohlc`] answers besides the buckets it handed over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct History {
+    /// The range covered: as asked, or, without `from`, the oldest bucket's start.
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,
-    pub buckets: Vec<Bucket>,
+    /// The buckets came newest first (an answer without `from`): oldest first is their reverse.
+    pub newest_first: bool,
+    pub buckets: usize,
 }
 
 /// How long each tier of history is kept (`retention.*`).
@@ -1014,7 +1009,11 @@ impl Store {
     /// With `from`: the buckets of `[from, to)` from the oldest, at most `limit`. Without it:
     /// the latest `limit` buckets before `to` (default now) within [`Interval::max_range`]. Returns the range answered
     /// and the buckets.
-    pub async fn premium_ohlc(&self, q: &HistoryQuery<'_>) -> Result<History, StoreError> {
+    pub async fn premium_ohlc(
+        &self,
+        q: &HistoryQuery<'_>,
+        mut each: impl FnMut(Bucket<'_>) + Send,
+    ) -> Result<History, StoreError> {
         let to =
             q.to.unwrap_or_else(|| trunc_to(Utc::now(), 1) + chrono::Duration::seconds(1));
         let unit = q.interval.trunc();
@@ -1103,56 +1102,57 @@ impl Store {
         sqlx::query("SET LOCAL plan_cache_mode = force_generic_plan")
             .execute(&mut *tx)
             .await?;
-        let rows = sqlx::query(&sql.replace(
+        let sql = sql.replace(
             "coin_id = $1",
             "coin_id = (SELECT id FROM coins WHERE symbol = $1)",
-        ))
-        .bind(q.coin.as_str())
-        .bind(venue_code(q.pair.korea))
-        .bind(venue_code(q.pair.foreign))
-        .bind(from)
-        .bind(to)
-        .bind(unit)
-        .bind(tz)
-        .bind(q.limit)
-        .fetch_all(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        // By position (the SELECT above): a name lookup per column and row costs.
-        let text =
-            |r: &sqlx::postgres::PgRow, i: usize| -> Result<Option<NumericText>, StoreError> {
-                Ok(r.try_get::<Option<String>, _>(i)?.map(NumericText))
-            };
-        let required = |r: &sqlx::postgres::PgRow, i: usize| -> Result<NumericText, StoreError> {
-            Ok(NumericText(r.try_get(i)?))
-        };
-        let mut buckets = rows
-            .iter()
-            .map(|r| {
-                Ok(Bucket {
-                    start: r.try_get(0)?,
-                    count: r.try_get(1)?,
-                    open: required(r, 2)?,
-                    high: required(r, 3)?,
-                    low: required(r, 4)?,
-                    close: required(r, 5)?,
-                    usdt_open: text(r, 6)?,
-                    usdt_high: text(r, 7)?,
-                    usdt_low: text(r, 8)?,
-                    usdt_close: text(r, 9)?,
-                    entry_close: text(r, 10)?,
-                    exit_close: text(r, 11)?,
-                })
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        if reverse {
-            buckets.reverse();
+        );
+        let mut rows = sqlx::query(&sql)
+            .bind(q.coin.as_str())
+            .bind(venue_code(q.pair.korea))
+            .bind(venue_code(q.pair.foreign))
+            .bind(from)
+            .bind(to)
+            .bind(unit)
+            .bind(tz)
+            .bind(q.limit)
+            .fetch(&mut *tx);
+        // Each row is handed over as it arrives, so the caller's work overlaps PostgreSQL's
+        // sending of the next rows. Columns by position (the SELECT above): a name lookup per
+        // column and row costs.
+        let (mut first, mut last, mut n) = (None, None, 0);
+        while let Some(r) = rows.try_next().await? {
+            let start: DateTime<Utc> = r.try_get(0)?;
+            first.get_or_insert(start);
+            last = Some(start);
+            n += 1;
+            each(Bucket {
+                start,
+                count: r.try_get(1)?,
+                open: r.try_get(2)?,
+                high: r.try_get(3)?,
+                low: r.try_get(4)?,
+                close: r.try_get(5)?,
+                usdt_open: r.try_get(6)?,
+                usdt_high: r.try_get(7)?,
+                usdt_low: r.try_get(8)?,
+                usdt_close: r.try_get(9)?,
+                entry_close: r.try_get(10)?,
+                exit_close: r.try_get(11)?,
+            });
         }
-        let from = match (q.from, buckets.first()) {
-            (None, Some(b)) => b.start,
+        drop(rows);
+        tx.commit().await?;
+        let oldest = if reverse { last } else { first };
+        let from = match (q.from, oldest) {
+            (None, Some(start)) => start,
             _ => from,
         };
-        Ok(History { from, to, buckets })
+        Ok(History {
+            from,
+            to,
+            newest_first: reverse,
+            buckets: n,
+        })
     }
 
     /// Raw premium rows over `[from, to)`, oldest first.

@@ -344,10 +344,10 @@ pub enum PremiumResponse {
     Ok(Json<PremiumView>),
 }
 
-// Serialized with serde (see `JsonBytes`); the test
-// `history_answers_written_by_serde_match_their_schema` keeps that equal to the schema's form.
+// The schema of a bucket; answers are written from `BucketOut` (the test
+// `history_answers_written_by_serde_match_their_schema` keeps the two equal).
 /// One OHLC bucket of the premium rate.
-#[derive(Debug, Object, serde::Serialize)]
+#[derive(Debug, Object)]
 #[oai(skip_serializing_if_is_none)]
 pub struct BucketView {
     /// Start of the bucket.
@@ -357,41 +357,83 @@ pub struct BucketView {
     pub low: DecText,
     pub close: DecText,
     /// OHLC of the USDT-basis rate (absent when no row of the bucket had one).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub usdt_open: Option<DecText>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub usdt_high: Option<DecText>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub usdt_low: Option<DecText>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub usdt_close: Option<DecText>,
     /// Last entry rate (buy Korea at the ask, short abroad at the bid) in the bucket.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub entry_close: Option<DecText>,
     /// Last exit rate (sell Korea at the bid, cover abroad at the ask) in the bucket.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub exit_close: Option<DecText>,
     /// Rows (ticks) in the bucket.
     pub count: i64,
 }
 
-impl From<Bucket> for BucketView {
-    fn from(b: Bucket) -> Self {
-        BucketView {
+/// A bucket as a history answer writes it: [`BucketView`]'s JSON, the rates borrowed from the
+/// database row (PostgreSQL's text, passed through).
+#[derive(serde::Serialize)]
+struct BucketOut<'r> {
+    start: Time,
+    open: &'r str,
+    high: &'r str,
+    low: &'r str,
+    close: &'r str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    usdt_open: Option<&'r str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    usdt_high: Option<&'r str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    usdt_low: Option<&'r str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    usdt_close: Option<&'r str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    entry_close: Option<&'r str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exit_close: Option<&'r str>,
+    count: i64,
+}
+
+impl<'r> From<Bucket<'r>> for BucketOut<'r> {
+    fn from(b: Bucket<'r>) -> Self {
+        BucketOut {
             start: b.start.into(),
-            open: b.open.into(),
-            high: b.high.into(),
-            low: b.low.into(),
-            close: b.close.into(),
-            usdt_open: b.usdt_open.map(DecText::from),
-            usdt_high: b.usdt_high.map(DecText::from),
-            usdt_low: b.usdt_low.map(DecText::from),
-            usdt_close: b.usdt_close.map(DecText::from),
-            entry_close: b.entry_close.map(DecText::from),
-            exit_close: b.exit_close.map(DecText::from),
+            open: b.open,
+            high: b.high,
+            low: b.low,
+            close: b.close,
+            usdt_open: b.usdt_open,
+            usdt_high: b.usdt_high,
+            usdt_low: b.usdt_low,
+            usdt_close: b.usdt_close,
+            entry_close: b.entry_close,
+            exit_close: b.exit_close,
             count: b.count,
         }
     }
+}
+
+/// The JSON of a history answer: `head` (every field but the buckets), then the buckets'
+/// objects, written one after the other into `buckets` as their rows arrived (`ends[i]`: where
+/// bucket i ends), oldest first (reversed when they came newest first).
+fn history_json(
+    head: &HistoryView,
+    buckets: &[u8],
+    ends: &[usize],
+    newest_first: bool,
+) -> Result<Vec<u8>, serde_json::Error> {
+    let mut out = Vec::with_capacity(512 + buckets.len() + ends.len());
+    serde_json::to_writer(&mut out, head)?;
+    out.pop(); // the object's closing brace: the buckets follow
+    out.extend_from_slice(b",\"buckets\":[");
+    let bucket = |i: usize| &buckets[if i == 0 { 0 } else { ends[i - 1] }..ends[i]];
+    for k in 0..ends.len() {
+        if k > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(bucket(if newest_first { ends.len() - 1 - k } else { k }));
+    }
+    out.extend_from_slice(b"]}");
+    Ok(out)
 }
 
 #[derive(Debug, Object, serde::Serialize)]
@@ -412,6 +454,7 @@ pub struct HistoryView {
     /// End (exclusive): as asked, or now.
     pub to: Time,
     /// Oldest first; buckets without rows are absent.
+    #[serde(skip)] // written by `history_json`
     pub buckets: Vec<BucketView>,
 }
 
@@ -856,8 +899,22 @@ impl PremiumsApi {
             limit,
             tz: &tz,
         };
-        let h = io(Service::Postgres, state.store.premium_ohlc(&q)).await?;
-        let view = HistoryView {
+        // Each bucket is written as its row arrives (no owned copy of any value), into a
+        // buffer sized up front: growing a multi-megabyte buffer copies it and faults pages in.
+        let mut buckets = Vec::with_capacity(q.limit.min(MAX_BUCKETS) as usize * 300);
+        let mut ends = Vec::new();
+        let mut failed = None;
+        let h = io(
+            Service::Postgres,
+            state.store.premium_ohlc(&q, |b| {
+                if let Err(e) = serde_json::to_writer(&mut buckets, &BucketOut::from(b)) {
+                    failed.get_or_insert(e);
+                }
+                ends.push(buckets.len());
+            }),
+        )
+        .await?;
+        let head = HistoryView {
             coin: coin.to_string(),
             korea_venue: pair.korea.into(),
             foreign_venue: pair.foreign.into(),
@@ -869,12 +926,13 @@ impl PremiumsApi {
             },
             from: h.from.into(),
             to: h.to.into(),
-            buckets: h.buckets.into_iter().map(BucketView::from).collect(),
+            buckets: Vec::new(),
         };
-        // Sized up front: growing a multi-megabyte buffer copies it and faults in pages again.
-        let mut body = Vec::with_capacity(512 + view.buckets.len() * 320);
-        serde_json::to_writer(&mut body, &view)
-            .map_err(|e| ApiError::new(ErrorCode::Internal, format!("history answer: {e}")))?;
+        let body = match failed {
+            Some(e) => Err(e),
+            None => history_json(&head, &buckets, &ends, h.newest_first),
+        }
+        .map_err(|e| ApiError::new(ErrorCode::Internal, format!("history answer: {e}")))?;
         Ok(HistoryResponse::Ok(JsonBytes::new(body.into())))
     }
 }
@@ -890,22 +948,26 @@ mod tests {
     #[test]
     fn history_answers_written_by_serde_match_their_schema() {
         use poem_openapi::types::ToJSON;
-        let d = |s: &str| DecText(s.into());
-        let bucket = |entry: Option<&str>| BucketView {
-            start: Time(t("2026-11-30T12:34:00.120Z")),
-            open: d("1.25000000"),
-            high: d("1.3"),
-            low: d("-0.5"),
-            close: d("1.2"),
-            usdt_open: Some(d("0.95")),
+        let bucket = |start: &str, entry: Option<&'static str>| Bucket {
+            start: t(start),
+            open: "1.25000000",
+            high: "1.3",
+            low: "-0.5",
+            close: "1.2",
+            usdt_open: Some("0.95"),
             usdt_high: None,
-            usdt_low: Some(d("0.9")),
+            usdt_low: Some("0.9"),
             usdt_close: None,
-            entry_close: entry.map(d),
+            entry_close: entry,
             exit_close: None,
             count: 60,
         };
-        let view = HistoryView {
+        let rows = [
+            bucket("2026-11-30T12:34:00.120Z", Some("1.40")),
+            bucket("2026-11-30T12:35:00Z", None),
+            bucket("2026-11-30T12:36:00Z", Some("-0.01")),
+        ];
+        let view = |buckets: Vec<BucketView>| HistoryView {
             coin: "BTC".into(),
             korea_venue: domain::Venue::Upbit.into(),
             foreign_venue: domain::Venue::Binance.into(),
@@ -913,11 +975,46 @@ mod tests {
             tz: "UTC".into(),
             from: Time(t("2026-11-30T00:00:00Z")),
             to: Time(t("2026-12-01T00:00:00.999Z")),
-            buckets: vec![bucket(Some("1.40")), bucket(None)],
+            buckets,
         };
-        let by_serde: serde_json::Value =
-            serde_json::from_slice(&serde_json::to_vec(&view).unwrap()).unwrap();
-        assert_eq!(Some(by_serde), view.to_json());
+        let d = |s: &str| DecText(s.into());
+        let schema_form = view(
+            rows.iter()
+                .map(|b| BucketView {
+                    start: b.start.into(),
+                    open: d(b.open),
+                    high: d(b.high),
+                    low: d(b.low),
+                    close: d(b.close),
+                    usdt_open: b.usdt_open.map(d),
+                    usdt_high: b.usdt_high.map(d),
+                    usdt_low: b.usdt_low.map(d),
+                    usdt_close: b.usdt_close.map(d),
+                    entry_close: b.entry_close.map(d),
+                    exit_close: b.exit_close.map(d),
+                    count: b.count,
+                })
+                .collect(),
+        )
+        .to_json();
+        for newest_first in [false, true] {
+            let (mut buckets, mut ends) = (Vec::new(), Vec::new());
+            let arrived: Vec<&Bucket> = if newest_first {
+                rows.iter().rev().collect()
+            } else {
+                rows.iter().collect()
+            };
+            for b in arrived {
+                serde_json::to_writer(&mut buckets, &BucketOut::from(*b)).unwrap();
+                ends.push(buckets.len());
+            }
+            let written = history_json(&view(vec![]), &buckets, &ends, newest_first).unwrap();
+            let parsed: serde_json::Value = serde_json::from_slice(&written).unwrap();
+            assert_eq!(Some(parsed), schema_form, "newest_first {newest_first}");
+        }
+        let empty = history_json(&view(vec![]), &[], &[], false).unwrap();
+        let parsed: serde_json::Value = serde_json::from_slice(&empty).unwrap();
+        assert_eq!(Some(parsed), view(vec![]).to_json());
     }
 
     #[test]
