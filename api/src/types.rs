@@ -66,14 +66,6 @@ impl ToJSON for Dec {
     }
 }
 
-/// The same string as [`ToJSON`], written straight into a serializer (answers built with
-/// serde instead of a `serde_json::Value` tree: see [`crate::routes::premiums::JsonBytes`]).
-impl serde::Serialize for Dec {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(&self.0)
-    }
-}
-
 impl From<Decimal> for Dec {
     fn from(d: Decimal) -> Self {
         Dec(d)
