@@ -72,6 +72,7 @@ fn the_alert_rules_pass_promtool() {
         "RedisDown",
         "MissedTicks",
         "AlertDeliveriesFailing",
+        "HistorySpoolFilling",
     ] {
         assert!(
             rules.contains(&format!("alert: {alert}")),

@@ -361,6 +361,13 @@ impl OpsApi {
             out,
             "# HELP premium_cluster_redis_up Whether Redis answered this scrape.\n# TYPE premium_cluster_redis_up gauge\npremium_cluster_redis_up {up}"
         );
+        // A setting, so it is there even while Redis is not: the rule HistorySpoolFilling
+        // compares the spool with it.
+        let _ = writeln!(
+            out,
+            "# HELP premium_history_spool_capacity History batches the Redis spool holds before it drops the newest (retention.spool_max_entries; 0: no spool).\n# TYPE premium_history_spool_capacity gauge\npremium_history_spool_capacity {}",
+            state.settings.retention.spool_max_entries
+        );
         MetricsResponse::Ok(PlainText(out))
     }
 }

@@ -83,6 +83,7 @@ async fn metrics_expose_job_gauges_read_from_redis() {
         "premium_cluster_last_success_timestamp_seconds{kind=\"fetch-ticker\"}",
         "premium_cluster_workers_alive 0",
         "premium_cluster_redis_up 1",
+        "premium_history_spool_capacity 3600",
     ] {
         assert!(text.contains(line), "missing `{line}` in\n{text}");
     }
