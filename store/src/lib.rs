@@ -1102,6 +1102,38 @@ impl Store {
         sqlx::query("SET LOCAL plan_cache_mode = force_generic_plan")
             .execute(&mut *tx)
             .await?;
+        // Without `from`, the latest `limit` buckets of a row-for-row tier start at its
+        // `limit`-th newest row: found by reading `limit` index entries backwards, so that the
+        // answer does not read (and sort) the interval's whole longest range. Fewer rows than
+        // `limit`: the whole range it is. (`1m`'s raw tail only adds newer buckets.)
+        let bound = match q.interval {
+            _ if q.from.is_some() => None,
+            Interval::Second => Some(("premiums", "ts")),
+            Interval::Minute => Some(("premium_1m", "bucket")),
+            Interval::Hour => Some(("premium_1h", "bucket")),
+            Interval::Day => None,
+        };
+        let from = match bound {
+            None => from,
+            Some((table, column)) => {
+                let nth: Option<DateTime<Utc>> = sqlx::query_scalar(&format!(
+                    "SELECT {column} FROM {table}
+                      WHERE coin_id = (SELECT id FROM coins WHERE symbol = $1)
+                        AND korea_venue = $2 AND foreign_venue = $3
+                        AND {column} >= $4 AND {column} < $5
+                      ORDER BY {column} DESC OFFSET $6 LIMIT 1"
+                ))
+                .bind(q.coin.as_str())
+                .bind(venue_code(q.pair.korea))
+                .bind(venue_code(q.pair.foreign))
+                .bind(from)
+                .bind(to)
+                .bind(q.limit - 1)
+                .fetch_optional(&mut *tx)
+                .await?;
+                nth.map_or(from, |b| b.max(from))
+            }
+        };
         let sql = sql.replace(
             "coin_id = $1",
             "coin_id = (SELECT id FROM coins WHERE symbol = $1)",

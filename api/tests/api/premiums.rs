@@ -342,6 +342,34 @@ async fn history_without_from_and_to_answers_the_latest_buckets() {
         "{body}"
     );
     assert_eq!(buckets[3]["close"], "1.34");
+    // Older rows behind a gap much longer than `limit` seconds are still among the latest
+    // `limit` buckets, and `from` is the oldest one's start.
+    for minutes in [30, 29] {
+        let row = premium("BTC", p, "129555000", "89277.1", "1432.6", None, 0);
+        app.store
+            .insert_premiums(now - chrono::Duration::minutes(minutes), &[row])
+            .await
+            .unwrap();
+    }
+    let body = app
+        .get_ok("/api/v1/premiums/BTC/history?interval=1s&limit=12")
+        .await;
+    let buckets = body["buckets"].as_array().unwrap();
+    assert_eq!(buckets.len(), 12, "{body}");
+    assert_eq!(
+        start(&buckets[0]),
+        now - chrono::Duration::minutes(30),
+        "{body}"
+    );
+    assert_eq!(
+        body["from"]
+            .as_str()
+            .unwrap()
+            .parse::<DateTime<Utc>>()
+            .unwrap(),
+        now - chrono::Duration::minutes(30)
+    );
+    assert_eq!(start(&buckets[11]), now - chrono::Duration::seconds(2));
     // Every interval answers without a range (the default limit is 500 buckets).
     for iv in ["1s", "1m", "1h", "1d"] {
         let body = app
@@ -357,7 +385,7 @@ async fn history_without_from_and_to_answers_the_latest_buckets() {
         .iter()
         .map(|b| b["count"].as_i64().unwrap())
         .sum();
-    assert_eq!(n, 10, "{body}");
+    assert_eq!(n, 12, "the 10 recent rows and the 2 older ones: {body}");
 }
 
 #[tokio::test]
