@@ -483,10 +483,20 @@ pub async fn job_reaches(
     timeout: Duration,
 ) -> JobRecord {
     let records = env.records();
-    eventually(timeout, &format!("job {id} to be {state}"), || async {
-        records.get(id).await.unwrap().filter(|r| r.state == state)
-    })
-    .await
+    let start = Instant::now();
+    loop {
+        let record = records.get(id).await.unwrap();
+        match record {
+            Some(r) if r.state == state => return r,
+            // The record as last seen says why (still queued, retrying, failed with …).
+            _ if start.elapsed() >= timeout => {
+                panic!(
+                    "timed out after {timeout:?} waiting for job {id} to be {state}; last seen: {record:?}"
+                )
+            }
+            _ => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
 }
 
 /// Polls `f` every 50 ms until it returns `Some`, or panics with `what` after `timeout`.
