@@ -424,6 +424,43 @@ macro_rules! rollup_upsert {
     };
 }
 
+/// Raw premium rows in the shape every OHLC step reads (`n, open, high, low, close,
+/// usdt_open, usdt_high, usdt_low, usdt_close, entry_close, exit_close`, after the bucket and
+/// any key columns): a raw row is a bucket of one. Read by `Store::rollup` (minutes) and the
+/// raw tiers of `Store::premium_ohlc`.
+macro_rules! raw_ohlc_columns {
+    () => {
+        "1::bigint AS n, rate AS open, rate AS high, rate AS low, rate AS close,
+         usdt_rate AS usdt_open, usdt_rate AS usdt_high, usdt_rate AS usdt_low,
+         usdt_rate AS usdt_close, entry_rate AS entry_close, exit_rate AS exit_close"
+    };
+}
+
+/// A rollup's rows (`premium_1m`, `premium_1h`) in the same shape.
+macro_rules! rolled_ohlc_columns {
+    () => {
+        "count::bigint AS n, open, high, low, close, usdt_open, usdt_high, usdt_low,
+         usdt_close, entry_close, exit_close"
+    };
+}
+
+/// The OHLC of such rows, per group: rows counted, first open, highest high, lowest low, last
+/// close (the USDT rate's likewise, over the rows that had one), last entry and exit. One
+/// definition for the rollups (minutes from raw rows, hours from minutes) and for the history
+/// answers that group (`1m`'s raw tail, `1d`), so a bucket is the same whichever way it is made.
+macro_rules! ohlc_of_rows {
+    () => {
+        "sum(n)::bigint AS n,
+         (array_agg(open ORDER BY bucket))[1] AS open, max(high) AS high, min(low) AS low,
+         (array_agg(close ORDER BY bucket DESC))[1] AS close,
+         (array_agg(usdt_open ORDER BY bucket) FILTER (WHERE usdt_open IS NOT NULL))[1] AS usdt_open,
+         max(usdt_high) AS usdt_high, min(usdt_low) AS usdt_low,
+         (array_agg(usdt_close ORDER BY bucket DESC) FILTER (WHERE usdt_close IS NOT NULL))[1] AS usdt_close,
+         (array_agg(entry_close ORDER BY bucket DESC) FILTER (WHERE entry_close IS NOT NULL))[1] AS entry_close,
+         (array_agg(exit_close ORDER BY bucket DESC) FILTER (WHERE exit_close IS NOT NULL))[1] AS exit_close"
+    };
+}
+
 #[derive(Clone)]
 pub struct Store {
     pool: PgPool,
@@ -712,15 +749,11 @@ impl Store {
             .with_partitions(days, || {
                 sqlx::query(concat!(
                     "INSERT INTO premium_1m
-                     SELECT date_trunc('minute', ts), coin_id, korea_venue, foreign_venue, count(*),
-                            (array_agg(rate ORDER BY ts))[1], max(rate), min(rate),
-                            (array_agg(rate ORDER BY ts DESC))[1],
-                            (array_agg(usdt_rate ORDER BY ts) FILTER (WHERE usdt_rate IS NOT NULL))[1],
-                            max(usdt_rate), min(usdt_rate),
-                            (array_agg(usdt_rate ORDER BY ts DESC) FILTER (WHERE usdt_rate IS NOT NULL))[1],
-                            (array_agg(entry_rate ORDER BY ts DESC) FILTER (WHERE entry_rate IS NOT NULL))[1],
-                            (array_agg(exit_rate ORDER BY ts DESC) FILTER (WHERE exit_rate IS NOT NULL))[1]
-                       FROM premiums WHERE ts >= $1 AND ts < $2
+                     SELECT date_trunc('minute', bucket), coin_id, korea_venue, foreign_venue, ",
+                    ohlc_of_rows!(),
+                    " FROM (SELECT ts AS bucket, coin_id, korea_venue, foreign_venue, ",
+                    raw_ohlc_columns!(),
+                    " FROM premiums WHERE ts >= $1 AND ts < $2) r
                       GROUP BY 1, 2, 3, 4",
                     rollup_upsert!()
                 ))
@@ -734,17 +767,13 @@ impl Store {
             .with_partitions(days, || {
                 sqlx::query(concat!(
                     "INSERT INTO premium_1h
-                     SELECT date_trunc('hour', bucket), coin_id, korea_venue, foreign_venue, sum(count),
-                            (array_agg(open ORDER BY bucket))[1], max(high), min(low),
-                            (array_agg(close ORDER BY bucket DESC))[1],
-                            (array_agg(usdt_open ORDER BY bucket) FILTER (WHERE usdt_open IS NOT NULL))[1],
-                            max(usdt_high), min(usdt_low),
-                            (array_agg(usdt_close ORDER BY bucket DESC) FILTER (WHERE usdt_close IS NOT NULL))[1],
-                            (array_agg(entry_close ORDER BY bucket DESC) FILTER (WHERE entry_close IS NOT NULL))[1],
-                            (array_agg(exit_close ORDER BY bucket DESC) FILTER (WHERE exit_close IS NOT NULL))[1]
-                       FROM premium_1m
+                     SELECT date_trunc('hour', bucket), coin_id, korea_venue, foreign_venue, ",
+                    ohlc_of_rows!(),
+                    " FROM (SELECT bucket, coin_id, korea_venue, foreign_venue, ",
+                    rolled_ohlc_columns!(),
+                    " FROM premium_1m
                       WHERE bucket >= date_trunc('hour', $1::timestamptz)
-                        AND bucket < date_trunc('hour', $2::timestamptz - interval '1 microsecond') + interval '1 hour'
+                        AND bucket < date_trunc('hour', $2::timestamptz - interval '1 microsecond') + interval '1 hour') r
                       GROUP BY 1, 2, 3, 4",
                     rollup_upsert!()
                 ))
@@ -1029,30 +1058,19 @@ impl Store {
         // whole query. Only the raw tail of `1m` and the days of `1d` are grouped.
         let key = "coin_id = $1 AND korea_venue = $2 AND foreign_venue = $3";
         let raw = format!(
-            "SELECT ts AS bucket, 1::bigint AS n, rate AS open, rate AS high, rate AS low,
-                    rate AS close, usdt_rate AS usdt_open, usdt_rate AS usdt_high,
-                    usdt_rate AS usdt_low, usdt_rate AS usdt_close, entry_rate AS entry_close,
-                    exit_rate AS exit_close
-               FROM premiums WHERE {key}"
+            "SELECT ts AS bucket, {} FROM premiums WHERE {key}",
+            raw_ohlc_columns!()
         );
         let rolled = |table: &str| {
             format!(
-                "SELECT bucket, count::bigint AS n, open, high, low, close, usdt_open, usdt_high,
-                        usdt_low, usdt_close, entry_close, exit_close
-                   FROM {table} WHERE {key}"
+                "SELECT bucket, {} FROM {table} WHERE {key}",
+                rolled_ohlc_columns!()
             )
         };
         let grouped = |rows: &str| {
             format!(
-                "SELECT date_trunc($6, bucket, $7) AS bucket, sum(n)::bigint AS n,
-                        (array_agg(open ORDER BY bucket))[1] AS open, max(high) AS high, min(low) AS low,
-                        (array_agg(close ORDER BY bucket DESC))[1] AS close,
-                        (array_agg(usdt_open ORDER BY bucket) FILTER (WHERE usdt_open IS NOT NULL))[1] AS usdt_open,
-                        max(usdt_high) AS usdt_high, min(usdt_low) AS usdt_low,
-                        (array_agg(usdt_close ORDER BY bucket DESC) FILTER (WHERE usdt_close IS NOT NULL))[1] AS usdt_close,
-                        (array_agg(entry_close ORDER BY bucket DESC) FILTER (WHERE entry_close IS NOT NULL))[1] AS entry_close,
-                        (array_agg(exit_close ORDER BY bucket DESC) FILTER (WHERE exit_close IS NOT NULL))[1] AS exit_close
-                   FROM ({rows}) r GROUP BY 1"
+                "SELECT date_trunc($6, bucket, $7) AS bucket, {} FROM ({rows}) r GROUP BY 1",
+                ohlc_of_rows!()
             )
         };
         let source = match q.interval {
