@@ -10,7 +10,7 @@ use rust_decimal::Decimal;
 use store::{PremiumHistoryRow, Store, Tiers};
 use worker::spool::{Batch, Spool};
 
-use crate::support::TestEnv;
+use crate::support::{TestEnv, history_row};
 
 fn t(s: &str) -> DateTime<Utc> {
     s.parse().unwrap()
@@ -30,20 +30,10 @@ const TIERS: Tiers = Tiers {
 /// some rows, like the worker's (no USDT price, no books).
 fn row(coin: &str, ts: DateTime<Utc>, rate: Decimal, usdt: bool) -> PremiumHistoryRow {
     PremiumHistoryRow {
-        coin: coin.into(),
-        korea: "upbit".into(),
-        foreign: "binance".into(),
-        rate,
         usdt_rate: usdt.then(|| rate - Decimal::new(3, 1)),
-        korea_krw: Decimal::new(129_555_000, 0),
-        foreign_usd: Decimal::new(892_771, 1),
-        usd_krw: Decimal::new(14_326, 1),
-        fx_source: "dunamu".into(),
-        usdt_krw: Some(Decimal::new(1_440, 0)),
-        observed_at: ts,
-        computed_at: ts + chrono::Duration::milliseconds(40),
         entry_rate: usdt.then(|| rate + Decimal::new(5, 2)),
         exit_rate: usdt.then(|| rate - Decimal::new(5, 2)),
+        ..history_row(coin, ts, rate)
     }
 }
 

@@ -9,7 +9,10 @@ use rust_decimal::Decimal;
 use store::{PremiumHistoryRow, Store, TickerRow};
 use worker::spool::{Batch, Spool, Written};
 
-use crate::{faults::CuttableProxy, support::TestEnv};
+use crate::{
+    faults::CuttableProxy,
+    support::{TestEnv, history_row},
+};
 
 fn tick(n: i64) -> DateTime<Utc> {
     Utc.timestamp_opt(1_800_000_000 + n, 0).single().unwrap()
@@ -23,20 +26,10 @@ fn premiums(n: i64, coins: &[&str]) -> Batch {
         rows: coins
             .iter()
             .map(|c| PremiumHistoryRow {
-                coin: (*c).into(),
-                korea: "upbit".into(),
-                foreign: "binance".into(),
-                rate: Decimal::new(12953 + n, 4),
                 usdt_rate: Some(Decimal::new(101, 2)),
-                korea_krw: Decimal::new(129_555_000, 0),
-                foreign_usd: Decimal::new(892_771, 1),
-                usd_krw: Decimal::new(14_326, 1),
-                fx_source: "dunamu".into(),
-                usdt_krw: Some(Decimal::new(1_440, 0)),
-                observed_at: ts,
-                computed_at: ts + chrono::Duration::milliseconds(40),
                 entry_rate: Some(Decimal::new(135, 2)),
                 exit_rate: Some(Decimal::new(125, 2)),
+                ..history_row(c, ts, Decimal::new(12953 + n, 4))
             })
             .collect(),
     }

@@ -13,7 +13,7 @@ use keyspace::{Keys, RedisConn};
 use queue::{Enqueuer, JobRecord, Records};
 use redis::AsyncCommands;
 use settings::Settings;
-use store::Store;
+use store::{PremiumHistoryRow, Store};
 use tokio::{sync::oneshot, task::JoinHandle};
 
 pub const REDIS_URL: &str = "redis://127.0.0.1:6379/";
@@ -472,6 +472,32 @@ impl Drop for ChildGuard {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+    }
+}
+
+/// A premium history row of `coin` on upbit-binance at `ts` with `rate`: fixed prices and FX,
+/// no USDT rate, no entry/exit; tests override what they are about.
+pub fn history_row(
+    coin: &str,
+    ts: chrono::DateTime<chrono::Utc>,
+    rate: rust_decimal::Decimal,
+) -> PremiumHistoryRow {
+    use rust_decimal::Decimal;
+    PremiumHistoryRow {
+        coin: coin.into(),
+        korea: "upbit".into(),
+        foreign: "binance".into(),
+        rate,
+        usdt_rate: None,
+        korea_krw: Decimal::new(129_555_000, 0),
+        foreign_usd: Decimal::new(892_771, 1),
+        usd_krw: Decimal::new(14_326, 1),
+        fx_source: "dunamu".into(),
+        usdt_krw: Some(Decimal::new(1_440, 0)),
+        observed_at: ts,
+        computed_at: ts + chrono::Duration::milliseconds(40),
+        entry_rate: None,
+        exit_rate: None,
     }
 }
 
