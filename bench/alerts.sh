@@ -44,11 +44,7 @@ start_bg sim "$BIN" sim --addr "127.0.0.1:$SIM_PORT" --seed 1 --basic
 wait_until 30 "simulator" http_ok "$PREMIUM_SIM_URL/_sim/health"
 curl -fsS -m 5 -X POST -H 'content-type: application/json' \
   -d '{"noise_pct":"0","premium_pct":"1.5"}' "$PREMIUM_SIM_URL/_sim/config" >/dev/null
-WORKER_PIDS=()
-for i in $(seq 1 "$WORKERS"); do
-  start_bg "worker$i" "$BIN" worker
-  WORKER_PIDS+=("$LAST_PID")
-done
+start_workers "$WORKERS"
 start_bg api "$BIN" api
 wait_until 60 "api /health/live" http_ok "http://$API_ADDR/health/live"
 

@@ -45,11 +45,7 @@ create_db "$DB"
 start_bg sim "$BIN" sim --addr "127.0.0.1:$SIM_PORT" --seed 1
 SIM_PID=$LAST_PID
 wait_until 30 "simulator" http_ok "$PREMIUM_SIM_URL/_sim/health"
-WORKER_PIDS=()
-for i in $(seq 1 "$WORKERS"); do
-  start_bg "worker$i" "$BIN" worker
-  WORKER_PIDS+=("$LAST_PID")
-done
+start_workers "$WORKERS"
 start_bg api "$BIN" api
 API_PID=$LAST_PID
 wait_until 60 "api /health/live" http_ok "http://$API_ADDR/health/live"

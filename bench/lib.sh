@@ -44,6 +44,16 @@ start_bg() {
   BG_PIDS+=("$LAST_PID")
 }
 
+# start_workers N: N `premium-spread worker` processes (logs worker1.log …); sets WORKER_PIDS.
+start_workers() {
+  local i
+  WORKER_PIDS=()
+  for i in $(seq 1 "$1"); do
+    start_bg "worker$i" "$BIN" worker
+    WORKER_PIDS+=("$LAST_PID")
+  done
+}
+
 # stop_pid PID: TERM, wait up to 15 s, then KILL.
 stop_pid() {
   local pid="$1" i

@@ -26,11 +26,7 @@ start_bg sim "$BIN" sim --addr "127.0.0.1:$SIM_PORT" --seed 1
 SIM_PID=$LAST_PID
 wait_until 30 "simulator" http_ok "$PREMIUM_SIM_URL/_sim/health"
 
-WORKER_PIDS=()
-for i in $(seq 1 "$WORKERS"); do
-  start_bg "worker$i" "$BIN" worker
-  WORKER_PIDS+=("$LAST_PID")
-done
+start_workers "$WORKERS"
 
 API_ARGS=()
 if "$BIN" --help | grep -qE '^\s+api\b'; then
