@@ -161,15 +161,9 @@ struct Api {
 
 impl Api {
     async fn start(env: &TestEnv) -> Api {
-        let state = api::AppState::connect(env.settings.clone(), None)
-            .await
-            .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(api::serve(listener, state, async move {
-            let _ = stopped.await;
-        }));
+        let (stop, _server) = env.start_api(listener).await;
         Api {
             base,
             stop: Some(stop),

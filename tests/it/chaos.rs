@@ -258,15 +258,9 @@ async fn while_redis_is_stopped_the_api_answers_503_json_within_a_second_and_rec
     let mut env = TestEnv::new(sim_cfg(), |_| {}).await;
     Arc::get_mut(&mut env.settings).unwrap().redis_url = redis.url();
     let worker = env.spawn_worker().await;
-    let state = api::AppState::connect(env.settings.clone(), None)
-        .await
-        .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(api::serve(listener, state, async move {
-        let _ = stopped.await;
-    }));
+    let (stop, server) = env.start_api(listener).await;
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
         .build()

@@ -67,23 +67,6 @@ fn rows(v: &Value) -> Vec<Vec<String>> {
         .collect()
 }
 
-async fn start_api(
-    env: &TestEnv,
-    listener: tokio::net::TcpListener,
-) -> (
-    tokio::sync::oneshot::Sender<()>,
-    tokio::task::JoinHandle<std::io::Result<()>>,
-) {
-    let state = api::AppState::connect(env.settings.clone(), None)
-        .await
-        .unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(api::serve(listener, state, async move {
-        let _ = stopped.await;
-    }));
-    (stop, server)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dashboard_shows_every_available_premium_live_sorts_filters_charts_and_reconnects_in_chromium()
  {
@@ -92,7 +75,7 @@ async fn the_dashboard_shows_every_available_premium_live_sorts_filters_charts_a
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let base = format!("http://{addr}");
-    let (stop, server) = start_api(&env, listener).await;
+    let (stop, server) = env.start_api(listener).await;
     // Every default coin on every pair, and a few seconds of 1 s history for the chart.
     let pairs = env.settings.pairs.len();
     eventually(
@@ -127,7 +110,7 @@ async fn the_dashboard_shows_every_available_premium_live_sorts_filters_charts_a
     .await
     .unwrap();
     let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
-    let (stop, server) = start_api(&env, listener).await;
+    let (stop, server) = env.start_api(listener).await;
     let live = page
         .wait_for(
             "document.getElementById('live').dataset.state === 'live' && __dash.reconnects >= 1 \

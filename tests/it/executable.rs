@@ -26,15 +26,9 @@ fn rate(k: Decimal, f: Decimal, fx: Decimal) -> Decimal {
 async fn executable_premiums_follow_the_books_and_a_pinned_book_gives_the_hand_computed_size() {
     let env = TestEnv::new(sim::SimConfig::default(), |_| {}).await;
     let worker = env.spawn_worker().await;
-    let state = api::AppState::connect(env.settings.clone(), None)
-        .await
-        .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(api::serve(listener, state, async move {
-        let _ = stopped.await;
-    }));
+    let (stop, server) = env.start_api(listener).await;
     let get = |path: String| {
         let http = env.http.clone();
         let url = format!("{base}{path}");

@@ -197,6 +197,22 @@ impl TestEnv {
         Cache::new(self.conn.clone(), &self.settings)
     }
 
+    /// The API in this process, serving on `listener` until `stop` is sent (or dropped); the
+    /// handle ends when it has stopped.
+    pub async fn start_api(
+        &self,
+        listener: tokio::net::TcpListener,
+    ) -> (oneshot::Sender<()>, JoinHandle<std::io::Result<()>>) {
+        let state = api::AppState::connect(self.settings.clone(), None)
+            .await
+            .unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(api::serve(listener, state, async move {
+            let _ = stopped.await;
+        }));
+        (stop, server)
+    }
+
     pub fn enqueuer(&self) -> Enqueuer {
         Enqueuer::new(self.conn.clone(), self.settings.clone())
     }
