@@ -329,10 +329,10 @@ impl<T: Type + Send> Payload for JsonBytes<T> {
     }
 }
 
-impl<T: Send> IntoResponse for JsonBytes<T> {
+impl<T: Type + Send> IntoResponse for JsonBytes<T> {
     fn into_response(self) -> poem::Response {
         poem::Response::builder()
-            .content_type(<JsonBytes<PremiumsView> as Payload>::CONTENT_TYPE)
+            .content_type(Self::CONTENT_TYPE)
             .body(self.0)
     }
 }
