@@ -745,44 +745,38 @@ impl Store {
             return Ok((0, 0));
         }
         let days = span([from, to - chrono::Duration::seconds(1)].into_iter());
-        let minutes = self
-            .with_partitions(days, || {
-                sqlx::query(concat!(
-                    "INSERT INTO premium_1m
-                     SELECT date_trunc('minute', bucket), coin_id, korea_venue, foreign_venue, ",
-                    ohlc_of_rows!(),
-                    " FROM (SELECT ts AS bucket, coin_id, korea_venue, foreign_venue, ",
-                    raw_ohlc_columns!(),
-                    " FROM premiums WHERE ts >= $1 AND ts < $2) r
-                      GROUP BY 1, 2, 3, 4",
-                    rollup_upsert!()
-                ))
-                .bind(from)
-                .bind(to)
-                .execute(&self.pool)
+        // Both statements over [from, to): the minutes, then the hours they fall in.
+        let roll = |sql: &'static str| {
+            self.with_partitions(days, move || {
+                sqlx::query(sql).bind(from).bind(to).execute(&self.pool)
             })
-            .await?
-            .rows_affected();
-        let hours = self
-            .with_partitions(days, || {
-                sqlx::query(concat!(
-                    "INSERT INTO premium_1h
-                     SELECT date_trunc('hour', bucket), coin_id, korea_venue, foreign_venue, ",
-                    ohlc_of_rows!(),
-                    " FROM (SELECT bucket, coin_id, korea_venue, foreign_venue, ",
-                    rolled_ohlc_columns!(),
-                    " FROM premium_1m
-                      WHERE bucket >= date_trunc('hour', $1::timestamptz)
-                        AND bucket < date_trunc('hour', $2::timestamptz - interval '1 microsecond') + interval '1 hour') r
-                      GROUP BY 1, 2, 3, 4",
-                    rollup_upsert!()
-                ))
-                .bind(from)
-                .bind(to)
-                .execute(&self.pool)
-            })
-            .await?
-            .rows_affected();
+        };
+        let minutes = roll(concat!(
+            "INSERT INTO premium_1m
+             SELECT date_trunc('minute', bucket), coin_id, korea_venue, foreign_venue, ",
+            ohlc_of_rows!(),
+            " FROM (SELECT ts AS bucket, coin_id, korea_venue, foreign_venue, ",
+            raw_ohlc_columns!(),
+            " FROM premiums WHERE ts >= $1 AND ts < $2) r
+              GROUP BY 1, 2, 3, 4",
+            rollup_upsert!()
+        ))
+        .await?
+        .rows_affected();
+        let hours = roll(concat!(
+            "INSERT INTO premium_1h
+             SELECT date_trunc('hour', bucket), coin_id, korea_venue, foreign_venue, ",
+            ohlc_of_rows!(),
+            " FROM (SELECT bucket, coin_id, korea_venue, foreign_venue, ",
+            rolled_ohlc_columns!(),
+            " FROM premium_1m
+              WHERE bucket >= date_trunc('hour', $1::timestamptz)
+                AND bucket < date_trunc('hour', $2::timestamptz - interval '1 microsecond') + interval '1 hour') r
+              GROUP BY 1, 2, 3, 4",
+            rollup_upsert!()
+        ))
+        .await?
+        .rows_affected();
         Ok((minutes, hours))
     }
 
