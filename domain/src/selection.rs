@@ -4,7 +4,6 @@
 use std::{
     collections::{BTreeMap, HashMap},
     fmt,
-    str::FromStr,
     time::Duration,
 };
 
@@ -16,8 +15,10 @@ use crate::{
     VenuePair,
 };
 
-/// Which input of a premium was unusable.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Which input of a premium was unusable. Stored in its serde form (`{"ticker":{"venue":"upbit",
+/// "coin":"BTC"}}`, `"usd_krw"`, `"arithmetic"`); shown as text (`upbit BTC ticker`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum SkipInput {
     /// A venue's ticker of the coin (`upbit BTC ticker`).
     Ticker { venue: Venue, coin: Coin },
@@ -37,27 +38,10 @@ impl fmt::Display for SkipInput {
     }
 }
 
-impl FromStr for SkipInput {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "usd/krw" => return Ok(SkipInput::UsdKrw),
-            "arithmetic" => return Ok(SkipInput::Arithmetic),
-            _ => {}
-        }
-        let parts: Vec<&str> = s.split(' ').collect();
-        match parts.as_slice() {
-            [venue, coin, "ticker"] => Ok(SkipInput::Ticker {
-                venue: venue.parse().map_err(|e| format!("{e}"))?,
-                coin: Coin::parse(coin).map_err(|e| e.to_string())?,
-            }),
-            _ => Err(format!("unknown skip input `{s}`")),
-        }
-    }
-}
-
-/// Why that input was unusable.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Why that input was unusable. Stored in its serde form (`"stale"`,
+/// `{"no_fresh_rate":"dunamu missing"}`); shown as text (`no fresh rate: dunamu missing`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum SkipCause {
     /// Not in the cache (never fetched, rejected, or expired).
     Missing,
@@ -84,15 +68,32 @@ impl fmt::Display for SkipCause {
     }
 }
 
-impl From<&str> for SkipCause {
-    fn from(s: &str) -> Self {
-        s.to_string().into()
+/// Earlier versions stored skip inputs and causes as their display text; such values still live
+/// in Redis for a few seconds after an upgrade (a skip key's TTL), so they are still read.
+trait StoredAsText: Sized {
+    fn from_text(s: &str) -> Result<Self, String>;
+}
+
+impl StoredAsText for SkipInput {
+    fn from_text(s: &str) -> Result<Self, String> {
+        match s {
+            "usd/krw" => return Ok(SkipInput::UsdKrw),
+            "arithmetic" => return Ok(SkipInput::Arithmetic),
+            _ => {}
+        }
+        match s.split(' ').collect::<Vec<_>>().as_slice() {
+            [venue, coin, "ticker"] => Ok(SkipInput::Ticker {
+                venue: venue.parse().map_err(|e| format!("{e}"))?,
+                coin: Coin::parse(coin).map_err(|e| e.to_string())?,
+            }),
+            _ => Err(format!("unknown skip input `{s}`")),
+        }
     }
 }
 
-impl From<String> for SkipCause {
-    fn from(s: String) -> Self {
-        match s.as_str() {
+impl StoredAsText for SkipCause {
+    fn from_text(s: &str) -> Result<Self, String> {
+        Ok(match s {
             "missing" => SkipCause::Missing,
             "stale" => SkipCause::Stale,
             _ => {
@@ -101,52 +102,53 @@ impl From<String> for SkipCause {
                 } else if let Some(why) = s.strip_prefix("suspect: ") {
                     SkipCause::Suspect(why.to_string())
                 } else {
-                    SkipCause::Invalid(s)
+                    SkipCause::Invalid(s.to_string())
                 }
             }
-        }
+        })
     }
 }
 
-macro_rules! string_serde {
+/// Reads a field in its serde form, or as the display text older versions stored.
+fn typed_or_text<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de> + StoredAsText,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Stored<T> {
+        Typed(T),
+        Text(String),
+    }
+    match Stored::<T>::deserialize(d)? {
+        Stored::Typed(t) => Ok(t),
+        Stored::Text(s) => T::from_text(&s).map_err(serde::de::Error::custom),
+    }
+}
+
+macro_rules! eq_text {
     ($t:ty) => {
-        impl Serialize for $t {
-            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.collect_str(self)
-            }
-        }
         impl PartialEq<&str> for $t {
             fn eq(&self, other: &&str) -> bool {
-                // Comparison by the text form, as stored and shown (tests compare with it).
+                // Comparison by the text form, as shown (tests compare with it).
                 *other == self.to_string().as_str()
             }
         }
     };
 }
-string_serde!(SkipInput);
-string_serde!(SkipCause);
+eq_text!(SkipInput);
+eq_text!(SkipCause);
 
-impl<'de> Deserialize<'de> for SkipInput {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d)?
-            .parse()
-            .map_err(serde::de::Error::custom)
-    }
-}
-
-impl<'de> Deserialize<'de> for SkipCause {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(String::deserialize(d)?.into())
-    }
-}
-
-/// Why a premium was not computed. Stored as JSON with `input` and `reason` as text
-/// (`"upbit BTC ticker"`, `"stale"`), which is also what the API shows.
+/// Why a premium was not computed. Stored as JSON with `input` and `reason` in their serde form
+/// (older text values still read); the API shows them as text (`"upbit BTC ticker"`, `"stale"`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SkipReason {
     pub coin: Coin,
     pub pair: VenuePair,
+    #[serde(deserialize_with = "typed_or_text")]
     pub input: SkipInput,
+    #[serde(deserialize_with = "typed_or_text")]
     pub reason: SkipCause,
     /// Age of a stale input, milliseconds.
     pub age_ms: Option<i64>,
@@ -181,7 +183,7 @@ pub fn pick_fx(
 
 /// What a premium computation covers: the coins of each pair, the oldest usable ticker, the
 /// market registry (each premium's instrument and flags) and the sanity gate.
-pub struct Universe<'a> {
+pub struct Scope<'a> {
     pub pairs: &'a BTreeMap<VenuePair, Vec<Coin>>,
     pub ticker_limit_ms: i64,
     /// Fills `inputs.foreign_symbol`, `inputs.foreign_multiplier` and `flags` (Korean warning,
@@ -210,19 +212,19 @@ fn fresh(
     }
 }
 
-/// Premiums of every (coin, pair) of `universe` from the given tickers and FX, or the reason
+/// Premiums of every (coin, pair) of `scope` from the given tickers and FX, or the reason
 /// each could not be computed.
 pub fn premiums_from(
-    universe: &Universe<'_>,
+    scope: &Scope<'_>,
     tickers: &HashMap<(Venue, Coin), Ticker>,
     fx: Result<FxRate, String>,
     now: DateTime<Utc>,
 ) -> (Vec<Premium>, Vec<SkipReason>) {
-    let limit = universe.ticker_limit_ms;
+    let limit = scope.ticker_limit_ms;
     let mut premiums = Vec::new();
     let mut skips = Vec::new();
     let get = |v: Venue, c: &Coin| tickers.get(&(v, c.clone()));
-    for (pair, coins) in universe.pairs {
+    for (pair, coins) in scope.pairs {
         let usdt = fresh(
             get(pair.korea, &Coin::usdt()),
             SkipInput::UsdKrw,
@@ -285,12 +287,8 @@ pub fn premiums_from(
                 funding: f.funding,
             };
             let fees = crate::Fees {
-                korea: universe.fees.get(&pair.korea).copied().unwrap_or_default(),
-                foreign: universe
-                    .fees
-                    .get(&pair.foreign)
-                    .copied()
-                    .unwrap_or_default(),
+                korea: scope.fees.get(&pair.korea).copied().unwrap_or_default(),
+                foreign: scope.fees.get(&pair.foreign).copied().unwrap_or_default(),
             };
             let book_skip = [(k, pair.korea), (f, pair.foreign)]
                 .into_iter()
@@ -301,7 +299,7 @@ pub fn premiums_from(
                 });
             match Premium::compute(inputs, now).and_then(|p| p.with_books(fees)) {
                 Ok(mut p) => {
-                    if let Some(r) = universe.registry {
+                    if let Some(r) = scope.registry {
                         describe(&mut p, r);
                     }
                     p.executable_skip = book_skip;
@@ -318,7 +316,7 @@ pub fn premiums_from(
             }
         }
     }
-    if let Some(limit) = universe.max_deviation_pct {
+    if let Some(limit) = scope.max_deviation_pct {
         let rates: Vec<(VenuePair, Decimal)> =
             premiums.iter().map(|p| (p.inputs.pair, p.rate)).collect();
         let verdicts = crate::market::suspects(&rates, limit);
@@ -367,21 +365,117 @@ mod tests {
     use super::*;
     use crate::{Instrument, MarketStatus};
 
+    fn stored_skip(input: &str, reason: &str) -> String {
+        format!(
+            r#"{{"coin":"BTC","pair":{{"korea":"upbit","foreign":"binance"}},"input":{input},"reason":{reason},"age_ms":null,"limit_ms":null,"at":"2026-12-07T00:00:00Z"}}"#
+        )
+    }
+
+    fn skip(input: SkipInput, reason: SkipCause) -> SkipReason {
+        SkipReason {
+            coin: Coin::parse("BTC").unwrap(),
+            pair: "upbit-binance".parse().unwrap(),
+            input,
+            reason,
+            age_ms: None,
+            limit_ms: None,
+            at: "2026-12-07T00:00:00Z".parse().unwrap(),
+        }
+    }
+
+    fn ticker_input(venue: Venue, coin: &str) -> SkipInput {
+        SkipInput::Ticker {
+            venue,
+            coin: Coin::parse(coin).unwrap(),
+        }
+    }
+
     #[test]
-    fn skip_inputs_and_causes_read_back_from_their_text() {
-        for s in ["upbit BTC ticker", "usd/krw", "arithmetic"] {
-            assert_eq!(s.parse::<SkipInput>().unwrap().to_string(), s);
+    fn skip_reasons_are_stored_as_tagged_values_and_read_back() {
+        let cases = [
+            (
+                ticker_input(Venue::Upbit, "BTC"),
+                SkipCause::Missing,
+                r#"{"ticker":{"venue":"upbit","coin":"BTC"}}"#,
+                r#""missing""#,
+            ),
+            (
+                SkipInput::UsdKrw,
+                SkipCause::NoFreshRate("dunamu missing".into()),
+                r#""usd_krw""#,
+                r#"{"no_fresh_rate":"dunamu missing"}"#,
+            ),
+            (
+                SkipInput::Arithmetic,
+                SkipCause::Invalid("division by zero".into()),
+                r#""arithmetic""#,
+                r#"{"invalid":"division by zero"}"#,
+            ),
+            (
+                ticker_input(Venue::Binance, "XRP"),
+                SkipCause::Suspect("85.71 points from the median".into()),
+                r#"{"ticker":{"venue":"binance","coin":"XRP"}}"#,
+                r#"{"suspect":"85.71 points from the median"}"#,
+            ),
+            (
+                ticker_input(Venue::Bybit, "ETH"),
+                SkipCause::Stale,
+                r#"{"ticker":{"venue":"bybit","coin":"ETH"}}"#,
+                r#""stale""#,
+            ),
+        ];
+        for (input, reason, input_json, reason_json) in cases {
+            let s = skip(input, reason);
+            let written: serde_json::Value = serde_json::to_value(&s).unwrap();
+            let expected: serde_json::Value =
+                serde_json::from_str(&stored_skip(input_json, reason_json)).unwrap();
+            assert_eq!(written, expected);
+            let read: SkipReason = serde_json::from_value(written).unwrap();
+            assert_eq!(read, s);
         }
-        for s in [
-            "missing",
-            "stale",
-            "no fresh rate: dunamu missing",
-            "division by zero",
-            "suspect: premium -84.21 % is 85.71 points from the upbit-binance median 1.50 (limit 20)",
-        ] {
-            assert_eq!(SkipCause::from(s.to_string()).to_string(), s);
+    }
+
+    #[test]
+    fn skip_reasons_stored_as_text_by_older_versions_still_read() {
+        let cases = [
+            ("upbit BTC ticker", "missing", ticker_input(Venue::Upbit, "BTC"), SkipCause::Missing),
+            ("bithumb ETH ticker", "stale", ticker_input(Venue::Bithumb, "ETH"), SkipCause::Stale),
+            (
+                "usd/krw",
+                "no fresh rate: dunamu missing",
+                SkipInput::UsdKrw,
+                SkipCause::NoFreshRate("dunamu missing".into()),
+            ),
+            (
+                "arithmetic",
+                "division by zero",
+                SkipInput::Arithmetic,
+                SkipCause::Invalid("division by zero".into()),
+            ),
+            (
+                "okx SOL ticker",
+                "suspect: premium -84.21 % is 85.71 points from the upbit-binance median 1.50 (limit 20)",
+                ticker_input(Venue::Okx, "SOL"),
+                SkipCause::Suspect(
+                    "premium -84.21 % is 85.71 points from the upbit-binance median 1.50 (limit 20)"
+                        .into(),
+                ),
+            ),
+        ];
+        for (input_text, reason_text, input, reason) in cases {
+            let json = stored_skip(&format!("{input_text:?}"), &format!("{reason_text:?}"));
+            let read: SkipReason = serde_json::from_str(&json).unwrap();
+            assert_eq!(read, skip(input, reason));
+            // What the API shows is the same text as before.
+            assert_eq!(read.input.to_string(), input_text);
+            assert_eq!(read.reason.to_string(), reason_text);
         }
-        assert_eq!(SkipCause::from("stale".to_string()), SkipCause::Stale);
+        let bad = stored_skip(r#""upbit BTC""#, r#""stale""#);
+        let err = serde_json::from_str::<SkipReason>(&bad).unwrap_err();
+        assert!(
+            err.to_string().contains("unknown skip input `upbit BTC`"),
+            "{err}"
+        );
     }
 
     fn instrument(venue: Venue, symbol: &str, base: &str, flags: Vec<MarketFlag>) -> Instrument {
@@ -474,14 +568,14 @@ mod tests {
             );
         }
         let pairs = BTreeMap::from([(pair, coins.map(|c| Coin::parse(c.0).unwrap()).to_vec())]);
-        let universe = Universe {
+        let scope = Scope {
             pairs: &pairs,
             ticker_limit_ms: 5_000,
             registry: Some(&registry),
             max_deviation_pct: Some(Decimal::from(20)),
             fees: &BTreeMap::new(),
         };
-        let (premiums, skips) = premiums_from(&universe, &tickers, Ok(fx), now);
+        let (premiums, skips) = premiums_from(&scope, &tickers, Ok(fx), now);
         assert_eq!(premiums.len(), 5, "{skips:?}");
         for p in &premiums {
             assert_eq!(p.rate.round_dp(6), Decimal::ONE, "{}", p.inputs.coin);

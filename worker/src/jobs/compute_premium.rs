@@ -10,7 +10,7 @@ use std::{
 use chrono::{TimeZone, Utc};
 use domain::{
     Coin, FxRate, JobKind, SkipCause, Ticker, Venue,
-    selection::{Universe, pick_fx, premiums_from},
+    selection::{Scope, pick_fx, premiums_from},
 };
 use queue::{Job, metrics_names as m};
 use redis::AsyncCommands;
@@ -81,14 +81,14 @@ pub async fn run(ctx: &Ctx, job: &Job) -> JobResult {
         Err(why) => recover_fx(ctx, now).await.ok_or(why),
     };
     let fees = s.fee_fractions();
-    let universe = Universe {
+    let scope = Scope {
         fees: &fees,
         pairs: &markets.universe,
         ticker_limit_ms: s.freshness.ticker_ms as i64,
         registry: Some(&markets.registry),
         max_deviation_pct: Some(s.mapping.max_deviation_pct),
     };
-    let (premiums, skips) = premiums_from(&universe, &tickers, fx.clone(), now);
+    let (premiums, skips) = premiums_from(&scope, &tickers, fx.clone(), now);
 
     ctx.cache.put_premiums(&premiums).await?;
     // Alerts right after the cache write: a crossing reaches its receiver as soon as possible.
