@@ -21,6 +21,7 @@ pub mod market;
 pub mod position;
 pub mod premium;
 pub mod price;
+pub mod rate;
 pub mod selection;
 pub mod ticker;
 pub mod venue;
@@ -40,10 +41,9 @@ pub use market::{
     map_korean, suspects,
 };
 pub use position::{Pnl, Position, PositionError, PositionSide};
-pub use premium::{
-    Executable, Fees, Premium, PremiumError, PremiumInputs, display_rate, premium_rate,
-};
+pub use premium::{Executable, Fees, Premium, PremiumInputs};
 pub use price::{Price, PriceError};
+pub use rate::{PremiumError, display_rate, premium_rate};
 pub use selection::{SkipCause, SkipInput, SkipReason};
 pub use ticker::Ticker;
 pub use venue::{Region, Venue, VenueError, VenuePair};

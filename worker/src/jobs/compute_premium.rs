@@ -15,7 +15,7 @@ use domain::{
 use queue::{Job, metrics_names as m};
 use redis::AsyncCommands;
 
-use super::{Ctx, JobError, JobResult};
+use super::context::{Ctx, JobError, JobResult};
 
 /// A tick's premium should use that tick's prices: wait (up to 700 ms into the tick) until every
 /// venue's prices of this tick are in the cache (`{p}:tick-fetched:{tick}:{venue}`) or its

@@ -26,7 +26,7 @@ use serde_json::json;
 use sha2::Sha256;
 use store::{AlertTarget, FiringRow};
 
-use super::{Ctx, JobError, JobResult};
+use super::context::{Ctx, JobError, JobResult};
 use crate::alerts::parse_job_id;
 
 /// Why one delivery attempt failed.

@@ -7,7 +7,7 @@ use domain::FxSource;
 use queue::{Job, metrics_names as m};
 use venues::FetchError;
 
-use super::{Ctx, JobError, JobResult, observe_fetch};
+use super::context::{Ctx, JobError, JobResult, observe_fetch};
 
 pub async fn run(ctx: &Ctx, _job: &Job) -> JobResult {
     let mut errors = Vec::new();

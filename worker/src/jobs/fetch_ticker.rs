@@ -13,7 +13,10 @@ use domain::ErrorClass;
 use queue::{Job, metrics_names as m};
 use redis::AsyncCommands;
 
-use super::{Ctx, JobError, JobResult, observe_fetch, refresh_markets::ask_refresh};
+use super::{
+    context::{Ctx, JobError, JobResult, observe_fetch},
+    refresh_markets::ask_refresh,
+};
 
 pub async fn run(ctx: &Ctx, job: &Job) -> JobResult {
     let venue = job

@@ -9,7 +9,7 @@ use std::time::Duration;
 use chrono::Utc;
 use queue::Job;
 
-use super::{Ctx, JobError, JobResult};
+use super::context::{Ctx, JobError, JobResult};
 
 pub fn tiers(s: &settings::Settings) -> store::Tiers {
     store::Tiers {

@@ -20,7 +20,7 @@ use domain::{
 use futures::future::join_all;
 use queue::{Job, metrics_names as m};
 
-use super::{Ctx, JobError, JobResult};
+use super::context::{Ctx, JobError, JobResult};
 
 /// One venue's instruments in force, when they were fetched, and the refusal that kept them.
 type InForce = (Vec<Instrument>, DateTime<Utc>, Option<RefreshFailure>);

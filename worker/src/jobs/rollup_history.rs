@@ -13,7 +13,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use queue::Job;
 use redis::AsyncCommands;
 
-use super::{Ctx, JobError, JobResult};
+use super::context::{Ctx, JobError, JobResult};
 
 /// Minutes rolled by every run at least: the ones closed before its tick.
 pub const TRAILING_MINUTES: i64 = 2;
