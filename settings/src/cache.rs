@@ -3,8 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Time-to-live of the hot cache in Redis (the original design: tickers 5 s, premium 5 s,
-/// FX 15 min or the source's own freshness, whichever is longer).
+/// Time-to-live of the hot cache in Redis. FX rates are not set here: they live as long as
+/// their source's own freshness, and at least 15 minutes.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CacheTtl {

@@ -8,8 +8,9 @@ use crate::error::{SettingsError, invalid};
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Retention {
-    /// Gone: history is kept in tiers (`raw_hours`, `minute_days`, `hour_days`). Still read so
-    /// that a configuration that sets it fails with a clear error instead of an unknown key.
+    /// Not a setting: history is kept in tiers (`raw_hours`, `minute_days`, `hour_days`). Still
+    /// read so that a configuration that sets it fails with a clear error instead of an unknown
+    /// key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub history_days: Option<u32>,
     /// Raw history (1 s premium rows, their ticks, tickers), hours. Dropped by whole UTC days
