@@ -27,15 +27,27 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// The HTTP API (Swagger UI at /docs).
+    /// The HTTP API and the dashboard (dashboard at /, Swagger UI at /docs).
     Api,
     /// Prints the OpenAPI document (openapi/openapi.json is this output).
     Openapi,
-    /// One worker replica: apalis workers for every job kind plus the cron sources.
+    /// One worker replica: an apalis worker per job kind, the cron sources, the janitor and the
+    /// history spool replay.
+    ///
+    /// Seven job kinds, one queue each: fetch-ticker, fetch-fx, compute-premium, refresh-markets,
+    /// deliver-alert, maintain-history, rollup-history (deliver-alert is enqueued by alert rules,
+    /// the others by the cron sources). Refreshes the market registry on start. Run more of them
+    /// to scale: every replica runs the same thing.
     Worker,
     /// The offline market simulator: every venue's and FX source's API on one local port.
+    ///
+    /// Venues under /<venue>, a fake Telegram Bot API under /telegram, ground truth and control
+    /// under /_sim (docs/simulator.md).
     Sim(SimArgs),
     /// Everything on one machine: the API, N worker processes and, with --sim, the simulator.
+    ///
+    /// A child that exits is restarted with backoff; one that exits 5 times within 60 s stops
+    /// `up` with an error naming it. Ctrl-C stops everything.
     Up(UpCmd),
 }
 

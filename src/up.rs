@@ -3,7 +3,7 @@
 //! Checks that Redis and PostgreSQL answer (one clear line with the command to start them when
 //! not), starts the simulator in this process when `--sim` is given (every source pointed at
 //! it), then the API and N worker replicas as child processes of this same binary, and prints
-//! the Swagger UI address. A child that exits is restarted after a backoff (0.5 s, doubling, at
+//! the dashboard, Swagger UI and premiums addresses once the API answers. A child that exits is restarted after a backoff (0.5 s, doubling, at
 //! most 5 s) while the others keep running; one that exits 5 times within 60 s is crash-looping
 //! and stops `up` with an error naming it. Ctrl-C or SIGTERM stops the children gracefully
 //! (SIGTERM, then SIGKILL after a grace period). Children never outlive this process: they are killed when it
