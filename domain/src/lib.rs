@@ -4,13 +4,15 @@
 //! round. Types are parsed at the boundary: a [`Coin`], a [`Price`] or a [`Venue`] that exists is
 //! valid. Money is [`rust_decimal::Decimal`], never `f64`.
 //!
-//! Layout: [`alert`] (premium alert rules: metric, op, threshold, hysteresis), [`venue`] (exchanges and their region), [`coin`], [`price`], [`ticker`], [`fx`]
-//! (USD/KRW rates and their sources), [`premium`] (the formulas, see ARCHITECTURE.md), [`position`]
-//! (hedged positions and their PnL), [`market`] (what venues list, mapped to coins and price
-//! units under configurable mapping rules, the coin universe of each pair, and the sanity gate
-//! on premiums), [`job`] (job kinds, states and failure classes shared by
-//! the worker, the queue layer and the API), [`selection`] (which inputs a premium uses, which FX
-//! rate is in force, and why a premium is skipped).
+//! Layout: [`alert`] (premium alert rules: metric, op, threshold, hysteresis), [`venue`]
+//! (exchanges and their region), [`coin`], [`price`], [`ticker`], [`fx`] (USD/KRW rates and their
+//! sources), [`rate`] (the premium formula, docs/formulas.md), [`premium`] (a premium and its
+//! executable rates), [`book`] (book tops, depth, funding, `at_size`), [`position`] (hedged
+//! positions and their PnL), [`market`] (what venues list, mapped to coins and price units under
+//! configurable mapping rules, the coin universe of each pair, and the sanity gate on premiums),
+//! [`job`] (job kinds, states and failure classes shared by the worker, the queue layer and the
+//! API), [`selection`] (a computation's [`Scope`](selection::Scope): which inputs a premium uses,
+//! which FX rate is in force, and why a premium is skipped).
 
 pub mod alert;
 pub mod book;

@@ -1,6 +1,6 @@
 //! Hedged positions: long the coin on a Korean spot venue, short it on a foreign perpetual.
 //!
-//! PnL (ARCHITECTURE.md, "The formulas"):
+//! PnL (docs/formulas.md):
 //! `korea_pnl = (korea_now − korea_entry) × q_k`,
 //! `foreign_pnl_krw = (foreign_entry − foreign_now) × q_f × usd_krw_now`,
 //! `total = korea_pnl + foreign_pnl_krw`, `total_pct = total / (korea_now × q_k) × 100`,

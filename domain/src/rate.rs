@@ -1,5 +1,5 @@
 //! The premium rate formula and its display rounding: what a premium, a book walk
-//! ([`crate::at_size`]) and the sanity gate all compute with (ARCHITECTURE.md, "The formulas").
+//! ([`crate::at_size`]) and the sanity gate all compute with (docs/formulas.md).
 //!
 //! `foreign_krw = foreign_usd × usd_krw`,
 //! `premium_rate = (korea_krw − foreign_krw) / foreign_krw × 100`.

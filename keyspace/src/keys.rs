@@ -2,7 +2,7 @@
 //!
 //! | key | type | TTL | what |
 //! | --- | --- | --- | --- |
-//! | `{p}:q:{kind}:*` | apalis-redis | janitor | the queues of `fetch-ticker`, `fetch-fx`, `compute-premium`, `refresh-markets` |
+//! | `{p}:q:{kind}:*` | apalis-redis | janitor | one queue per job kind (`JobKind::ALL`, seven) |
 //! | `{p}:ticker:{venue}:{coin}` | string (JSON) | `cache.ticker_secs` (5 s) | latest ticker |
 //! | `{p}:depth:{venue}:{coin}` | string (JSON) | `cache.ticker_secs` (5 s) | order book levels of a `depth.coins` coin, per coin |
 //! | `{p}:fx:{source}` | string (JSON) | the source's freshness limit | latest USD/KRW of a source |
@@ -14,11 +14,13 @@
 //! | `{p}:wake:{kind}` | pub/sub channel | | a task of that kind is due now (wakes idle workers) |
 //! | `{p}:job:{id}` | hash | `retention.job_records_secs` after finishing | job record |
 //! | `{p}:jobs:{kind or all}:{state or all}` | sorted set (score created ms) | trimmed by the janitor | job listings |
+//! | `{p}:gc` | sorted set (score ms) | members removed once collected | finished apalis task ids, each with the time the janitor may delete its copy |
 //! | `{p}:trigger:{kind}` | string | 10 min | id of the last manual trigger of a kind |
 //! | `{p}:last-success` | hash kind → ms | | last successful run per kind |
 //! | `{p}:counters` | hash | | missed ticks per kind, lost history rows, spooled and replayed history rows per table |
 //! | `{p}:history-spool` | stream | bounded by `retention.spool_max_entries` (entries, not rows) | history batches PostgreSQL could not take: one entry per batch, fields `table`, `n` (rows), `ts` (premiums: the tick), `rows` (compact JSON); replayed oldest first and deleted once written |
 //! | `{p}:history-spool:lock` | string (owner token) | 10 s, renewed while replaying | the one replica replaying the spool |
+//! | `{p}:history:rolled-until` | string (unix ms) | | the end of the last range `rollup-history` rolled (its catch-up mark) |
 //! | `{p}:cron-last:{kind}` | string | | last tick produced per kind (missed-tick accounting) |
 //! | `{p}:rate:{venue}:{second}` | string | 2 s | shared request counter per venue |
 //! | `{p}:tick-fetched:{tick}:{venue}` | string | 10 s | a venue's prices of a tick are cached |
@@ -133,6 +135,11 @@ impl Keys {
     /// Held (token, PX) by the one replica replaying [`Keys::history_spool`].
     pub fn history_spool_lock(&self) -> String {
         format!("{}:history-spool:lock", self.prefix)
+    }
+
+    /// Finished apalis task ids, scored by the time (ms) the janitor may delete their copies.
+    pub fn gc(&self) -> String {
+        format!("{}:gc", self.prefix)
     }
 
     /// Unix ms: the end of the last range `rollup-history` rolled (its catch-up mark).

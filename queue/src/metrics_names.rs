@@ -1,4 +1,4 @@
-//! Metric names, in one place so the README, the alert rules and the code agree.
+//! Metric names, in one place so the docs, the alert rules and the code agree.
 
 pub const FETCH_TOTAL: &str = "premium_fetch_total";
 pub const FETCH_ERRORS_TOTAL: &str = "premium_fetch_errors_total";

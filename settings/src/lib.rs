@@ -6,7 +6,7 @@
 //! → the plain service variables `REDIS_URL`, `DATABASE_URL`, `API_ADDR`, `ADMIN_TOKEN`,
 //! `ADMIN_TOKEN_FILE`, `REDIS_PREFIX`, `LOG_FORMAT` → `PREMIUM_SIM_URL`, which points every venue
 //! and FX source at `<url>/<prefix>`. Lists (coins, venues, pairs, FX sources) accept a TOML
-//! array or a comma-separated string. The README's configuration reference lists every key.
+//! array or a comma-separated string. docs/configuration.md lists every key.
 //!
 //! Layout (no module imports one that imports it back):
 //! - this file: [`Settings`] (every key, and the whole default) and the re-exported types;

@@ -132,7 +132,7 @@ async fn a_60_s_postgres_outage_loses_no_history_row_and_live_premiums_keep_flow
         .await
         .unwrap();
     let ticker_rows = env.counter("history_rows_spooled:tickers").await;
-    // The memory figure of the README: bytes per spooled row, measured on the stream.
+    // The memory figure of docs/history.md: bytes per spooled row, measured on the stream.
     println!(
         "spool after 60 s: {spool_len} entries, {spooled} premium rows + {ticker_rows} ticker rows, \
          {spool_bytes} bytes ({:.0} bytes per row)",

@@ -185,7 +185,7 @@ async fn replaying_a_batch_that_was_in_fact_written_inserts_nothing_twice() {
 #[test]
 fn a_spooled_batch_reads_back_as_written_and_stays_compact() {
     // Round trip through the stream entry's JSON, and its size per row (the memory figure of
-    // the README is measured on the stream itself in the chaos test).
+    // docs/history.md is measured on the stream itself in the chaos test).
     let b = premiums(7, &["BTC"]);
     let Batch::Premiums { rows, .. } = &b else {
         unreachable!()
@@ -196,7 +196,7 @@ fn a_spooled_batch_reads_back_as_written_and_stays_compact() {
     assert_eq!(&back, rows);
 }
 
-/// The README's memory figure: one minute of spooled batches at the full universe (one premium
+/// The memory figure of docs/history.md: one minute of spooled batches at the full universe (one premium
 /// batch of 700 rows and five ticker batches of 300 rows per second, values at the precision
 /// the pipeline produces), measured with `MEMORY USAGE … SAMPLES 0` on the stream.
 /// `cargo test --test it spool_memory -- --ignored --nocapture`

@@ -1,6 +1,8 @@
-//! One worker replica: apalis workers consuming `fetch-ticker`, `fetch-fx`, `compute-premium`
-//! and `refresh-markets` from Redis, the cron sources that enqueue them, and the janitor. On
-//! start it refreshes the market registry (and checks an explicit coin list against it).
+//! One worker replica: an apalis worker per job kind (one queue each, `JobKind::ALL`: fetch-ticker,
+//! fetch-fx, compute-premium, refresh-markets, deliver-alert, maintain-history, rollup-history)
+//! consuming from Redis, the cron sources that enqueue the scheduled ones, the janitor and the
+//! history spool's replay. On start it refreshes the market registry (and checks an explicit
+//! coin list against it). The job bodies are in [`jobs`], one module per kind.
 //!
 //! Every replica runs the same thing; scaling is running more of them. Cron sources in every
 //! replica push the same deterministic task id per tick, so N replicas make one job per tick
