@@ -7,7 +7,7 @@ use rust_decimal::Decimal;
 use crate::error::StoreError;
 
 /// Decimal places premium rates (percent) are stored with: 1e-8 percentage points, far below
-/// any price's resolution, and half the bytes of an unrounded 28-digit ratio.
+/// any price's resolution, and much smaller on disk than an unrounded 28-digit ratio.
 pub const RATE_SCALE: u32 = 8;
 
 /// A premium rate as stored: [`RATE_SCALE`] decimal places, half away from zero.

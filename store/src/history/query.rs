@@ -83,8 +83,8 @@ impl FromStr for Interval {
 /// One OHLC bucket of the premium rate (and of the USDT-basis rate) as it comes off the wire:
 /// rates borrowed from the row in PostgreSQL's text (`1.25000000`: the stored scale kept, as
 /// `rust_decimal` prints the same value). An answer passes them into its JSON as they are:
-/// decoding the ~110,000 values of a 7-day minute answer into `Decimal`, or even allocating a
-/// `String` for each, and printing them again was most of that answer's time.
+/// decoding every value of a long answer into `Decimal`, or even allocating a `String` for
+/// each, and printing them again would be most of the answer's time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Bucket<'r> {
     pub start: DateTime<Utc>,
@@ -252,9 +252,9 @@ impl Store {
                FROM ({source}) s ORDER BY bucket {order} LIMIT $8"
         );
         // A generic plan, prepared once per connection: a custom plan for each answer costs
-        // more than the answer (16 ms of planning over the ~95 daily partitions of
-        // `premium_1m`, for 12 ms of execution); the generic one prunes the partitions when it
-        // starts (`Subplans Removed`).
+        // more than the answer (planning over every daily partition of `premium_1m` takes
+        // longer than executing); the generic one prunes the partitions when it starts
+        // (`Subplans Removed`).
         let mut tx = self.pool.begin().await?;
         sqlx::query("SET LOCAL plan_cache_mode = force_generic_plan")
             .execute(&mut *tx)
