@@ -20,8 +20,8 @@
 //! - `listings`: the market registry's history. `fx`: FX rates. `positions`: positions and
 //!   their idempotency keys. [`alerts`]: alert rules, firings, sealed webhook secrets.
 //!
-//! No module imports from a module that uses it: the leaves (`error`, `rows`, `columns`,
-//! `handle`, `history::ohlc`) import no other module of the crate, and every module imports an
+//! No module imports from a module that uses it: `error`, `rows` and `history::ohlc` import no
+//! other module of the crate, `columns` and `handle` only `error`, and every module imports an
 //! item from the module that defines it, never through the re-exports here.
 
 pub mod alerts;
