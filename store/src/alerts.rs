@@ -14,7 +14,7 @@ use domain::{AlertRule, Coin, CoinFilter, Language, Metric, Op, Venue, VenuePair
 use rust_decimal::Decimal;
 use sqlx::{Row, postgres::PgRow};
 
-use crate::{Store, StoreError};
+use crate::{error::StoreError, handle::Store};
 
 /// Binds a sealed value to what it is, so a ciphertext of another kind cannot be swapped in.
 const AAD: &[u8] = b"premium-spread/webhook-secret/v1";
