@@ -66,8 +66,11 @@ async fn a_missing_premium_carries_the_skip_reason() {
     let skip = SkipReason {
         coin: coin("ETH"),
         pair: app.settings.default_pair(),
-        input: "upbit ETH ticker".parse().unwrap(),
-        reason: "stale".into(),
+        input: domain::SkipInput::Ticker {
+            venue: domain::Venue::Upbit,
+            coin: coin("ETH"),
+        },
+        reason: domain::SkipCause::Stale,
         age_ms: Some(7_000),
         limit_ms: Some(5_000),
         at: ago(0),

@@ -305,8 +305,11 @@ async fn after_the_premiums_change_the_next_answer_has_the_new_data_and_another_
     let skip = domain::SkipReason {
         coin: coin("ETH"),
         pair: app.settings.default_pair(),
-        input: "upbit ETH ticker".parse().unwrap(),
-        reason: "stale".into(),
+        input: domain::SkipInput::Ticker {
+            venue: domain::Venue::Upbit,
+            coin: coin("ETH"),
+        },
+        reason: domain::SkipCause::Stale,
         age_ms: Some(7_000),
         limit_ms: Some(5_000),
         at: ago(0),
