@@ -26,7 +26,8 @@
 //! Layout: this file holds the decisions ([`run`] and the record writes of a run);
 //! `runner/effects.rs` is everything a run reads or changes outside its own memory (records,
 //! queue, janitor, last success, clock, timers) as one trait, implemented by [`Enqueuer`];
-//! `runner/tests.rs` holds the tests.
+//! `runner/fake.rs` is an in-memory implementation of it and `runner/tests.rs` the unit tests
+//! that run the runner against it.
 
 use std::{future::Future, panic::AssertUnwindSafe, time::Duration};
 
@@ -42,6 +43,8 @@ use crate::{
 };
 
 pub(crate) mod effects;
+#[cfg(test)]
+mod fake;
 #[cfg(test)]
 mod tests;
 

@@ -1,7 +1,7 @@
 //! What a run of a job reads and changes outside its own memory, as one trait ([`Effects`]): the
 //! settings, the clock and timers, the job's record, the queue (the successor of a durable
 //! retry), the janitor and the last-success hash. The runner is written against it so that its
-//! decisions can be tested without Redis; [`Enqueuer`] is the
+//! decisions can be tested against an in-memory fake (`runner/fake.rs`); [`Enqueuer`] is the
 //! real one, on Redis and tokio time.
 
 use std::{future::Future, time::Duration};
