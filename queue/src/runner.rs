@@ -22,21 +22,33 @@
 //! stopped (SIGSTOP, a long GC-like stall) past its heartbeat window has its task re-run by
 //! another worker, which takes the token; when the stopped one resumes, its writes are refused
 //! and counted (`{p}:counters` `fenced_writes`, metric `premium_fenced_writes_total`).
+//!
+//! Layout: this file holds the decisions ([`run`] and the record writes of a run);
+//! `runner/effects.rs` is everything a run reads or changes outside its own memory (records,
+//! queue, janitor, last success, clock, timers) as one trait, implemented by [`Enqueuer`];
+//! `runner/fake.rs` is an in-memory implementation of it and `runner/tests.rs` the unit tests
+//! that run the runner against it.
 
 use std::{future::Future, panic::AssertUnwindSafe, time::Duration};
 
-use chrono::Utc;
 use domain::{FailureClass, JobState};
 use futures::FutureExt;
-use redis::AsyncCommands;
 
 use crate::{
     Enqueuer, Job,
     enqueue::{max_attempts, policy},
-    janitor, metrics_names as m,
+    metrics_names as m,
     records::{Fence, Transitioned, Update},
     retry,
 };
+
+pub(crate) mod effects;
+#[cfg(test)]
+mod fake;
+#[cfg(test)]
+mod tests;
+
+use effects::Effects;
 
 /// Why an attempt failed, with what the retry decision needs. Handlers turn their own errors
 /// into this; the runner adds timeouts and panics.
@@ -65,18 +77,23 @@ impl<T: Handler> Handler for std::sync::Arc<T> {
 /// Runs `job` to the end of this attempt (and its in-place retries). Never fails: every
 /// outcome is recorded.
 pub async fn run<H: Handler>(q: &Enqueuer, handler: &H, job: Job, worker: &str) {
-    let s = q.settings();
+    run_in(q, handler, job, worker).await;
+}
+
+/// [`run`] in the world `env`: the same decisions whether `env` is Redis or a test's fake.
+pub(crate) async fn run_in<E: Effects, H: Handler>(env: &E, handler: &H, job: Job, worker: &str) {
+    let s = env.settings();
     let max = max_attempts(s, &job);
     let policy = policy(s, job.kind);
     let token = ulid::Ulid::generate().to_string();
     let mut w = Writer {
-        q,
+        env,
         fence: Fence::Claim(&token),
         max,
     };
     let mut job = job;
     loop {
-        let started = Utc::now();
+        let started = env.now();
         let started_ms = started.timestamp_millis();
         let mut update = Update {
             attempts: Some(job.attempt),
@@ -90,7 +107,7 @@ pub async fn run<H: Handler>(q: &Enqueuer, handler: &H, job: Job, worker: &str) 
             .record(&job, JobState::Running, update.clone(), "start")
             .await
         {
-            janitor::collect_later(q, &job).await;
+            env.collect_later(&job).await;
             return;
         }
         w.fence = Fence::Own(&token);
@@ -120,27 +137,28 @@ pub async fn run<H: Handler>(q: &Enqueuer, handler: &H, job: Job, worker: &str) 
         }
 
         let timeout_ms = s.worker.job_timeout_ms;
-        let outcome = match tokio::time::timeout(
-            Duration::from_millis(timeout_ms),
-            AssertUnwindSafe(handler.execute(&job)).catch_unwind(),
-        )
-        .await
+        let outcome = match env
+            .timeout(
+                Duration::from_millis(timeout_ms),
+                AssertUnwindSafe(handler.execute(&job)).catch_unwind(),
+            )
+            .await
         {
-            Err(_) => Err(Failure {
+            None => Err(Failure {
                 message: format!("attempt timed out after {timeout_ms} ms"),
                 class: FailureClass::AttemptTimeout,
                 retryable: true,
                 retry_after: None,
             }),
-            Ok(Err(panic)) => Err(Failure {
+            Some(Err(panic)) => Err(Failure {
                 message: format!("attempt panicked: {}", panic_message(&panic)),
                 class: FailureClass::Panic,
                 retryable: false,
                 retry_after: None,
             }),
-            Ok(Ok(r)) => r,
+            Some(Ok(r)) => r,
         };
-        let elapsed = (Utc::now() - started).to_std().unwrap_or_default();
+        let elapsed = (env.now() - started).to_std().unwrap_or_default();
         metrics::histogram!(m::JOB_SECONDS, "kind" => job.kind.as_str())
             .record(elapsed.as_secs_f64());
 
@@ -168,7 +186,7 @@ pub async fn run<H: Handler>(q: &Enqueuer, handler: &H, job: Job, worker: &str) 
         }
         let delay = retry::delay(&policy, job.attempt, err.retry_after, &mut rand::rng());
         let next = job.next_attempt();
-        let run_at = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
+        let run_at = env.now() + chrono::Duration::from_std(delay).unwrap_or_default();
         metrics::counter!(m::JOBS_TOTAL, "kind" => job.kind.as_str(), "state" => "retried")
             .increment(1);
         update.last_error = Some(&msg);
@@ -179,7 +197,7 @@ pub async fn run<H: Handler>(q: &Enqueuer, handler: &H, job: Job, worker: &str) 
                 return;
             }
             tracing::info!(job = %job.id, attempt = job.attempt, ?delay, error = %msg, "retrying in place");
-            tokio::time::sleep(delay).await;
+            env.sleep(delay).await;
             job = next;
             continue;
         }
@@ -188,12 +206,12 @@ pub async fn run<H: Handler>(q: &Enqueuer, handler: &H, job: Job, worker: &str) 
         let at_ms = crate::enqueue::ceil_secs(run_at) as i64 * 1000;
         update.next_run_ms = Some(Some(at_ms));
         if !w.record(&job, JobState::Scheduled, update, "retry").await {
-            janitor::collect_later(q, &job).await;
+            env.collect_later(&job).await;
             return;
         }
-        match q.push_task(&next, Some(run_at)).await {
+        match env.push_successor(&next, Some(run_at)).await {
             Ok(_) => {
-                janitor::collect_later(q, &job).await;
+                env.collect_later(&job).await;
                 tracing::info!(job = %job.id, attempt = job.attempt, ?delay, error = %msg, "retry scheduled");
             }
             Err(e) => {
@@ -207,18 +225,25 @@ pub async fn run<H: Handler>(q: &Enqueuer, handler: &H, job: Job, worker: &str) 
     }
 }
 
-/// What every record write of one run shares: the queue, the run's fence and its attempt cap.
-#[derive(Clone, Copy)]
-struct Writer<'a> {
-    q: &'a Enqueuer,
+/// What every record write of one run shares: its world, the run's fence and its attempt cap.
+struct Writer<'a, E> {
+    env: &'a E,
     fence: Fence<'a>,
     max: u32,
 }
 
-impl Writer<'_> {
+impl<E> Clone for Writer<'_, E> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<E> Copy for Writer<'_, E> {}
+
+impl<E: Effects> Writer<'_, E> {
     /// Moves the job's record to `state`; false when the fence refused it (this run is no
     /// longer the job's current one). A Redis error is logged and counts as written: the run
-    /// goes on, as it did before records were fenced.
+    /// goes on, since a record that could not be written is no reason to stop the job.
     async fn record(
         self,
         job: &Job,
@@ -226,11 +251,10 @@ impl Writer<'_> {
         update: Update<'_>,
         what: &'static str,
     ) -> bool {
-        let now_ms = Utc::now().timestamp_millis();
+        let now_ms = self.env.now().timestamp_millis();
         match self
-            .q
-            .records()
-            .transition_fenced(job, self.max, state, now_ms, update, self.fence)
+            .env
+            .write_record(job, self.max, state, now_ms, update, self.fence)
             .await
         {
             Ok(Transitioned::Applied(_)) => true,
@@ -253,7 +277,7 @@ impl Writer<'_> {
         error: Option<(&str, FailureClass)>,
         summary: Option<&str>,
     ) {
-        let now = Utc::now();
+        let now = self.env.now();
         metrics::counter!(m::JOBS_TOTAL, "kind" => job.kind.as_str(), "state" => state.as_str())
             .increment(1);
         let update = Update {
@@ -266,17 +290,9 @@ impl Writer<'_> {
         if self.record(job, state, update, "finish").await && state == JobState::Done {
             metrics::gauge!(m::LAST_SUCCESS, "kind" => job.kind.as_str())
                 .set(now.timestamp() as f64);
-            let _: Result<(), _> = self
-                .q
-                .conn()
-                .hset(
-                    self.q.keys().last_success(),
-                    job.kind.as_str(),
-                    now.timestamp_millis(),
-                )
-                .await;
+            self.env.record_last_success(job.kind, now).await;
         }
-        janitor::collect_later(self.q, job).await;
+        self.env.collect_later(job).await;
     }
 }
 
@@ -292,22 +308,4 @@ fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
         .map(|s| s.to_string())
         .or_else(|| p.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "unknown panic".into())
-}
-
-#[cfg(test)]
-mod tests {
-    fn assert_send<T: Send>(_: &T) {}
-
-    struct Noop;
-    impl super::Handler for Noop {
-        async fn execute(&self, _: &super::Job) -> Result<String, super::Failure> {
-            Ok(String::new())
-        }
-    }
-
-    /// Compiles only if the runner's future can move between threads (apalis needs that).
-    #[allow(dead_code)]
-    fn run_future_is_send(q: &super::Enqueuer, job: super::Job) {
-        assert_send(&super::run(q, &Noop, job, "w"));
-    }
 }
