@@ -21,7 +21,7 @@ use crate::{
     faults::FaultSpec,
     market::Params,
     prefix::{self, Prefix},
-    routes::{json_response, ok},
+    reply::{json_response, ok},
     state::{BookPin, Sim},
     universe::Change,
 };

@@ -86,155 +86,25 @@
 //! the shared simulator state (clock, faults, pins, counters, listings), `faults` the fault switches and the endpoint wrapper that applies them,
 //! `routes/` one module per venue or FX provider, `control` the `/_sim` API.
 
-use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
-
-use poem::{Endpoint, Response, Server, listener::TcpAcceptor};
-use rust_decimal::Decimal;
-use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
-
 // The integration tests' HTTP client; unit tests see dev-dependencies too.
 #[cfg(test)]
 use reqwest as _;
 
 mod book;
+mod config;
 mod control;
+mod faulted;
 mod faults;
+mod hash;
 mod market;
 mod prefix;
+mod reply;
 mod routes;
+mod server;
 mod state;
 pub mod telegram;
 mod universe;
 
-/// The URL prefixes served: the five venues, then the three FX sources (the names of
-/// [`domain::venue::UPSTREAMS`], in its order).
-pub const PREFIXES: [&str; domain::venue::UPSTREAMS.len()] = domain::venue::Upstream::NAMES;
-
-/// How long a graceful shutdown waits for requests in flight.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
-
-/// What the simulator quotes.
-#[derive(Debug, Clone)]
-pub struct SimConfig {
-    /// Seeds every random walk: the same seed gives the same price path.
-    pub seed: u64,
-    /// Kimchi premium of Korean KRW prices over the foreign price × USD/KRW (Dunamu), percent.
-    pub premium_pct: Decimal,
-    /// Premium of Korean KRW-USDT over USD/KRW (Dunamu), percent.
-    pub usdt_premium_pct: Decimal,
-    /// Per-venue, per-step price noise, percent (uniform in ±noise_pct).
-    pub noise_pct: Decimal,
-    /// Base USD/KRW the FX walk moves around.
-    pub usd_krw: Decimal,
-    /// Synthetic coins `SIM001`, `SIM002`, … served on every venue besides [`SimConfig::coins`].
-    pub extra_coins: usize,
-    /// Wall-clock time per random-walk step; zero freezes prices (move them with
-    /// `POST /_sim/advance`).
-    pub step: Duration,
-    /// Named coins and their base USD prices (BTC, ETH, XRP, SOL, DOGE by default). KRW-USDT is
-    /// always quoted on Korean venues and needs no entry.
-    pub coins: Vec<(String, Decimal)>,
-    /// Serve the realistic universe (see the crate docs) instead of every coin on every venue;
-    /// `coins` are its majors, listed everywhere, and `extra_coins` is ignored. Off by default
-    /// (the tests' fixed coin set); `premium-spread sim` and `up --sim` turn it on unless given
-    /// `--basic` / `--sim-basic`.
-    pub realistic: bool,
-}
-
-impl Default for SimConfig {
-    fn default() -> Self {
-        SimConfig {
-            seed: 42,
-            premium_pct: Decimal::new(15, 1),
-            usdt_premium_pct: Decimal::new(3, 1),
-            noise_pct: Decimal::new(2, 2),
-            usd_krw: Decimal::from(1_390),
-            extra_coins: 300,
-            step: Duration::from_millis(250),
-            coins: market::default_coins(),
-            realistic: false,
-        }
-    }
-}
-
-/// The simulator as a poem endpoint: every prefix's routes and the `/_sim` control API.
-///
-/// A `hang` fault served through this endpoint is released after an hour at most; [`serve`]
-/// releases it at shutdown.
-pub fn app(cfg: SimConfig) -> impl Endpoint<Output = Response> {
-    routes::build(Arc::new(state::Sim::new(&cfg)))
-}
-
-/// Serves the simulator on `listener` until `shutdown` resolves, then drains requests in flight
-/// (hanging ones are released) for up to two seconds.
-pub async fn serve(
-    listener: TcpListener,
-    cfg: SimConfig,
-    shutdown: impl Future<Output = ()> + Send,
-) -> std::io::Result<()> {
-    let sim = Arc::new(state::Sim::new(&cfg));
-    let app = routes::build(sim.clone());
-    if let Ok(addr) = listener.local_addr() {
-        tracing::info!(%addr, seed = cfg.seed, "market simulator listening");
-    }
-    let acceptor = TcpAcceptor::from_tokio(listener)?;
-    let signal = async move {
-        shutdown.await;
-        sim.shut_down();
-    };
-    Server::new_with_acceptor(acceptor)
-        .run_with_graceful_shutdown(app, signal, Some(SHUTDOWN_GRACE))
-        .await
-}
-
-/// A simulator running in the background; dropping it stops the server.
-#[derive(Debug)]
-pub struct SimHandle {
-    /// `http://127.0.0.1:PORT`; a venue's base URL is `{base_url}/{prefix}`.
-    pub base_url: String,
-    pub addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<std::io::Result<()>>>,
-}
-
-impl SimHandle {
-    /// The base URL a client of `prefix` (one of [`PREFIXES`]) should use.
-    pub fn prefix_url(&self, prefix: &str) -> String {
-        format!("{}/{prefix}", self.base_url)
-    }
-
-    /// Stops the server and waits until it has shut down.
-    pub async fn stop(mut self) -> std::io::Result<()> {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        match self.task.take() {
-            Some(task) => task.await.map_err(std::io::Error::other)?,
-            None => Ok(()),
-        }
-    }
-}
-
-impl Drop for SimHandle {
-    fn drop(&mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-    }
-}
-
-/// Starts the simulator on `127.0.0.1:0` in the background (for tests).
-pub async fn spawn(cfg: SimConfig) -> std::io::Result<SimHandle> {
-    let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
-    let addr = listener.local_addr()?;
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(serve(listener, cfg, async move {
-        let _ = stopped.await;
-    }));
-    Ok(SimHandle {
-        base_url: format!("http://{addr}"),
-        addr,
-        stop: Some(stop),
-        task: Some(task),
-    })
-}
+pub use config::SimConfig;
+pub use prefix::PREFIXES;
+pub use server::{SimHandle, app, serve, spawn};

@@ -20,7 +20,10 @@ use rust_decimal::{
     prelude::{FromPrimitive, ToPrimitive},
 };
 
-use crate::SimConfig;
+use crate::{
+    config::SimConfig,
+    hash::{fnv, mix, unit},
+};
 
 /// Per-step pull back towards the base price; keeps a long run within a few % of it.
 const REVERSION: f64 = 0.001;
@@ -35,23 +38,6 @@ const SIG_DIGITS: i32 = 6;
 /// Decimals of FX rates and of Korean KRW-USDT.
 pub(crate) const FX_DP: u32 = 2;
 pub(crate) const USDT_DP: u32 = 1;
-
-/// The coins every simulator serves, with their default USD base prices.
-pub(crate) const KNOWN_COINS: [(&str, i64, u32); 5] = [
-    ("BTC", 90_000, 0),
-    ("ETH", 3_000, 0),
-    ("XRP", 22, 1),
-    ("SOL", 140, 0),
-    ("DOGE", 16, 2),
-];
-
-/// Default base prices, as `SimConfig::coins` holds them.
-pub(crate) fn default_coins() -> Vec<(String, Decimal)> {
-    KNOWN_COINS
-        .iter()
-        .map(|&(s, m, dp)| (s.to_string(), Decimal::new(m, dp)))
-        .collect()
-}
 
 /// A coin the simulator quotes on every venue.
 #[derive(Debug, Clone)]
@@ -311,28 +297,6 @@ fn factor(x: f64) -> Decimal {
 
 fn dec(v: f64) -> Decimal {
     Decimal::from_f64(v).unwrap_or(Decimal::ONE).round_dp(12)
-}
-
-/// Uniform in [0, 1) from a hash.
-pub(crate) fn unit(h: u64) -> f64 {
-    (h >> 11) as f64 / (1u64 << 53) as f64
-}
-
-/// FNV-1a: a symbol's stable id (std's hasher is not promised stable across releases).
-pub(crate) fn fnv(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
-}
-
-/// splitmix64 over several words.
-pub(crate) fn mix(words: &[u64]) -> u64 {
-    words.iter().fold(0x9e37_79b9_7f4a_7c15, |acc, &w| {
-        let mut z = acc ^ w.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    })
 }
 
 #[cfg(test)]

@@ -17,9 +17,10 @@ use serde::Serialize;
 use tokio::sync::watch;
 
 use crate::{
-    SimConfig,
     book::{Book, Liquidity, Spec, synth},
+    config::SimConfig,
     faults::FaultSpec,
+    hash::{fnv, mix, unit},
     market::{Market, Params},
     prefix::Prefix,
     universe::{Change, Listing, Universe},
@@ -118,7 +119,8 @@ pub(crate) struct Stats {
 
 impl Stats {
     fn empty() -> Self {
-        let zeros: BTreeMap<&'static str, u64> = crate::PREFIXES.iter().map(|p| (*p, 0)).collect();
+        let zeros: BTreeMap<&'static str, u64> =
+            crate::prefix::PREFIXES.iter().map(|p| (*p, 0)).collect();
         Stats {
             total: 0,
             requests: zeros.clone(),
@@ -254,7 +256,7 @@ impl Sim {
                     .map(|l| l.native.clone())
                     .collect();
                 if korea {
-                    v.insert(v.len().min(crate::market::KNOWN_COINS.len()), "USDT".into());
+                    v.insert(v.len().min(crate::config::KNOWN_COINS.len()), "USDT".into());
                 }
                 all = v;
                 &all
@@ -369,10 +371,7 @@ impl Sim {
         if let Change::Listed(l) = &change {
             let mut m = lock(&self.market);
             if m.find(&l.asset).is_none() {
-                let h = crate::market::unit(crate::market::mix(&[
-                    self.seed,
-                    crate::market::fnv(&l.asset),
-                ]));
+                let h = unit(mix(&[self.seed, fnv(&l.asset)]));
                 let usd = Decimal::from_f64_retain(10f64.powf(-2.0 + 4.0 * h))
                     .unwrap_or(Decimal::ONE)
                     .round_dp(6)
@@ -571,6 +570,5 @@ impl Sim {
 
 /// What a book at `step` is drawn from: the same (seed, venue, symbol, step) gives the same book.
 fn book_key(seed: u64, venue: Venue, symbol: &str, step: u64) -> u64 {
-    use crate::market::{fnv, mix};
     mix(&[seed, fnv(venue.as_str()), fnv(symbol), step, 0xb00c])
 }

@@ -29,7 +29,10 @@ use rust_decimal::{
 };
 use serde_json::{Value, json};
 
-use crate::market::{decimals, fnv, mix};
+use crate::{
+    hash::{fnv, mix, unit},
+    market::decimals,
+};
 
 /// Listed coins per venue in the realistic universe (Korean venues: without KRW-USDT).
 const TARGETS: [(Venue, usize); 5] = [
@@ -385,10 +388,6 @@ fn listed_ms(coin: &str, rank: usize) -> i64 {
     let bias = (rank as f64 / POOL as f64).min(1.0);
     let days = ((u * 0.4 + bias * 0.6) * span / 86_400_000.0).floor() as i64;
     FIRST_LISTING_MS + days * 86_400_000
-}
-
-fn unit(h: u64) -> f64 {
-    (h >> 11) as f64 / (1u64 << 53) as f64
 }
 
 fn title(s: &str) -> String {
@@ -963,7 +962,7 @@ mod tests {
     use super::*;
 
     fn majors() -> Vec<(String, Decimal)> {
-        crate::market::default_coins()
+        crate::config::default_coins()
     }
 
     #[test]

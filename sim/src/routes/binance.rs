@@ -17,10 +17,11 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Routes, json_response, text};
+use super::fields::{Routes, text};
 use crate::{
     book::funding,
     market::round,
+    reply::json_response,
     state::{Board, Quote, Sim},
 };
 

@@ -13,8 +13,12 @@ use poem::{
 use rust_decimal::Decimal;
 use serde_json::{Map, Value, json};
 
-use super::{Routes, change_rate, high_low, korea, ok, text};
+use super::{
+    fields::{Routes, change_rate, high_low, text},
+    korea,
+};
 use crate::{
+    reply::ok,
     state::{Quote, Sim},
     universe::{CAUTION, DEPOSIT_SUSPENDED},
 };
@@ -66,7 +70,7 @@ fn legacy_ticker(sim: Data<&Arc<Sim>>, Path(pair): Path<String>) -> Response {
 #[handler]
 fn warnings(sim: Data<&Arc<Sim>>) -> Response {
     let u = sim.universe();
-    let end = super::kst(chrono::Utc::now() + chrono::Duration::hours(12))
+    let end = super::fields::kst(chrono::Utc::now() + chrono::Duration::hours(12))
         .format("%Y-%m-%d %H:59:59")
         .to_string();
     let rows: Vec<Value> = u

@@ -16,10 +16,11 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Routes, change_rate, high_low, ok, text};
+use super::fields::{Routes, change_rate, high_low, text};
 use crate::{
     book::{Funding, funding, interval_hours},
     prefix::bybit_error,
+    reply::ok,
     state::{Quote, Sim},
 };
 

@@ -12,9 +12,10 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{change_rate, high_low, json_response, kst, num, ok};
+use super::fields::{change_rate, high_low, kst, num};
 use crate::{
     market::round,
+    reply::{json_response, ok},
     state::{Quote, Sim},
     universe::{CAUTION, WARNING},
 };

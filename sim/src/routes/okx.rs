@@ -16,10 +16,11 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Routes, high_low, ok, text};
+use super::fields::{Routes, high_low, text};
 use crate::{
     book::funding,
     prefix::okx_error,
+    reply::ok,
     state::{Board, Quote, Sim},
 };
 

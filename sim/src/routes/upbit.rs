@@ -4,7 +4,7 @@
 use domain::Venue;
 use poem::{Endpoint, EndpointExt, IntoResponse, Request, http::HeaderValue};
 
-use super::{Routes, korea};
+use super::{fields::Routes, korea};
 
 pub(super) fn routes() -> Routes {
     korea::v1_routes()
