@@ -52,7 +52,7 @@ pub struct SimHandle {
 }
 
 impl SimHandle {
-    /// The base URL a client of `prefix` (one of [`PREFIXES`]) should use.
+    /// The base URL a client of `prefix` (one of [`crate::PREFIXES`]) should use.
     pub fn prefix_url(&self, prefix: &str) -> String {
         format!("{}/{prefix}", self.base_url)
     }

@@ -23,7 +23,7 @@ use crate::{
     hash::{fnv, mix, unit},
     market::{Market, Params},
     prefix::Prefix,
-    universe::{Change, Listing, Universe},
+    universe::{Change, Listing, ListingSet},
 };
 
 /// Distinct paths `/_sim/stats` keeps counts for; later new paths are only counted in totals.
@@ -140,7 +140,7 @@ pub(crate) struct Sim {
     params: RwLock<Params>,
     market: Mutex<Market>,
     /// Who lists what; lock order: `universe`, then `market`.
-    universe: RwLock<Universe>,
+    universe: RwLock<ListingSet>,
     faults: RwLock<BTreeMap<Prefix, FaultSpec>>,
     /// Pinned prices: (prefix, coin) for venues, (prefix, "") for FX sources.
     pins: RwLock<BTreeMap<(Prefix, String), Decimal>>,
@@ -162,12 +162,12 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Sim {
     pub(crate) fn new(cfg: &SimConfig) -> Self {
         let (market, universe) = if cfg.realistic {
-            let (u, prices) = Universe::realistic(cfg.seed, &cfg.coins);
+            let (u, prices) = ListingSet::realistic(cfg.seed, &cfg.coins);
             (Market::with_coins(cfg, prices), u)
         } else {
             let m = Market::new(cfg);
             let coins: Vec<String> = m.coins().iter().map(|c| c.symbol.clone()).collect();
-            (m, Universe::basic(&coins))
+            (m, ListingSet::basic(&coins))
         };
         Sim {
             seed: cfg.seed,
@@ -342,7 +342,7 @@ impl Sim {
 
     // ---- listings ----
 
-    pub(crate) fn universe(&self) -> std::sync::RwLockReadGuard<'_, Universe> {
+    pub(crate) fn universe(&self) -> std::sync::RwLockReadGuard<'_, ListingSet> {
         self.universe.read().unwrap_or_else(PoisonError::into_inner)
     }
 
