@@ -98,6 +98,7 @@ mod faults;
 mod hash;
 mod market;
 mod prefix;
+mod quote;
 mod reply;
 mod routes;
 mod server;

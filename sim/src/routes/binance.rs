@@ -21,8 +21,9 @@ use super::fields::{Routes, text};
 use crate::{
     book::funding,
     market::round,
+    quote::{Board, Quote},
     reply::json_response,
-    state::{Board, Quote, Sim},
+    state::Sim,
 };
 
 pub(super) fn routes() -> Routes {

@@ -18,8 +18,9 @@ use super::{
     korea,
 };
 use crate::{
+    quote::Quote,
     reply::ok,
-    state::{Quote, Sim},
+    state::Sim,
     universe::{CAUTION, DEPOSIT_SUSPENDED},
 };
 

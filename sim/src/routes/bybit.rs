@@ -20,8 +20,9 @@ use super::fields::{Routes, change_rate, high_low, text};
 use crate::{
     book::{Funding, funding, interval_hours},
     prefix::bybit_error,
+    quote::Quote,
     reply::ok,
-    state::{Quote, Sim},
+    state::Sim,
 };
 
 pub(super) fn routes() -> Routes {

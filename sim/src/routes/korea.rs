@@ -15,8 +15,9 @@ use serde_json::{Value, json};
 use super::fields::{change_rate, high_low, kst, num};
 use crate::{
     market::round,
+    quote::Quote,
     reply::{json_response, ok},
-    state::{Quote, Sim},
+    state::Sim,
     universe::{CAUTION, WARNING},
 };
 

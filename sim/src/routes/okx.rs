@@ -20,8 +20,9 @@ use super::fields::{Routes, high_low, text};
 use crate::{
     book::funding,
     prefix::okx_error,
+    quote::{Board, Quote},
     reply::ok,
-    state::{Board, Quote, Sim},
+    state::Sim,
 };
 
 pub(super) fn routes() -> Routes {
