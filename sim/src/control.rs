@@ -19,8 +19,8 @@ use serde_json::{Value, json};
 use crate::{
     book::Book,
     faults::FaultSpec,
-    market::Params,
     prefix::{self, Prefix},
+    price_model::Params,
     reply::{json_response, ok},
     state::{BookPin, Sim},
     universe::Change,

@@ -3,6 +3,32 @@
 //! its own prefix, so a client whose base URL is `http://127.0.0.1:PORT/<prefix>` works
 //! unchanged (`/upbit/v1/ticker?markets=KRW-BTC`, `/binance/fapi/v1/premiumIndex`, …).
 //!
+//! # Layout
+//!
+//! Each module uses only modules listed before it, so there is no import cycle:
+//!
+//! - `hash`: the stable hashes every seeded draw goes through.
+//! - `config`: [`SimConfig`] and the coins quoted by default.
+//! - `price_model`: the prices, seeded random walks (pure: no clock, no I/O).
+//! - `book`: order books and funding rates drawn around a price (pure).
+//! - `universe/`: the simulated market's ground truth listing set, i.e. which venue lists which
+//!   coin under which symbol (`data` its tables, `listing` one instrument, `listing_set` the set
+//!   and its changes, `truth` the `/_sim/universe` answer, `build` the realistic shape).
+//! - `prefix`: the served prefixes ([`PREFIXES`]) and each upstream's error bodies.
+//! - `faults`: the fault switches set through `/_sim/faults`.
+//! - `quote`: one coin's quote and one venue's board, as the handlers render them.
+//! - `state`: the shared simulator state (clock, parameters, listings, pins, faults, counters).
+//! - `reply`: how a JSON answer is written.
+//! - `faulted`: the endpoint wrapper that counts each prefix's requests and applies its faults.
+//! - `control`: the `/_sim` control API.
+//! - `telegram`: the fake Telegram Bot API and its `/_sim/telegram` control.
+//! - `routes/`: one module per venue or FX provider (`fields` what they share, `korean_v1` the v1 API
+//!   Upbit and Bithumb have in common), each behind its fault wrapper, with `control` and
+//!   `telegram` mounted beside them.
+//! - `server`: [`app`], [`serve`], [`spawn`] and [`SimHandle`].
+//!
+//! # Prices, faults and the control API
+//!
 //! Prices are seeded random walks around configurable base prices, advanced one step every
 //! [`SimConfig::step`] of wall-clock time (computed lazily when asked), with a configurable
 //! kimchi premium on the Korean venues. Faults (latency, hangs, 5xx, 429 with `Retry-After`,
@@ -24,14 +50,14 @@
 //! | `/_sim/telegram/messages` | GET / DELETE | `{"messages":[{"message_id","chat_id","text","date"}],"unauthorized":N}` (what the fake Bot API accepted, and the calls it refused for a bad token) / clears them |
 //! | `/_sim/listings` | POST | `{"venue":"upbit","coin":"NEWC","action":"list"}` (or `"delist"`; optional `"multiplier":"1000"` → `1000NEWCUSDT`, on OKX the `ctVal`): changes that venue's listings and the truth → `{"venue","action","coin","symbol"}`. Delisting on Binance leaves the perp as `SETTLING`; elsewhere it disappears |
 //!
-//! **Listings.** Every venue serves its metadata endpoints from one listings model
-//! (`universe.rs`): Upbit and Bithumb `/v1/market/all` (`is_details`/`isDetails` → Upbit
+//! **Listings.** Every venue serves its metadata endpoints from one listing set
+//! (`universe/`): Upbit and Bithumb `/v1/market/all` (`is_details`/`isDetails` → Upbit
 //! `market_event`, Bithumb `market_warning`), Bithumb `/v1/market/virtual_asset_warning` and
 //! `/public/assetsstatus/ALL`, Binance `/fapi/v1/exchangeInfo` and `/fapi/v1/fundingInfo`, Bybit
 //! `/v5/market/instruments-info?category=linear` (cursor paging), OKX
 //! `/api/v5/public/instruments?instType=SWAP`; the ticker paths serve the same instruments.
 //! By default ([`SimConfig::realistic`] off) every venue lists the configured coins and the
-//! `SIM001…` ones one to one, as the tests have always expected. With `realistic` on, the
+//! `SIM001…` ones one to one, the fixed coin set the integration tests rely on. With `realistic` on, the
 //! simulator serves a realistic universe instead: ~230 Upbit KRW markets, ~400 Bithumb, ~520
 //! Binance perps (plus SETTLING ones), ~500 Bybit, ~250 OKX, with real overlaps; multiplier
 //! contracts (`1000PEPEUSDT`, `SHIB1000USDT`, `1MBABYDOGEUSDT`, `10000SATSUSDT`; OKX prices one
@@ -41,8 +67,8 @@
 //! Binance perp of a Korean-listed coin; OKX `suspend`/`preopen` rows; illiquid Korean coins
 //! whose `trade_timestamp` is minutes old (their price is current). The configured premium
 //! applies to every Korean listing that is the same asset as the foreign one. Same seed, same
-//! universe. The field defaults to off so the tests' fixed coin set stays as it was;
-//! `premium-spread sim` and `up --sim` turn it on (`--basic` / `--sim-basic` for the old shape).
+//! universe. The field defaults to off for the tests' fixed coin set;
+//! `premium-spread sim` and `up --sim` turn it on (`--basic` / `--sim-basic` for the basic shape).
 //! The app tracks its configured coins (BTC…DOGE by default), which both shapes quote alike.
 //!
 //! **Books and funding** (`book.rs`). Every listing has an order book drawn around its current
@@ -81,10 +107,6 @@
 //! Telegram), records the messages, and fails on demand.
 //!
 //! `outage` answers 503 at once: a refused connection cannot be made from inside a handler.
-//!
-//! Layout: `market` is the pure price model, `book` the books and funding drawn from it, `universe` the listings and ground truth, `state`
-//! the shared simulator state (clock, faults, pins, counters, listings), `faults` the fault switches and the endpoint wrapper that applies them,
-//! `routes/` one module per venue or FX provider, `control` the `/_sim` API.
 
 // The integration tests' HTTP client; unit tests see dev-dependencies too.
 #[cfg(test)]
@@ -96,8 +118,8 @@ mod control;
 mod faulted;
 mod faults;
 mod hash;
-mod market;
 mod prefix;
+mod price_model;
 mod quote;
 mod reply;
 mod routes;

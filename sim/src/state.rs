@@ -1,4 +1,4 @@
-//! The simulator's shared state: the market, the clock, faults, pinned prices and counters.
+//! The simulator's shared state: the price model, the listing set, the clock, faults, pinned prices and counters.
 
 use std::{
     collections::BTreeMap,
@@ -21,8 +21,8 @@ use crate::{
     config::SimConfig,
     faults::FaultSpec,
     hash::{fnv, mix, unit},
-    market::{Market, Params},
     prefix::Prefix,
+    price_model::{Params, PriceModel},
     quote::{Board, KOREAN_SIZE_DP, Quote},
     universe::{Change, Listing, ListingSet},
 };
@@ -72,15 +72,15 @@ pub(crate) struct Sim {
     started: Instant,
     manual_steps: AtomicU64,
     params: RwLock<Params>,
-    market: Mutex<Market>,
-    /// Who lists what; lock order: `universe`, then `market`.
+    prices: Mutex<PriceModel>,
+    /// Who lists what; lock order: `universe`, then `prices`.
     universe: RwLock<ListingSet>,
     faults: RwLock<BTreeMap<Prefix, FaultSpec>>,
     /// Pinned prices: (prefix, coin) for venues, (prefix, "") for FX sources.
     pins: RwLock<BTreeMap<(Prefix, String), Decimal>>,
     /// Pinned books: (venue prefix, coin).
     book_pins: RwLock<BTreeMap<(Prefix, String), BookPin>>,
-    /// The first `majors` coins of the market are the configured ones (tight books).
+    /// The first `majors` coins of the price model are the configured ones (tight books).
     majors: usize,
     stats: Mutex<Stats>,
     fault_rng: Mutex<SmallRng>,
@@ -95,11 +95,11 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Sim {
     pub(crate) fn new(cfg: &SimConfig) -> Self {
-        let (market, universe) = if cfg.realistic {
+        let (prices, universe) = if cfg.realistic {
             let (u, prices) = ListingSet::realistic(cfg.seed, &cfg.coins);
-            (Market::with_coins(cfg, prices), u)
+            (PriceModel::with_coins(cfg, prices), u)
         } else {
-            let m = Market::new(cfg);
+            let m = PriceModel::new(cfg);
             let coins: Vec<String> = m.coins().iter().map(|c| c.symbol.clone()).collect();
             (m, ListingSet::basic(&coins))
         };
@@ -116,7 +116,7 @@ impl Sim {
                 noise_pct: cfg.noise_pct,
                 bithumb_clock_skew_ms: 0,
             }),
-            market: Mutex::new(market),
+            prices: Mutex::new(prices),
             universe: RwLock::new(universe),
             faults: RwLock::default(),
             pins: RwLock::default(),
@@ -177,7 +177,7 @@ impl Sim {
             .iter()
             .map(|l| (l.native.as_str(), l))
             .collect();
-        let mut m = lock(&self.market);
+        let mut m = lock(&self.prices);
         let step = self.current_step();
 
         let all: Vec<String>;
@@ -204,7 +204,7 @@ impl Sim {
                     symbol: symbol.clone(),
                     price: m.korea_usdt(venue, step, &p),
                     open: m.korea_usdt_open(&p),
-                    dp: crate::market::USDT_DP,
+                    dp: crate::price_model::USDT_DP,
                     volume: Decimal::new(250_000_000, 0),
                     lag_ms: 0,
                     key: book_key(self.seed, venue, symbol, step),
@@ -222,11 +222,11 @@ impl Sim {
                 } else {
                     let c = &m.coins()[idx];
                     let dp = if universe.realistic {
-                        crate::market::decimals(c.base_usd * l.mult, 2, 14)
+                        crate::price_model::decimals(c.base_usd * l.mult, 2, 14)
                     } else {
                         c.usd_dp
                     };
-                    let open = crate::market::round(c.base_usd * l.mult, dp);
+                    let open = crate::price_model::round(c.base_usd * l.mult, dp);
                     (m.foreign_scaled(venue, idx, step, &p, l.mult, dp), open, dp)
                 };
                 let c = &m.coins()[idx];
@@ -303,7 +303,7 @@ impl Sim {
         }
         let change = u.list(venue, coin, mult)?;
         if let Change::Listed(l) = &change {
-            let mut m = lock(&self.market);
+            let mut m = lock(&self.prices);
             if m.find(&l.asset).is_none() {
                 let h = unit(mix(&[self.seed, fnv(&l.asset)]));
                 let usd = Decimal::from_f64_retain(10f64.powf(-2.0 + 4.0 * h))
@@ -346,7 +346,7 @@ impl Sim {
     pub(crate) fn fx(&self, source: FxSource) -> (Decimal, Decimal, DateTime<Utc>) {
         let prefix = Prefix::Fx(source);
         let (mut rate, mut open) = {
-            let mut m = lock(&self.market);
+            let mut m = lock(&self.prices);
             let step = self.current_step();
             (m.fx(source, step), m.fx_open(source))
         };

@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use super::fields::{Routes, text};
 use crate::{
     book::funding,
-    market::round,
+    price_model::round,
     quote::{Board, Quote},
     reply::json_response,
     state::Sim,

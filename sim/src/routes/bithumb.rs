@@ -15,7 +15,7 @@ use serde_json::{Map, Value, json};
 
 use super::{
     fields::{Routes, change_rate, high_low, text},
-    korea,
+    korean_v1,
 };
 use crate::{
     quote::Quote,
@@ -25,7 +25,7 @@ use crate::{
 };
 
 pub(super) fn routes() -> Routes {
-    korea::v1_routes()
+    korean_v1::routes()
         .at("/public/ticker/:pair", get(legacy_ticker))
         .at("/v1/market/virtual_asset_warning", get(warnings))
         .at("/public/assetsstatus/:currency", get(assets_status))

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use super::fields::{Routes, change_rate, kst, num};
 use crate::{
-    market::{FX_DP, round},
+    price_model::{FX_DP, round},
     reply::ok,
     state::Sim,
 };

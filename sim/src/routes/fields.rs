@@ -6,7 +6,7 @@ use poem::Response;
 use rust_decimal::{Decimal, prelude::ToPrimitive};
 use serde_json::Value;
 
-use crate::market::round;
+use crate::price_model::round;
 
 /// One prefix's routes.
 pub(crate) type Routes = poem::endpoint::BoxEndpoint<'static, Response>;

@@ -17,7 +17,7 @@ mod dunamu;
 mod erapi;
 mod fields;
 mod frankfurter;
-mod korea;
+mod korean_v1;
 mod okx;
 mod upbit;
 

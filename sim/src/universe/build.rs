@@ -21,7 +21,7 @@ use super::{
 };
 use crate::{
     hash::{fnv, mix, unit},
-    market::decimals,
+    price_model::decimals,
 };
 
 impl ListingSet {

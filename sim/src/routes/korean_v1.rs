@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use super::fields::{change_rate, high_low, kst, num};
 use crate::{
-    market::round,
+    price_model::round,
     quote::Quote,
     reply::{json_response, ok},
     state::Sim,
@@ -39,7 +39,7 @@ struct QuoteCurrencies {
 }
 
 /// The `/v1` routes; the venue they quote comes from request data (`.data(Venue::Upbit)`).
-pub(super) fn v1_routes() -> Route {
+pub(super) fn routes() -> Route {
     Route::new()
         .at("/v1/ticker", get(ticker))
         .at("/v1/ticker/all", get(ticker_all))

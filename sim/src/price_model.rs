@@ -99,7 +99,7 @@ impl Walk {
 
 /// All coins and walks of one simulator.
 #[derive(Debug)]
-pub(crate) struct Market {
+pub(crate) struct PriceModel {
     seed: u64,
     usd_krw: Decimal,
     coins: Vec<CoinInfo>,
@@ -108,11 +108,11 @@ pub(crate) struct Market {
     fx_walk: Walk,
 }
 
-impl Market {
+impl PriceModel {
     /// The configured coins, then `extra_coins` synthetic ones (`SIM001`, …).
     pub(crate) fn new(cfg: &SimConfig) -> Self {
         let synthetic = (1..=cfg.extra_coins).map(|i| (format!("SIM{i:03}"), synthetic_base(i)));
-        Market::with_coins(cfg, cfg.coins.iter().cloned().chain(synthetic))
+        PriceModel::with_coins(cfg, cfg.coins.iter().cloned().chain(synthetic))
     }
 
     /// Exactly `coins` (symbol, base USD price), in that order.
@@ -120,7 +120,7 @@ impl Market {
         cfg: &SimConfig,
         coins: impl IntoIterator<Item = (String, Decimal)>,
     ) -> Self {
-        let mut m = Market {
+        let mut m = PriceModel {
             seed: cfg.seed,
             usd_krw: cfg.usd_krw,
             fx_walk: Walk::new(mix(&[cfg.seed, fnv("USD/KRW")]), FX_SIGMA),
@@ -314,7 +314,7 @@ mod tests {
     }
 
     fn path(seed: u64, steps: u64) -> Vec<Decimal> {
-        let mut m = Market::new(&SimConfig {
+        let mut m = PriceModel::new(&SimConfig {
             seed,
             ..SimConfig::default()
         });
@@ -337,7 +337,7 @@ mod tests {
 
     #[test]
     fn premium_stays_near_the_configured_one_over_a_long_run() {
-        let mut m = Market::new(&SimConfig::default());
+        let mut m = PriceModel::new(&SimConfig::default());
         let p = params();
         for step in (0..20_000).step_by(97) {
             let fx = m.fx(FxSource::Dunamu, step);
@@ -356,7 +356,7 @@ mod tests {
 
     #[test]
     fn prices_stay_within_a_few_percent_of_base() {
-        let mut m = Market::new(&SimConfig::default());
+        let mut m = PriceModel::new(&SimConfig::default());
         let base = m.coins()[0].base_usd;
         let p = params();
         for step in [0, 10, 1_000, 100_000, 10_000_000] {
@@ -368,7 +368,7 @@ mod tests {
 
     #[test]
     fn synthetic_coins_have_positive_deterministic_bases() {
-        let m = Market::new(&SimConfig::default());
+        let m = PriceModel::new(&SimConfig::default());
         assert_eq!(m.coins().len(), 305);
         assert_eq!(m.coins()[5].symbol, "SIM001");
         assert_eq!(m.coins()[304].symbol, "SIM300");
