@@ -22,9 +22,9 @@
 //! - `faulted`: the endpoint wrapper that counts each prefix's requests and applies its faults.
 //! - `control`: the `/_sim` control API.
 //! - `telegram`: the fake Telegram Bot API and its `/_sim/telegram` control.
-//! - `routes/`: one module per venue or FX provider (`fields` what they share, `korean_v1` the v1 API
-//!   Upbit and Bithumb have in common), each behind its fault wrapper, with `control` and
-//!   `telegram` mounted beside them.
+//! - `routes/`: one module per venue or FX provider (`fields` what they share, `korean_v1` the
+//!   v1 API Upbit and Bithumb have in common), each behind its fault wrapper, with `control`
+//!   and `telegram` mounted beside them.
 //! - `server`: [`app`], [`serve`], [`spawn`] and [`SimHandle`].
 //!
 //! # Prices, faults and the control API
@@ -57,18 +57,18 @@
 //! `/v5/market/instruments-info?category=linear` (cursor paging), OKX
 //! `/api/v5/public/instruments?instType=SWAP`; the ticker paths serve the same instruments.
 //! By default ([`SimConfig::realistic`] off) every venue lists the configured coins and the
-//! `SIM001…` ones one to one, the fixed coin set the integration tests rely on. With `realistic` on, the
-//! simulator serves a realistic universe instead: ~230 Upbit KRW markets, ~400 Bithumb, ~520
-//! Binance perps (plus SETTLING ones), ~500 Bybit, ~250 OKX, with real overlaps; multiplier
+//! `SIM001…` ones one to one, the fixed coin set the integration tests rely on. With `realistic`
+//! on, the simulator serves a realistic universe instead: ~230 Upbit KRW markets, ~400 Bithumb,
+//! ~520 Binance perps (plus SETTLING ones), ~500 Bybit, ~250 OKX, with real overlaps; multiplier
 //! contracts (`1000PEPEUSDT`, `SHIB1000USDT`, `1MBABYDOGEUSDT`, `10000SATSUSDT`; OKX prices one
 //! coin and carries the multiplier in `ctVal`), priced at multiplier × the coin's price; a ticker
 //! collision (Korean `TON` is Tokamak Network, several times cheaper than foreign Toncoin); a
-//! rename (`MATIC` → `POL`); coins under warning / caution / suspended deposits; a SETTLING
-//! Binance perp of a Korean-listed coin; OKX `suspend`/`preopen` rows; illiquid Korean coins
-//! whose `trade_timestamp` is minutes old (their price is current). The configured premium
-//! applies to every Korean listing that is the same asset as the foreign one. Same seed, same
-//! universe. The field defaults to off for the tests' fixed coin set;
-//! `premium-spread sim` and `up --sim` turn it on (`--basic` / `--sim-basic` for the basic shape).
+//! rename (`MATIC` → `POL`); coins under warning / caution / suspended deposits; a SETTLING Binance
+//! perp of a Korean-listed coin; OKX `suspend`/`preopen` rows; illiquid Korean coins whose
+//! `trade_timestamp` is minutes old (their price is current). The configured premium applies to
+//! every Korean listing that is the same asset as the foreign one. Same seed, same universe. The
+//! field defaults to off for the tests' fixed coin set; `premium-spread sim` and `up --sim` turn it
+//! on (`--basic` / `--sim-basic` for the basic shape).
 //! The app tracks its configured coins (BTC…DOGE by default), which both shapes quote alike.
 //!
 //! **Books and funding** (`book.rs`). Every listing has an order book drawn around its current

@@ -1,4 +1,5 @@
-//! The simulator's shared state: the price model, the listing set, the clock, faults, pinned prices and counters.
+//! The simulator's shared state: the price model, the listing set, the clock, faults, pinned
+//! prices and counters.
 
 use std::{
     collections::BTreeMap,
