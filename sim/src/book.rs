@@ -15,7 +15,7 @@ use rust_decimal::{
     prelude::{FromPrimitive, ToPrimitive},
 };
 
-use crate::market::{mix, unit};
+use crate::hash::{fnv, mix, unit};
 
 /// Levels per side of a full synthetic book.
 pub(crate) const LEVELS: usize = 30;
@@ -226,11 +226,11 @@ const FUNDING_STEPS: u64 = 240;
 /// negative); about one symbol in twenty-five (never BTC, ETH, XRP, SOL, DOGE) sits at an
 /// extreme (±0.05–0.3 %).
 pub(crate) fn funding(seed: u64, venue: &str, symbol: &str, step: u64, now_ms: i64) -> Funding {
-    let id = crate::market::fnv(symbol);
+    let id = fnv(symbol);
     let interval_h = interval_hours(venue, symbol);
     let period = interval_h * 3_600_000;
     let next_ms = (now_ms.div_euclid(period) + 1) * period;
-    let v = crate::market::fnv(venue);
+    let v = fnv(venue);
     let drift = unit(mix(&[seed, v, id, step / FUNDING_STEPS])) - 0.5;
     let base = unit(mix(&[seed, v, id, 0xf0]));
     let extreme = !MAJORS.contains(&symbol) && unit(mix(&[seed, id, 0xe7])) < 0.04;
@@ -268,7 +268,7 @@ pub(crate) fn interval_hours(venue: &str, symbol: &str) -> i64 {
     if MAJORS.contains(&symbol) {
         return 8;
     }
-    match mix(&[crate::market::fnv(venue), crate::market::fnv(symbol)]) % 16 {
+    match mix(&[fnv(venue), fnv(symbol)]) % 16 {
         0 if venue == "bybit" => 1,
         0..=1 => 4,
         _ => 8,

@@ -19,9 +19,9 @@ use serde_json::{Value, json};
 use crate::{
     book::Book,
     faults::FaultSpec,
-    market::Params,
     prefix::{self, Prefix},
-    routes::{json_response, ok},
+    price_model::Params,
+    reply::{json_response, ok},
     state::{BookPin, Sim},
     universe::Change,
 };

@@ -3,6 +3,32 @@
 //! its own prefix, so a client whose base URL is `http://127.0.0.1:PORT/<prefix>` works
 //! unchanged (`/upbit/v1/ticker?markets=KRW-BTC`, `/binance/fapi/v1/premiumIndex`, …).
 //!
+//! # Layout
+//!
+//! Each module uses only modules listed before it, so there is no import cycle:
+//!
+//! - `hash`: the stable hashes every seeded draw goes through.
+//! - `config`: [`SimConfig`] and the coins quoted by default.
+//! - `price_model`: the prices, seeded random walks (pure: no clock, no I/O).
+//! - `book`: order books and funding rates drawn around a price (pure).
+//! - `universe/`: the simulated market's ground truth listing set, i.e. which venue lists which
+//!   coin under which symbol (`data` its tables, `listing` one instrument, `listing_set` the set
+//!   and its changes, `truth` the `/_sim/universe` answer, `build` the realistic shape).
+//! - `prefix`: the served prefixes ([`PREFIXES`]) and each upstream's error bodies.
+//! - `faults`: the fault switches set through `/_sim/faults`.
+//! - `quote`: one coin's quote and one venue's board, as the handlers render them.
+//! - `state`: the shared simulator state (clock, parameters, listings, pins, faults, counters).
+//! - `reply`: how a JSON answer is written.
+//! - `faulted`: the endpoint wrapper that counts each prefix's requests and applies its faults.
+//! - `control`: the `/_sim` control API.
+//! - `telegram`: the fake Telegram Bot API and its `/_sim/telegram` control.
+//! - `routes/`: one module per venue or FX provider (`fields` what they share, `korean_v1` the
+//!   v1 API Upbit and Bithumb have in common), each behind its fault wrapper, with `control`
+//!   and `telegram` mounted beside them.
+//! - `server`: [`app`], [`serve`], [`spawn`] and [`SimHandle`].
+//!
+//! # Prices, faults and the control API
+//!
 //! Prices are seeded random walks around configurable base prices, advanced one step every
 //! [`SimConfig::step`] of wall-clock time (computed lazily when asked), with a configurable
 //! kimchi premium on the Korean venues. Faults (latency, hangs, 5xx, 429 with `Retry-After`,
@@ -24,25 +50,25 @@
 //! | `/_sim/telegram/messages` | GET / DELETE | `{"messages":[{"message_id","chat_id","text","date"}],"unauthorized":N}` (what the fake Bot API accepted, and the calls it refused for a bad token) / clears them |
 //! | `/_sim/listings` | POST | `{"venue":"upbit","coin":"NEWC","action":"list"}` (or `"delist"`; optional `"multiplier":"1000"` → `1000NEWCUSDT`, on OKX the `ctVal`): changes that venue's listings and the truth → `{"venue","action","coin","symbol"}`. Delisting on Binance leaves the perp as `SETTLING`; elsewhere it disappears |
 //!
-//! **Listings.** Every venue serves its metadata endpoints from one listings model
-//! (`universe.rs`): Upbit and Bithumb `/v1/market/all` (`is_details`/`isDetails` → Upbit
+//! **Listings.** Every venue serves its metadata endpoints from one listing set
+//! (`universe/`): Upbit and Bithumb `/v1/market/all` (`is_details`/`isDetails` → Upbit
 //! `market_event`, Bithumb `market_warning`), Bithumb `/v1/market/virtual_asset_warning` and
 //! `/public/assetsstatus/ALL`, Binance `/fapi/v1/exchangeInfo` and `/fapi/v1/fundingInfo`, Bybit
 //! `/v5/market/instruments-info?category=linear` (cursor paging), OKX
 //! `/api/v5/public/instruments?instType=SWAP`; the ticker paths serve the same instruments.
 //! By default ([`SimConfig::realistic`] off) every venue lists the configured coins and the
-//! `SIM001…` ones one to one, as the tests have always expected. With `realistic` on, the
-//! simulator serves a realistic universe instead: ~230 Upbit KRW markets, ~400 Bithumb, ~520
-//! Binance perps (plus SETTLING ones), ~500 Bybit, ~250 OKX, with real overlaps; multiplier
+//! `SIM001…` ones one to one, the fixed coin set the integration tests rely on. With `realistic`
+//! on, the simulator serves a realistic universe instead: ~230 Upbit KRW markets, ~400 Bithumb,
+//! ~520 Binance perps (plus SETTLING ones), ~500 Bybit, ~250 OKX, with real overlaps; multiplier
 //! contracts (`1000PEPEUSDT`, `SHIB1000USDT`, `1MBABYDOGEUSDT`, `10000SATSUSDT`; OKX prices one
 //! coin and carries the multiplier in `ctVal`), priced at multiplier × the coin's price; a ticker
 //! collision (Korean `TON` is Tokamak Network, several times cheaper than foreign Toncoin); a
-//! rename (`MATIC` → `POL`); coins under warning / caution / suspended deposits; a SETTLING
-//! Binance perp of a Korean-listed coin; OKX `suspend`/`preopen` rows; illiquid Korean coins
-//! whose `trade_timestamp` is minutes old (their price is current). The configured premium
-//! applies to every Korean listing that is the same asset as the foreign one. Same seed, same
-//! universe. The field defaults to off so the tests' fixed coin set stays as it was;
-//! `premium-spread sim` and `up --sim` turn it on (`--basic` / `--sim-basic` for the old shape).
+//! rename (`MATIC` → `POL`); coins under warning / caution / suspended deposits; a SETTLING Binance
+//! perp of a Korean-listed coin; OKX `suspend`/`preopen` rows; illiquid Korean coins whose
+//! `trade_timestamp` is minutes old (their price is current). The configured premium applies to
+//! every Korean listing that is the same asset as the foreign one. Same seed, same universe. The
+//! field defaults to off for the tests' fixed coin set; `premium-spread sim` and `up --sim` turn it
+//! on (`--basic` / `--sim-basic` for the basic shape).
 //! The app tracks its configured coins (BTC…DOGE by default), which both shapes quote alike.
 //!
 //! **Books and funding** (`book.rs`). Every listing has an order book drawn around its current
@@ -81,160 +107,27 @@
 //! Telegram), records the messages, and fails on demand.
 //!
 //! `outage` answers 503 at once: a refused connection cannot be made from inside a handler.
-//!
-//! Layout: `market` is the pure price model, `book` the books and funding drawn from it, `universe` the listings and ground truth, `state`
-//! the shared simulator state (clock, faults, pins, counters, listings), `faults` the fault switches and the endpoint wrapper that applies them,
-//! `routes/` one module per venue or FX provider, `control` the `/_sim` API.
-
-use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
-
-use poem::{Endpoint, Response, Server, listener::TcpAcceptor};
-use rust_decimal::Decimal;
-use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
 // The integration tests' HTTP client; unit tests see dev-dependencies too.
 #[cfg(test)]
 use reqwest as _;
 
 mod book;
+mod config;
 mod control;
+mod faulted;
 mod faults;
-mod market;
+mod hash;
 mod prefix;
+mod price_model;
+mod quote;
+mod reply;
 mod routes;
+mod server;
 mod state;
 pub mod telegram;
 mod universe;
 
-/// The URL prefixes served: the five venues, then the three FX sources (the names of
-/// [`domain::venue::UPSTREAMS`], in its order).
-pub const PREFIXES: [&str; domain::venue::UPSTREAMS.len()] = domain::venue::Upstream::NAMES;
-
-/// How long a graceful shutdown waits for requests in flight.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
-
-/// What the simulator quotes.
-#[derive(Debug, Clone)]
-pub struct SimConfig {
-    /// Seeds every random walk: the same seed gives the same price path.
-    pub seed: u64,
-    /// Kimchi premium of Korean KRW prices over the foreign price × USD/KRW (Dunamu), percent.
-    pub premium_pct: Decimal,
-    /// Premium of Korean KRW-USDT over USD/KRW (Dunamu), percent.
-    pub usdt_premium_pct: Decimal,
-    /// Per-venue, per-step price noise, percent (uniform in ±noise_pct).
-    pub noise_pct: Decimal,
-    /// Base USD/KRW the FX walk moves around.
-    pub usd_krw: Decimal,
-    /// Synthetic coins `SIM001`, `SIM002`, … served on every venue besides [`SimConfig::coins`].
-    pub extra_coins: usize,
-    /// Wall-clock time per random-walk step; zero freezes prices (move them with
-    /// `POST /_sim/advance`).
-    pub step: Duration,
-    /// Named coins and their base USD prices (BTC, ETH, XRP, SOL, DOGE by default). KRW-USDT is
-    /// always quoted on Korean venues and needs no entry.
-    pub coins: Vec<(String, Decimal)>,
-    /// Serve the realistic universe (see the crate docs) instead of every coin on every venue;
-    /// `coins` are its majors, listed everywhere, and `extra_coins` is ignored. Off by default
-    /// (the tests' fixed coin set); `premium-spread sim` and `up --sim` turn it on unless given
-    /// `--basic` / `--sim-basic`.
-    pub realistic: bool,
-}
-
-impl Default for SimConfig {
-    fn default() -> Self {
-        SimConfig {
-            seed: 42,
-            premium_pct: Decimal::new(15, 1),
-            usdt_premium_pct: Decimal::new(3, 1),
-            noise_pct: Decimal::new(2, 2),
-            usd_krw: Decimal::from(1_390),
-            extra_coins: 300,
-            step: Duration::from_millis(250),
-            coins: market::default_coins(),
-            realistic: false,
-        }
-    }
-}
-
-/// The simulator as a poem endpoint: every prefix's routes and the `/_sim` control API.
-///
-/// A `hang` fault served through this endpoint is released after an hour at most; [`serve`]
-/// releases it at shutdown.
-pub fn app(cfg: SimConfig) -> impl Endpoint<Output = Response> {
-    routes::build(Arc::new(state::Sim::new(&cfg)))
-}
-
-/// Serves the simulator on `listener` until `shutdown` resolves, then drains requests in flight
-/// (hanging ones are released) for up to two seconds.
-pub async fn serve(
-    listener: TcpListener,
-    cfg: SimConfig,
-    shutdown: impl Future<Output = ()> + Send,
-) -> std::io::Result<()> {
-    let sim = Arc::new(state::Sim::new(&cfg));
-    let app = routes::build(sim.clone());
-    if let Ok(addr) = listener.local_addr() {
-        tracing::info!(%addr, seed = cfg.seed, "market simulator listening");
-    }
-    let acceptor = TcpAcceptor::from_tokio(listener)?;
-    let signal = async move {
-        shutdown.await;
-        sim.shut_down();
-    };
-    Server::new_with_acceptor(acceptor)
-        .run_with_graceful_shutdown(app, signal, Some(SHUTDOWN_GRACE))
-        .await
-}
-
-/// A simulator running in the background; dropping it stops the server.
-#[derive(Debug)]
-pub struct SimHandle {
-    /// `http://127.0.0.1:PORT`; a venue's base URL is `{base_url}/{prefix}`.
-    pub base_url: String,
-    pub addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<std::io::Result<()>>>,
-}
-
-impl SimHandle {
-    /// The base URL a client of `prefix` (one of [`PREFIXES`]) should use.
-    pub fn prefix_url(&self, prefix: &str) -> String {
-        format!("{}/{prefix}", self.base_url)
-    }
-
-    /// Stops the server and waits until it has shut down.
-    pub async fn stop(mut self) -> std::io::Result<()> {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        match self.task.take() {
-            Some(task) => task.await.map_err(std::io::Error::other)?,
-            None => Ok(()),
-        }
-    }
-}
-
-impl Drop for SimHandle {
-    fn drop(&mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-    }
-}
-
-/// Starts the simulator on `127.0.0.1:0` in the background (for tests).
-pub async fn spawn(cfg: SimConfig) -> std::io::Result<SimHandle> {
-    let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
-    let addr = listener.local_addr()?;
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(serve(listener, cfg, async move {
-        let _ = stopped.await;
-    }));
-    Ok(SimHandle {
-        base_url: format!("http://{addr}"),
-        addr,
-        stop: Some(stop),
-        task: Some(task),
-    })
-}
+pub use config::SimConfig;
+pub use prefix::PREFIXES;
+pub use server::{SimHandle, app, serve, spawn};

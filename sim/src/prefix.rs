@@ -8,6 +8,10 @@ use serde_json::{Value, json};
 /// One served upstream: an exchange or an FX provider; its prefix is its name.
 pub(crate) use domain::venue::Upstream as Prefix;
 
+/// The URL prefixes served: the five venues, then the three FX sources (the names of
+/// [`domain::venue::UPSTREAMS`], in its order).
+pub const PREFIXES: [&str; domain::venue::UPSTREAMS.len()] = domain::venue::Upstream::NAMES;
+
 /// The prefix named `s` (any case, surrounding spaces ignored).
 pub(crate) fn parse(s: &str) -> Result<Prefix, String> {
     Prefix::ALL
@@ -16,7 +20,7 @@ pub(crate) fn parse(s: &str) -> Result<Prefix, String> {
         .ok_or_else(|| {
             format!(
                 "unknown prefix `{s}`: expected one of {}",
-                crate::PREFIXES.join(", ")
+                PREFIXES.join(", ")
             )
         })
 }
@@ -112,8 +116,8 @@ mod tests {
     #[test]
     fn prefixes_match_the_public_list() {
         let names: Vec<&str> = Prefix::ALL.iter().map(|p| p.as_str()).collect();
-        assert_eq!(names, crate::PREFIXES);
-        for name in crate::PREFIXES {
+        assert_eq!(names, PREFIXES);
+        for name in PREFIXES {
             assert_eq!(parse(name).unwrap().as_str(), name);
         }
         assert!(parse("kraken").is_err());

@@ -1,4 +1,5 @@
-//! The simulator's shared state: the market, the clock, faults, pinned prices and counters.
+//! The simulator's shared state: the price model, the listing set, the clock, faults, pinned
+//! prices and counters.
 
 use std::{
     collections::BTreeMap,
@@ -17,93 +18,28 @@ use serde::Serialize;
 use tokio::sync::watch;
 
 use crate::{
-    SimConfig,
-    book::{Book, Liquidity, Spec, synth},
+    book::{Book, Liquidity},
+    config::SimConfig,
     faults::FaultSpec,
-    market::{Market, Params},
+    hash::{fnv, mix, unit},
     prefix::Prefix,
-    universe::{Change, Listing, Universe},
+    price_model::{Params, PriceModel},
+    quote::{Board, KOREAN_SIZE_DP, Quote},
+    universe::{Change, Listing, ListingSet},
 };
 
 /// Distinct paths `/_sim/stats` keeps counts for; later new paths are only counted in totals.
 const MAX_TRACKED_PATHS: usize = 10_000;
 
-/// One coin's price on one venue, as a handler renders it.
-#[derive(Debug, Clone)]
-pub(crate) struct Quote {
-    pub symbol: String,
-    pub price: Decimal,
-    /// Step-0 price: the "opening" / "previous close" fields.
-    pub open: Decimal,
-    /// Decimals of this coin's price on this venue (one tick is `10^-dp`).
-    pub dp: u32,
-    /// 24 h volume in coins.
-    pub volume: Decimal,
-    /// How long ago the last trade was, ms (illiquid coins; 0 otherwise).
-    pub lag_ms: i64,
-    /// Seed × venue × symbol × step: what the synthetic book is drawn from.
-    pub key: u64,
-    pub liquidity: Liquidity,
-    /// Decimals of a book size in price units.
-    pub size_dp: u32,
-    /// Price units per book size unit (OKX `ctVal`: sizes in contracts), else 1.
-    pub contract: Decimal,
-    /// A pinned book (`POST /_sim/prices` with `book`), served instead of the synthetic one.
-    pub pinned_book: Option<Arc<Book>>,
-}
-
-impl Quote {
-    /// The first `levels` levels per side of this quote's book: the pinned one, or one drawn
-    /// around the price. Empty when the price is zero (`zero_price`).
-    pub(crate) fn book(&self, levels: usize) -> Book {
-        if self.price <= Decimal::ZERO {
-            return Book::default();
-        }
-        if let Some(b) = &self.pinned_book {
-            return b.truncated(levels);
-        }
-        let spec = Spec {
-            key: self.key,
-            price: self.price,
-            dp: self.dp,
-            volume: self.volume,
-            liquidity: self.liquidity,
-            size_dp: self.size_dp,
-            contract: self.contract,
-            korean: self.size_dp == KOREAN_SIZE_DP,
-        };
-        synth(&spec, levels)
-    }
-
-    /// Best bid and best ask (price, size), zeros on an empty side.
-    pub(crate) fn top(&self) -> ((Decimal, Decimal), (Decimal, Decimal)) {
-        let b = self.book(1);
-        let zero = (Decimal::ZERO, Decimal::ZERO);
-        (b.best_bid().unwrap_or(zero), b.best_ask().unwrap_or(zero))
-    }
-}
-
 /// In the realistic universe, the coins before this rank (the most popular, after the majors)
 /// have tight books.
 const LIQUID_RANK: usize = 60;
-
-/// Korean book sizes are coins with 8 decimals.
-const KOREAN_SIZE_DP: u32 = 8;
 
 /// A pinned book as `POST /_sim/prices` received it.
 #[derive(Debug, Clone)]
 pub(crate) struct BookPin {
     pub book: Arc<Book>,
     pub allow_crossed: bool,
-}
-
-/// Quotes of one venue taken at one instant.
-#[derive(Debug)]
-pub(crate) struct Board {
-    pub quotes: Vec<Quote>,
-    pub now: DateTime<Utc>,
-    /// The random-walk step the quotes were taken at.
-    pub step: u64,
 }
 
 /// Request counters (`GET /_sim/stats`).
@@ -118,7 +54,8 @@ pub(crate) struct Stats {
 
 impl Stats {
     fn empty() -> Self {
-        let zeros: BTreeMap<&'static str, u64> = crate::PREFIXES.iter().map(|p| (*p, 0)).collect();
+        let zeros: BTreeMap<&'static str, u64> =
+            crate::prefix::PREFIXES.iter().map(|p| (*p, 0)).collect();
         Stats {
             total: 0,
             requests: zeros.clone(),
@@ -136,15 +73,15 @@ pub(crate) struct Sim {
     started: Instant,
     manual_steps: AtomicU64,
     params: RwLock<Params>,
-    market: Mutex<Market>,
-    /// Who lists what; lock order: `universe`, then `market`.
-    universe: RwLock<Universe>,
+    prices: Mutex<PriceModel>,
+    /// Who lists what; lock order: `universe`, then `prices`.
+    universe: RwLock<ListingSet>,
     faults: RwLock<BTreeMap<Prefix, FaultSpec>>,
     /// Pinned prices: (prefix, coin) for venues, (prefix, "") for FX sources.
     pins: RwLock<BTreeMap<(Prefix, String), Decimal>>,
     /// Pinned books: (venue prefix, coin).
     book_pins: RwLock<BTreeMap<(Prefix, String), BookPin>>,
-    /// The first `majors` coins of the market are the configured ones (tight books).
+    /// The first `majors` coins of the price model are the configured ones (tight books).
     majors: usize,
     stats: Mutex<Stats>,
     fault_rng: Mutex<SmallRng>,
@@ -159,13 +96,13 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Sim {
     pub(crate) fn new(cfg: &SimConfig) -> Self {
-        let (market, universe) = if cfg.realistic {
-            let (u, prices) = Universe::realistic(cfg.seed, &cfg.coins);
-            (Market::with_coins(cfg, prices), u)
+        let (prices, universe) = if cfg.realistic {
+            let (u, prices) = ListingSet::realistic(cfg.seed, &cfg.coins);
+            (PriceModel::with_coins(cfg, prices), u)
         } else {
-            let m = Market::new(cfg);
+            let m = PriceModel::new(cfg);
             let coins: Vec<String> = m.coins().iter().map(|c| c.symbol.clone()).collect();
-            (m, Universe::basic(&coins))
+            (m, ListingSet::basic(&coins))
         };
         Sim {
             seed: cfg.seed,
@@ -180,7 +117,7 @@ impl Sim {
                 noise_pct: cfg.noise_pct,
                 bithumb_clock_skew_ms: 0,
             }),
-            market: Mutex::new(market),
+            prices: Mutex::new(prices),
             universe: RwLock::new(universe),
             faults: RwLock::default(),
             pins: RwLock::default(),
@@ -241,7 +178,7 @@ impl Sim {
             .iter()
             .map(|l| (l.native.as_str(), l))
             .collect();
-        let mut m = lock(&self.market);
+        let mut m = lock(&self.prices);
         let step = self.current_step();
 
         let all: Vec<String>;
@@ -254,7 +191,7 @@ impl Sim {
                     .map(|l| l.native.clone())
                     .collect();
                 if korea {
-                    v.insert(v.len().min(crate::market::KNOWN_COINS.len()), "USDT".into());
+                    v.insert(v.len().min(crate::config::KNOWN_COINS.len()), "USDT".into());
                 }
                 all = v;
                 &all
@@ -268,7 +205,7 @@ impl Sim {
                     symbol: symbol.clone(),
                     price: m.korea_usdt(venue, step, &p),
                     open: m.korea_usdt_open(&p),
-                    dp: crate::market::USDT_DP,
+                    dp: crate::price_model::USDT_DP,
                     volume: Decimal::new(250_000_000, 0),
                     lag_ms: 0,
                     key: book_key(self.seed, venue, symbol, step),
@@ -286,11 +223,11 @@ impl Sim {
                 } else {
                     let c = &m.coins()[idx];
                     let dp = if universe.realistic {
-                        crate::market::decimals(c.base_usd * l.mult, 2, 14)
+                        crate::price_model::decimals(c.base_usd * l.mult, 2, 14)
                     } else {
                         c.usd_dp
                     };
-                    let open = crate::market::round(c.base_usd * l.mult, dp);
+                    let open = crate::price_model::round(c.base_usd * l.mult, dp);
                     (m.foreign_scaled(venue, idx, step, &p, l.mult, dp), open, dp)
                 };
                 let c = &m.coins()[idx];
@@ -340,7 +277,7 @@ impl Sim {
 
     // ---- listings ----
 
-    pub(crate) fn universe(&self) -> std::sync::RwLockReadGuard<'_, Universe> {
+    pub(crate) fn universe(&self) -> std::sync::RwLockReadGuard<'_, ListingSet> {
         self.universe.read().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -367,12 +304,9 @@ impl Sim {
         }
         let change = u.list(venue, coin, mult)?;
         if let Change::Listed(l) = &change {
-            let mut m = lock(&self.market);
+            let mut m = lock(&self.prices);
             if m.find(&l.asset).is_none() {
-                let h = crate::market::unit(crate::market::mix(&[
-                    self.seed,
-                    crate::market::fnv(&l.asset),
-                ]));
+                let h = unit(mix(&[self.seed, fnv(&l.asset)]));
                 let usd = Decimal::from_f64_retain(10f64.powf(-2.0 + 4.0 * h))
                     .unwrap_or(Decimal::ONE)
                     .round_dp(6)
@@ -413,7 +347,7 @@ impl Sim {
     pub(crate) fn fx(&self, source: FxSource) -> (Decimal, Decimal, DateTime<Utc>) {
         let prefix = Prefix::Fx(source);
         let (mut rate, mut open) = {
-            let mut m = lock(&self.market);
+            let mut m = lock(&self.prices);
             let step = self.current_step();
             (m.fx(source, step), m.fx_open(source))
         };
@@ -571,6 +505,5 @@ impl Sim {
 
 /// What a book at `step` is drawn from: the same (seed, venue, symbol, step) gives the same book.
 fn book_key(seed: u64, venue: Venue, symbol: &str, step: u64) -> u64 {
-    use crate::market::{fnv, mix};
     mix(&[seed, fnv(venue.as_str()), fnv(symbol), step, 0xb00c])
 }

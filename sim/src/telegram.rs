@@ -17,7 +17,7 @@ use poem::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::routes::json_response;
+use crate::reply::json_response;
 
 /// The token the fake Bot API accepts until `POST /_sim/telegram {"valid_token": …}` changes it.
 pub const DEFAULT_TOKEN: &str = "123456:test-bot-token";

@@ -17,11 +17,13 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Routes, json_response, text};
+use super::fields::{Routes, text};
 use crate::{
     book::funding,
-    market::round,
-    state::{Board, Quote, Sim},
+    price_model::round,
+    quote::{Board, Quote},
+    reply::json_response,
+    state::Sim,
 };
 
 pub(super) fn routes() -> Routes {

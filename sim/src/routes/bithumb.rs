@@ -13,14 +13,19 @@ use poem::{
 use rust_decimal::Decimal;
 use serde_json::{Map, Value, json};
 
-use super::{Routes, change_rate, high_low, korea, ok, text};
+use super::{
+    fields::{Routes, change_rate, high_low, text},
+    korean_v1,
+};
 use crate::{
-    state::{Quote, Sim},
+    quote::Quote,
+    reply::ok,
+    state::Sim,
     universe::{CAUTION, DEPOSIT_SUSPENDED},
 };
 
 pub(super) fn routes() -> Routes {
-    korea::v1_routes()
+    korean_v1::routes()
         .at("/public/ticker/:pair", get(legacy_ticker))
         .at("/v1/market/virtual_asset_warning", get(warnings))
         .at("/public/assetsstatus/:currency", get(assets_status))
@@ -66,7 +71,7 @@ fn legacy_ticker(sim: Data<&Arc<Sim>>, Path(pair): Path<String>) -> Response {
 #[handler]
 fn warnings(sim: Data<&Arc<Sim>>) -> Response {
     let u = sim.universe();
-    let end = super::kst(chrono::Utc::now() + chrono::Duration::hours(12))
+    let end = super::fields::kst(chrono::Utc::now() + chrono::Duration::hours(12))
         .format("%Y-%m-%d %H:59:59")
         .to_string();
     let rows: Vec<Value> = u

@@ -16,11 +16,13 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Routes, change_rate, high_low, ok, text};
+use super::fields::{Routes, change_rate, high_low, text};
 use crate::{
     book::{Funding, funding, interval_hours},
     prefix::bybit_error,
-    state::{Quote, Sim},
+    quote::Quote,
+    reply::ok,
+    state::Sim,
 };
 
 pub(super) fn routes() -> Routes {

@@ -14,9 +14,10 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Routes, change_rate, kst, num, ok};
+use super::fields::{Routes, change_rate, kst, num};
 use crate::{
-    market::{FX_DP, round},
+    price_model::{FX_DP, round},
+    reply::ok,
     state::Sim,
 };
 

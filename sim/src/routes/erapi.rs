@@ -11,8 +11,11 @@ use poem::{
 };
 use serde_json::json;
 
-use super::{Routes, json_response, num, ok};
-use crate::state::Sim;
+use super::fields::{Routes, num};
+use crate::{
+    reply::{json_response, ok},
+    state::Sim,
+};
 
 pub(super) fn routes() -> Routes {
     Route::new()

@@ -16,11 +16,13 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Routes, high_low, ok, text};
+use super::fields::{Routes, high_low, text};
 use crate::{
     book::funding,
     prefix::okx_error,
-    state::{Board, Quote, Sim},
+    quote::{Board, Quote},
+    reply::ok,
+    state::Sim,
 };
 
 pub(super) fn routes() -> Routes {

@@ -4,10 +4,10 @@
 use domain::Venue;
 use poem::{Endpoint, EndpointExt, IntoResponse, Request, http::HeaderValue};
 
-use super::{Routes, korea};
+use super::{fields::Routes, korean_v1};
 
 pub(super) fn routes() -> Routes {
-    korea::v1_routes()
+    korean_v1::routes()
         .data(Venue::Upbit)
         .around(|ep, req: Request| async move {
             let group = match req.uri().path() {

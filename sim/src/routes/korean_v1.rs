@@ -12,10 +12,12 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{change_rate, high_low, json_response, kst, num, ok};
+use super::fields::{change_rate, high_low, kst, num};
 use crate::{
-    market::round,
-    state::{Quote, Sim},
+    price_model::round,
+    quote::Quote,
+    reply::{json_response, ok},
+    state::Sim,
     universe::{CAUTION, WARNING},
 };
 
@@ -37,7 +39,7 @@ struct QuoteCurrencies {
 }
 
 /// The `/v1` routes; the venue they quote comes from request data (`.data(Venue::Upbit)`).
-pub(super) fn v1_routes() -> Route {
+pub(super) fn routes() -> Route {
     Route::new()
         .at("/v1/ticker", get(ticker))
         .at("/v1/ticker/all", get(ticker_all))

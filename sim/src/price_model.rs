@@ -20,7 +20,10 @@ use rust_decimal::{
     prelude::{FromPrimitive, ToPrimitive},
 };
 
-use crate::SimConfig;
+use crate::{
+    config::SimConfig,
+    hash::{fnv, mix, unit},
+};
 
 /// Per-step pull back towards the base price; keeps a long run within a few % of it.
 const REVERSION: f64 = 0.001;
@@ -35,23 +38,6 @@ const SIG_DIGITS: i32 = 6;
 /// Decimals of FX rates and of Korean KRW-USDT.
 pub(crate) const FX_DP: u32 = 2;
 pub(crate) const USDT_DP: u32 = 1;
-
-/// The coins every simulator serves, with their default USD base prices.
-pub(crate) const KNOWN_COINS: [(&str, i64, u32); 5] = [
-    ("BTC", 90_000, 0),
-    ("ETH", 3_000, 0),
-    ("XRP", 22, 1),
-    ("SOL", 140, 0),
-    ("DOGE", 16, 2),
-];
-
-/// Default base prices, as `SimConfig::coins` holds them.
-pub(crate) fn default_coins() -> Vec<(String, Decimal)> {
-    KNOWN_COINS
-        .iter()
-        .map(|&(s, m, dp)| (s.to_string(), Decimal::new(m, dp)))
-        .collect()
-}
 
 /// A coin the simulator quotes on every venue.
 #[derive(Debug, Clone)]
@@ -113,7 +99,7 @@ impl Walk {
 
 /// All coins and walks of one simulator.
 #[derive(Debug)]
-pub(crate) struct Market {
+pub(crate) struct PriceModel {
     seed: u64,
     usd_krw: Decimal,
     coins: Vec<CoinInfo>,
@@ -122,11 +108,11 @@ pub(crate) struct Market {
     fx_walk: Walk,
 }
 
-impl Market {
+impl PriceModel {
     /// The configured coins, then `extra_coins` synthetic ones (`SIM001`, …).
     pub(crate) fn new(cfg: &SimConfig) -> Self {
         let synthetic = (1..=cfg.extra_coins).map(|i| (format!("SIM{i:03}"), synthetic_base(i)));
-        Market::with_coins(cfg, cfg.coins.iter().cloned().chain(synthetic))
+        PriceModel::with_coins(cfg, cfg.coins.iter().cloned().chain(synthetic))
     }
 
     /// Exactly `coins` (symbol, base USD price), in that order.
@@ -134,7 +120,7 @@ impl Market {
         cfg: &SimConfig,
         coins: impl IntoIterator<Item = (String, Decimal)>,
     ) -> Self {
-        let mut m = Market {
+        let mut m = PriceModel {
             seed: cfg.seed,
             usd_krw: cfg.usd_krw,
             fx_walk: Walk::new(mix(&[cfg.seed, fnv("USD/KRW")]), FX_SIGMA),
@@ -313,28 +299,6 @@ fn dec(v: f64) -> Decimal {
     Decimal::from_f64(v).unwrap_or(Decimal::ONE).round_dp(12)
 }
 
-/// Uniform in [0, 1) from a hash.
-pub(crate) fn unit(h: u64) -> f64 {
-    (h >> 11) as f64 / (1u64 << 53) as f64
-}
-
-/// FNV-1a: a symbol's stable id (std's hasher is not promised stable across releases).
-pub(crate) fn fnv(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
-}
-
-/// splitmix64 over several words.
-pub(crate) fn mix(words: &[u64]) -> u64 {
-    words.iter().fold(0x9e37_79b9_7f4a_7c15, |acc, &w| {
-        let mut z = acc ^ w.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -350,7 +314,7 @@ mod tests {
     }
 
     fn path(seed: u64, steps: u64) -> Vec<Decimal> {
-        let mut m = Market::new(&SimConfig {
+        let mut m = PriceModel::new(&SimConfig {
             seed,
             ..SimConfig::default()
         });
@@ -373,7 +337,7 @@ mod tests {
 
     #[test]
     fn premium_stays_near_the_configured_one_over_a_long_run() {
-        let mut m = Market::new(&SimConfig::default());
+        let mut m = PriceModel::new(&SimConfig::default());
         let p = params();
         for step in (0..20_000).step_by(97) {
             let fx = m.fx(FxSource::Dunamu, step);
@@ -392,7 +356,7 @@ mod tests {
 
     #[test]
     fn prices_stay_within_a_few_percent_of_base() {
-        let mut m = Market::new(&SimConfig::default());
+        let mut m = PriceModel::new(&SimConfig::default());
         let base = m.coins()[0].base_usd;
         let p = params();
         for step in [0, 10, 1_000, 100_000, 10_000_000] {
@@ -404,7 +368,7 @@ mod tests {
 
     #[test]
     fn synthetic_coins_have_positive_deterministic_bases() {
-        let m = Market::new(&SimConfig::default());
+        let m = PriceModel::new(&SimConfig::default());
         assert_eq!(m.coins().len(), 305);
         assert_eq!(m.coins()[5].symbol, "SIM001");
         assert_eq!(m.coins()[304].symbol, "SIM300");
