@@ -1,7 +1,7 @@
 //! The simulated market's ground truth listing set: which venue lists which coin, under which
 //! symbol, at which multiplier, in which state, and the truth `GET /_sim/universe` derives from
 //! it for tests to check the app against. "Universe" here means what the simulated exchanges
-//! list; it is neither the app's computation input (`domain::selection`) nor the app's view of
+//! list; it is neither the app's computation scope (`domain::selection::Scope`) nor the app's view of
 //! which coins it computes (`domain::market::universe`).
 //!
 //! Two shapes:
