@@ -7,27 +7,27 @@
 //! ends its Redis pipeline with `INCR {p}:premium-version`. Redis runs one connection's
 //! commands in order, so whoever reads a new version reads the data written before it.
 //!
-//! Each request does one `GET` of that small key (a round trip of tens of microseconds, against
-//! an `MGET` of every premium key and a serialization of the whole table). The process's
+//! Each request does one `GET` of that small key (a round trip far cheaper than an `MGET` of
+//! every premium key and a serialization of the whole table). The process's
 //! [`Snapshot`] is used as it is when it was built from the same version **and** its version
 //! was read less than [`MAX_AGE`] (one tick, 1 s) ago. Otherwise the request rebuilds it (one
 //! rebuild at a time) and answers from the new one, so a client that wrote premiums and then
 //! asks sees them. Requests that arrive while another request rebuilds are answered from the
 //! previous snapshot if its version was read less than [`REBUILD_GRACE`] ago, else they wait
 //! for the rebuild: the worker writes once a tick, so the previous snapshot is then one version
-//! behind at most, for the few milliseconds of the rebuild. (With the bound at one tick, the
-//! previous snapshot was usually just past it when the next tick's version arrived, and every
-//! reader queued behind each rebuild: measured, the gzip table's p99 was 28 ms at p50 1 ms.)
-//! The version is read *before* the premiums,
-//! so a snapshot is never older than its version says. The age bound covers what bumps no
+//! behind at most, for the few milliseconds of the rebuild. The grace is longer than one tick
+//! because with a bound of one tick the previous snapshot is usually just past it when the next
+//! tick's version arrives, and every reader would queue behind each rebuild. The version is read
+//! *before* the premiums, so a snapshot is never older than its version says. The age bound covers what bumps no
 //! version: premiums expiring (`cache.premium_secs`) when the worker stops, and
 //! `age_ms`/`stale`, which are as of the snapshot's `as_of`. So an answer is never more than one
 //! tick behind the cache.
 //!
 //! Several API replicas each keep their own snapshot and all read the one shared version key:
 //! nothing is coordinated between them and none can miss a change. (The pub/sub subscription
-//! of `streams.rs` was not used: it exists only while a stream is open, and messages published
-//! while it reconnects are lost, which would leave a snapshot stale until the age bound.)
+//! of `streams.rs` is not used for this: it exists only while a stream is open, and messages
+//! published while it reconnects are lost, which would leave a snapshot stale until the age
+//! bound.)
 //!
 //! # Variants, ETags and encodings
 //!
@@ -56,17 +56,19 @@ use std::{
 };
 
 use bytes::Bytes;
+use cache::{Cache, Markets};
 use chrono::{DateTime, Utc};
 use domain::{Coin, MarketFlag, Premium, SkipReason, VenuePair};
 use poem_openapi::types::ToJSON;
+use settings::Settings;
 use tokio::sync::OnceCell;
 
 use crate::{
-    AppState,
+    deadline::{Service, io},
     error::{ApiError, ErrorCode},
-    routes::premiums::PremiumView,
-    state::{Service, io},
+    tracked::markets_now,
     types::Time,
+    views::premium::PremiumView,
 };
 
 /// A snapshot older than this is rebuilt even when the version did not change (one tick).
@@ -80,9 +82,10 @@ pub const REBUILD_GRACE: Duration = Duration::from_secs(2);
 pub const MAX_VARIANTS: usize = 64;
 /// Bodies smaller than this are sent uncompressed whatever the client accepts.
 pub const MIN_COMPRESS: usize = 512;
-/// gzip level: 6 is zlib's default (a 735 KB table in ~10 ms, about 8×).
+/// gzip level: 6 is zlib's default, a good ratio at a speed that keeps up with a table per tick.
 const GZIP_LEVEL: u32 = 6;
-/// brotli quality: 11 would take a second per table; 5 is about as fast as gzip 6 and smaller.
+/// brotli quality: 11 is far too slow for a table per tick; 5 is about as fast as gzip 6 and
+/// smaller.
 const BROTLI_QUALITY: u32 = 5;
 
 /// The premium tables of one API process; cheap to clone.
@@ -234,7 +237,7 @@ fn names<T: std::fmt::Display>(items: &[T]) -> String {
 
 impl Filter {
     pub fn parse(
-        settings: &settings::Settings,
+        settings: &Settings,
         markets: &cache::MarketsNow,
         pair: Option<&str>,
         coin: Option<&str>,
@@ -431,9 +434,14 @@ pub fn compress(data: &[u8], encoding: Encoding) -> Bytes {
 impl Tables {
     /// The current snapshot: the cached one when it is current (see the module doc), otherwise
     /// a new one.
-    pub async fn current(&self, state: &AppState) -> Result<Arc<Snapshot>, ApiError> {
+    pub async fn current(
+        &self,
+        cache: &Cache,
+        markets: &Markets,
+        settings: &Settings,
+    ) -> Result<Arc<Snapshot>, ApiError> {
         let read_at = Instant::now();
-        let version = io(Service::Redis, state.cache.premium_version()).await?;
+        let version = io(Service::Redis, cache.premium_version()).await?;
         if let Some(s) = self.usable(&version, None) {
             return Ok(s);
         }
@@ -463,7 +471,8 @@ impl Tables {
                 )
             })
             .unwrap_or_default();
-        let snapshot = Arc::new(build(state, version, read_at, precompress).await?);
+        let snapshot =
+            Arc::new(build(cache, markets, settings, version, read_at, precompress).await?);
         *self.inner.current.write().expect("tables lock") = Some(snapshot.clone());
         Ok(snapshot)
     }
@@ -493,13 +502,15 @@ impl Tables {
 /// Reads every tracked (coin, pair) of the universe in force (one `MGET`, one more for the skip reasons of
 /// the missing ones) and serializes each row once.
 async fn build(
-    state: &AppState,
+    cache: &Cache,
+    markets: &Markets,
+    settings: &Settings,
     version: Option<String>,
     read_at: Instant,
     precompress: (bool, bool),
 ) -> Result<Snapshot, ApiError> {
-    let s = &state.settings;
-    let markets = crate::routes::markets_now(state).await?;
+    let s = settings;
+    let markets = markets_now(markets).await?;
     // By coin, then in the order of the configured pairs.
     let mut wanted: Vec<(Coin, VenuePair)> = markets
         .universe
@@ -509,7 +520,7 @@ async fn build(
     let rank = |p: &VenuePair| s.pairs.iter().position(|q| q == p).unwrap_or(usize::MAX);
     wanted.sort_by(|a, b| a.0.cmp(&b.0).then(rank(&a.1).cmp(&rank(&b.1))));
     let started = Instant::now();
-    let premiums = io(Service::Redis, state.cache.premiums(&wanted)).await?;
+    let premiums = io(Service::Redis, cache.premiums(&wanted)).await?;
     let read_us = started.elapsed().as_micros() as u64;
     let missing: Vec<(Coin, VenuePair)> = wanted
         .iter()
@@ -520,7 +531,7 @@ async fn build(
     let skips = if missing.is_empty() {
         Vec::new()
     } else {
-        io(Service::Redis, state.cache.skips(&missing)).await?
+        io(Service::Redis, cache.skips(&missing)).await?
     };
     let limit = s.freshness.ticker_ms;
     let now = Utc::now();

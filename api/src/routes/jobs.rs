@@ -15,11 +15,12 @@ use poem_openapi::{
 use queue::{JobRecord, QueueError, Triggered, records::valid_cursor};
 
 use crate::{
-    AppState,
     auth::AdminAuth,
+    deadline::{Service, io, timed, unavailable},
     error::{ApiError, ErrorCode},
-    routes::{ApiTags, enabled_venue},
-    state::{Service, io, timed, unavailable},
+    routes::tags::ApiTags,
+    state::AppState,
+    tracked::enabled_venue,
     types::{JobKindName, JobStateName, Time, VenueName},
 };
 

@@ -12,12 +12,12 @@ use poem_openapi::{
 };
 
 use crate::{
-    AppState,
+    deadline::{Service, io},
     routes::{
-        ApiTags,
         jobs::{Snapshot, snapshot},
+        tags::ApiTags,
     },
-    state::{Service, io},
+    state::AppState,
 };
 
 /// `fetch-fx` is ready when it succeeded within this long, or a source's rate is still within

@@ -18,11 +18,12 @@ use poem_openapi::{
 use store::Idempotent;
 
 use crate::{
-    AppState,
     auth::AdminAuth,
+    deadline::{IO_TIMEOUT, Service, io, timed, unavailable},
     error::{ApiError, ErrorCode},
-    routes::{ApiTags, markets_now, untracked},
-    state::{IO_TIMEOUT, Service, io, timed, unavailable},
+    routes::tags::ApiTags,
+    state::AppState,
+    tracked::{markets_now, untracked},
     types::{Dec, DecInput, FxSourceName, Time, VenueName},
 };
 
@@ -432,7 +433,7 @@ impl PositionsApi {
         body: Json<OpenPositionRequest>,
     ) -> Result<PositionCreated, ApiError> {
         let key = idempotency.0.as_deref().map(idempotency_key).transpose()?;
-        let markets = markets_now(&state).await?;
+        let markets = markets_now(&state.markets).await?;
         let position = validate(&state, &markets, &body.0)?;
         let saved = match key {
             None => io(Service::Postgres, state.positions.open(&position)).await?,
