@@ -19,6 +19,8 @@
 //!   a bounded broadcast;
 //! - [`state`]: the connections every handler shares ([`AppState`]);
 //! - [`auth`]: the admin bearer token, checked in constant time;
+//! - `jobs_snapshot`: the job system read from Redis at one moment (job stats, readiness,
+//!   `/metrics`);
 //! - [`routes`]: the operations, one module per resource (premiums, quotes, markets, jobs,
 //!   positions, alerts, ops) and the tags that group them;
 //! - `dashboard`: the live page at `/` (embedded HTML, script, style and uPlot) over that API;
@@ -33,6 +35,7 @@ mod dashboard;
 mod deadline;
 pub mod error;
 mod history_json;
+mod jobs_snapshot;
 pub mod json_bytes;
 pub mod routes;
 pub mod state;
