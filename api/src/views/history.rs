@@ -1,6 +1,6 @@
 //! The history answer's schema (`GET /api/v1/premiums/:coin/history`): its head and its OHLC
-//! buckets. Answers are not built from these types but written by [`crate::history_json`]; the
-//! test there keeps the two equal.
+//! buckets. Answers are not built from these types but written by `history_json.rs`; the test
+//! there keeps the two equal.
 
 use poem_openapi::Object;
 
