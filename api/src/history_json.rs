@@ -4,7 +4,7 @@
 
 use store::Bucket;
 
-use crate::{types::Time, views::history::HistoryView};
+use crate::{views::history::HistoryView, wire::Time};
 
 /// A bucket as a history answer writes it: [`BucketView`]'s JSON, the rates borrowed from the
 /// database row (PostgreSQL's text, passed through).
@@ -79,8 +79,8 @@ mod tests {
 
     use super::*;
     use crate::{
-        types::{DecText, IntervalName},
         views::history::BucketView,
+        wire::{DecText, IntervalName},
     };
 
     fn t(s: &str) -> DateTime<Utc> {

@@ -2,7 +2,7 @@
 //! (history, positions) and the apalis job queue (manual triggers, job records).
 //!
 //! Layout, lower layers first (a module only uses modules above it in this list):
-//! - [`types`]: the wire types (decimals and times as JSON strings, the enums clients see);
+//! - [`wire`]: the wire types (decimals and times as JSON strings, the enums clients see);
 //! - [`views`]: the answers shared beyond one route: a premium and its skip reason, a premium
 //!   stream's events, a history answer;
 //! - [`error`]: the one error body `{code, message}` and the handler that turns poem-openapi's
@@ -42,8 +42,8 @@ pub mod state;
 mod streams;
 mod table;
 mod tracked;
-pub mod types;
 pub mod views;
+pub mod wire;
 
 use std::{future::Future, time::Duration};
 

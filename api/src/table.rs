@@ -67,8 +67,8 @@ use crate::{
     deadline::{Service, io},
     error::{ApiError, ErrorCode},
     tracked::markets_now,
-    types::Time,
     views::premium::PremiumView,
+    wire::Time,
 };
 
 /// A snapshot older than this is rebuilt even when the version did not change (one tick).

@@ -20,7 +20,7 @@ use crate::{
     routes::tags::ApiTags,
     state::AppState,
     tracked::{markets_now, untracked},
-    types::{Dec, DecInput, Time},
+    wire::{Dec, DecInput, Time},
 };
 
 /// Longest cooldown accepted: one week.

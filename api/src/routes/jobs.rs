@@ -20,7 +20,7 @@ use crate::{
     routes::tags::ApiTags,
     state::AppState,
     tracked::enabled_venue,
-    types::{JobKindName, JobStateName, Time, VenueName},
+    wire::{JobKindName, JobStateName, Time, VenueName},
 };
 
 pub use crate::jobs_snapshot::WORKER_ALIVE_MS;

@@ -13,7 +13,7 @@ use crate::{
     routes::tags::ApiTags,
     state::AppState,
     tracked::markets_now,
-    types::{Dec, Time, VenueName},
+    wire::{Dec, Time, VenueName},
 };
 
 /// One venue's market list.

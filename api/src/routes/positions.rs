@@ -24,7 +24,7 @@ use crate::{
     routes::tags::ApiTags,
     state::AppState,
     tracked::{markets_now, untracked},
-    types::{Dec, DecInput, FxSourceName, Time, VenueName},
+    wire::{Dec, DecInput, FxSourceName, Time, VenueName},
 };
 
 /// A new hedge: long `korea_qty` coins on a Korean spot venue, short `foreign_qty` on a foreign

@@ -23,12 +23,12 @@ use crate::{
     state::AppState,
     table::{Encoding, Filter, none_match_hits},
     tracked::{configured_pair, markets_now, tracked_coin, untracked},
-    types::IntervalName,
     views::{
         history::HistoryView,
         premium::{AtSizeView, PremiumView, PremiumsView, SkipView},
         stream::{StreamEnd, StreamEndCode, StreamEvent},
     },
+    wire::IntervalName,
 };
 
 /// At most this many buckets per history answer (7 days of minutes).

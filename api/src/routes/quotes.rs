@@ -15,7 +15,7 @@ use crate::{
     routes::tags::ApiTags,
     state::AppState,
     tracked::{enabled_venue, markets_now},
-    types::{Dec, FxSourceName, Time, VenueName},
+    wire::{Dec, FxSourceName, Time, VenueName},
 };
 
 /// The latest price of a coin on a venue.

@@ -4,7 +4,7 @@
 
 use poem_openapi::Object;
 
-use crate::types::{DecText, IntervalName, Time, VenueName, as_to_json};
+use crate::wire::{DecText, IntervalName, Time, VenueName, as_to_json};
 
 /// One OHLC bucket of the premium rate.
 #[derive(Debug, Object)]

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use domain::{Coin, Premium, SkipReason, VenuePair, display_rate};
 use poem_openapi::Object;
 
-use crate::types::{Dec, FxSourceName, MarketFlagName, Time, VenueName};
+use crate::wire::{Dec, FxSourceName, MarketFlagName, Time, VenueName};
 
 /// Why the worker did not compute a premium (a missing or stale input).
 #[derive(Debug, Clone, Object)]
