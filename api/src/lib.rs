@@ -8,6 +8,8 @@
 //! - [`error`]: the one error body `{code, message}` and the handler that turns poem-openapi's
 //!   own rejections into it;
 //! - [`json_bytes`]: an answer already serialized, documented as its schema type;
+//! - `encoding`: the content codings (br, gzip) negotiated from `Accept-Encoding`, and the
+//!   compression; `etag`: `If-None-Match` against an answer's `ETag`;
 //! - `deadline`: the deadline every Redis and PostgreSQL call runs under
 //!   ([`state::IO_TIMEOUT`]: a dead dependency is a 503 JSON answer, never a hang);
 //! - `tracked`: the market registry in force, and the coins, venues and pairs of a request
@@ -33,7 +35,9 @@ mod allow;
 pub mod auth;
 mod dashboard;
 mod deadline;
+mod encoding;
 pub mod error;
+mod etag;
 mod history_json;
 mod jobs_snapshot;
 pub mod json_bytes;

@@ -47,7 +47,6 @@ use std::{
     collections::HashMap,
     fmt::Write as _,
     hash::{DefaultHasher, Hash, Hasher},
-    io::Write as _,
     sync::{
         Arc, Mutex, RwLock,
         atomic::{AtomicBool, Ordering},
@@ -65,6 +64,7 @@ use tokio::sync::OnceCell;
 
 use crate::{
     deadline::{Service, io},
+    encoding::{Encoding, compress},
     error::{ApiError, ErrorCode},
     tracked::markets_now,
     views::premium::PremiumView,
@@ -82,12 +82,6 @@ pub const REBUILD_GRACE: Duration = Duration::from_secs(2);
 pub const MAX_VARIANTS: usize = 64;
 /// Bodies smaller than this are sent uncompressed whatever the client accepts.
 pub const MIN_COMPRESS: usize = 512;
-/// gzip level: 6 is zlib's default, a good ratio at a speed that keeps up with a table per tick.
-const GZIP_LEVEL: u32 = 6;
-/// brotli quality: 11 is far too slow for a table per tick; 5 is about as fast as gzip 6 and
-/// smaller.
-const BROTLI_QUALITY: u32 = 5;
-
 /// The premium tables of one API process; cheap to clone.
 #[derive(Clone, Default)]
 pub(crate) struct Tables {
@@ -140,60 +134,6 @@ pub(crate) struct Variant {
     gzip: OnceCell<Bytes>,
     br: OnceCell<Bytes>,
     wanted: Arc<Wanted>,
-}
-
-/// A content coding the answer can be sent in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Encoding {
-    Identity,
-    Gzip,
-    Br,
-}
-
-impl Encoding {
-    pub fn header(self) -> Option<&'static str> {
-        match self {
-            Encoding::Identity => None,
-            Encoding::Gzip => Some("gzip"),
-            Encoding::Br => Some("br"),
-        }
-    }
-
-    /// The best coding an `Accept-Encoding` value allows: br, then gzip (by q-value, br on a
-    /// tie), else identity. Unparsable parts are ignored.
-    pub fn negotiate(accept: Option<&str>) -> Encoding {
-        let Some(accept) = accept else {
-            return Encoding::Identity;
-        };
-        let (mut br, mut gzip, mut star) = (None, None, None);
-        for part in accept.split(',') {
-            let mut it = part.split(';');
-            let name = it.next().unwrap_or("").trim().to_ascii_lowercase();
-            let mut q = 1.0f32;
-            for param in it {
-                if let Some((k, v)) = param.split_once('=')
-                    && k.trim().eq_ignore_ascii_case("q")
-                {
-                    q = v.trim().parse().unwrap_or(0.0);
-                }
-            }
-            match name.as_str() {
-                "br" => br = Some(q),
-                "gzip" | "x-gzip" => gzip = Some(q),
-                "*" => star = Some(q),
-                _ => {}
-            }
-        }
-        let br = br.or(star).unwrap_or(0.0);
-        let gzip = gzip.or(star).unwrap_or(0.0);
-        if br > 0.0 && br >= gzip {
-            Encoding::Br
-        } else if gzip > 0.0 {
-            Encoding::Gzip
-        } else {
-            Encoding::Identity
-        }
-    }
 }
 
 /// Filters of `GET /api/v1/premiums`, validated against the settings. `None` = no filter.
@@ -408,29 +348,6 @@ impl Variant {
     }
 }
 
-/// `data` compressed with `encoding` (identity: a copy).
-pub fn compress(data: &[u8], encoding: Encoding) -> Bytes {
-    match encoding {
-        Encoding::Identity => Bytes::copy_from_slice(data),
-        Encoding::Gzip => {
-            let mut enc = flate2::write::GzEncoder::new(
-                Vec::with_capacity(data.len() / 6),
-                flate2::Compression::new(GZIP_LEVEL),
-            );
-            enc.write_all(data).expect("writing to memory");
-            Bytes::from(enc.finish().expect("writing to memory"))
-        }
-        Encoding::Br => {
-            let mut out = Vec::with_capacity(data.len() / 8);
-            {
-                let mut w = brotli::CompressorWriter::new(&mut out, 64 * 1024, BROTLI_QUALITY, 22);
-                w.write_all(data).expect("writing to memory");
-            }
-            Bytes::from(out)
-        }
-    }
-}
-
 impl Tables {
     /// The current snapshot: the cached one when it is current (see the module doc), otherwise
     /// a new one.
@@ -631,58 +548,5 @@ fn serialize(
         full: Bytes::from(full),
         variants: Mutex::new(HashMap::new()),
         wanted: Arc::default(),
-    }
-}
-
-/// Whether an `If-None-Match` value matches `etag` (weak comparison, as RFC 9110 asks for
-/// `If-None-Match`; `*` matches any).
-pub(crate) fn none_match_hits(if_none_match: &str, etag: &str) -> bool {
-    if_none_match.split(',').map(str::trim).any(|t| {
-        t == "*" || t.strip_prefix("W/").unwrap_or(t) == etag.strip_prefix("W/").unwrap_or(etag)
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn accept_encoding_picks_br_then_gzip_by_q() {
-        use Encoding::*;
-        assert_eq!(Encoding::negotiate(None), Identity);
-        assert_eq!(Encoding::negotiate(Some("gzip, deflate, br")), Br);
-        assert_eq!(Encoding::negotiate(Some("gzip")), Gzip);
-        assert_eq!(Encoding::negotiate(Some("br;q=0.5, gzip;q=0.8")), Gzip);
-        assert_eq!(Encoding::negotiate(Some("br;q=0, gzip;q=0")), Identity);
-        assert_eq!(Encoding::negotiate(Some("*")), Br);
-        assert_eq!(Encoding::negotiate(Some("*;q=0, gzip")), Gzip);
-        assert_eq!(Encoding::negotiate(Some("identity")), Identity);
-        assert_eq!(Encoding::negotiate(Some(";;q=x,,")), Identity);
-    }
-
-    #[test]
-    fn if_none_match_compares_weakly_and_takes_lists() {
-        assert!(none_match_hits("\"a\"", "\"a\""));
-        assert!(none_match_hits("\"x\", W/\"a\"", "\"a\""));
-        assert!(none_match_hits("*", "\"a\""));
-        assert!(!none_match_hits("\"b\"", "\"a\""));
-    }
-
-    #[test]
-    fn compressed_bodies_decode_to_the_original() {
-        use std::io::Read as _;
-        let data = "{\"premiums\":[".repeat(200);
-        let gz = compress(data.as_bytes(), Encoding::Gzip);
-        let mut out = String::new();
-        flate2::read::GzDecoder::new(&gz[..])
-            .read_to_string(&mut out)
-            .unwrap();
-        assert_eq!(out, data);
-        let br = compress(data.as_bytes(), Encoding::Br);
-        let mut out = String::new();
-        brotli::Decompressor::new(&br[..], 4096)
-            .read_to_string(&mut out)
-            .unwrap();
-        assert_eq!(out, data);
     }
 }

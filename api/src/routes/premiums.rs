@@ -16,12 +16,14 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::{
     deadline::{Service, io},
+    encoding::Encoding,
     error::{ApiError, ErrorBody, ErrorCode},
+    etag::none_match_hits,
     history_json::{BucketOut, history_json},
     json_bytes::JsonBytes,
     routes::tags::ApiTags,
     state::AppState,
-    table::{Encoding, Filter, none_match_hits},
+    table::Filter,
     tracked::{configured_pair, markets_now, tracked_coin, untracked},
     views::{
         history::HistoryView,
