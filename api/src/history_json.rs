@@ -1,15 +1,57 @@
 //! Writing a history answer: each bucket's JSON as its row arrives from PostgreSQL
-//! ([`BucketOut`], the rates borrowed from the row), then the answer joined behind its head
-//! ([`history_json`]).
+//! ([`BucketsJson::push`], through [`BucketOut`], the rates borrowed from the row), then the
+//! answer joined behind its head ([`BucketsJson::answer`], through [`history_json`]).
 
 use store::Bucket;
 
 use crate::{views::history::HistoryView, wire::Time};
 
+/// The buckets of one history answer, each written as its row arrives (no owned copy of any
+/// value) into one buffer.
+pub(crate) struct BucketsJson {
+    bytes: Vec<u8>,
+    /// `ends[i]`: where bucket i ends in `bytes`.
+    ends: Vec<usize>,
+    /// The first bucket that could not be written.
+    failed: Option<serde_json::Error>,
+}
+
+impl BucketsJson {
+    /// A buffer sized up front for `buckets` buckets: growing a multi-megabyte buffer copies it
+    /// and faults pages in.
+    pub fn with_room_for(buckets: usize) -> Self {
+        BucketsJson {
+            bytes: Vec::with_capacity(buckets * 300),
+            ends: Vec::new(),
+            failed: None,
+        }
+    }
+
+    /// Writes one bucket after the others.
+    pub fn push(&mut self, b: Bucket<'_>) {
+        if let Err(e) = serde_json::to_writer(&mut self.bytes, &BucketOut::from(b)) {
+            self.failed.get_or_insert(e);
+        }
+        self.ends.push(self.bytes.len());
+    }
+
+    /// The whole answer: `head` and the buckets, oldest first (see [`history_json`]).
+    pub fn answer(
+        self,
+        head: &HistoryView,
+        newest_first: bool,
+    ) -> Result<Vec<u8>, serde_json::Error> {
+        match self.failed {
+            Some(e) => Err(e),
+            None => history_json(head, &self.bytes, &self.ends, newest_first),
+        }
+    }
+}
+
 /// A bucket as a history answer writes it: [`BucketView`]'s JSON, the rates borrowed from the
 /// database row (PostgreSQL's text, passed through).
 #[derive(serde::Serialize)]
-pub(crate) struct BucketOut<'r> {
+struct BucketOut<'r> {
     start: Time,
     open: &'r str,
     high: &'r str,
@@ -52,7 +94,7 @@ impl<'r> From<Bucket<'r>> for BucketOut<'r> {
 /// The JSON of a history answer: `head` (every field but the buckets), then the buckets'
 /// objects, written one after the other into `buckets` as their rows arrived (`ends[i]`: where
 /// bucket i ends), oldest first (reversed when they came newest first).
-pub(crate) fn history_json(
+fn history_json(
     head: &HistoryView,
     buckets: &[u8],
     ends: &[usize],
@@ -140,21 +182,22 @@ mod tests {
         )
         .to_json();
         for newest_first in [false, true] {
-            let (mut buckets, mut ends) = (Vec::new(), Vec::new());
+            let mut buckets = BucketsJson::with_room_for(rows.len());
             let arrived: Vec<&Bucket> = if newest_first {
                 rows.iter().rev().collect()
             } else {
                 rows.iter().collect()
             };
             for b in arrived {
-                serde_json::to_writer(&mut buckets, &BucketOut::from(*b)).unwrap();
-                ends.push(buckets.len());
+                buckets.push(*b);
             }
-            let written = history_json(&view(vec![]), &buckets, &ends, newest_first).unwrap();
+            let written = buckets.answer(&view(vec![]), newest_first).unwrap();
             let parsed: serde_json::Value = serde_json::from_slice(&written).unwrap();
             assert_eq!(Some(parsed), schema_form, "newest_first {newest_first}");
         }
-        let empty = history_json(&view(vec![]), &[], &[], false).unwrap();
+        let empty = BucketsJson::with_room_for(0)
+            .answer(&view(vec![]), false)
+            .unwrap();
         let parsed: serde_json::Value = serde_json::from_slice(&empty).unwrap();
         assert_eq!(Some(parsed), view(vec![]).to_json());
     }

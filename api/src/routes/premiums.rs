@@ -19,7 +19,7 @@ use crate::{
     encoding::Encoding,
     error::{ApiError, ErrorBody, ErrorCode},
     etag::none_match_hits,
-    history_json::{BucketOut, history_json},
+    history_json::BucketsJson,
     json_bytes::JsonBytes,
     routes::tags::ApiTags,
     state::AppState,
@@ -488,19 +488,10 @@ impl PremiumsApi {
             limit,
             tz: &tz,
         };
-        // Each bucket is written as its row arrives (no owned copy of any value), into a
-        // buffer sized up front: growing a multi-megabyte buffer copies it and faults pages in.
-        let mut buckets = Vec::with_capacity(q.limit.min(MAX_BUCKETS) as usize * 300);
-        let mut ends = Vec::new();
-        let mut failed = None;
+        let mut buckets = BucketsJson::with_room_for(q.limit.min(MAX_BUCKETS) as usize);
         let h = io(
             Service::Postgres,
-            state.store.premium_ohlc(&q, |b| {
-                if let Err(e) = serde_json::to_writer(&mut buckets, &BucketOut::from(b)) {
-                    failed.get_or_insert(e);
-                }
-                ends.push(buckets.len());
-            }),
+            state.store.premium_ohlc(&q, |b| buckets.push(b)),
         )
         .await?;
         let head = HistoryView {
@@ -517,11 +508,9 @@ impl PremiumsApi {
             to: h.to.into(),
             buckets: Vec::new(),
         };
-        let body = match failed {
-            Some(e) => Err(e),
-            None => history_json(&head, &buckets, &ends, h.newest_first),
-        }
-        .map_err(|e| ApiError::new(ErrorCode::Internal, format!("history answer: {e}")))?;
+        let body = buckets
+            .answer(&head, h.newest_first)
+            .map_err(|e| ApiError::new(ErrorCode::Internal, format!("history answer: {e}")))?;
         Ok(HistoryResponse::Ok(JsonBytes::new(body.into())))
     }
 }
