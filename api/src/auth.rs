@@ -6,8 +6,8 @@ use poem_openapi::{SecurityScheme, auth::Bearer};
 use subtle::ConstantTimeEq;
 
 use crate::{
-    AppState,
     error::{ADMIN_DISABLED, ApiError, ErrorCode},
+    state::AppState,
 };
 
 /// Admin operations (manual triggers, retries, opening and closing positions) need the

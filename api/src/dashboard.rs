@@ -3,11 +3,11 @@
 //! works offline and the build needs no npm. The page reads the public API only
 //! (`/api/v1/premiums` and its stream, history, FX, job stats); nothing here touches Redis.
 //!
-//! Each asset is compressed once per process (gzip and brotli, the premium table's coders) and
-//! served by `Accept-Encoding` with a strong `ETag`. The page names its assets with a version
-//! query (`/assets/app.js?v=<hash of every asset>`), so an asset asked with the current version
-//! is cacheable for a year (`immutable`) and the page itself is revalidated on every load
-//! (`no-cache`, 304 on a matching `If-None-Match`).
+//! Each asset is compressed once per process (gzip and brotli, the premium table's coders in
+//! `encoding.rs`) and served by `Accept-Encoding` with a strong `ETag`. The page names its
+//! assets with a version query (`/assets/app.js?v=<hash of every asset>`), so an asset asked
+//! with the current version is cacheable for a year (`immutable`) and the page itself is
+//! revalidated on every load (`no-cache`, 304 on a matching `If-None-Match`).
 
 use std::{
     hash::{DefaultHasher, Hash, Hasher},
@@ -21,7 +21,10 @@ use poem::{
     web::Path,
 };
 
-use crate::table::{Encoding, compress, none_match_hits};
+use crate::{
+    encoding::{Encoding, compress},
+    etag::none_match_hits,
+};
 
 const INDEX: &str = include_str!("../assets/index.html");
 const APP_JS: &str = include_str!("../assets/app.js");

@@ -5,7 +5,7 @@
 use poem::{IntoResponse, Response, http::StatusCode};
 use poem_openapi::{ApiResponse, Enum, Object, payload::Json};
 
-use crate::routes::premiums::SkipView;
+use crate::views::premium::SkipView;
 
 /// What went wrong, stable for clients to match on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]

@@ -1,28 +1,53 @@
 //! premium-spread's HTTP API: poem + poem-openapi over the Redis hot cache ("now"), PostgreSQL
 //! (history, positions) and the apalis job queue (manual triggers, job records).
 //!
-//! Layout: [`state`] holds the connections every handler shares ([`AppState`]) and the
-//! 800 ms deadline every Redis and PostgreSQL call runs under (a dead dependency is a 503 JSON
-//! answer, never a hang); [`error`] is the one error body `{code, message}` and the handler that
-//! turns poem-openapi's own rejections into it; [`types`] are the wire types (decimals and times
-//! as strings); [`auth`] checks the admin bearer token in constant time; [`routes`] has one
-//! module per resource: premiums, market data (tickers, FX), jobs, positions, alerts, and ops (health,
-//! readiness, Prometheus metrics); `streams` is the one Redis subscription per process that
-//! feeds every premium stream through a bounded broadcast; `table` is the premium table served
-//! by `GET /api/v1/premiums`, serialized once per tick, precompressed, with its ETag;
-//! `dashboard` is the live page at `/` (embedded HTML, script, style and uPlot) over that API.
+//! Layout, lower layers first (a module only uses modules above it in this list):
+//! - [`wire`]: the wire types (decimals and times as JSON strings, the enums clients see);
+//! - [`views`]: the answers shared beyond one route: a premium and its skip reason, a premium
+//!   stream's events, a history answer;
+//! - [`error`]: the one error body `{code, message}` and the handler that turns poem-openapi's
+//!   own rejections into it;
+//! - [`json_bytes`]: an answer already serialized, documented as its schema type;
+//! - `encoding`: the content codings (br, gzip) negotiated from `Accept-Encoding`, and the
+//!   compression; `etag`: `If-None-Match` against an answer's `ETag`;
+//! - `deadline`: the deadline every Redis and PostgreSQL call runs under
+//!   ([`state::IO_TIMEOUT`]: a dead dependency is a 503 JSON answer, never a hang);
+//! - `tracked`: the market registry in force, and the coins, venues and pairs of a request
+//!   parsed against it and the settings;
+//! - `history_json`: a history answer written bucket by bucket as PostgreSQL sends the rows;
+//! - `table`: the premium table served by `GET /api/v1/premiums`, serialized once per tick,
+//!   precompressed, with its ETag;
+//! - `streams`: the one Redis subscription per process that feeds every premium stream through
+//!   a bounded broadcast;
+//! - [`state`]: the connections every handler shares ([`AppState`]);
+//! - [`auth`]: the admin bearer token, checked in constant time;
+//! - `jobs_snapshot`: the job system read from Redis at one moment (job stats, readiness,
+//!   `/metrics`);
+//! - [`routes`]: the operations, one module per resource (premiums, quotes, markets, jobs,
+//!   positions, alerts, ops) and the tags that group them;
+//! - `dashboard`: the live page at `/` (embedded HTML, script, style and uPlot) over that API;
+//! - `allow`: the `Allow` header of 405 answers, from the OpenAPI document.
 //!
 //! [`api_service`] is the single source of the routes: the HTTP app ([`app`], [`serve`]), the
 //! `openapi` command ([`openapi_json`]) and the tests all build it.
 
+mod allow;
 pub mod auth;
 mod dashboard;
+mod deadline;
+mod encoding;
 pub mod error;
+mod etag;
+mod history_json;
+mod jobs_snapshot;
+pub mod json_bytes;
 pub mod routes;
 pub mod state;
 mod streams;
 mod table;
-pub mod types;
+mod tracked;
+pub mod views;
+pub mod wire;
 
 use std::{future::Future, time::Duration};
 
@@ -35,7 +60,7 @@ pub use state::{ApiStartError, AppState};
 /// Every operation of the API, grouped by resource.
 pub type Apis = (
     routes::premiums::PremiumsApi,
-    routes::market::MarketApi,
+    routes::quotes::QuotesApi,
     routes::markets::MarketsApi,
     routes::jobs::JobsApi,
     routes::positions::PositionsApi,
@@ -49,7 +74,7 @@ pub fn api_service() -> OpenApiService<Apis, ()> {
     OpenApiService::new(
         (
             routes::premiums::PremiumsApi,
-            routes::market::MarketApi,
+            routes::quotes::QuotesApi,
             routes::markets::MarketsApi,
             routes::jobs::JobsApi,
             routes::positions::PositionsApi,
@@ -84,7 +109,7 @@ pub fn openapi_json() -> String {
 pub fn app(state: AppState) -> impl Endpoint {
     let service = api_service();
     let admin_configured = state.settings.admin_token.is_some();
-    let allow = std::sync::Arc::new(AllowTable::from_spec(&service.spec()));
+    let allow = std::sync::Arc::new(allow::AllowTable::from_spec(&service.spec()));
     let docs = service.swagger_ui();
     let spec = service.spec_endpoint();
     // The operations live under these three prefixes. Nesting the service at `/` instead would
@@ -115,43 +140,6 @@ pub fn app(state: AppState) -> impl Endpoint {
                 Ok(resp)
             }
         })
-}
-
-/// The methods of every path template of the OpenAPI document, for the `Allow` header.
-struct AllowTable(Vec<(Vec<String>, String)>);
-
-impl AllowTable {
-    fn from_spec(spec: &str) -> Self {
-        let doc: serde_json::Value = serde_json::from_str(spec).unwrap_or_default();
-        let mut rows = Vec::new();
-        if let Some(paths) = doc["paths"].as_object() {
-            for (template, ops) in paths {
-                let segments = template.split('/').map(str::to_string).collect();
-                let methods: Vec<String> = ops
-                    .as_object()
-                    .map(|o| o.keys().map(|m| m.to_uppercase()).collect())
-                    .unwrap_or_default();
-                rows.push((segments, methods.join(", ")));
-            }
-        }
-        AllowTable(rows)
-    }
-
-    /// Literal segments win over `{param}` ones (`/jobs/stats` before `/jobs/{id}`).
-    fn methods(&self, path: &str) -> Option<String> {
-        let parts: Vec<&str> = path.split('/').collect();
-        self.0
-            .iter()
-            .filter(|(segs, _)| {
-                segs.len() == parts.len()
-                    && segs
-                        .iter()
-                        .zip(&parts)
-                        .all(|(s, p)| s == p || (s.starts_with('{') && !p.is_empty()))
-            })
-            .min_by_key(|(segs, _)| segs.iter().filter(|s| s.starts_with('{')).count())
-            .map(|(_, m)| m.clone())
-    }
 }
 
 /// Serves [`app`] on `listener` until `shutdown` resolves, then ends the premium streams (and

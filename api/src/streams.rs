@@ -2,7 +2,7 @@
 //! shared by every stream through a bounded broadcast channel.
 //!
 //! A background task (started by the first stream, stopped by [`Streams::stop`] when the server
-//! shuts down or when the last [`AppState`](crate::AppState) is dropped) subscribes to the
+//! shuts down or when the last `AppState` is dropped) subscribes to the
 //! premium channel, parses each message once and sends it to the broadcast channel of
 //! `api.stream_buffer` updates. When the subscription fails it is re-made after a backoff
 //! (0.1 s doubling, at most 5 s); meanwhile open streams stay open (keep-alives only, no
@@ -29,8 +29,8 @@ use tokio::{
 };
 
 use crate::{
+    deadline::IO_TIMEOUT,
     error::{ApiError, ErrorCode},
-    state::IO_TIMEOUT,
 };
 
 const MIN_BACKOFF: Duration = Duration::from_millis(100);

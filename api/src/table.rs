@@ -7,27 +7,27 @@
 //! ends its Redis pipeline with `INCR {p}:premium-version`. Redis runs one connection's
 //! commands in order, so whoever reads a new version reads the data written before it.
 //!
-//! Each request does one `GET` of that small key (a round trip of tens of microseconds, against
-//! an `MGET` of every premium key and a serialization of the whole table). The process's
+//! Each request does one `GET` of that small key (a round trip far cheaper than an `MGET` of
+//! every premium key and a serialization of the whole table). The process's
 //! [`Snapshot`] is used as it is when it was built from the same version **and** its version
 //! was read less than [`MAX_AGE`] (one tick, 1 s) ago. Otherwise the request rebuilds it (one
 //! rebuild at a time) and answers from the new one, so a client that wrote premiums and then
 //! asks sees them. Requests that arrive while another request rebuilds are answered from the
 //! previous snapshot if its version was read less than [`REBUILD_GRACE`] ago, else they wait
 //! for the rebuild: the worker writes once a tick, so the previous snapshot is then one version
-//! behind at most, for the few milliseconds of the rebuild. (With the bound at one tick, the
-//! previous snapshot was usually just past it when the next tick's version arrived, and every
-//! reader queued behind each rebuild: measured, the gzip table's p99 was 28 ms at p50 1 ms.)
-//! The version is read *before* the premiums,
-//! so a snapshot is never older than its version says. The age bound covers what bumps no
+//! behind at most, for the few milliseconds of the rebuild. The grace is longer than one tick
+//! because with a bound of one tick the previous snapshot is usually just past it when the next
+//! tick's version arrives, and every reader would queue behind each rebuild. The version is read
+//! *before* the premiums, so a snapshot is never older than its version says. The age bound covers what bumps no
 //! version: premiums expiring (`cache.premium_secs`) when the worker stops, and
 //! `age_ms`/`stale`, which are as of the snapshot's `as_of`. So an answer is never more than one
 //! tick behind the cache.
 //!
 //! Several API replicas each keep their own snapshot and all read the one shared version key:
 //! nothing is coordinated between them and none can miss a change. (The pub/sub subscription
-//! of `streams.rs` was not used: it exists only while a stream is open, and messages published
-//! while it reconnects are lost, which would leave a snapshot stale until the age bound.)
+//! of `streams.rs` is not used for this: it exists only while a stream is open, and messages
+//! published while it reconnects are lost, which would leave a snapshot stale until the age
+//! bound.)
 //!
 //! # Variants, ETags and encodings
 //!
@@ -47,7 +47,6 @@ use std::{
     collections::HashMap,
     fmt::Write as _,
     hash::{DefaultHasher, Hash, Hasher},
-    io::Write as _,
     sync::{
         Arc, Mutex, RwLock,
         atomic::{AtomicBool, Ordering},
@@ -56,17 +55,20 @@ use std::{
 };
 
 use bytes::Bytes;
+use cache::{Cache, Markets};
 use chrono::{DateTime, Utc};
 use domain::{Coin, MarketFlag, Premium, SkipReason, VenuePair};
 use poem_openapi::types::ToJSON;
+use settings::Settings;
 use tokio::sync::OnceCell;
 
 use crate::{
-    AppState,
+    deadline::{Service, io},
+    encoding::{Encoding, compress},
     error::{ApiError, ErrorCode},
-    routes::premiums::PremiumView,
-    state::{Service, io},
-    types::Time,
+    tracked::markets_now,
+    views::premium::PremiumView,
+    wire::Time,
 };
 
 /// A snapshot older than this is rebuilt even when the version did not change (one tick).
@@ -80,11 +82,6 @@ pub const REBUILD_GRACE: Duration = Duration::from_secs(2);
 pub const MAX_VARIANTS: usize = 64;
 /// Bodies smaller than this are sent uncompressed whatever the client accepts.
 pub const MIN_COMPRESS: usize = 512;
-/// gzip level: 6 is zlib's default (a 735 KB table in ~10 ms, about 8×).
-const GZIP_LEVEL: u32 = 6;
-/// brotli quality: 11 would take a second per table; 5 is about as fast as gzip 6 and smaller.
-const BROTLI_QUALITY: u32 = 5;
-
 /// The premium tables of one API process; cheap to clone.
 #[derive(Clone, Default)]
 pub(crate) struct Tables {
@@ -139,60 +136,6 @@ pub(crate) struct Variant {
     wanted: Arc<Wanted>,
 }
 
-/// A content coding the answer can be sent in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Encoding {
-    Identity,
-    Gzip,
-    Br,
-}
-
-impl Encoding {
-    pub fn header(self) -> Option<&'static str> {
-        match self {
-            Encoding::Identity => None,
-            Encoding::Gzip => Some("gzip"),
-            Encoding::Br => Some("br"),
-        }
-    }
-
-    /// The best coding an `Accept-Encoding` value allows: br, then gzip (by q-value, br on a
-    /// tie), else identity. Unparsable parts are ignored.
-    pub fn negotiate(accept: Option<&str>) -> Encoding {
-        let Some(accept) = accept else {
-            return Encoding::Identity;
-        };
-        let (mut br, mut gzip, mut star) = (None, None, None);
-        for part in accept.split(',') {
-            let mut it = part.split(';');
-            let name = it.next().unwrap_or("").trim().to_ascii_lowercase();
-            let mut q = 1.0f32;
-            for param in it {
-                if let Some((k, v)) = param.split_once('=')
-                    && k.trim().eq_ignore_ascii_case("q")
-                {
-                    q = v.trim().parse().unwrap_or(0.0);
-                }
-            }
-            match name.as_str() {
-                "br" => br = Some(q),
-                "gzip" | "x-gzip" => gzip = Some(q),
-                "*" => star = Some(q),
-                _ => {}
-            }
-        }
-        let br = br.or(star).unwrap_or(0.0);
-        let gzip = gzip.or(star).unwrap_or(0.0);
-        if br > 0.0 && br >= gzip {
-            Encoding::Br
-        } else if gzip > 0.0 {
-            Encoding::Gzip
-        } else {
-            Encoding::Identity
-        }
-    }
-}
-
 /// Filters of `GET /api/v1/premiums`, validated against the settings. `None` = no filter.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub(crate) struct Filter {
@@ -234,7 +177,7 @@ fn names<T: std::fmt::Display>(items: &[T]) -> String {
 
 impl Filter {
     pub fn parse(
-        settings: &settings::Settings,
+        settings: &Settings,
         markets: &cache::MarketsNow,
         pair: Option<&str>,
         coin: Option<&str>,
@@ -405,35 +348,17 @@ impl Variant {
     }
 }
 
-/// `data` compressed with `encoding` (identity: a copy).
-pub fn compress(data: &[u8], encoding: Encoding) -> Bytes {
-    match encoding {
-        Encoding::Identity => Bytes::copy_from_slice(data),
-        Encoding::Gzip => {
-            let mut enc = flate2::write::GzEncoder::new(
-                Vec::with_capacity(data.len() / 6),
-                flate2::Compression::new(GZIP_LEVEL),
-            );
-            enc.write_all(data).expect("writing to memory");
-            Bytes::from(enc.finish().expect("writing to memory"))
-        }
-        Encoding::Br => {
-            let mut out = Vec::with_capacity(data.len() / 8);
-            {
-                let mut w = brotli::CompressorWriter::new(&mut out, 64 * 1024, BROTLI_QUALITY, 22);
-                w.write_all(data).expect("writing to memory");
-            }
-            Bytes::from(out)
-        }
-    }
-}
-
 impl Tables {
     /// The current snapshot: the cached one when it is current (see the module doc), otherwise
     /// a new one.
-    pub async fn current(&self, state: &AppState) -> Result<Arc<Snapshot>, ApiError> {
+    pub async fn current(
+        &self,
+        cache: &Cache,
+        markets: &Markets,
+        settings: &Settings,
+    ) -> Result<Arc<Snapshot>, ApiError> {
         let read_at = Instant::now();
-        let version = io(Service::Redis, state.cache.premium_version()).await?;
+        let version = io(Service::Redis, cache.premium_version()).await?;
         if let Some(s) = self.usable(&version, None) {
             return Ok(s);
         }
@@ -463,7 +388,8 @@ impl Tables {
                 )
             })
             .unwrap_or_default();
-        let snapshot = Arc::new(build(state, version, read_at, precompress).await?);
+        let snapshot =
+            Arc::new(build(cache, markets, settings, version, read_at, precompress).await?);
         *self.inner.current.write().expect("tables lock") = Some(snapshot.clone());
         Ok(snapshot)
     }
@@ -493,13 +419,15 @@ impl Tables {
 /// Reads every tracked (coin, pair) of the universe in force (one `MGET`, one more for the skip reasons of
 /// the missing ones) and serializes each row once.
 async fn build(
-    state: &AppState,
+    cache: &Cache,
+    markets: &Markets,
+    settings: &Settings,
     version: Option<String>,
     read_at: Instant,
     precompress: (bool, bool),
 ) -> Result<Snapshot, ApiError> {
-    let s = &state.settings;
-    let markets = crate::routes::markets_now(state).await?;
+    let s = settings;
+    let markets = markets_now(markets).await?;
     // By coin, then in the order of the configured pairs.
     let mut wanted: Vec<(Coin, VenuePair)> = markets
         .universe
@@ -509,7 +437,7 @@ async fn build(
     let rank = |p: &VenuePair| s.pairs.iter().position(|q| q == p).unwrap_or(usize::MAX);
     wanted.sort_by(|a, b| a.0.cmp(&b.0).then(rank(&a.1).cmp(&rank(&b.1))));
     let started = Instant::now();
-    let premiums = io(Service::Redis, state.cache.premiums(&wanted)).await?;
+    let premiums = io(Service::Redis, cache.premiums(&wanted)).await?;
     let read_us = started.elapsed().as_micros() as u64;
     let missing: Vec<(Coin, VenuePair)> = wanted
         .iter()
@@ -520,7 +448,7 @@ async fn build(
     let skips = if missing.is_empty() {
         Vec::new()
     } else {
-        io(Service::Redis, state.cache.skips(&missing)).await?
+        io(Service::Redis, cache.skips(&missing)).await?
     };
     let limit = s.freshness.ticker_ms;
     let now = Utc::now();
@@ -620,58 +548,5 @@ fn serialize(
         full: Bytes::from(full),
         variants: Mutex::new(HashMap::new()),
         wanted: Arc::default(),
-    }
-}
-
-/// Whether an `If-None-Match` value matches `etag` (weak comparison, as RFC 9110 asks for
-/// `If-None-Match`; `*` matches any).
-pub(crate) fn none_match_hits(if_none_match: &str, etag: &str) -> bool {
-    if_none_match.split(',').map(str::trim).any(|t| {
-        t == "*" || t.strip_prefix("W/").unwrap_or(t) == etag.strip_prefix("W/").unwrap_or(etag)
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn accept_encoding_picks_br_then_gzip_by_q() {
-        use Encoding::*;
-        assert_eq!(Encoding::negotiate(None), Identity);
-        assert_eq!(Encoding::negotiate(Some("gzip, deflate, br")), Br);
-        assert_eq!(Encoding::negotiate(Some("gzip")), Gzip);
-        assert_eq!(Encoding::negotiate(Some("br;q=0.5, gzip;q=0.8")), Gzip);
-        assert_eq!(Encoding::negotiate(Some("br;q=0, gzip;q=0")), Identity);
-        assert_eq!(Encoding::negotiate(Some("*")), Br);
-        assert_eq!(Encoding::negotiate(Some("*;q=0, gzip")), Gzip);
-        assert_eq!(Encoding::negotiate(Some("identity")), Identity);
-        assert_eq!(Encoding::negotiate(Some(";;q=x,,")), Identity);
-    }
-
-    #[test]
-    fn if_none_match_compares_weakly_and_takes_lists() {
-        assert!(none_match_hits("\"a\"", "\"a\""));
-        assert!(none_match_hits("\"x\", W/\"a\"", "\"a\""));
-        assert!(none_match_hits("*", "\"a\""));
-        assert!(!none_match_hits("\"b\"", "\"a\""));
-    }
-
-    #[test]
-    fn compressed_bodies_decode_to_the_original() {
-        use std::io::Read as _;
-        let data = "{\"premiums\":[".repeat(200);
-        let gz = compress(data.as_bytes(), Encoding::Gzip);
-        let mut out = String::new();
-        flate2::read::GzDecoder::new(&gz[..])
-            .read_to_string(&mut out)
-            .unwrap();
-        assert_eq!(out, data);
-        let br = compress(data.as_bytes(), Encoding::Br);
-        let mut out = String::new();
-        brotli::Decompressor::new(&br[..], 4096)
-            .read_to_string(&mut out)
-            .unwrap();
-        assert_eq!(out, data);
     }
 }

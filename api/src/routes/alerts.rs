@@ -14,12 +14,13 @@ use poem_openapi::{ApiResponse, Object, OpenApi, param::Path, payload::Json};
 use store::{AlertTarget, FiringRow, NewAlertRule, StoredAlertRule};
 
 use crate::{
-    AppState,
     auth::AdminAuth,
+    deadline::{Service, io},
     error::{ApiError, ErrorCode},
-    routes::{ApiTags, markets_now, untracked},
-    state::{Service, io},
-    types::{Dec, DecInput, Time},
+    routes::tags::ApiTags,
+    state::AppState,
+    tracked::{markets_now, untracked},
+    wire::{Dec, DecInput, Time},
 };
 
 /// Longest cooldown accepted: one week.
@@ -259,7 +260,7 @@ fn check_chat(raw: &str) -> Result<String, ApiError> {
 /// compute would otherwise be stored and never fire. 400 naming `coin`, with why (not listed
 /// on a side, not trading, a collision, excluded, or the closest known names).
 async fn check_tracked(state: &AppState, coin: &Coin, pair: VenuePair) -> Result<(), ApiError> {
-    let markets = markets_now(state).await?;
+    let markets = markets_now(&state.markets).await?;
     if markets.tracks(coin, pair) {
         return Ok(());
     }

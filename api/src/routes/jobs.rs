@@ -1,8 +1,6 @@
 //! The job queue as the API shows it: records by id, listings, stats per kind, manual triggers
 //! and retries.
 
-use std::collections::HashMap;
-
 use chrono::Utc;
 use domain::JobState;
 use domain::{JobKind, Venue};
@@ -15,16 +13,17 @@ use poem_openapi::{
 use queue::{JobRecord, QueueError, Triggered, records::valid_cursor};
 
 use crate::{
-    AppState,
     auth::AdminAuth,
+    deadline::{Service, io, timed, unavailable},
     error::{ApiError, ErrorCode},
-    routes::{ApiTags, enabled_venue},
-    state::{Service, io, timed, unavailable},
-    types::{JobKindName, JobStateName, Time, VenueName},
+    jobs_snapshot::jobs_snapshot,
+    routes::tags::ApiTags,
+    state::AppState,
+    tracked::enabled_venue,
+    wire::{JobKindName, JobStateName, Time, VenueName},
 };
 
-/// A worker whose heartbeat is older than this is not counted as alive.
-pub const WORKER_ALIVE_MS: i64 = 5_000;
+pub use crate::jobs_snapshot::WORKER_ALIVE_MS;
 
 /// One job: all its attempts under one id.
 #[derive(Debug, Object)]
@@ -188,82 +187,6 @@ pub enum RetryResponse {
     Accepted(Json<JobView>),
 }
 
-/// Everything read from Redis about the job system at one moment; shared by the stats
-/// operation, readiness and `/metrics`.
-pub(crate) struct Snapshot {
-    pub kinds: Vec<KindSnapshot>,
-    pub workers_alive: u64,
-    /// `history_rows_lost:{table}` counters.
-    pub history_rows_lost: Vec<(String, u64)>,
-    /// `history_rows_spooled:{table}` and `history_rows_replayed:{table}` counters.
-    pub history_rows_spooled: Vec<(String, u64)>,
-    pub history_rows_replayed: Vec<(String, u64)>,
-    /// Batches waiting in the history spool.
-    pub history_spool_entries: u64,
-}
-
-pub(crate) struct KindSnapshot {
-    pub kind: JobKind,
-    pub counts: Vec<(JobState, u64)>,
-    pub scheduled: u64,
-    pub active: u64,
-    pub last_success_ms: Option<i64>,
-    pub missed_ticks: u64,
-}
-
-pub(crate) async fn snapshot(state: &AppState, now_ms: i64) -> Result<Snapshot, ApiError> {
-    let keys = &state.keys;
-    let mut conn = state.conn.clone();
-    let (last, counters, workers, spool): (HashMap<String, i64>, HashMap<String, u64>, u64, u64) =
-        io(
-            Service::Redis,
-            redis::pipe()
-                .hgetall(keys.last_success())
-                .hgetall(keys.counters())
-                .zcount(keys.workers(), now_ms - WORKER_ALIVE_MS, "+inf")
-                .cmd("XLEN")
-                .arg(keys.history_spool())
-                .query_async(&mut conn),
-        )
-        .await?;
-    let mut kinds = Vec::new();
-    for kind in JobKind::ALL {
-        let (counts, depth) = timed(Service::Redis, async {
-            tokio::join!(state.records.counts(Some(kind)), state.enqueuer.depth(kind))
-        })
-        .await?;
-        let counts = counts.map_err(|e| unavailable(Service::Redis, e))?;
-        let (scheduled, active) = depth.map_err(|e| unavailable(Service::Redis, e))?;
-        kinds.push(KindSnapshot {
-            kind,
-            counts,
-            scheduled,
-            active,
-            last_success_ms: last.get(kind.as_str()).copied(),
-            missed_ticks: counters
-                .get(&format!("missed_ticks:{kind}"))
-                .copied()
-                .unwrap_or(0),
-        });
-    }
-    let per_table = |prefix: &str| {
-        let mut v: Vec<(String, u64)> = counters
-            .iter()
-            .filter_map(|(k, v)| k.strip_prefix(prefix).map(|t| (t.to_string(), *v)))
-            .collect();
-        v.sort();
-        v
-    };
-    Ok(Snapshot {
-        kinds,
-        workers_alive: workers,
-        history_rows_lost: per_table("history_rows_lost:"),
-        history_rows_spooled: per_table("history_rows_spooled:"),
-        history_rows_replayed: per_table("history_rows_replayed:"),
-        history_spool_entries: spool,
-    })
-}
-
 fn parse_kind(raw: &str) -> Result<JobKind, ApiError> {
     raw.parse::<JobKind>()
         .map_err(|e| ApiError::new(ErrorCode::UnknownJobKind, e))
@@ -341,7 +264,7 @@ impl JobsApi {
     )]
     async fn stats(&self, state: Data<&AppState>) -> Result<JobStatsResponse, ApiError> {
         let now = Utc::now();
-        let snap = snapshot(&state, now.timestamp_millis()).await?;
+        let snap = jobs_snapshot(&state, now.timestamp_millis()).await?;
         let kinds = snap
             .kinds
             .into_iter()

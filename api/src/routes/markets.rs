@@ -8,11 +8,12 @@ use poem::web::Data;
 use poem_openapi::{ApiResponse, Object, OpenApi, param::Query, payload::Json};
 
 use crate::{
-    AppState,
+    deadline::{Service, io},
     error::ApiError,
-    routes::{ApiTags, markets_now},
-    state::{Service, io},
-    types::{Dec, Time, VenueName},
+    routes::tags::ApiTags,
+    state::AppState,
+    tracked::markets_now,
+    wire::{Dec, Time, VenueName},
 };
 
 /// One venue's market list.
@@ -123,7 +124,7 @@ impl MarketsApi {
         /// Only coins tracked on at least one pair (`true`) or on none (`false`).
         tracked: Query<Option<bool>>,
     ) -> Result<MarketsResponse, ApiError> {
-        let markets = markets_now(&state).await?;
+        let markets = markets_now(&state.markets).await?;
         let skews = io(Service::Redis, state.markets.clock_skews()).await?;
         let only: Option<Vec<Coin>> = coin
             .0

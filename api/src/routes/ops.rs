@@ -12,12 +12,10 @@ use poem_openapi::{
 };
 
 use crate::{
-    AppState,
-    routes::{
-        ApiTags,
-        jobs::{Snapshot, snapshot},
-    },
-    state::{Service, io},
+    deadline::{Service, io},
+    jobs_snapshot::{JobsSnapshot, KindSnapshot, jobs_snapshot},
+    routes::tags::ApiTags,
+    state::AppState,
 };
 
 /// `fetch-fx` is ready when it succeeded within this long, or a source's rate is still within
@@ -186,7 +184,7 @@ async fn fx_check(state: &AppState, name: String, age: Option<i64>, limit: i64) 
 
 /// Prometheus text for the job system as read from Redis (cluster-wide, unlike the process's
 /// own recorder).
-fn render_snapshot(out: &mut String, snap: &Snapshot) {
+fn render_snapshot(out: &mut String, snap: &JobsSnapshot) {
     let mut family = |name: &str, ty: &str, help: &str, samples: Vec<(String, String)>| {
         let _ = writeln!(out, "# HELP {name} {help}");
         let _ = writeln!(out, "# TYPE {name} {ty}");
@@ -194,7 +192,7 @@ fn render_snapshot(out: &mut String, snap: &Snapshot) {
             let _ = writeln!(out, "{name}{labels} {value}");
         }
     };
-    let per_kind = |f: &dyn Fn(&super::jobs::KindSnapshot) -> Option<String>| {
+    let per_kind = |f: &dyn Fn(&KindSnapshot) -> Option<String>| {
         snap.kinds
             .iter()
             .filter_map(|k| f(k).map(|v| (format!("{{kind=\"{}\"}}", k.kind), v)))
@@ -350,7 +348,7 @@ impl OpsApi {
         if !out.is_empty() && !out.ends_with('\n') {
             out.push('\n');
         }
-        let up = match snapshot(&state, Utc::now().timestamp_millis()).await {
+        let up = match jobs_snapshot(&state, Utc::now().timestamp_millis()).await {
             Ok(snap) => {
                 render_snapshot(&mut out, &snap);
                 1

@@ -18,12 +18,13 @@ use poem_openapi::{
 use store::Idempotent;
 
 use crate::{
-    AppState,
     auth::AdminAuth,
+    deadline::{IO_TIMEOUT, Service, io, timed, unavailable},
     error::{ApiError, ErrorCode},
-    routes::{ApiTags, markets_now, untracked},
-    state::{IO_TIMEOUT, Service, io, timed, unavailable},
-    types::{Dec, DecInput, FxSourceName, Time, VenueName},
+    routes::tags::ApiTags,
+    state::AppState,
+    tracked::{markets_now, untracked},
+    wire::{Dec, DecInput, FxSourceName, Time, VenueName},
 };
 
 /// A new hedge: long `korea_qty` coins on a Korean spot venue, short `foreign_qty` on a foreign
@@ -432,7 +433,7 @@ impl PositionsApi {
         body: Json<OpenPositionRequest>,
     ) -> Result<PositionCreated, ApiError> {
         let key = idempotency.0.as_deref().map(idempotency_key).transpose()?;
-        let markets = markets_now(&state).await?;
+        let markets = markets_now(&state.markets).await?;
         let position = validate(&state, &markets, &body.0)?;
         let saved = match key {
             None => io(Service::Postgres, state.positions.open(&position)).await?,

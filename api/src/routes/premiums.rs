@@ -1,37 +1,36 @@
-//! Current premiums (Redis), their live stream (Redis pub/sub) and their OHLC history
-//! (PostgreSQL).
+//! The premium operations: the table of current premiums, one coin's current premium (Redis),
+//! their live stream (Redis pub/sub) and one coin's OHLC history (PostgreSQL).
 
-use std::marker::PhantomData;
-
-use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use domain::SkipReason;
-use domain::{Coin, Premium, VenuePair, display_rate};
+use domain::{Coin, Premium, VenuePair};
 use futures::{StreamExt, stream::BoxStream};
-use poem::{
-    IntoResponse,
-    web::{Data, sse::Event},
-};
+use poem::web::{Data, sse::Event};
 use poem_openapi::{
-    ApiResponse, Enum, Object, OpenApi, Union,
+    ApiResponse, OpenApi,
     param::{Header, Path, Query},
-    payload::{EventStream, Json, Payload},
-    registry::{MetaSchemaRef, Registry},
-    types::Type,
+    payload::{EventStream, Json},
 };
 use rust_decimal::Decimal;
-use store::{Bucket, HistoryQuery, Interval};
+use store::{HistoryQuery, Interval};
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::{
-    AppState,
+    deadline::{Service, io},
+    encoding::Encoding,
     error::{ApiError, ErrorBody, ErrorCode},
-    routes::{ApiTags, configured_pair, markets_now, tracked_coin, untracked},
-    state::{Service, io},
-    table::{Encoding, Filter, none_match_hits},
-    types::{
-        Dec, DecText, FxSourceName, IntervalName, MarketFlagName, Time, VenueName, as_to_json,
+    etag::none_match_hits,
+    history_json::BucketsJson,
+    json_bytes::JsonBytes,
+    routes::tags::ApiTags,
+    state::AppState,
+    table::Filter,
+    tracked::{configured_pair, markets_now, tracked_coin, untracked},
+    views::{
+        history::HistoryView,
+        premium::{AtSizeView, PremiumView, PremiumsView, SkipView},
+        stream::{StreamEnd, StreamEndCode, StreamEvent},
     },
+    wire::IntervalName,
 };
 
 /// At most this many buckets per history answer (7 days of minutes).
@@ -39,246 +38,6 @@ pub const MAX_BUCKETS: i64 = 10_080;
 
 /// Buckets of a history answer without `limit`.
 pub const DEFAULT_BUCKETS: i64 = 500;
-
-/// Why the worker did not compute a premium (a missing or stale input).
-#[derive(Debug, Clone, Object)]
-#[oai(skip_serializing_if_is_none)]
-pub struct SkipView {
-    /// Which input, e.g. `upbit BTC ticker` or `usd/krw`.
-    pub input: String,
-    /// `missing`, `stale`, or why no FX rate was usable.
-    pub reason: String,
-    /// Age of a stale input, milliseconds.
-    pub age_ms: Option<i64>,
-    /// Its freshness limit, milliseconds.
-    pub limit_ms: Option<i64>,
-    /// When the worker recorded this.
-    pub at: Time,
-}
-
-impl From<SkipReason> for SkipView {
-    fn from(s: SkipReason) -> Self {
-        SkipView {
-            input: s.input.to_string(),
-            reason: s.reason.to_string(),
-            age_ms: s.age_ms,
-            limit_ms: s.limit_ms,
-            at: s.at.into(),
-        }
-    }
-}
-
-/// The prices and FX a premium was computed from.
-#[derive(Debug, Clone, Object)]
-#[oai(skip_serializing_if_is_none)]
-pub struct InputsView {
-    /// Korean venue's price, KRW.
-    pub korea_krw: Dec,
-    pub korea_observed_at: Time,
-    /// Foreign venue's price, USD(T).
-    pub foreign_usd: Dec,
-    pub foreign_observed_at: Time,
-    /// USD/KRW in use.
-    pub usd_krw: Dec,
-    pub fx_source: FxSourceName,
-    pub fx_observed_at: Time,
-    /// The Korean venue's own USDT/KRW price (basis of `usdt_rate`), when available.
-    pub usdt_krw: Option<Dec>,
-    /// The foreign instrument the price came from, e.g. `1000PEPEUSDT`.
-    pub foreign_symbol: Option<String>,
-    /// Coins per quoted unit of that instrument (1000 for `1000PEPEUSDT`); `foreign_usd` is
-    /// already per coin.
-    pub foreign_multiplier: Option<Dec>,
-    /// When the coin last traded on the Korean venue. Freshness is judged on the quote time
-    /// (`korea_observed_at`), so an illiquid coin with a current quote still has a premium.
-    pub korea_last_trade_at: Option<Time>,
-    /// Best bid and ask of the Korean market, KRW per coin.
-    pub korea_bid: Option<Dec>,
-    pub korea_ask: Option<Dec>,
-    /// Best bid and ask of the foreign market, USDT per coin (after the multiplier).
-    pub foreign_bid: Option<Dec>,
-    pub foreign_ask: Option<Dec>,
-}
-
-/// The premium of one coin on one pair. When no premium is cached, `available` is false, the
-/// numbers are null and `skip` says why when the worker recorded it.
-#[derive(Debug, Clone, Object)]
-#[oai(skip_serializing_if_is_none)]
-pub struct PremiumView {
-    pub coin: String,
-    pub korea_venue: VenueName,
-    pub foreign_venue: VenueName,
-    /// Whether a current premium is cached.
-    pub available: bool,
-    /// True when missing or older than `freshness.ticker_ms`.
-    pub stale: bool,
-    /// `(korea_krw − foreign_usd × usd_krw) / (foreign_usd × usd_krw) × 100`, full precision.
-    pub rate: Option<Dec>,
-    /// `rate` rounded half-up to 2 decimal places.
-    pub rate_display: Option<Dec>,
-    /// The same with USD/KRW replaced by the Korean venue's USDT/KRW ("tether premium").
-    pub usdt_rate: Option<Dec>,
-    pub usdt_rate_display: Option<Dec>,
-    /// `foreign_usd × usd_krw`.
-    pub foreign_krw: Option<Dec>,
-    pub inputs: Option<InputsView>,
-    /// The oldest price observation the premium is built on.
-    pub observed_at: Option<Time>,
-    pub computed_at: Option<Time>,
-    /// `now − observed_at`, milliseconds.
-    pub age_ms: Option<i64>,
-    pub skip: Option<SkipView>,
-    /// Market flags of either leg (warning, caution, suspended deposits or withdrawals, foreign
-    /// market not trading, suspect); empty when none or when no premium is cached.
-    pub flags: Vec<MarketFlagName>,
-    /// Entering the hedge: buy Korea at its ask, short abroad at its bid:
-    /// `(korea_ask − foreign_bid × usd_krw) / (foreign_bid × usd_krw) × 100`.
-    pub entry_rate: Option<Dec>,
-    /// Exiting it: sell Korea at its bid, cover abroad at its ask:
-    /// `(korea_bid − foreign_ask × usd_krw) / (foreign_ask × usd_krw) × 100`.
-    pub exit_rate: Option<Dec>,
-    /// The same after both venues' taker fees (`fees.<venue>`): Korean price × (1 ± fee),
-    /// foreign price × (1 ∓ fee).
-    pub entry_rate_net: Option<Dec>,
-    pub exit_rate_net: Option<Dec>,
-    /// The four above with the Korean venue's USDT/KRW in place of USD/KRW.
-    pub usdt_entry_rate: Option<Dec>,
-    pub usdt_exit_rate: Option<Dec>,
-    pub usdt_entry_rate_net: Option<Dec>,
-    pub usdt_exit_rate_net: Option<Dec>,
-    /// Why the entry and exit rates are missing (a crossed, zero or missing book).
-    pub executable_skip: Option<String>,
-    /// The foreign perpetual's funding rate for the next settlement, a fraction (`0.0001` =
-    /// 0.01 %); longs pay shorts when positive.
-    pub funding_rate: Option<Dec>,
-    pub next_funding_at: Option<Time>,
-    pub funding_interval_hours: Option<u32>,
-    /// `?size_krw=N` only: both legs filled through the fetched books for N KRW.
-    pub at_size: Option<AtSizeView>,
-}
-
-/// A premium at a size: average fills of both legs through the books.
-#[derive(Debug, Clone, Object)]
-pub struct AtSizeView {
-    pub size_krw: Dec,
-    /// Coins bought in Korea and shorted abroad.
-    pub qty: Dec,
-    pub korea_avg_ask: Dec,
-    pub foreign_avg_bid: Dec,
-    pub entry_rate: Dec,
-    pub korea_avg_bid: Dec,
-    pub foreign_avg_ask: Dec,
-    pub exit_rate: Dec,
-    /// The top-of-book entry rate (from these books).
-    pub top_entry_rate: Dec,
-    /// The largest size whose entry rate stays within `depth.slippage_bp` of the top-of-book
-    /// entry rate.
-    pub max_size_krw: Dec,
-    pub slippage_bp: Dec,
-    /// The largest size the fetched books can fill on both legs.
-    pub depth_krw: Dec,
-}
-
-impl PremiumView {
-    pub(crate) fn build(
-        coin: &Coin,
-        pair: VenuePair,
-        premium: Option<Premium>,
-        skip: Option<SkipReason>,
-        now: DateTime<Utc>,
-        limit_ms: u64,
-    ) -> Self {
-        let mut view = PremiumView {
-            coin: coin.to_string(),
-            korea_venue: pair.korea.into(),
-            foreign_venue: pair.foreign.into(),
-            available: false,
-            stale: true,
-            rate: None,
-            rate_display: None,
-            usdt_rate: None,
-            usdt_rate_display: None,
-            foreign_krw: None,
-            inputs: None,
-            observed_at: None,
-            computed_at: None,
-            age_ms: None,
-            skip: skip.map(SkipView::from),
-            flags: Vec::new(),
-            entry_rate: None,
-            exit_rate: None,
-            entry_rate_net: None,
-            exit_rate_net: None,
-            usdt_entry_rate: None,
-            usdt_exit_rate: None,
-            usdt_entry_rate_net: None,
-            usdt_exit_rate_net: None,
-            executable_skip: None,
-            funding_rate: None,
-            next_funding_at: None,
-            funding_interval_hours: None,
-            at_size: None,
-        };
-        if let Some(p) = premium {
-            let age = (now - p.observed_at).num_milliseconds().max(0);
-            let i = p.inputs;
-            view.available = true;
-            view.stale = age > limit_ms as i64;
-            view.rate = Some(p.rate.into());
-            view.rate_display = Some(display_rate(p.rate).into());
-            view.usdt_rate = p.usdt_rate.map(Dec);
-            view.usdt_rate_display = p.usdt_rate.map(|r| Dec(display_rate(r)));
-            view.foreign_krw = Some(p.foreign_krw.into());
-            view.observed_at = Some(p.observed_at.into());
-            view.computed_at = Some(p.computed_at.into());
-            view.age_ms = Some(age);
-            view.flags = p.flags.iter().map(|f| MarketFlagName::from(*f)).collect();
-            if let Some(e) = p.executable {
-                view.entry_rate = Some(e.entry_rate.into());
-                view.exit_rate = Some(e.exit_rate.into());
-                view.entry_rate_net = Some(e.entry_rate_net.into());
-                view.exit_rate_net = Some(e.exit_rate_net.into());
-                view.usdt_entry_rate = e.usdt_entry_rate.map(Dec);
-                view.usdt_exit_rate = e.usdt_exit_rate.map(Dec);
-                view.usdt_entry_rate_net = e.usdt_entry_rate_net.map(Dec);
-                view.usdt_exit_rate_net = e.usdt_exit_rate_net.map(Dec);
-            }
-            view.executable_skip = p.executable_skip.clone();
-            if let Some(f) = i.funding {
-                view.funding_rate = Some(f.rate.into());
-                view.next_funding_at = Some(f.next_funding_at.into());
-                view.funding_interval_hours = f.interval_hours;
-            }
-            view.inputs = Some(InputsView {
-                korea_krw: i.korea_krw.into(),
-                korea_observed_at: i.korea_observed_at.into(),
-                foreign_usd: i.foreign_usd.into(),
-                foreign_observed_at: i.foreign_observed_at.into(),
-                usd_krw: i.usd_krw.into(),
-                fx_source: i.fx_source.into(),
-                fx_observed_at: i.fx_observed_at.into(),
-                usdt_krw: i.usdt_krw.map(Dec::from),
-                foreign_symbol: i.foreign_symbol.clone(),
-                foreign_multiplier: i.foreign_multiplier.map(|m| m.normalize().into()),
-                korea_last_trade_at: i.korea_last_trade_at.map(Time::from),
-                korea_bid: i.korea_book.map(|b| b.bid.into()),
-                korea_ask: i.korea_book.map(|b| b.ask.into()),
-                foreign_bid: i.foreign_book.map(|b| b.bid.into()),
-                foreign_ask: i.foreign_book.map(|b| b.ask.into()),
-            });
-        }
-        view
-    }
-}
-
-#[derive(Debug, Object)]
-#[oai(skip_serializing_if_is_none)]
-pub struct PremiumsView {
-    /// When this answer was assembled.
-    pub as_of: Time,
-    /// One entry per tracked coin × configured pair, coins in the configured order.
-    pub premiums: Vec<PremiumView>,
-}
 
 #[derive(ApiResponse)]
 pub enum PremiumsResponse {
@@ -304,160 +63,12 @@ pub enum PremiumsResponse {
         #[oai(header = "Vary")] String,
     ),
 }
-
-/// A JSON answer already serialized (and possibly compressed), documented as `T`: the premium
-/// table (built once per tick and shared by every reader) and history answers (written with
-/// serde straight into bytes: poem-openapi's `Json` first builds a `serde_json::Value` tree,
-/// which for 10,080 buckets was most of the answer's time).
-pub struct JsonBytes<T>(pub Bytes, PhantomData<fn() -> T>);
-
-impl<T> JsonBytes<T> {
-    pub fn new(body: Bytes) -> Self {
-        JsonBytes(body, PhantomData)
-    }
-}
-
-impl<T: Type + Send> Payload for JsonBytes<T> {
-    const CONTENT_TYPE: &'static str = "application/json; charset=utf-8";
-
-    fn schema_ref() -> MetaSchemaRef {
-        T::schema_ref()
-    }
-
-    fn register(registry: &mut Registry) {
-        T::register(registry);
-    }
-}
-
-impl<T: Type + Send> IntoResponse for JsonBytes<T> {
-    fn into_response(self) -> poem::Response {
-        poem::Response::builder()
-            .content_type(Self::CONTENT_TYPE)
-            .body(self.0)
-    }
-}
-
 #[derive(ApiResponse)]
 pub enum PremiumResponse {
     /// The cached premium; `stale` is true when it is older than `freshness.ticker_ms`.
     #[oai(status = 200)]
     Ok(Json<PremiumView>),
 }
-
-// The schema of a bucket; answers are written from `BucketOut` (the test
-// `history_answers_written_by_serde_match_their_schema` keeps the two equal).
-/// One OHLC bucket of the premium rate.
-#[derive(Debug, Object)]
-#[oai(skip_serializing_if_is_none)]
-pub struct BucketView {
-    /// Start of the bucket.
-    pub start: Time,
-    pub open: DecText,
-    pub high: DecText,
-    pub low: DecText,
-    pub close: DecText,
-    /// OHLC of the USDT-basis rate (absent when no row of the bucket had one).
-    pub usdt_open: Option<DecText>,
-    pub usdt_high: Option<DecText>,
-    pub usdt_low: Option<DecText>,
-    pub usdt_close: Option<DecText>,
-    /// Last entry rate (buy Korea at the ask, short abroad at the bid) in the bucket.
-    pub entry_close: Option<DecText>,
-    /// Last exit rate (sell Korea at the bid, cover abroad at the ask) in the bucket.
-    pub exit_close: Option<DecText>,
-    /// Rows (ticks) in the bucket.
-    pub count: i64,
-}
-
-/// A bucket as a history answer writes it: [`BucketView`]'s JSON, the rates borrowed from the
-/// database row (PostgreSQL's text, passed through).
-#[derive(serde::Serialize)]
-struct BucketOut<'r> {
-    start: Time,
-    open: &'r str,
-    high: &'r str,
-    low: &'r str,
-    close: &'r str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    usdt_open: Option<&'r str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    usdt_high: Option<&'r str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    usdt_low: Option<&'r str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    usdt_close: Option<&'r str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    entry_close: Option<&'r str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    exit_close: Option<&'r str>,
-    count: i64,
-}
-
-impl<'r> From<Bucket<'r>> for BucketOut<'r> {
-    fn from(b: Bucket<'r>) -> Self {
-        BucketOut {
-            start: b.start.into(),
-            open: b.open,
-            high: b.high,
-            low: b.low,
-            close: b.close,
-            usdt_open: b.usdt_open,
-            usdt_high: b.usdt_high,
-            usdt_low: b.usdt_low,
-            usdt_close: b.usdt_close,
-            entry_close: b.entry_close,
-            exit_close: b.exit_close,
-            count: b.count,
-        }
-    }
-}
-
-/// The JSON of a history answer: `head` (every field but the buckets), then the buckets'
-/// objects, written one after the other into `buckets` as their rows arrived (`ends[i]`: where
-/// bucket i ends), oldest first (reversed when they came newest first).
-fn history_json(
-    head: &HistoryView,
-    buckets: &[u8],
-    ends: &[usize],
-    newest_first: bool,
-) -> Result<Vec<u8>, serde_json::Error> {
-    let mut out = Vec::with_capacity(512 + buckets.len() + ends.len());
-    serde_json::to_writer(&mut out, head)?;
-    out.pop(); // the object's closing brace: the buckets follow
-    out.extend_from_slice(b",\"buckets\":[");
-    let bucket = |i: usize| &buckets[if i == 0 { 0 } else { ends[i - 1] }..ends[i]];
-    for k in 0..ends.len() {
-        if k > 0 {
-            out.push(b',');
-        }
-        out.extend_from_slice(bucket(if newest_first { ends.len() - 1 - k } else { k }));
-    }
-    out.extend_from_slice(b"]}");
-    Ok(out)
-}
-
-#[derive(Debug, Object, serde::Serialize)]
-#[oai(skip_serializing_if_is_none)]
-pub struct HistoryView {
-    pub coin: String,
-    #[serde(serialize_with = "as_to_json")]
-    pub korea_venue: VenueName,
-    #[serde(serialize_with = "as_to_json")]
-    pub foreign_venue: VenueName,
-    #[serde(serialize_with = "as_to_json")]
-    pub interval: IntervalName,
-    /// The time zone of `1d` buckets (UTC for the other intervals).
-    pub tz: String,
-    /// The range answered: as asked, or, without `from`, the start of the oldest bucket
-    /// answered (`to` minus the interval's longest range when there is none).
-    pub from: Time,
-    /// End (exclusive): as asked, or now.
-    pub to: Time,
-    /// Oldest first; buckets without rows are absent.
-    #[serde(skip)] // written by `history_json`
-    pub buckets: Vec<BucketView>,
-}
-
 #[derive(ApiResponse)]
 pub enum HistoryResponse {
     #[oai(status = 200)]
@@ -472,31 +83,6 @@ pub enum StreamResponse {
     #[oai(status = 200)]
     Ok(EventStream<BoxStream<'static, StreamEvent>>),
 }
-
-/// The data of a stream event: a premium (`event: premium`) or why the stream ends
-/// (`event: error`).
-#[derive(Debug, Union)]
-#[oai(one_of)]
-pub enum StreamEvent {
-    Premium(Box<PremiumView>),
-    End(StreamEnd),
-}
-
-/// Why the server ended a premium stream; the last event of the stream.
-#[derive(Debug, Clone, Object)]
-pub struct StreamEnd {
-    pub code: StreamEndCode,
-    /// For people: what happened and what to do.
-    pub message: String,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
-#[oai(rename_all = "snake_case")]
-pub enum StreamEndCode {
-    /// The client read too slowly and missed updates; reconnect.
-    Lagged,
-}
-
 /// Checks a history range: `from < to`, within the interval's maximum range and at most
 /// [`MAX_BUCKETS`] buckets.
 pub(crate) fn check_range(
@@ -635,7 +221,7 @@ impl PremiumsApi {
         #[oai(name = "Accept-Encoding")]
         accept_encoding: Header<Option<String>>,
     ) -> Result<PremiumsResponse, ApiError> {
-        let markets = markets_now(&state).await?;
+        let markets = markets_now(&state.markets).await?;
         let filter = Filter::parse(
             &state.settings,
             &markets,
@@ -644,7 +230,10 @@ impl PremiumsApi {
             flag.0.as_deref(),
             available.0,
         )?;
-        let snapshot = state.tables.current(&state).await?;
+        let snapshot = state
+            .tables
+            .current(&state.cache, &state.markets, &state.settings)
+            .await?;
         let vary = "Accept-Encoding".to_string();
         if let Some(inm) = if_none_match.0.as_deref() {
             let etag = snapshot.etag(&filter);
@@ -686,7 +275,7 @@ impl PremiumsApi {
     ) -> Result<StreamResponse, ApiError> {
         let filter = match coin.0.as_deref() {
             Some(c) => {
-                let markets = markets_now(&state).await?;
+                let markets = markets_now(&state.markets).await?;
                 Some(tracked_coin(&markets, &state.settings, c)?)
             }
             None => None,
@@ -778,7 +367,7 @@ impl PremiumsApi {
                     })
             })
             .transpose()?;
-        let markets = markets_now(&state).await?;
+        let markets = markets_now(&state.markets).await?;
         let coin = tracked_coin(&markets, s, &coin.0)?;
         if size.is_some() {
             check_depth_coin(s, &coin)?;
@@ -859,7 +448,7 @@ impl PremiumsApi {
         tz: Query<Option<String>>,
     ) -> Result<HistoryResponse, ApiError> {
         let s = &state.settings;
-        let markets = markets_now(&state).await?;
+        let markets = markets_now(&state.markets).await?;
         // History outlives a listing: any coin a venue lists (or listed) is accepted.
         let coin = match Coin::parse(&coin.0) {
             Ok(c) if markets.registry.known_coins().contains(&c) => c,
@@ -899,19 +488,10 @@ impl PremiumsApi {
             limit,
             tz: &tz,
         };
-        // Each bucket is written as its row arrives (no owned copy of any value), into a
-        // buffer sized up front: growing a multi-megabyte buffer copies it and faults pages in.
-        let mut buckets = Vec::with_capacity(q.limit.min(MAX_BUCKETS) as usize * 300);
-        let mut ends = Vec::new();
-        let mut failed = None;
+        let mut buckets = BucketsJson::with_room_for(q.limit.min(MAX_BUCKETS) as usize);
         let h = io(
             Service::Postgres,
-            state.store.premium_ohlc(&q, |b| {
-                if let Err(e) = serde_json::to_writer(&mut buckets, &BucketOut::from(b)) {
-                    failed.get_or_insert(e);
-                }
-                ends.push(buckets.len());
-            }),
+            state.store.premium_ohlc(&q, |b| buckets.push(b)),
         )
         .await?;
         let head = HistoryView {
@@ -928,11 +508,9 @@ impl PremiumsApi {
             to: h.to.into(),
             buckets: Vec::new(),
         };
-        let body = match failed {
-            Some(e) => Err(e),
-            None => history_json(&head, &buckets, &ends, h.newest_first),
-        }
-        .map_err(|e| ApiError::new(ErrorCode::Internal, format!("history answer: {e}")))?;
+        let body = buckets
+            .answer(&head, h.newest_first)
+            .map_err(|e| ApiError::new(ErrorCode::Internal, format!("history answer: {e}")))?;
         Ok(HistoryResponse::Ok(JsonBytes::new(body.into())))
     }
 }
@@ -943,78 +521,6 @@ mod tests {
 
     fn t(s: &str) -> DateTime<Utc> {
         s.parse().unwrap()
-    }
-
-    #[test]
-    fn history_answers_written_by_serde_match_their_schema() {
-        use poem_openapi::types::ToJSON;
-        let bucket = |start: &str, entry: Option<&'static str>| Bucket {
-            start: t(start),
-            open: "1.25000000",
-            high: "1.3",
-            low: "-0.5",
-            close: "1.2",
-            usdt_open: Some("0.95"),
-            usdt_high: None,
-            usdt_low: Some("0.9"),
-            usdt_close: None,
-            entry_close: entry,
-            exit_close: None,
-            count: 60,
-        };
-        let rows = [
-            bucket("2026-11-30T12:34:00.120Z", Some("1.40")),
-            bucket("2026-11-30T12:35:00Z", None),
-            bucket("2026-11-30T12:36:00Z", Some("-0.01")),
-        ];
-        let view = |buckets: Vec<BucketView>| HistoryView {
-            coin: "BTC".into(),
-            korea_venue: domain::Venue::Upbit.into(),
-            foreign_venue: domain::Venue::Binance.into(),
-            interval: IntervalName::OneMinute,
-            tz: "UTC".into(),
-            from: Time(t("2026-11-30T00:00:00Z")),
-            to: Time(t("2026-12-01T00:00:00.999Z")),
-            buckets,
-        };
-        let d = |s: &str| DecText(s.into());
-        let schema_form = view(
-            rows.iter()
-                .map(|b| BucketView {
-                    start: b.start.into(),
-                    open: d(b.open),
-                    high: d(b.high),
-                    low: d(b.low),
-                    close: d(b.close),
-                    usdt_open: b.usdt_open.map(d),
-                    usdt_high: b.usdt_high.map(d),
-                    usdt_low: b.usdt_low.map(d),
-                    usdt_close: b.usdt_close.map(d),
-                    entry_close: b.entry_close.map(d),
-                    exit_close: b.exit_close.map(d),
-                    count: b.count,
-                })
-                .collect(),
-        )
-        .to_json();
-        for newest_first in [false, true] {
-            let (mut buckets, mut ends) = (Vec::new(), Vec::new());
-            let arrived: Vec<&Bucket> = if newest_first {
-                rows.iter().rev().collect()
-            } else {
-                rows.iter().collect()
-            };
-            for b in arrived {
-                serde_json::to_writer(&mut buckets, &BucketOut::from(*b)).unwrap();
-                ends.push(buckets.len());
-            }
-            let written = history_json(&view(vec![]), &buckets, &ends, newest_first).unwrap();
-            let parsed: serde_json::Value = serde_json::from_slice(&written).unwrap();
-            assert_eq!(Some(parsed), schema_form, "newest_first {newest_first}");
-        }
-        let empty = history_json(&view(vec![]), &[], &[], false).unwrap();
-        let parsed: serde_json::Value = serde_json::from_slice(&empty).unwrap();
-        assert_eq!(Some(parsed), view(vec![]).to_json());
     }
 
     #[test]

@@ -5,11 +5,11 @@
 mod dashboard;
 mod executable;
 mod jobs;
-mod market;
 mod ops;
 mod outage;
 mod positions;
 mod premiums;
+mod quotes;
 mod streams;
 mod support;
 mod table;

@@ -10,11 +10,12 @@ use poem::web::Data;
 use poem_openapi::{ApiResponse, Object, OpenApi, param::Path, payload::Json};
 
 use crate::{
-    AppState,
+    deadline::{Service, io},
     error::{ApiError, ErrorCode},
-    routes::{ApiTags, enabled_venue, markets_now},
-    state::{Service, io},
-    types::{Dec, FxSourceName, Time, VenueName},
+    routes::tags::ApiTags,
+    state::AppState,
+    tracked::{enabled_venue, markets_now},
+    wire::{Dec, FxSourceName, Time, VenueName},
 };
 
 /// The latest price of a coin on a venue.
@@ -165,10 +166,10 @@ fn fetched_coins(markets: &MarketsNow, venue: Venue) -> BTreeSet<Coin> {
         .collect()
 }
 
-pub struct MarketApi;
+pub struct QuotesApi;
 
 #[OpenApi(tag = "ApiTags::Market")]
-impl MarketApi {
+impl QuotesApi {
     /// Latest tickers of every enabled venue and tracked coin
     #[oai(
         path = "/api/v1/tickers",
@@ -177,7 +178,7 @@ impl MarketApi {
     )]
     async fn tickers(&self, state: Data<&AppState>) -> Result<TickersResponse, ApiError> {
         let s = &state.settings;
-        let markets = markets_now(&state).await?;
+        let markets = markets_now(&state.markets).await?;
         let wanted: Vec<(Venue, Coin)> = s
             .venues
             .iter()
@@ -220,7 +221,7 @@ impl MarketApi {
     ) -> Result<TickerResponse, ApiError> {
         let s = &state.settings;
         let venue = enabled_venue(s, &venue.0)?;
-        let markets = markets_now(&state).await?;
+        let markets = markets_now(&state.markets).await?;
         let fetched = fetched_coins(&markets, venue);
         let coin = Coin::parse(&coin.0)
             .ok()
