@@ -6,7 +6,7 @@
 //! - drain: push N tasks in chunks of ≤ 1,000 (scheduled in the future, so no worker sees them),
 //!   start P worker processes, wait until they are registered, move the tasks to the active list
 //!   in chunks of 1,000 (apalis-redis 1.0 fails to promote ~8,000+ due tasks at once; the
-//!   project's `maintenance::drain_backlog` does the same), and time until `<q>:done` holds N.
+//!   project's `queue::drain::drain_backlog` does the same), and time until `<q>:done` holds N.
 //! - latency: an idle in-process worker; one push every 10 ms for `--latency-secs`; the handler
 //!   records handler start − push time.
 //! - recovery: worker A (a child process) starts slow jobs and gets `kill -9`; worker B must
@@ -298,13 +298,8 @@ fn task(job: &BenchJob, run_at: Option<u64>) -> RedisTask {
     b.build()
 }
 
-static MOVE_LUA: &str = r#"
-local ids = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
-if #ids == 0 then return 0 end
-redis.call('RPUSH', KEYS[2], unpack(ids))
-redis.call('ZREM', KEYS[1], unpack(ids))
-return #ids
-"#;
+/// Moves a chunk of scheduled tasks to the active list (`lua/move_to_active.lua`).
+const MOVE_TO_ACTIVE: &str = include_str!("lua/move_to_active.lua");
 
 /// One `apalis-worker` child process (a bench helper: the arguments are its command line).
 #[allow(clippy::too_many_arguments)]
@@ -455,7 +450,7 @@ async fn drain_run(
         let wcpu0: f64 = pids.iter().filter_map(|p| proc_cpu(*p)).sum();
         let rcpu0 = redis_cpu(conn).await;
         let t0 = Instant::now();
-        let script = redis::Script::new(MOVE_LUA);
+        let script = redis::Script::new(MOVE_TO_ACTIVE);
         for _ in 0..10_000 {
             let moved: u64 = script
                 .key(cfg.scheduled_jobs_set())

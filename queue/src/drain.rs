@@ -16,23 +16,14 @@ use settings::Settings;
 
 use crate::enqueue::queue_config;
 
-/// Moves due tasks from `<q>:scheduled` to `<q>:active` in chunks once more than `threshold` are
-/// due. apalis-redis 1.0's `fetch_next.lua` promotes every due id with one `unpack`, which fails
-/// past Lua's ~8,000-value limit and wedges the queue; draining in chunks first keeps it below.
-/// KEYS[1] scheduled, KEYS[2] active. ARGV: now (s), threshold, chunk.
-static DRAIN: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r#"
-local due = redis.call('ZCOUNT', KEYS[1], '-inf', ARGV[1])
-if due <= tonumber(ARGV[2]) then return 0 end
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
-if #ids == 0 then return 0 end
-redis.call('RPUSH', KEYS[2], unpack(ids))
-redis.call('ZREM', KEYS[1], unpack(ids))
-return #ids
-"#,
-    )
-});
+/// Moves one chunk of due tasks to the active list once more than a threshold are due
+/// (`lua/drain_due.lua`).
+static DRAIN_DUE: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("lua/drain_due.lua")));
+
+/// Due tasks moved per call, and how many must be due before the drain moves any (fewer are
+/// left to apalis' own promotion): far below Lua's limit on unpacked values.
+const CHUNK: u64 = 1_000;
 
 /// Drains a pile-up of due tasks in chunks; returns how many were moved.
 pub async fn drain_backlog(
@@ -44,12 +35,12 @@ pub async fn drain_backlog(
     for kind in JobKind::ALL {
         let cfg = queue_config(settings, kind);
         loop {
-            let n: u64 = DRAIN
+            let n: u64 = DRAIN_DUE
                 .key(cfg.scheduled_jobs_set())
                 .key(cfg.active_jobs_list())
                 .arg(Utc::now().timestamp())
-                .arg(1_000)
-                .arg(1_000)
+                .arg(CHUNK)
+                .arg(CHUNK)
                 .invoke_async(&mut conn)
                 .await?;
             moved += n;

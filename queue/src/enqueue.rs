@@ -6,8 +6,8 @@
 //!
 //! # Cancel safety of triggers and retries
 //!
-//! A manual trigger is two Redis steps (the [`TRIGGER`] script claims the trigger key and
-//! records the job as queued, then apalis' own push script stores and queues the task) and a
+//! A manual trigger is two Redis steps (the [`CLAIM_TRIGGER`] script claims the trigger key
+//! and records the job as queued, then apalis' own push script stores and queues the task) and a
 //! retry is three (read, move the record, push). apalis' push script is internal to
 //! apalis-redis, so the steps cannot be fused into one script without copying it. Instead:
 //!
@@ -77,10 +77,10 @@ pub fn queue_config(settings: &Settings, kind: JobKind) -> Config {
         .emit_events(false)
         // The per-task lock only marks apalis' own status "Running" (which nothing here reads:
         // job records are ours) at the cost of an LREM over the whole active list per task,
-        // which made throughput fall with the backlog (bench/job_throughput: 4.7k jobs/s with
-        // it, 40k+ without). Crash recovery does not depend on it: fetched tasks sit in the
-        // worker's in-flight set and are re-queued when its heartbeat stops (tested with
-        // kill -9 in tests/it/processes.rs).
+        // which makes throughput fall as the backlog grows (bench/README.md has the figures).
+        // Crash recovery does not depend on it: fetched tasks sit in the worker's in-flight set
+        // and are re-queued when its heartbeat stops (tested with kill -9 in
+        // tests/it/processes.rs).
         .lock_tasks(false)
 }
 
@@ -121,49 +121,16 @@ pub struct Triggered {
 }
 
 /// Claims a manual trigger of a kind atomically: returns the id of a queued, scheduled or
-/// running job of the same trigger key, or records the new job as queued and returns ''.
-/// A queued job whose apalis task is missing and that was last updated at or before the
-/// orphan cut-off is marked failed first (see the module doc) and does not block the trigger.
-/// KEYS[1] trigger key, KEYS[2] new record key, KEYS[3] the queue's task data hash. ARGV:
-/// prefix, id, kind, now_ms, ttl, orphan cut-off ms, retention secs, orphan error, field pairs.
-static TRIGGER: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r#"
-local p, id, kind, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local cur = redis.call('GET', KEYS[1])
-if cur then
-  local rk = p .. ':job:' .. cur
-  local st = redis.call('HGET', rk, 'state')
-  if st == 'queued' then
-    local att = tonumber(redis.call('HGET', rk, 'attempts') or '1') or 1
-    local tid = cur
-    if att > 1 then tid = cur .. '~' .. att end
-    local upd = tonumber(redis.call('HGET', rk, 'updated_ms') or '0') or 0
-    if upd <= tonumber(ARGV[6]) and redis.call('HEXISTS', KEYS[3], tid) == 0 then
-      local ckind = redis.call('HGET', rk, 'kind') or kind
-      local created = redis.call('HGET', rk, 'created_ms') or now
-      for _, k in ipairs({'all', ckind}) do
-        redis.call('ZREM', p .. ':jobs:' .. k .. ':queued', cur)
-        redis.call('ZADD', p .. ':jobs:' .. k .. ':failed', created, cur)
-      end
-      redis.call('HSET', rk, 'state', 'failed', 'updated_ms', now, 'finished_ms', now,
-        'last_error', ARGV[8], 'error_class', 'queue')
-      if tonumber(ARGV[7]) > 0 then redis.call('EXPIRE', rk, ARGV[7]) end
-      st = 'failed'
-    end
-  end
-  if st == 'queued' or st == 'scheduled' or st == 'running' then return cur end
-end
-redis.call('SET', KEYS[1], id, 'EX', ARGV[5])
-for i = 9, #ARGV, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
-for _, k in ipairs({'all', kind}) do
-  for _, s in ipairs({'all', 'queued'}) do
-    redis.call('ZADD', p .. ':jobs:' .. k .. ':' .. s, now, id)
-  end
-end
-return ''
-"#,
-    )
+/// running job of the same trigger key, or records the new job as queued and returns ''. A
+/// queued job whose apalis task is missing and that was last updated at or before the orphan
+/// cut-off is marked failed first (see the module doc) and does not block the trigger. Keys and
+/// arguments are documented in `lua/claim_trigger.lua`.
+static CLAIM_TRIGGER: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(concat!(
+        include_str!("lua/index.lua"),
+        include_str!("lua/task_id.lua"),
+        include_str!("lua/claim_trigger.lua"),
+    ))
 });
 
 /// Pushes jobs and triggers; cheap to clone.
@@ -297,7 +264,7 @@ impl Enqueuer {
             None => self.keys.trigger(kind),
         };
         let now_ms = now.timestamp_millis();
-        let mut inv = TRIGGER.key(trigger_key);
+        let mut inv = CLAIM_TRIGGER.key(trigger_key);
         inv.key(self.keys.job(&job.id))
             .key(queue_config(&self.settings, kind).job_data_hash())
             .arg(self.keys.prefix())

@@ -1,12 +1,13 @@
 //! Keeps Redis flat over a long run.
 //!
 //! apalis-redis keeps every finished task (data hash entry, `meta:<id>` hash, `done`/`dead`
-//! member: ~12 MB per 20,000 jobs) and its `vacuum` reads the whole data hash on every call. The
-//! runner instead hands each finished task id to `{p}:gc` (a sorted set scored by the time it may
-//! go: finish + `retention.job_records_secs`), and the janitor deletes those in chunks. Job
-//! records expire on their own (TTL); their listing indexes are trimmed by age here. Worker
-//! metadata hashes that apalis leaves behind for every worker name ever registered are removed
-//! once the worker is gone. Every replica runs the janitor; each step is idempotent.
+//! member), so its memory grows with every job run, and its `vacuum` reads the whole data hash
+//! on every call. The runner instead hands each finished task id to `{p}:gc` (a sorted set
+//! scored by the time it may go: finish + `retention.job_records_secs`), and the janitor deletes
+//! those in chunks. Job records expire on their own (TTL); their listing indexes are trimmed by
+//! age here. Worker metadata hashes that apalis leaves behind for every worker name ever
+//! registered are removed once the worker is gone. Every replica runs the janitor; each step is
+//! idempotent.
 
 use std::sync::LazyLock;
 
@@ -39,70 +40,20 @@ pub async fn collect_later(q: &Enqueuer, job: &Job) {
 /// and the slow worker's acknowledgement then fails, leaving the task `Running` in the active
 /// list. Deleting the data of such a task would leave an id without data in the queue, which
 /// makes every apalis worker of the queue fail on fetch, restart and fail again; so it is
-/// postponed a minute instead.
-/// KEYS[1] gc set. ARGV: now ms, chunk, then (kind, queue) pairs.
-static COLLECT: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r#"
-local queues = {}
-for i = 3, #ARGV, 2 do queues[ARGV[i]] = ARGV[i + 1] end
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
-local deleted, postponed = 0, 0
-for _, member in ipairs(due) do
-  local sep = string.find(member, '|', 1, true)
-  local q = sep and queues[string.sub(member, 1, sep - 1)]
-  if not q then
-    redis.call('ZREM', KEYS[1], member)
-  else
-    local id = string.sub(member, sep + 1)
-    local status = redis.call('HGET', q .. ':meta:' .. id, 'status')
-    if not status or status == 'Done' or status == 'Killed' then
-      redis.call('HDEL', q .. ':data', id)
-      redis.call('DEL', q .. ':meta:' .. id)
-      redis.call('SREM', q .. ':done', id)
-      redis.call('SREM', q .. ':dead', id)
-      redis.call('ZREM', KEYS[1], member)
-      deleted = deleted + 1
-    else
-      redis.call('ZADD', KEYS[1], tonumber(ARGV[1]) + 60000, member)
-      postponed = postponed + 1
-    end
-  end
-end
-return {deleted, postponed}
-"#,
-    )
-});
+/// postponed a minute instead (`lua/collect_tasks.lua`).
+static COLLECT_TASKS: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("lua/collect_tasks.lua")));
 
 /// Removes ids without task data from the head of each active list (at most 1,000 looked at)
 /// and from the in-flight sets of registered workers. No such id should exist (pushes write the
 /// data first, and the janitor only deletes finished tasks), but one makes apalis-redis' fetch
 /// fail for the worker that takes it; the worker restarts, its in-flight ids go back to the
-/// queue, and the next worker fails the same way: a cheap safety net against a wedged queue.
-/// KEYS[1] active list, KEYS[2] data hash, KEYS[3] workers set. ARGV[1] in-flight key prefix.
-static REPAIR: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r#"
-local removed = 0
-for _, id in ipairs(redis.call('LRANGE', KEYS[1], 0, 999)) do
-  if redis.call('HEXISTS', KEYS[2], id) == 0 then
-    removed = removed + redis.call('LREM', KEYS[1], 0, id)
-  end
-end
-for _, w in ipairs(redis.call('ZRANGE', KEYS[3], 0, -1)) do
-  local inflight = ARGV[1] .. ':' .. w
-  for _, id in ipairs(redis.call('SMEMBERS', inflight)) do
-    if redis.call('HEXISTS', KEYS[2], id) == 0 then
-      removed = removed + redis.call('SREM', inflight, id)
-    end
-  end
-end
-return removed
-"#,
-    )
-});
+/// queue, and the next worker fails the same way: a cheap safety net against a wedged queue
+/// (`lua/repair_queue.lua`).
+static REPAIR_QUEUE: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("lua/repair_queue.lua")));
 
-/// Runs [`REPAIR`] on every queue; returns the ids removed.
+/// Runs [`REPAIR_QUEUE`] on every queue; returns the ids removed.
 pub async fn repair_queues(
     conn: &RedisConn,
     settings: &Settings,
@@ -111,7 +62,7 @@ pub async fn repair_queues(
     let mut removed = 0;
     for kind in JobKind::ALL {
         let cfg = queue_config(settings, kind);
-        let n: u64 = REPAIR
+        let n: u64 = REPAIR_QUEUE
             .key(cfg.active_jobs_list())
             .key(cfg.job_data_hash())
             .key(cfg.workers_set())
@@ -129,60 +80,18 @@ pub async fn repair_queues(
 /// Moves non-terminal records whose run is gone to `abandoned`: untouched (neither updated nor
 /// due to run) for the bound, and with no task of theirs still pending in the queue (task data
 /// present and not finished by apalis). Index entries of records that no longer exist are
-/// dropped. At most ARGV[5] candidates per state are looked at, oldest first.
-/// KEYS[1] counters. ARGV: prefix, now ms, bound ms, ttl secs, limit, then (kind, queue) pairs.
-static ABANDON: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r#"
-local p, now, bound, ttl, limit = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
-local queues, kinds = {}, {}
-for i = 6, #ARGV, 2 do queues[ARGV[i]] = ARGV[i + 1]; table.insert(kinds, ARGV[i]) end
-local n = 0
-for _, st in ipairs({'queued', 'scheduled', 'running'}) do
-  local ids = redis.call('ZRANGEBYSCORE', p .. ':jobs:all:' .. st, '-inf', now - bound, 'LIMIT', 0, limit)
-  for _, id in ipairs(ids) do
-    local key = p .. ':job:' .. id
-    local h = redis.call('HMGET', key, 'state', 'updated_ms', 'next_run_ms', 'attempts', 'kind', 'created_ms')
-    if not h[1] or h[1] ~= st then
-      -- The record is gone, or in another state already: this index entry is stale.
-      redis.call('ZREM', p .. ':jobs:all:' .. st, id)
-      for _, k in ipairs(kinds) do redis.call('ZREM', p .. ':jobs:' .. k .. ':' .. st, id) end
-    else
-      local last = math.max(tonumber(h[2]) or 0, tonumber(h[3]) or 0)
-      if last < now - bound then
-        local q = queues[h[5]]
-        local attempts = tonumber(h[4]) or 1
-        local tid = id
-        if attempts > 1 then tid = id .. '~' .. attempts end
-        local pending = false
-        if q and redis.call('HEXISTS', q .. ':data', tid) == 1 then
-          local status = redis.call('HGET', q .. ':meta:' .. tid, 'status')
-          pending = not (status == 'Done' or status == 'Killed')
-        end
-        if not pending then
-          local created = tonumber(h[6]) or now
-          for _, k in ipairs({'all', h[5]}) do
-            redis.call('ZREM', p .. ':jobs:' .. k .. ':' .. st, id)
-            redis.call('ZADD', p .. ':jobs:' .. k .. ':abandoned', created, id)
-          end
-          redis.call('HSET', key, 'state', 'abandoned', 'updated_ms', now, 'finished_ms', now,
-            'error_class', 'abandoned',
-            'last_error', 'abandoned: ' .. st .. ' with no live run for ' .. math.floor(bound / 1000) .. ' s')
-          redis.call('HDEL', key, 'next_run_ms')
-          if ttl > 0 then redis.call('EXPIRE', key, ttl) end
-          redis.call('HINCRBY', KEYS[1], 'jobs_abandoned', 1)
-          n = n + 1
-        end
-      end
-    end
-  end
-end
-return n
-"#,
-    )
+/// dropped. At most `limit` candidates per state are looked at, oldest first
+/// (`lua/abandon_stale.lua`).
+static ABANDON_STALE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(concat!(
+        include_str!("lua/index.lua"),
+        include_str!("lua/task_id.lua"),
+        include_str!("lua/abandon_stale.lua"),
+    ))
 });
 
-/// Runs [`ABANDON`] (at most `limit` candidates per state); returns how many were abandoned.
+/// Runs [`ABANDON_STALE`] (at most `limit` candidates per state); returns how many were
+/// abandoned.
 pub async fn abandon_stale(
     conn: &RedisConn,
     settings: &Settings,
@@ -190,7 +99,7 @@ pub async fn abandon_stale(
     limit: usize,
 ) -> Result<usize, redis::RedisError> {
     let keys = Keys::new(&settings.redis_prefix);
-    let mut inv = ABANDON.key(keys.counters());
+    let mut inv = ABANDON_STALE.key(keys.counters());
     inv.arg(keys.prefix())
         .arg(now_ms)
         .arg(settings.retention.abandon_after_secs * 1000)
@@ -234,7 +143,7 @@ pub async fn sweep(
     let now = Utc::now().timestamp_millis();
     let mut swept = Swept::default();
 
-    let mut inv = COLLECT.key(gc_key(&keys));
+    let mut inv = COLLECT_TASKS.key(gc_key(&keys));
     inv.arg(now).arg(chunk);
     for kind in JobKind::ALL {
         inv.arg(kind.as_str())

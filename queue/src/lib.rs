@@ -16,6 +16,11 @@
 //! - [`wake`]: wake-on-push, so idle workers pick up a due task at once.
 //! - [`consumers`]: the apalis workers of a process, built one way for the worker and the bench.
 //! - [`metrics_names`]: the metric names the queue and the worker publish.
+//! - `src/lua/`: the Redis scripts the modules run, one file per script named after what it
+//!   does (`transition_record.lua`, `claim_trigger.lua`, …), each opening with its KEYS and ARGV.
+//!   `index.lua` (a record's key and index sets, the index move of a state change) and
+//!   `task_id.lua` (an attempt's task id, as [`payload::task_id`]) are helpers prepended at
+//!   compile time to the scripts that need them.
 //!
 //! The janitor, the drain and the repair read apalis-redis' private keys and statuses; the
 //! dependency is pinned to `=1.0.0` and `tests/apalis_contract.rs` fails when they change.

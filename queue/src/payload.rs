@@ -77,6 +77,9 @@ impl Job {
     }
 }
 
+/// The apalis task id of attempt `attempt` of job `job_id`: the job id for the first attempt,
+/// `<id>~<n>` for attempt n > 1. The scripts that look a task up from a record in Redis use the
+/// same rule in Lua (`lua/task_id.lua`); a test below checks that both agree.
 pub fn task_id(job_id: &str, attempt: u32) -> String {
     if attempt <= 1 {
         job_id.to_string()
@@ -103,6 +106,39 @@ mod tests {
             a.next_attempt().task_id(),
             "fetch-ticker:upbit:1763800200~2"
         );
+    }
+
+    #[test]
+    fn a_successor_task_id_is_the_job_id_and_its_attempt() {
+        assert_eq!(task_id("fetch-fx:7", 0), "fetch-fx:7");
+        assert_eq!(task_id("fetch-fx:7", 1), "fetch-fx:7");
+        assert_eq!(task_id("fetch-fx:7", 2), "fetch-fx:7~2");
+        assert_eq!(task_id("fetch-fx:7", 12), "fetch-fx:7~12");
+    }
+
+    /// The Lua helper prepended to the trigger and abandon scripts, run in Redis.
+    #[test]
+    fn the_lua_task_id_agrees_with_this_one() {
+        let script = redis::Script::new(concat!(
+            include_str!("lua/task_id.lua"),
+            "return task_id(ARGV[1], tonumber(ARGV[2]))",
+        ));
+        let mut conn = redis::Client::open("redis://127.0.0.1:6379/")
+            .and_then(|c| c.get_connection())
+            .expect("Redis at 127.0.0.1:6379");
+        for id in [
+            "fetch-fx:7",
+            "fetch-ticker:upbit:manual:01JC0000000000000000000000",
+        ] {
+            for attempt in [0, 1, 2, 3, 12, 1_000_000] {
+                let lua: String = script
+                    .arg(id)
+                    .arg(attempt)
+                    .invoke(&mut conn)
+                    .expect("the script runs");
+                assert_eq!(lua, task_id(id, attempt), "attempt {attempt}");
+            }
+        }
     }
 
     #[test]

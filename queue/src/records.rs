@@ -88,84 +88,23 @@ pub struct Update<'a> {
     pub count_run: bool,
 }
 
-/// Creates the record if absent. KEYS[1] record; ARGV: prefix, id, kind, created_ms, field pairs…
-static CREATE: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r#"
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-local p, id, kind, created = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-for i = 5, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
-for _, k in ipairs({'all', kind}) do
-  for _, s in ipairs({'all', 'queued'}) do
-    redis.call('ZADD', p .. ':jobs:' .. k .. ':' .. s, created, id)
-  end
-end
-return 1
-"#,
-    )
+/// Records a newly pushed job as queued unless its record exists (`lua/create_record.lua`).
+static CREATE_RECORD: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(concat!(
+        include_str!("lua/index.lua"),
+        include_str!("lua/create_record.lua"),
+    ))
 });
 
-/// Moves a record to a state. KEYS[1] record, KEYS[2] counters hash. ARGV: prefix, id, new
-/// state, now_ms, ttl_secs (applied to terminal states, 0 = none), count_run (0/1), fence (see
-/// [`Fence`]: '' none, 'c:<token>' claim, 'o:<token>' own), then the fields of a record to create
-/// when it is missing (kind, created_ms, and field pairs after a `--` marker), then `--`, then
-/// field pairs to set. Returns the previous state ('' if none), or '!fenced' when the fence
-/// refused the change (counted in the counters hash as `fenced_writes`).
-static TRANSITION: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r#"
-local key, p, id, new, now, ttl, count_run = KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6]
-local fence = ARGV[7]
-local kind, created = ARGV[8], ARGV[9]
--- JobState::is_terminal
-local terminal = {done = true, failed = true, dead = true, abandoned = true}
-local i = 10
-local old = redis.call('HGET', key, 'state')
-if fence ~= '' then
-  local mode, token = string.sub(fence, 1, 1), string.sub(fence, 3)
-  local refused
-  if mode == 'c' then
-    refused = old and terminal[old] or false
-  else
-    refused = redis.call('HGET', key, 'run') ~= token
-  end
-  if refused then
-    redis.call('HINCRBY', KEYS[2], 'fenced_writes', 1)
-    return '!fenced'
-  end
-  redis.call('HSET', key, 'run', token)
-end
-if old then
-  kind = redis.call('HGET', key, 'kind')
-  created = redis.call('HGET', key, 'created_ms')
-  while ARGV[i] ~= '--' do i = i + 2 end
-else
-  while ARGV[i] ~= '--' do redis.call('HSET', key, ARGV[i], ARGV[i + 1]); i = i + 2 end
-  redis.call('HSET', key, 'id', id, 'kind', kind, 'created_ms', created)
-  redis.call('ZADD', p .. ':jobs:all:all', created, id)
-  redis.call('ZADD', p .. ':jobs:' .. kind .. ':all', created, id)
-end
-i = i + 1
-if old and old ~= new then
-  redis.call('ZREM', p .. ':jobs:all:' .. old, id)
-  redis.call('ZREM', p .. ':jobs:' .. kind .. ':' .. old, id)
-end
-redis.call('ZADD', p .. ':jobs:all:' .. new, created, id)
-redis.call('ZADD', p .. ':jobs:' .. kind .. ':' .. new, created, id)
-redis.call('HSET', key, 'state', new, 'updated_ms', now)
-while i <= #ARGV do
-  if ARGV[i + 1] == '\0' then redis.call('HDEL', key, ARGV[i]) else redis.call('HSET', key, ARGV[i], ARGV[i + 1]) end
-  i = i + 2
-end
-if count_run == '1' then redis.call('HINCRBY', key, 'runs', 1) end
-if ttl > 0 and terminal[new] then
-  redis.call('EXPIRE', key, ttl)
-else
-  redis.call('PERSIST', key)
-end
-return old or ''
-"#,
-    )
+/// Moves a record to a state, creating it when missing, guarded by a [`Fence`]
+/// (`lua/transition_record.lua`, which documents its keys and arguments). Returns the previous
+/// state ('' if none), or '!fenced' when the fence refused the change (counted in the counters
+/// hash as `fenced_writes`).
+static TRANSITION_RECORD: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(concat!(
+        include_str!("lua/index.lua"),
+        include_str!("lua/transition_record.lua"),
+    ))
 });
 
 /// Which run of a job may change its record. Every run of a job (one apalis delivery of one
@@ -240,7 +179,7 @@ impl Records {
         max_attempts: u32,
         now_ms: i64,
     ) -> Result<bool, redis::RedisError> {
-        let mut inv = CREATE.key(self.keys.job(&job.id));
+        let mut inv = CREATE_RECORD.key(self.keys.job(&job.id));
         inv.arg(self.keys.prefix())
             .arg(&job.id)
             .arg(job.kind.as_str())
@@ -290,7 +229,7 @@ impl Records {
         update: Update<'_>,
         fence: Fence<'_>,
     ) -> Result<Transitioned, redis::RedisError> {
-        let mut inv = TRANSITION.key(self.keys.job(&job.id));
+        let mut inv = TRANSITION_RECORD.key(self.keys.job(&job.id));
         inv.key(self.keys.counters());
         inv.arg(self.keys.prefix())
             .arg(&job.id)

@@ -1,12 +1,13 @@
 //! Wake-on-push for the apalis workers of a process.
 //!
 //! apalis-redis 1.0 has no blocking fetch: an idle worker finds a new task on its next poll, so
-//! pickup latency is about one poll interval (p99 10.8 ms at 10 ms), and shorter intervals stall
-//! in 1.0 (bench/README.md). Its own pub/sub wake-up never fires on push (notes/apalis-1.0.md).
-//! So every push of a task that is due now is followed by a `PUBLISH {p}:wake:{kind}` (see
-//! [`crate::enqueue::Enqueuer::push_task`]); one subscriber per process turns those messages into a
-//! `watch` signal per kind, and each worker's poll strategy wakes on it (and still on its poll
-//! interval, which covers retries coming due, orphans re-queued and a lost subscription).
+//! pickup latency is about one poll interval (README.md has the figure), and shorter intervals
+//! stall in 1.0 (bench/README.md). Its own pub/sub wake-up never fires on push
+//! (ARCHITECTURE.md, "Why not apalis' own …"). So every push of a task that is due now is
+//! followed by a `PUBLISH {p}:wake:{kind}` (see [`crate::enqueue::Enqueuer::push_task`]); one
+//! subscriber per process turns those messages into a `watch` signal per kind, and each worker's
+//! poll strategy wakes on it (and still on its poll interval, which covers retries coming due,
+//! orphans re-queued and a lost subscription).
 
 use std::{
     future::Future,

@@ -6,7 +6,7 @@
 //!   a tick costs one `GET` and coins without rules cost nothing.
 //! - **Crossing.** For each premium a rule watches, [`domain::AlertRule::decide`] says `fire`
 //!   (at or past the threshold), `rearm` (back past threshold ∓ hysteresis) or `hold`. The
-//!   non-`hold` ones of a tick go to Redis in one script ([`EVALUATE`]): per (rule, coin) it
+//!   non-`hold` ones of a tick go to Redis in one script ([`EVALUATE_ALERTS`]): per (rule, coin) it
 //!   ignores a tick not newer than the last one it saw (a re-run or an overtaken computation),
 //!   re-arms, or — armed and out of cooldown — disarms, numbers the crossing, stores what it saw
 //!   and adds the job id `deliver-alert:{rule}:{coin}:{seq}` to the outbox, all at once.
@@ -35,46 +35,11 @@ const OUTBOX_GRACE_MS: i64 = 2_000;
 /// Firing data is kept this long after a rule's last firing (retries stop well before).
 const FIRINGS_TTL_SECS: u64 = 86_400;
 
-/// Per (rule, coin) candidate of a tick: re-arm, or fire when armed and out of cooldown.
-/// KEYS[1] the outbox; then per candidate i: KEYS[2i] the rule's state hash, KEYS[2i+1] its
-/// firings hash. ARGV: tick, now_ms, firings TTL, then per candidate: coin, action
-/// (`fire`/`rearm`), cooldown ms, job id prefix, firing JSON. Returns the ids of the new
-/// firings (each already in the outbox).
-static EVALUATE: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r#"
-local tick, now, ttl = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local fired = {}
-local n = (#KEYS - 1) / 2
-for i = 1, n do
-  local st, fk = KEYS[2 * i], KEYS[2 * i + 1]
-  local b = 4 + (i - 1) * 5
-  local coin, action, cooldown = ARGV[b], ARGV[b + 1], tonumber(ARGV[b + 2])
-  local last_tick = tonumber(redis.call('HGET', st, coin .. ':tick') or '0')
-  if tick > last_tick then
-    redis.call('HSET', st, coin .. ':tick', tick)
-    if action == 'rearm' then
-      redis.call('HSET', st, coin .. ':armed', 1)
-    elseif redis.call('HGET', st, coin .. ':armed') ~= '0' then
-      -- The cooldown runs on the tick clock: the same for every replica and every retry of
-      -- a computation, whatever its wall-clock delay.
-      local last = tonumber(redis.call('HGET', st, coin .. ':last_ms') or '0')
-      if tick * 1000 - last >= cooldown then
-        local seq = redis.call('HINCRBY', st, coin .. ':seq', 1)
-        redis.call('HSET', st, coin .. ':armed', 0, coin .. ':last_ms', tick * 1000)
-        local id = ARGV[b + 3] .. ':' .. seq
-        redis.call('HSET', fk, id, ARGV[b + 4])
-        redis.call('EXPIRE', fk, ttl)
-        redis.call('ZADD', KEYS[1], now, id)
-        table.insert(fired, id)
-      end
-    end
-  end
-end
-return fired
-"#,
-    )
-});
+/// Per (rule, coin) candidate of a tick: re-arm, or fire when armed and out of cooldown
+/// (`lua/evaluate_alerts.lua`, which documents its keys and arguments). Returns the ids of the
+/// new firings (each already in the outbox).
+static EVALUATE_ALERTS: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("lua/evaluate_alerts.lua")));
 
 /// The job id of a firing: `deliver-alert:{rule}:{coin}:{seq}`.
 pub fn parse_job_id(id: &str) -> Option<(i64, &str, u64)> {
@@ -205,7 +170,7 @@ pub async fn evaluate(
     if set.is_empty() {
         return Ok(0);
     }
-    let mut inv = EVALUATE.key(keys.alert_outbox());
+    let mut inv = EVALUATE_ALERTS.key(keys.alert_outbox());
     inv.arg(tick).arg(now_ms).arg(FIRINGS_TTL_SECS);
     let mut candidates = 0;
     for stored in set.iter().filter(|r| r.disabled_at.is_none()) {

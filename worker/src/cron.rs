@@ -10,12 +10,11 @@
 //! only arms the timer on the next poll; if the consumer takes longer than the time left until
 //! that fire time (a slow Redis round trip while accounting and pushing), the poll finds the fire
 //! time in the past and yields `Error::OutOfRange` for that same tick on every poll from then on,
-//! without ever computing a new one. Measured with `*/1 * * * * *` and a 1.5 s pause between
-//! polls: 158,414 errors in 3 s (a busy loop) and no tick at all afterwards, where this loop
-//! skips to the next fire time and counts the gap as missed. Before the pause its ticks were on
-//! time (0–2 ms late), like this loop's. Working around it means re-creating the scheduler
-//! after every error, i.e. the few lines below plus a dependency (and chrono-tz), so the
-//! workspace does not depend on apalis-cron.
+//! without ever computing a new one: a busy loop of errors and no tick at all afterwards, where
+//! this loop skips to the next fire time and counts the gap as missed. Until such a pause its
+//! ticks are as punctual as this loop's. Working around it means re-creating the scheduler after
+//! every error, i.e. the few lines below plus a dependency (and chrono-tz), so the workspace
+//! does not depend on apalis-cron.
 //!
 //! Missed ticks: `{p}:cron-last:{kind}` holds the last tick produced by any replica. The replica
 //! that advances it past a gap counts the schedule's fire times inside the gap into
@@ -187,21 +186,10 @@ async fn fetch_fx_at_start(
     }
 }
 
-/// Compare-and-set of the last produced tick. KEYS[1] cron-last, KEYS[2] counters.
-/// ARGV: tick, expected previous ('' = none), missed, counter field. Returns -1 when another
-/// replica moved it meanwhile.
-static ADVANCE: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r#"
-local cur = redis.call('GET', KEYS[1]) or ''
-if cur ~= ARGV[2] then return -1 end
-redis.call('SET', KEYS[1], ARGV[1])
-local missed = tonumber(ARGV[3])
-if missed > 0 then redis.call('HINCRBY', KEYS[2], ARGV[4], missed) end
-return missed
-"#,
-    )
-});
+/// Compare-and-set of the last produced tick, counting the missed ones
+/// (`lua/advance_cron.lua`). Returns -1 when another replica moved it meanwhile.
+static ADVANCE_CRON: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("lua/advance_cron.lua")));
 
 /// Fire times of `schedule` strictly between `last` and `tick` (capped).
 pub fn missed_between(schedule: &cron::Schedule, last: i64, tick: i64) -> u64 {
@@ -232,7 +220,7 @@ async fn account_tick(
             return Ok(());
         }
         let missed = last.map(|l| missed_between(schedule, l, tick)).unwrap_or(0);
-        let r: i64 = ADVANCE
+        let r: i64 = ADVANCE_CRON
             .key(keys.cron_last(kind))
             .key(keys.counters())
             .arg(tick)

@@ -9,9 +9,9 @@
 //! - **Bound**: at most `retention.spool_max_entries` entries (batches, not rows). A batch that
 //!   finds the spool full is dropped (the newest is dropped, the oldest kept: the spool stays one
 //!   contiguous stretch from the outage's start, and an entry being replayed is never trimmed
-//!   under the replayer), and counted as lost like before the spool existed
-//!   (`premium_history_rows_lost_total`, `{p}:counters` `history_rows_lost:<table>`). The check
-//!   and the append are one script, so N replicas cannot overshoot the bound.
+//!   under the replayer), and counted as lost (`premium_history_rows_lost_total`,
+//!   `{p}:counters` `history_rows_lost:<table>`). The check and the append are one script, so
+//!   N replicas cannot overshoot the bound.
 //! - **Replay** ([`replay_loop`], a background task of every replica, never a job): the replica
 //!   that holds `{p}:history-spool:lock` (`SET NX PX`, owner token, renewed before every batch,
 //!   released by compare-and-delete) reads the oldest entries (`XRANGE`), inserts each batch and
@@ -22,13 +22,16 @@
 //!   nothing twice. A consumer group was not used: it spreads entries over consumers, which
 //!   breaks the order, and its pending list would still need a lock to hand over in order.
 
-use std::time::{Duration, Instant};
+use std::{
+    sync::LazyLock,
+    time::{Duration, Instant},
+};
 
 use chrono::{DateTime, TimeZone, Utc};
 use domain::{FxRate, Premium, Ticker};
 use keyspace::{Keys, RedisConn};
 use queue::metrics_names as m;
-use redis::AsyncCommands;
+use redis::{AsyncCommands, Script};
 use store::{PremiumHistoryRow, Store, StoreError, TickerRow};
 use tokio::sync::watch;
 
@@ -188,19 +191,15 @@ pub struct Spool {
     max_entries: u64,
 }
 
-/// Appends an entry unless the stream already holds `ARGV[1]` entries; returns the new id or 0.
-const APPEND: &str = r"
-if redis.call('XLEN', KEYS[1]) >= tonumber(ARGV[1]) then return 0 end
-return redis.call('XADD', KEYS[1], '*', 'table', ARGV[2], 'n', ARGV[3], 'ts', ARGV[4], 'rows', ARGV[5])
-";
-const RENEW: &str = r"
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0
-";
-const RELEASE: &str = r"
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-";
+/// Appends a batch unless the spool is full (`lua/spool_append.lua`); returns the new id or 0.
+static SPOOL_APPEND: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("lua/spool_append.lua")));
+/// Extends the replay lock if the caller holds it (`lua/spool_renew_lock.lua`).
+static SPOOL_RENEW_LOCK: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("lua/spool_renew_lock.lua")));
+/// Deletes the replay lock if the caller holds it (`lua/spool_release_lock.lua`).
+static SPOOL_RELEASE_LOCK: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("lua/spool_release_lock.lua")));
 
 impl Spool {
     pub fn new(conn: RedisConn, keys: Keys, store: Store, max_entries: u64) -> Self {
@@ -273,7 +272,7 @@ impl Spool {
     /// Appends a batch as one entry unless the spool is full (`false`).
     pub async fn append(&self, batch: &Batch) -> Result<bool, redis::RedisError> {
         let [table, n, ts, rows] = batch.fields();
-        let id: redis::Value = redis::Script::new(APPEND)
+        let id: redis::Value = SPOOL_APPEND
             .key(self.keys.history_spool())
             .arg(self.max_entries)
             .arg(table.1)
@@ -340,7 +339,7 @@ impl Spool {
         }
         let mut minutes = std::collections::BTreeSet::new();
         let result = self.replay_held(owner, &mut done, &mut minutes).await;
-        let _: Result<i64, _> = redis::Script::new(RELEASE)
+        let _: Result<i64, _> = SPOOL_RELEASE_LOCK
             .key(&lock)
             .arg(owner)
             .invoke_async(&mut conn)
@@ -402,7 +401,7 @@ impl Spool {
             }
             for (id, fields) in entries {
                 // Still ours? (A replica stalled past the lock's life must not carry on.)
-                let renewed: i64 = redis::Script::new(RENEW)
+                let renewed: i64 = SPOOL_RENEW_LOCK
                     .key(self.keys.history_spool_lock())
                     .arg(owner)
                     .arg(LOCK_MS)
