@@ -20,15 +20,11 @@ use keyspace::{Keys, RedisConn};
 
 use crate::{Enqueuer, Job, enqueue::queue_config};
 
-fn gc_key(keys: &Keys) -> String {
-    format!("{}:gc", keys.prefix())
-}
-
 /// Schedules the apalis copy of this attempt's task for deletion after the retention window.
 pub async fn collect_later(q: &Enqueuer, job: &Job) {
     let at = Utc::now().timestamp_millis() + q.settings().retention.job_records_secs as i64 * 1000;
     let member = format!("{}|{}", job.kind, job.task_id());
-    let r: Result<(), _> = q.conn().zadd(gc_key(q.keys()), member, at).await;
+    let r: Result<(), _> = q.conn().zadd(q.keys().gc(), member, at).await;
     if let Err(e) = r {
         tracing::warn!(job = %job.id, error = %e, "could not schedule task cleanup");
     }
@@ -143,7 +139,7 @@ pub async fn sweep(
     let now = Utc::now().timestamp_millis();
     let mut swept = Swept::default();
 
-    let mut inv = COLLECT_TASKS.key(gc_key(&keys));
+    let mut inv = COLLECT_TASKS.key(keys.gc());
     inv.arg(now).arg(chunk);
     for kind in JobKind::ALL {
         inv.arg(kind.as_str())
