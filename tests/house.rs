@@ -249,7 +249,8 @@ fn named_paths(code: &str, uses: Uses) -> Vec<String> {
             let names_something = path
                 .split("::")
                 .any(|s| !matches!(s, "crate" | "super" | "self" | ""));
-            if names_something && !before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':')
+            if names_something
+                && !before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':')
             {
                 paths.push(path.to_string());
             }
