@@ -6,6 +6,9 @@
 //! `self::` and child-module paths in code (test modules excluded), which is what the rule is
 //! about: which module depends on which.
 
+// This test reads files only; the package's dependencies serve the binary and `tests/it`.
+#![allow(unused_crate_dependencies)]
+
 use std::{
     collections::{BTreeMap, BTreeSet},
     fs,
