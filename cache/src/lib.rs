@@ -33,7 +33,7 @@ pub struct Cache {
     ticker_ttl: u64,
     premium_ttl: u64,
     history_len: usize,
-    fx_ttl: Vec<(FxSource, u64)>,
+    fx_limits: Vec<(FxSource, std::time::Duration)>,
 }
 
 impl Cache {
@@ -44,11 +44,9 @@ impl Cache {
             ticker_ttl: settings.cache.ticker_secs.max(1),
             premium_ttl: settings.cache.premium_secs.max(1),
             history_len: settings.cache.history_len.max(1),
-            // An FX rate stays cached as long as it is usable, and at least the original
-            // design's 15 minutes.
-            fx_ttl: FxSource::ALL
+            fx_limits: FxSource::ALL
                 .into_iter()
-                .map(|s| (s, settings.freshness.fx_limit(s).as_secs().max(15 * 60)))
+                .map(|s| (s, settings.freshness.fx_limit(s)))
                 .collect(),
         }
     }
@@ -99,12 +97,15 @@ impl Cache {
     }
 
     pub async fn put_fx(&self, rate: &FxRate) -> Result<(), redis::RedisError> {
+        // An FX rate stays cached as long as it is usable (a Friday ECB rate until Monday's is
+        // due), and at least the original design's 15 minutes.
         let ttl = self
-            .fx_ttl
+            .fx_limits
             .iter()
             .find(|(s, _)| *s == rate.source)
-            .map(|(_, t)| *t)
-            .unwrap_or(900);
+            .map(|(_, limit)| (rate.limit_ms(*limit) / 1000).max(0) as u64)
+            .unwrap_or(0)
+            .max(15 * 60);
         self.conn
             .clone()
             .set_ex(self.keys.fx(rate.source), json(rate), ttl)

@@ -159,7 +159,8 @@ pub struct SkipReason {
 /// The FX sources in fallback order, each with its freshness limit.
 pub type FxPolicy = [(FxSource, Duration)];
 
-/// The first FX rate, in fallback order, within its source's freshness limit; otherwise what
+/// The first FX rate, in fallback order, within its source's freshness limit (ECB working days
+/// only for Frankfurter, [`FxSource::fresh_until`]); otherwise what
 /// each source had (`dunamu stale (… ms > … ms), erapi missing`).
 pub fn pick_fx(
     order: &FxPolicy,
@@ -168,12 +169,12 @@ pub fn pick_fx(
 ) -> Result<FxRate, String> {
     let mut why = Vec::new();
     for (source, limit) in order {
-        let limit = limit.as_millis() as i64;
         match rates.iter().flatten().find(|r| r.source == *source) {
-            Some(r) if r.age_ms(now) <= limit => return Ok(r.clone()),
+            Some(r) if r.is_fresh(*limit, now) => return Ok(r.clone()),
             Some(r) => why.push(format!(
-                "{source} stale ({} ms > {limit} ms)",
-                r.age_ms(now)
+                "{source} stale ({} ms > {} ms)",
+                r.age_ms(now),
+                r.limit_ms(*limit)
             )),
             None => why.push(format!("{source} missing")),
         }

@@ -12,7 +12,8 @@ pub struct Freshness {
     /// Tickers (venue observation time to computation), milliseconds.
     pub ticker_ms: u64,
     /// Per FX source, seconds: each source has its own cadence (a daily rate is not stale
-    /// after 15 minutes).
+    /// after 15 minutes, and a day-old one is not live). Frankfurter's counts ECB working days
+    /// only (`domain::FxSource::fresh_until`), so Friday's rate lasts the weekend.
     pub fx_secs: BTreeMap<FxSource, u64>,
 }
 
@@ -21,9 +22,12 @@ impl Default for Freshness {
         Freshness {
             ticker_ms: 5_000,
             fx_secs: BTreeMap::from([
+                // Re-posted about every minute on Korean business days; fetched every 10.
                 (FxSource::Dunamu, 15 * 60),
+                // Updated once a day; two hours' margin for the update and the next fetch.
                 (FxSource::Erapi, 26 * 3600),
-                (FxSource::Frankfurter, 4 * 24 * 3600),
+                // Published once per ECB working day; the same margin.
+                (FxSource::Frankfurter, 26 * 3600),
             ]),
         }
     }
