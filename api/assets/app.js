@@ -4,7 +4,8 @@
 // (no float artefacts); only the chart turns them into numbers, to draw them.
 'use strict';
 (() => {
-  // freshness.ticker_ms by default: a row older than this is marked stale between two updates.
+  // freshness.ticker_ms by default: a row whose prices are older than this is marked stale
+  // between two updates (its FX rate by the row's own inputs.fx_limit_ms).
   const STALE_MS = 5000;
   const TABLE_REFRESH_MS = 30000;
   const STATUS_REFRESH_MS = 5000;
@@ -151,8 +152,17 @@
   const now = () => Date.now() + offset;
   const pairOf = (v) => `${v.korea_venue}-${v.foreign_venue}`;
   const keyOf = (v) => `${v.coin}|${pairOf(v)}`;
-  const ageOf = (v) => (v.observed_at ? Math.max(0, now() - Date.parse(v.observed_at)) : null);
-  const staleOf = (v) => !v.available || v.stale || ageOf(v) > STALE_MS;
+  const since = (at) => Math.max(0, now() - Date.parse(at));
+  // The Age column is the prices' age: the FX rate is minutes or hours old by design and shown
+  // in the status strip; a row's own observed_at/age_ms count it (see docs/api.md).
+  const pricesAt = (v) => {
+    if (!v.inputs) return null;
+    const k = v.inputs.korea_observed_at, f = v.inputs.foreign_observed_at;
+    return Date.parse(k) < Date.parse(f) ? k : f;
+  };
+  const ageOf = (v) => (pricesAt(v) ? since(pricesAt(v)) : null);
+  const staleOf = (v) => !v.available || v.stale || ageOf(v) > STALE_MS
+    || (v.inputs && since(v.inputs.fx_observed_at) > v.inputs.fx_limit_ms);
 
   const DEC_COLS = {
     rate: (v) => v.rate, usdt_rate: (v) => v.usdt_rate, entry_rate: (v) => v.entry_rate,
@@ -194,7 +204,7 @@
       + (v.available ? '' : `<span class="flag">${esc(t('unavailable'))}</span> ${v.skip ? esc(`${v.skip.input}: ${v.skip.reason}`) : ''}`);
     const rate = (k, dp) => cell(k, fmt(v[k], dp), `num ${sign(v[k])}`);
     return `<tr data-key="${esc(keyOf(v))}" data-coin="${esc(v.coin)}" data-pair="${pairOf(v)}"`
-      + ` data-rate="${esc(v.rate ?? '')}" data-observed="${esc(v.observed_at ?? '')}"${cls ? ` class="${cls}"` : ''}>`
+      + ` data-rate="${esc(v.rate ?? '')}" data-observed="${esc(pricesAt(v) ?? '')}"${cls ? ` class="${cls}"` : ''}>`
       + cell('coin', esc(v.coin))
       + cell('pair', `${v.korea_venue} / ${v.foreign_venue}`)
       + rate('rate', 2) + rate('usdt_rate', 2) + rate('entry_rate', 2) + rate('exit_rate', 2)
@@ -203,7 +213,9 @@
       + cell('foreign_krw', krw(v.foreign_krw), 'num')
       + cell('funding_rate', fmt(pct(v.funding_rate), 4), `num ${sign(v.funding_rate)}`)
       + cell('flags', flags)
-      + cell('age', age(a), 'num age')
+      + (v.inputs
+        ? `<td data-col="age" class="num age" title="${esc(`${v.oldest_input} · ${age(since(v.observed_at))}`)}">${age(a)}</td>`
+        : cell('age', age(a), 'num age'))
       + '</tr>';
   }
 

@@ -450,13 +450,13 @@ async fn build(
     } else {
         io(Service::Redis, cache.skips(&missing)).await?
     };
-    let limit = s.freshness.ticker_ms;
+    let freshness = s.freshness.clone();
     let now = Utc::now();
     let skips_us = (started.elapsed().as_micros() as u64).saturating_sub(read_us);
     tokio::task::spawn_blocking(move || {
         let serializing = Instant::now();
         let rows = wanted.len();
-        let snapshot = serialize(wanted, premiums, skips, now, limit, version, read_at);
+        let snapshot = serialize(wanted, premiums, skips, now, &freshness, version, read_at);
         let serialize_us = serializing.elapsed().as_micros() as u64;
         let (gzip, br) = precompress;
         if gzip || br {
@@ -494,7 +494,7 @@ fn serialize(
     premiums: Vec<Option<Premium>>,
     skips: Vec<Option<SkipReason>>,
     now: DateTime<Utc>,
-    limit_ms: u64,
+    freshness: &settings::Freshness,
     version: Option<String>,
     read_at: Instant,
 ) -> Snapshot {
@@ -519,7 +519,7 @@ fn serialize(
                 .as_ref()
                 .map(|p| p.flags.clone())
                 .unwrap_or_default();
-            let view = PremiumView::build(&coin, pair, premium, skip, now, limit_ms);
+            let view = PremiumView::build(&coin, pair, premium, skip, now, freshness);
             if i > 0 {
                 full.push(b',');
             }

@@ -4,7 +4,7 @@
 //! round. Types are parsed at the boundary: a [`Coin`], a [`Price`] or a [`Venue`] that exists is
 //! valid. Money is [`rust_decimal::Decimal`], never `f64`.
 //!
-//! Layout: [`alert`] (premium alert rules: metric, op, threshold, hysteresis), [`venue`]
+//! Layout: [`age`] (how old a premium is, FX included, and which inputs are stale), [`alert`] (premium alert rules: metric, op, threshold, hysteresis), [`venue`]
 //! (exchanges and their region), [`coin`], [`price`], [`ticker`], [`fx`] (USD/KRW rates and their
 //! sources), [`rate`] (the premium formula, docs/formulas.md), [`premium`] (a premium and its
 //! executable rates), [`book`] (book tops, depth, funding, `at_size`), [`position`] (hedged
@@ -14,6 +14,7 @@
 //! API), [`selection`] (a computation's [`Scope`](selection::Scope): which inputs a premium uses,
 //! which FX rate is in force, and why a premium is skipped).
 
+pub mod age;
 pub mod alert;
 pub mod book;
 pub mod coin;

@@ -290,7 +290,9 @@ fn worker_pids(up: u32) -> Vec<u32> {
     pids
 }
 
-/// Every premium of `GET /api/v1/premiums` that is available, as (coin, age_ms, stale).
+/// Every premium of `GET /api/v1/premiums` that is available, as (coin, age of its older price
+/// in ms, stale). The premium's own `age_ms` counts the FX rate too, which is minutes old by
+/// design; these tests are about the prices.
 async fn available_premiums(
     http: &reqwest::Client,
     base: &str,
@@ -306,13 +308,20 @@ async fn available_premiums(
     }
     let body: serde_json::Value = r.json().await.map_err(|e| e.to_string())?;
     let items = body["premiums"].as_array().ok_or("no premiums array")?;
+    let time = |v: &serde_json::Value| v.as_str()?.parse::<chrono::DateTime<chrono::Utc>>().ok();
+    let as_of = time(&body["as_of"]).ok_or("no as_of")?;
     Ok(items
         .iter()
         .filter(|p| p["available"] == true)
         .map(|p| {
+            let prices = ["korea_observed_at", "foreign_observed_at"]
+                .map(|k| time(&p["inputs"][k]))
+                .into_iter()
+                .min()
+                .flatten();
             (
                 p["coin"].as_str().unwrap_or_default().to_string(),
-                p["age_ms"].as_i64().unwrap_or(i64::MAX),
+                prices.map_or(i64::MAX, |at| (as_of - at).num_milliseconds().max(0)),
                 p["stale"] == true,
             )
         })

@@ -65,7 +65,7 @@ pub enum PremiumsResponse {
 }
 #[derive(ApiResponse)]
 pub enum PremiumResponse {
-    /// The cached premium; `stale` is true when it is older than `freshness.ticker_ms`.
+    /// The cached premium; `stale` is true when any input is older than its freshness limit.
     #[oai(status = 200)]
     Ok(Json<PremiumView>),
 }
@@ -281,9 +281,10 @@ impl PremiumsApi {
             None => None,
         };
         let (rx, slot) = state.streams.open().await?;
-        let limit = state.settings.freshness.ticker_ms;
+        let settings = state.settings.clone();
         let stream = futures::stream::unfold(Some((rx, slot)), move |open| {
             let filter = filter.clone();
+            let settings = settings.clone();
             async move {
                 let (mut rx, slot) = open?;
                 loop {
@@ -291,8 +292,14 @@ impl PremiumsApi {
                         Ok(p) if filter.as_ref().is_none_or(|c| *c == p.inputs.coin) => {
                             let p = Premium::clone(&p);
                             let (coin, pair) = (p.inputs.coin.clone(), p.inputs.pair);
-                            let view =
-                                PremiumView::build(&coin, pair, Some(p), None, Utc::now(), limit);
+                            let view = PremiumView::build(
+                                &coin,
+                                pair,
+                                Some(p),
+                                None,
+                                Utc::now(),
+                                &settings.freshness,
+                            );
                             return Some((StreamEvent::Premium(Box::new(view)), Some((rx, slot))));
                         }
                         Ok(_) => {}
@@ -331,8 +338,9 @@ impl PremiumsApi {
     ///
     /// From the Redis hot cache, on the pair picked by `korea` and `foreign` (default: the
     /// first configured pair). When no premium is cached the answer is 404
-    /// `premium_unavailable` with the worker's skip reason; a cached premium older than
-    /// `freshness.ticker_ms` is answered with `stale: true`.
+    /// `premium_unavailable` with the worker's skip reason; a cached premium with an input older
+    /// than its freshness limit (a price `freshness.ticker_ms`, the FX rate its source's
+    /// `freshness.fx_secs`) is answered with `stale: true`, the input named in `stale_inputs`.
     #[oai(
         path = "/api/v1/premiums/:coin",
         method = "get",
@@ -387,8 +395,7 @@ impl PremiumsApi {
         match premium {
             Some(p) => {
                 let usd_krw = p.inputs.usd_krw;
-                let mut view =
-                    PremiumView::build(&coin, pair, Some(p), None, now, s.freshness.ticker_ms);
+                let mut view = PremiumView::build(&coin, pair, Some(p), None, now, &s.freshness);
                 if let Some(size) = size {
                     view.at_size = Some(at_size_view(&state, &coin, pair, usd_krw, size).await?);
                 }

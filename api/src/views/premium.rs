@@ -4,7 +4,11 @@
 //! and the error body (which carries a [`SkipView`]).
 
 use chrono::{DateTime, Utc};
-use domain::{Coin, Premium, SkipReason, VenuePair, display_rate};
+use domain::{
+    Coin, Premium, SkipReason, VenuePair,
+    age::{Limits, Named},
+    display_rate,
+};
 use poem_openapi::Object;
 
 use crate::wire::{Dec, FxSourceName, MarketFlagName, Time, VenueName};
@@ -49,10 +53,22 @@ pub struct InputsView {
     pub foreign_observed_at: Time,
     /// USD/KRW in use.
     pub usd_krw: Dec,
+    /// Where `usd_krw` comes from (the first fresh source of `fx_sources`).
     pub fx_source: FxSourceName,
+    /// The source's own time for the rate (a Frankfurter rate: its ECB date at 15:00 UTC).
     pub fx_observed_at: Time,
+    /// `now − fx_observed_at`, milliseconds.
+    pub fx_age_ms: i64,
+    /// How old this rate may get before the premium is stale, milliseconds: the source's
+    /// `freshness.fx_secs`, counting ECB working days only for Frankfurter (so a Friday rate's
+    /// limit spans the weekend).
+    pub fx_limit_ms: i64,
     /// The Korean venue's own USDT/KRW price (basis of `usdt_rate`), when available.
     pub usdt_krw: Option<Dec>,
+    /// When the Korean venue observed that USDT/KRW price.
+    pub usdt_observed_at: Option<Time>,
+    /// `now − usdt_observed_at`, milliseconds.
+    pub usdt_age_ms: Option<i64>,
     /// The foreign instrument the price came from, e.g. `1000PEPEUSDT`.
     pub foreign_symbol: Option<String>,
     /// Coins per quoted unit of that instrument (1000 for `1000PEPEUSDT`); `foreign_usd` is
@@ -79,8 +95,12 @@ pub struct PremiumView {
     pub foreign_venue: VenueName,
     /// Whether a current premium is cached.
     pub available: bool,
-    /// True when missing or older than `freshness.ticker_ms`.
+    /// True when missing, or when any input is older than its own freshness limit: the prices
+    /// and the USDT/KRW `freshness.ticker_ms`, the FX rate `inputs.fx_limit_ms`.
     pub stale: bool,
+    /// The inputs past their limits (`upbit BTC ticker`, `usd/krw (frankfurter)`, `upbit USDT
+    /// ticker`); empty when fresh or when no premium is cached.
+    pub stale_inputs: Vec<String>,
     /// `(korea_krw − foreign_usd × usd_krw) / (foreign_usd × usd_krw) × 100`, full precision.
     pub rate: Option<Dec>,
     /// `rate` rounded half-up to 2 decimal places.
@@ -91,10 +111,13 @@ pub struct PremiumView {
     /// `foreign_usd × usd_krw`.
     pub foreign_krw: Option<Dec>,
     pub inputs: Option<InputsView>,
-    /// The oldest price observation the premium is built on.
+    /// The oldest observation the premium is built on, the FX rate (and the USDT/KRW of
+    /// `usdt_rate`) included: a premium is as old as its oldest input.
     pub observed_at: Option<Time>,
+    /// Which input that is (`usd/krw (dunamu)`, `upbit BTC ticker`).
+    pub oldest_input: Option<String>,
     pub computed_at: Option<Time>,
-    /// `now − observed_at`, milliseconds.
+    /// `now − observed_at`, milliseconds. Each input's own age is in `inputs`.
     pub age_ms: Option<i64>,
     pub skip: Option<SkipView>,
     /// Market flags of either leg (warning, caution, suspended deposits or withdrawals, foreign
@@ -155,7 +178,7 @@ impl PremiumView {
         premium: Option<Premium>,
         skip: Option<SkipReason>,
         now: DateTime<Utc>,
-        limit_ms: u64,
+        freshness: &settings::Freshness,
     ) -> Self {
         let mut view = PremiumView {
             coin: coin.to_string(),
@@ -163,6 +186,7 @@ impl PremiumView {
             foreign_venue: pair.foreign.into(),
             available: false,
             stale: true,
+            stale_inputs: Vec::new(),
             rate: None,
             rate_display: None,
             usdt_rate: None,
@@ -170,6 +194,7 @@ impl PremiumView {
             foreign_krw: None,
             inputs: None,
             observed_at: None,
+            oldest_input: None,
             computed_at: None,
             age_ms: None,
             skip: skip.map(SkipView::from),
@@ -189,18 +214,28 @@ impl PremiumView {
             at_size: None,
         };
         if let Some(p) = premium {
-            let age = (now - p.observed_at).num_milliseconds().max(0);
-            let i = p.inputs;
+            let limits = Limits {
+                ticker: std::time::Duration::from_millis(freshness.ticker_ms),
+                fx: freshness.fx_limit(p.inputs.fx_source),
+            };
+            let age = p.age(now, limits);
             view.available = true;
-            view.stale = age > limit_ms as i64;
+            view.stale = age.is_stale();
+            view.stale_inputs = age
+                .stale
+                .iter()
+                .map(|i| Named(*i, &p).to_string())
+                .collect();
+            view.oldest_input = Some(Named(age.oldest, &p).to_string());
+            let i = p.inputs;
             view.rate = Some(p.rate.into());
             view.rate_display = Some(display_rate(p.rate).into());
             view.usdt_rate = p.usdt_rate.map(Dec);
             view.usdt_rate_display = p.usdt_rate.map(|r| Dec(display_rate(r)));
             view.foreign_krw = Some(p.foreign_krw.into());
-            view.observed_at = Some(p.observed_at.into());
+            view.observed_at = Some(age.observed_at.into());
             view.computed_at = Some(p.computed_at.into());
-            view.age_ms = Some(age);
+            view.age_ms = Some(age.age_ms);
             view.flags = p.flags.iter().map(|f| MarketFlagName::from(*f)).collect();
             if let Some(e) = p.executable {
                 view.entry_rate = Some(e.entry_rate.into());
@@ -226,7 +261,13 @@ impl PremiumView {
                 usd_krw: i.usd_krw.into(),
                 fx_source: i.fx_source.into(),
                 fx_observed_at: i.fx_observed_at.into(),
+                fx_age_ms: age.fx_age_ms,
+                fx_limit_ms: age.fx_limit_ms,
                 usdt_krw: i.usdt_krw.map(Dec::from),
+                usdt_observed_at: i.usdt_observed_at.map(Time::from),
+                usdt_age_ms: i
+                    .usdt_observed_at
+                    .map(|at| (now - at).num_milliseconds().max(0)),
                 foreign_symbol: i.foreign_symbol.clone(),
                 foreign_multiplier: i.foreign_multiplier.map(|m| m.normalize().into()),
                 korea_last_trade_at: i.korea_last_trade_at.map(Time::from),

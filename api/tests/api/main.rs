@@ -4,6 +4,7 @@
 
 mod dashboard;
 mod executable;
+mod fx_age;
 mod jobs;
 mod ops;
 mod outage;
