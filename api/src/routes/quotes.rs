@@ -88,7 +88,9 @@ pub struct FxSourceView {
     pub observed_at: Option<Time>,
     pub fetched_at: Option<Time>,
     pub age_ms: Option<i64>,
-    /// The source's freshness limit (`freshness.fx_secs`), milliseconds.
+    /// The source's freshness limit (`freshness.fx_secs`) for the cached rate, milliseconds of
+    /// wall-clock time: Frankfurter's counts ECB working days only, so a Friday rate's limit
+    /// spans the weekend. The plain limit when nothing is cached.
     pub limit_ms: i64,
     /// Cached and within its freshness limit.
     pub fresh: bool,
@@ -142,7 +144,10 @@ fn fx_source_view(
     now: DateTime<Utc>,
 ) -> FxSourceView {
     let s = &state.settings;
-    let limit_ms = s.freshness.fx_limit(source).as_millis() as i64;
+    let limit = s.freshness.fx_limit(source);
+    let limit_ms = rate
+        .as_ref()
+        .map_or(limit.as_millis() as i64, |r| r.limit_ms(limit));
     let age_ms = rate.as_ref().map(|r| r.age_ms(now));
     FxSourceView {
         source: source.into(),
