@@ -144,13 +144,19 @@ pub async fn run(a: Args) -> Result<(), String> {
                             }
                         };
                         let now = Utc::now();
-                        let time = |k: &str| {
+                        let time_in = |v: &serde_json::Value, k: &str| {
                             v.get(k)
                                 .and_then(|t| t.as_str())
                                 .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
                                 .map(|t| t.with_timezone(&Utc))
                         };
-                        match (time("observed_at"), time("computed_at")) {
+                        // The prices' age, as Redis' `observed_at` is: the answer's own
+                        // `observed_at` is the oldest input, FX (minutes to a day) included.
+                        let inputs = v.get("inputs").cloned().unwrap_or_default();
+                        let prices = time_in(&inputs, "korea_observed_at")
+                            .zip(time_in(&inputs, "foreign_observed_at"))
+                            .map(|(k, f)| k.min(f));
+                        match (prices, time_in(&v, "computed_at")) {
                             (Some(o), c) => {
                                 api.ages_ms.push(age_ms(now, o));
                                 if let Some(c) = c {
