@@ -249,7 +249,8 @@ pub enum MarketFlagName {
     WithdrawalSuspended,
     /// The foreign market is listed but not trading.
     ForeignNotTrading,
-    /// The premium sits implausibly far from its pair's median: probably a mapping error.
+    /// The premium sits far from its pair's median (`suspect_reason` says how far): a market
+    /// event or a mapping error, served all the same.
     Suspect,
 }
 

@@ -193,6 +193,9 @@ pub struct Rule {
     /// Points back past the threshold before the rule re-arms (≥ 0).
     pub hysteresis: Decimal,
     pub cooldown_secs: u32,
+    /// Whether a premium the sanity gate flagged `suspect` may fire the rule (the message then
+    /// says so); when false such a premium neither fires nor re-arms it.
+    pub allow_suspect: bool,
 }
 
 /// Default hysteresis, percentage points.
@@ -204,6 +207,12 @@ impl Rule {
     /// Whether the rule watches this (coin, pair).
     pub fn watches(&self, coin: &Coin, pair: VenuePair) -> bool {
         self.pair == pair && self.coin.matches(coin)
+    }
+
+    /// Whether the rule looks at this premium at all: one it watches, and not a `suspect` one
+    /// unless the rule allows them.
+    pub fn considers(&self, p: &Premium) -> bool {
+        self.watches(&p.inputs.coin, p.inputs.pair) && (self.allow_suspect || p.suspect.is_none())
     }
 
     /// `above`: fire at `value ≥ threshold`, re-arm at `value ≤ threshold − hysteresis`;
@@ -240,6 +249,9 @@ pub struct Firing {
     pub at: DateTime<Utc>,
     /// The compute-premium tick that fired.
     pub tick: i64,
+    /// Why the premium was flagged `suspect`, when it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suspect: Option<String>,
 }
 
 impl Firing {
@@ -260,6 +272,7 @@ impl Firing {
             usdt_krw: p.inputs.usdt_krw.map(|u| u.value()),
             at: p.computed_at,
             tick,
+            suspect: p.suspect.clone(),
         }
     }
 
@@ -319,6 +332,13 @@ impl Firing {
                 )
             }
         };
+        if let Some(why) = &self.suspect {
+            let head = match lang {
+                Language::En => "⚠ suspect",
+                Language::Ko => "⚠ 이상치 의심",
+            };
+            text.push_str(&format!("\n{head}: {why}"));
+        }
         if let Some(url) = public_url {
             text.push('\n');
             text.push_str(&self.link(url));
@@ -343,6 +363,7 @@ mod tests {
             threshold: dec!(3.0),
             hysteresis: DEFAULT_HYSTERESIS,
             cooldown_secs: DEFAULT_COOLDOWN_SECS,
+            allow_suspect: true,
         }
     }
 
@@ -382,6 +403,7 @@ mod tests {
             usdt_krw: None,
             at: DateTime::from_timestamp(1_796_029_200, 0).unwrap(),
             tick: 1_796_029_200,
+            suspect: None,
         };
         let en = f.text(Language::En, Some("https://kimp.example/"));
         assert!(
@@ -398,6 +420,18 @@ mod tests {
         );
         assert!(ko.contains("2026-11-30 18:00:00 KST"));
         assert!(!ko.contains("http"));
+        assert!(!en.contains("suspect"));
+        let why = "premium 51.00 % is 49.50 points from the upbit-binance median 1.50 (limit 20)";
+        let f = Firing {
+            suspect: Some(why.into()),
+            ..f
+        };
+        let en = f.text(Language::En, Some("https://kimp.example/"));
+        assert!(en.contains(&format!("\n⚠ suspect: {why}\n")), "{en}");
+        assert!(
+            f.text(Language::Ko, None)
+                .ends_with(&format!("⚠ 이상치 의심: {why}"))
+        );
     }
 
     #[test]

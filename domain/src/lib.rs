@@ -41,7 +41,7 @@ pub use job::{ErrorClass, FailureClass, JobKind, JobState};
 pub use market::{
     CoinSelection, Collision, Instrument, Listing, MappingRules, MarketFlag, MarketStatus,
     Override, RefreshFailure, Registry, VenueMarkets, accept_refresh, check_selection, map_foreign,
-    map_korean, suspects,
+    map_korean,
 };
 pub use position::{Pnl, Position, PositionError, PositionSide};
 pub use premium::{Executable, Fees, Premium, PremiumInputs};

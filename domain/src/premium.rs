@@ -60,9 +60,12 @@ pub struct Premium {
     pub observed_at: DateTime<Utc>,
     pub computed_at: DateTime<Utc>,
     /// Market flags of both legs (warning, caution, suspended deposits, foreign not trading,
-    /// suspect). A `suspect` premium is never served as a normal one.
+    /// suspect).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub flags: Vec<crate::MarketFlag>,
+    /// Why the sanity gate flagged it `suspect` (how far from its pair's median).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suspect: Option<String>,
     /// Entry and exit premiums from both books, when both were fetched.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub executable: Option<Executable>,
@@ -176,6 +179,7 @@ impl Premium {
             observed_at,
             computed_at,
             flags: Vec::new(),
+            suspect: None,
             executable: None,
             executable_skip: None,
         })

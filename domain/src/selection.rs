@@ -51,9 +51,12 @@ pub enum SkipCause {
     NoFreshRate(String),
     /// The formula refused the inputs.
     Invalid(String),
-    /// The premium is implausibly far from its pair's median (the sanity gate): most likely a
-    /// mapping error, never served as a premium. The text says by how much.
+    /// Written by earlier versions for a premium far from its pair's median; such premiums are
+    /// now served with the `suspect` flag. Still read (a skip key lives a few seconds).
     Suspect(String),
+    /// The sanity gate found a price unit or multiplier error (a power of ten off its pair's
+    /// median): never served as a premium. The text says which power and why.
+    UnitError(String),
 }
 
 impl fmt::Display for SkipCause {
@@ -64,6 +67,7 @@ impl fmt::Display for SkipCause {
             SkipCause::NoFreshRate(why) => write!(f, "no fresh rate: {why}"),
             SkipCause::Invalid(why) => f.write_str(why),
             SkipCause::Suspect(why) => write!(f, "suspect: {why}"),
+            SkipCause::UnitError(why) => f.write_str(why),
         }
     }
 }
@@ -190,8 +194,9 @@ pub struct Scope<'a> {
     /// Fills `inputs.foreign_symbol`, `inputs.foreign_multiplier` and `flags` (Korean warning,
     /// caution, suspended deposits or withdrawals; foreign market not trading).
     pub registry: Option<&'a Registry>,
-    /// A premium further than this (percentage points) from the median of its pair is a
-    /// `suspect` skip instead of a premium; `None` turns the gate off.
+    /// The sanity gate: a premium further than this (percentage points) from the median of its
+    /// pair is flagged `suspect`; one a power of ten off is a unit-error skip; `None` turns the
+    /// gate off.
     pub max_deviation_pct: Option<Decimal>,
     /// Taker fee per venue, as a fraction (`0.0005` = 5 bp), for the net executable premiums.
     pub fees: &'a BTreeMap<Venue, Decimal>,
@@ -318,30 +323,49 @@ pub fn premiums_from(
         }
     }
     if let Some(limit) = scope.max_deviation_pct {
-        let rates: Vec<(VenuePair, Decimal)> =
-            premiums.iter().map(|p| (p.inputs.pair, p.rate)).collect();
-        let verdicts = crate::market::suspects(&rates, limit);
-        let mut kept = Vec::with_capacity(premiums.len());
-        for (p, verdict) in premiums.into_iter().zip(verdicts) {
-            match verdict {
-                None => kept.push(p),
-                Some(why) => skips.push(SkipReason {
-                    input: SkipInput::Ticker {
-                        venue: p.inputs.pair.foreign,
-                        coin: p.inputs.coin.clone(),
-                    },
-                    coin: p.inputs.coin,
-                    pair: p.inputs.pair,
-                    reason: SkipCause::Suspect(why),
-                    age_ms: None,
-                    limit_ms: None,
-                    at: now,
-                }),
-            }
-        }
-        premiums = kept;
+        premiums = gate(premiums, limit, &mut skips, now);
     }
     (premiums, skips)
+}
+
+/// The sanity gate ([`crate::market::sanity`]): a unit error becomes a skip, a suspect premium
+/// is kept with the `suspect` flag and the reason.
+fn gate(
+    premiums: Vec<Premium>,
+    limit: Decimal,
+    skips: &mut Vec<SkipReason>,
+    now: DateTime<Utc>,
+) -> Vec<Premium> {
+    use crate::market::Verdict;
+    let rates: Vec<(VenuePair, Decimal)> =
+        premiums.iter().map(|p| (p.inputs.pair, p.rate)).collect();
+    let verdicts = crate::market::judge(&rates, limit);
+    let mut kept = Vec::with_capacity(premiums.len());
+    for (mut p, verdict) in premiums.into_iter().zip(verdicts) {
+        match verdict {
+            Verdict::Normal => kept.push(p),
+            Verdict::Suspect(why) => {
+                p.flags.push(MarketFlag::Suspect);
+                p.flags.sort();
+                p.flags.dedup();
+                p.suspect = Some(why);
+                kept.push(p);
+            }
+            Verdict::UnitError(why) => skips.push(SkipReason {
+                input: SkipInput::Ticker {
+                    venue: p.inputs.pair.foreign,
+                    coin: p.inputs.coin.clone(),
+                },
+                coin: p.inputs.coin,
+                pair: p.inputs.pair,
+                reason: SkipCause::UnitError(why),
+                age_ms: None,
+                limit_ms: None,
+                at: now,
+            }),
+        }
+    }
+    kept
 }
 
 /// The instrument a premium's foreign price came from, and the flags of both legs.
@@ -506,9 +530,9 @@ mod tests {
     }
 
     /// The registry names each premium's instrument and flags; a premium far from its pair's
-    /// median is a `suspect` skip, not a premium.
+    /// median is served flagged `suspect` with the reason; one a power of ten off is refused.
     #[test]
-    fn premiums_carry_instruments_and_flags_and_the_gate_catches_a_collision() {
+    fn premiums_carry_instruments_and_flags_a_collision_is_suspect_and_a_unit_error_refused() {
         let now = Utc::now();
         let pair = VenuePair::new(Venue::Upbit, Venue::Binance).unwrap();
         let fx = FxRate {
@@ -517,7 +541,8 @@ mod tests {
             observed_at: now,
             fetched_at: now,
         };
-        // Korean price = 1.01 × foreign price × 1000, except TON (another coin, 0.16×).
+        // Korean price = 1.01 × foreign price × 1000, except TON (another coin, 0.16×) and SHIB
+        // (its foreign price read per 1,000 coins).
         let coins = [
             ("BTC", "101000000", "100000", "BTCUSDT", "BTC"),
             ("ETH", "3030000", "3000", "ETHUSDT", "ETH"),
@@ -525,6 +550,7 @@ mod tests {
             ("SOL", "151500", "150", "SOLUSDT", "SOL"),
             ("PEPE", "0.0101", "0.00001", "1000PEPEUSDT", "1000PEPE"),
             ("TON", "520", "3.21", "TONUSDT", "TON"),
+            ("SHIB", "0.0202", "0.02", "SHIBUSDT", "SHIB"),
         ];
         let mut tickers = HashMap::new();
         let (mut korea, mut foreign) = (Vec::new(), Vec::new());
@@ -577,10 +603,20 @@ mod tests {
             fees: &BTreeMap::new(),
         };
         let (premiums, skips) = premiums_from(&scope, &tickers, Ok(fx), now);
-        assert_eq!(premiums.len(), 5, "{skips:?}");
-        for p in &premiums {
+        assert_eq!(premiums.len(), 6, "{skips:?}");
+        for p in premiums.iter().filter(|p| p.inputs.coin.as_str() != "TON") {
             assert_eq!(p.rate.round_dp(6), Decimal::ONE, "{}", p.inputs.coin);
+            assert_eq!(p.suspect, None);
         }
+        let ton = premiums
+            .iter()
+            .find(|p| p.inputs.coin.as_str() == "TON")
+            .unwrap();
+        assert_eq!(ton.flags, [MarketFlag::Suspect]);
+        assert!(
+            ton.suspect.as_deref().is_some_and(|w| w.contains("median")),
+            "{ton:?}"
+        );
         let pepe = premiums
             .iter()
             .find(|p| p.inputs.coin.as_str() == "PEPE")
@@ -593,9 +629,9 @@ mod tests {
             .unwrap();
         assert_eq!(xrp.flags, [MarketFlag::Caution]);
         assert_eq!(skips.len(), 1);
-        assert_eq!(skips[0].coin.as_str(), "TON");
+        assert_eq!(skips[0].coin.as_str(), "SHIB");
         assert!(
-            matches!(&skips[0].reason, SkipCause::Suspect(why) if why.contains("median")),
+            matches!(&skips[0].reason, SkipCause::UnitError(why) if why.contains("÷1000")),
             "{:?}",
             skips[0]
         );

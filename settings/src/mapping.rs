@@ -15,7 +15,8 @@ use crate::error::{SettingsError, invalid};
 #[serde(default, deny_unknown_fields)]
 pub struct Mapping {
     /// A pairing whose premium sits more than this many percentage points from the median
-    /// premium of its pair is `suspect`: listed with the reason, never served as a premium.
+    /// premium of its pair is served flagged `suspect` with the reason; one that a power of ten
+    /// brings back within this many points is refused as a unit error.
     pub max_deviation_pct: Decimal,
     /// A venue's base → the coin it is, on every venue (`{ MATIC = "POL" }`).
     pub aliases: BTreeMap<String, String>,

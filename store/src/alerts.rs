@@ -168,6 +168,7 @@ fn rule_from_row(r: &PgRow) -> Result<StoredAlertRule, StoreError> {
             threshold: r.try_get("threshold")?,
             hysteresis: r.try_get("hysteresis")?,
             cooldown_secs: r.try_get::<i32, _>("cooldown_secs")?.max(0) as u32,
+            allow_suspect: r.try_get("allow_suspect")?,
         },
         language,
         target,
@@ -205,8 +206,9 @@ impl Store {
         };
         let row = sqlx::query(
             "INSERT INTO alert_rules (coin, korea_venue, foreign_venue, metric, op, threshold,
-                 hysteresis, cooldown_secs, language, webhook_url, webhook_secret, telegram_chat)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING *",
+                 hysteresis, cooldown_secs, language, webhook_url, webhook_secret, telegram_chat,
+                 allow_suspect)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING *",
         )
         .bind(r.coin.to_string())
         .bind(r.pair.korea.as_str())
@@ -220,6 +222,7 @@ impl Store {
         .bind(url)
         .bind(secret)
         .bind(chat)
+        .bind(r.allow_suspect)
         .fetch_one(&self.pool)
         .await?;
         rule_from_row(&row)

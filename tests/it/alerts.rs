@@ -137,7 +137,7 @@ fn verifies(r: &Received, key: &[u8]) -> bool {
     r.signature.split(' ').any(|s| s == expected)
 }
 
-fn alert_settings(s: &mut settings::Settings) {
+pub(crate) fn alert_settings(s: &mut settings::Settings) {
     s.admin_token = Some(settings::Secret::new(ADMIN));
     s.alerts.secret_key = Some(settings::Secret::new(SECRET_KEY));
     s.alerts.telegram_bot_token = Some(settings::Secret::new(TELEGRAM_TOKEN));
@@ -145,7 +145,7 @@ fn alert_settings(s: &mut settings::Settings) {
 }
 
 /// A quiet simulator: no noise, so the premium is what the test sets.
-fn sim_cfg() -> sim::SimConfig {
+pub(crate) fn sim_cfg() -> sim::SimConfig {
     sim::SimConfig {
         noise_pct: domain::Decimal::ZERO,
         extra_coins: 0,
@@ -153,14 +153,14 @@ fn sim_cfg() -> sim::SimConfig {
     }
 }
 
-struct Api {
+pub(crate) struct Api {
     base: String,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     http: reqwest::Client,
 }
 
 impl Api {
-    async fn start(env: &TestEnv) -> Api {
+    pub(crate) async fn start(env: &TestEnv) -> Api {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop, _server) = env.start_api(listener).await;
@@ -171,7 +171,7 @@ impl Api {
         }
     }
 
-    async fn call(
+    pub(crate) async fn call(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -188,7 +188,7 @@ impl Api {
         (r.status().as_u16(), r.text().await.unwrap_or_default())
     }
 
-    async fn create(&self, body: Value) -> i64 {
+    pub(crate) async fn create(&self, body: Value) -> i64 {
         let (status, text) = self
             .call(reqwest::Method::POST, "/api/v1/alerts", Some(body))
             .await;

@@ -4,7 +4,8 @@
 //! - **Rule set.** Every replica keeps the rules in memory and reloads them from PostgreSQL only
 //!   when `{p}:alerts:version` changed (the API bumps it on every change) or a minute passed, so
 //!   a tick costs one `GET` and coins without rules cost nothing.
-//! - **Crossing.** For each premium a rule watches, [`domain::AlertRule::decide`] says `fire`
+//! - **Crossing.** For each premium a rule watches (a `suspect` one only if the rule allows it:
+//!   [`domain::AlertRule::considers`]), [`domain::AlertRule::decide`] says `fire`
 //!   (at or past the threshold), `rearm` (back past threshold ∓ hysteresis) or `hold`. The
 //!   non-`hold` ones of a tick go to Redis in one script ([`EVALUATE_ALERTS`]): per (rule, coin) it
 //!   ignores a tick not newer than the last one it saw (a re-run or an overtaken computation),
@@ -175,10 +176,7 @@ pub async fn evaluate(
     let mut candidates = 0;
     for stored in set.iter().filter(|r| r.disabled_at.is_none()) {
         let rule = &stored.rule;
-        for p in premiums
-            .iter()
-            .filter(|p| rule.watches(&p.inputs.coin, p.inputs.pair))
-        {
+        for p in premiums.iter().filter(|p| rule.considers(p)) {
             let Some(value) = rule.metric.of(p) else {
                 continue;
             };

@@ -74,6 +74,9 @@ pub struct AlertRequest {
     pub cooldown: Option<u32>,
     /// Language of the messages, `en` or `ko`; default the server's `alerts.language`.
     pub language: Option<String>,
+    /// Whether a premium flagged `suspect` by the sanity gate (far from its pair's median) may
+    /// fire the rule; its message then carries the flag and the reason. Default true.
+    pub allow_suspect: Option<bool>,
     pub target: AlertTargetRequest,
 }
 
@@ -131,6 +134,8 @@ pub struct AlertView {
     pub cooldown: u32,
     /// `en` or `ko`; absent: the server's default.
     pub language: Option<String>,
+    /// Whether premiums flagged `suspect` may fire the rule.
+    pub allow_suspect: bool,
     pub target: AlertTargetView,
     /// Set when the receiver answered 410 Gone: the rule no longer fires.
     pub disabled_at: Option<Time>,
@@ -376,6 +381,7 @@ fn validate(state: &AppState, req: &AlertRequest) -> Result<NewAlertRule, ApiErr
             threshold,
             hysteresis,
             cooldown_secs: cooldown,
+            allow_suspect: req.allow_suspect.unwrap_or(true),
         },
         language,
         target,
@@ -420,6 +426,7 @@ fn alert_view(r: StoredAlertRule, firings: Option<Vec<FiringRow>>) -> AlertView 
         hysteresis: r.rule.hysteresis.into(),
         cooldown: r.rule.cooldown_secs,
         language: r.language.map(|l| l.as_str().to_string()),
+        allow_suspect: r.rule.allow_suspect,
         target,
         disabled_at: r.disabled_at.map(Time::from),
         disabled_reason: r.disabled_reason,

@@ -19,7 +19,8 @@ use crate::wire::{Dec, FxSourceName, MarketFlagName, Time, VenueName};
 pub struct SkipView {
     /// Which input, e.g. `upbit BTC ticker` or `usd/krw`.
     pub input: String,
-    /// `missing`, `stale`, or why no FX rate was usable.
+    /// `missing`, `stale`, why no FX rate was usable, or `unit error: …` (the sanity gate found
+    /// a price a power of ten off its pair's median).
     pub reason: String,
     /// Age of a stale input, milliseconds.
     pub age_ms: Option<i64>,
@@ -123,6 +124,9 @@ pub struct PremiumView {
     /// Market flags of either leg (warning, caution, suspended deposits or withdrawals, foreign
     /// market not trading, suspect); empty when none or when no premium is cached.
     pub flags: Vec<MarketFlagName>,
+    /// With the `suspect` flag: why the sanity gate flagged the premium (how far from its
+    /// pair's median). A real market event or a mapping error; the premium is served either way.
+    pub suspect_reason: Option<String>,
     /// Entering the hedge: buy Korea at its ask, short abroad at its bid:
     /// `(korea_ask − foreign_bid × usd_krw) / (foreign_bid × usd_krw) × 100`.
     pub entry_rate: Option<Dec>,
@@ -199,6 +203,7 @@ impl PremiumView {
             age_ms: None,
             skip: skip.map(SkipView::from),
             flags: Vec::new(),
+            suspect_reason: None,
             entry_rate: None,
             exit_rate: None,
             entry_rate_net: None,
@@ -237,6 +242,7 @@ impl PremiumView {
             view.computed_at = Some(p.computed_at.into());
             view.age_ms = Some(age.age_ms);
             view.flags = p.flags.iter().map(|f| MarketFlagName::from(*f)).collect();
+            view.suspect_reason = p.suspect.clone();
             if let Some(e) = p.executable {
                 view.entry_rate = Some(e.entry_rate.into());
                 view.exit_rate = Some(e.exit_rate.into());

@@ -156,7 +156,7 @@ async fn filters_narrow_the_rows_and_bad_values_are_400_naming_the_parameter() {
     let app = spawn_app().await;
     let mut btc = worked_example("BTC", 100);
     btc.flags = vec![MarketFlag::Warning, MarketFlag::DepositSuspended];
-    let eth = premium(
+    let mut eth = premium(
         "ETH",
         pair(Venue::Upbit, Venue::Okx),
         "4500000",
@@ -165,6 +165,10 @@ async fn filters_narrow_the_rows_and_bad_values_are_400_naming_the_parameter() {
         None,
         100,
     );
+    // What the worker's sanity gate makes of a premium far from its pair's median.
+    let why = "premium 1.33 % is 25.00 points from the upbit-okx median -23.67 (limit 20)";
+    eth.flags = vec![MarketFlag::Suspect];
+    eth.suspect = Some(why.into());
     app.put_premiums(&[btc, eth]).await;
 
     let all = app.get_ok("/api/v1/premiums").await;
@@ -174,6 +178,8 @@ async fn filters_narrow_the_rows_and_bad_values_are_400_naming_the_parameter() {
             if p["coin"] == "BTC" && p["korea_venue"] == "upbit" && p["foreign_venue"] == "binance"
             {
                 &["warning", "deposit_suspended"]
+            } else if p["coin"] == "ETH" && p["foreign_venue"] == "okx" {
+                &["suspect"]
             } else {
                 &[]
             };
@@ -208,9 +214,16 @@ async fn filters_narrow_the_rows_and_bad_values_are_400_naming_the_parameter() {
     let v = app
         .get_ok("/api/v1/premiums?flag=deposit_suspended,suspect")
         .await;
-    assert_eq!(rows(&v).len(), 1);
+    assert_eq!(rows(&v).len(), 2);
+    // A suspect premium is served, with the reason, and found by its flag.
     let v = app.get_ok("/api/v1/premiums?flag=suspect").await;
-    assert!(rows(&v).is_empty());
+    assert_eq!(rows(&v), vec![("ETH".into(), "upbit-okx".into())]);
+    let eth = &v["premiums"][0];
+    assert_eq!(eth["available"], true, "{eth}");
+    assert_eq!(eth["rate_display"], "1.33", "{eth}");
+    assert_eq!(eth["suspect_reason"], why, "{eth}");
+    let v = app.get_ok("/api/v1/premiums?flag=warning").await;
+    assert!(v["premiums"][0].get("suspect_reason").is_none(), "{v}");
 
     let v = app.get_ok("/api/v1/premiums?available=true").await;
     let mut r = rows(&v);

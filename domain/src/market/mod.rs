@@ -8,14 +8,14 @@
 //!
 //! Submodules: [`mapping`] (instruments to listings under [`MappingRules`]), [`universe`]
 //! (which coins a pair computes and a fetch requests, [`CoinSelection`], refusing a glitched
-//! refresh), [`sanity`] (flagging premiums implausibly far from their pair's median).
+//! refresh), [`sanity`] (refusing unit errors, flagging premiums far from their pair's median).
 
 pub mod mapping;
 pub mod sanity;
 pub mod universe;
 
 pub use mapping::{Collision, MappingRules, Override, map_foreign, map_korean};
-pub use sanity::suspects;
+pub use sanity::{Verdict, judge};
 pub use universe::{CoinSelection, accept_refresh, check_selection};
 
 use std::{collections::BTreeMap, fmt, str::FromStr};
@@ -72,8 +72,8 @@ pub enum MarketFlag {
     WithdrawalSuspended,
     /// The foreign market is listed but not trading.
     ForeignNotTrading,
-    /// The premium sits implausibly far from its pair's median: probably a mapping error
-    /// (a wrong multiplier or two different coins under one ticker). Never served as normal.
+    /// The premium sits far from its pair's median: a market event or a mapping error (two
+    /// coins under one ticker); served with the reason (`Premium::suspect`), the trader decides.
     Suspect,
 }
 

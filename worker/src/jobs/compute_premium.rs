@@ -114,6 +114,7 @@ pub async fn run(ctx: &Ctx, job: &Job) -> JobResult {
         let label = match skip.reason {
             SkipCause::Stale => "stale",
             SkipCause::Suspect(_) => "suspect",
+            SkipCause::UnitError(_) => "unit_error",
             _ => "missing",
         };
         metrics::counter!(m::PREMIUM_SKIPPED_TOTAL, "reason" => label).increment(1);

@@ -294,6 +294,7 @@ pub async fn run(ctx: &Ctx, job: &Job) -> JobResult {
                     },
                     "at": firing.at,
                     "tick": firing.tick,
+                    "suspect": firing.suspect,
                     "link": public_url.map(|u| firing.link(u)),
                     "language": lang,
                     "text": text,
