@@ -29,7 +29,7 @@ fn b64() -> base64::engine::GeneralPurpose {
 }
 
 /// A fresh `whsec_` secret and its key bytes.
-fn whsec() -> (String, Vec<u8>) {
+pub(crate) fn whsec() -> (String, Vec<u8>) {
     let key: Vec<u8> = ulid::Ulid::generate()
         .to_bytes()
         .iter()
@@ -50,15 +50,15 @@ struct Received {
 }
 
 /// The test's webhook receiver: records every request and answers `status`.
-struct Receiver {
-    url: String,
+pub(crate) struct Receiver {
+    pub(crate) url: String,
     got: Arc<Mutex<Vec<Received>>>,
     status: Arc<AtomicU16>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl Receiver {
-    async fn start() -> Receiver {
+    pub(crate) async fn start() -> Receiver {
         use poem::{EndpointExt, Request, Response, Route, handler, http::StatusCode, web::Data};
         #[derive(Clone)]
         struct St {
@@ -137,7 +137,7 @@ fn verifies(r: &Received, key: &[u8]) -> bool {
     r.signature.split(' ').any(|s| s == expected)
 }
 
-fn alert_settings(s: &mut settings::Settings) {
+pub(crate) fn alert_settings(s: &mut settings::Settings) {
     s.admin_token = Some(settings::Secret::new(ADMIN));
     s.alerts.secret_key = Some(settings::Secret::new(SECRET_KEY));
     s.alerts.telegram_bot_token = Some(settings::Secret::new(TELEGRAM_TOKEN));
@@ -145,7 +145,7 @@ fn alert_settings(s: &mut settings::Settings) {
 }
 
 /// A quiet simulator: no noise, so the premium is what the test sets.
-fn sim_cfg() -> sim::SimConfig {
+pub(crate) fn sim_cfg() -> sim::SimConfig {
     sim::SimConfig {
         noise_pct: domain::Decimal::ZERO,
         extra_coins: 0,
@@ -153,14 +153,14 @@ fn sim_cfg() -> sim::SimConfig {
     }
 }
 
-struct Api {
-    base: String,
+pub(crate) struct Api {
+    pub(crate) base: String,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     http: reqwest::Client,
 }
 
 impl Api {
-    async fn start(env: &TestEnv) -> Api {
+    pub(crate) async fn start(env: &TestEnv) -> Api {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop, _server) = env.start_api(listener).await;
@@ -188,7 +188,7 @@ impl Api {
         (r.status().as_u16(), r.text().await.unwrap_or_default())
     }
 
-    async fn create(&self, body: Value) -> i64 {
+    pub(crate) async fn create(&self, body: Value) -> i64 {
         let (status, text) = self
             .call(reqwest::Method::POST, "/api/v1/alerts", Some(body))
             .await;
@@ -199,7 +199,7 @@ impl Api {
     }
 
     /// `GET /api/v1/alerts/{id}`: the rule with its firings, or None when it does not answer one.
-    async fn rule(&self, id: i64) -> Option<Value> {
+    pub(crate) async fn rule(&self, id: i64) -> Option<Value> {
         let (_, text) = self
             .call(reqwest::Method::GET, &format!("/api/v1/alerts/{id}"), None)
             .await;
@@ -215,7 +215,7 @@ impl Drop for Api {
     }
 }
 
-async fn set_premium(env: &TestEnv, pct: &str) {
+pub(crate) async fn set_premium(env: &TestEnv, pct: &str) {
     env.sim_post("/_sim/config", json!({"premium_pct": pct}))
         .await;
 }

@@ -10,6 +10,7 @@ mod clients;
 mod dashboard;
 mod executable;
 mod faults;
+mod freshness;
 mod history;
 mod ops;
 mod pipeline;

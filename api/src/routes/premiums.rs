@@ -332,7 +332,8 @@ impl PremiumsApi {
     /// From the Redis hot cache, on the pair picked by `korea` and `foreign` (default: the
     /// first configured pair). When no premium is cached the answer is 404
     /// `premium_unavailable` with the worker's skip reason; a cached premium older than
-    /// `freshness.ticker_ms` is answered with `stale: true`.
+    /// `freshness.ticker_ms` is answered with `stale: true` and, when the worker recorded why
+    /// since, its skip reason.
     #[oai(
         path = "/api/v1/premiums/:coin",
         method = "get",
@@ -387,8 +388,14 @@ impl PremiumsApi {
         match premium {
             Some(p) => {
                 let usd_krw = p.inputs.usd_krw;
+                let age = (now - p.observed_at).num_milliseconds();
+                let skip = if age > s.freshness.ticker_ms as i64 {
+                    io(Service::Redis, state.cache.skip(&coin, pair)).await?
+                } else {
+                    None
+                };
                 let mut view =
-                    PremiumView::build(&coin, pair, Some(p), None, now, s.freshness.ticker_ms);
+                    PremiumView::build(&coin, pair, Some(p), skip, now, s.freshness.ticker_ms);
                 if let Some(size) = size {
                     view.at_size = Some(at_size_view(&state, &coin, pair, usd_krw, size).await?);
                 }

@@ -96,6 +96,8 @@ pub struct PremiumView {
     pub computed_at: Option<Time>,
     /// `now − observed_at`, milliseconds.
     pub age_ms: Option<i64>,
+    /// Why the worker computed no premium: when none is cached, or when the cached one is
+    /// stale and the worker recorded why since (e.g. a frozen venue's `stale` ticker).
     pub skip: Option<SkipView>,
     /// Market flags of either leg (warning, caution, suspended deposits or withdrawals, foreign
     /// market not trading, suspect); empty when none or when no premium is cached.
@@ -157,6 +159,7 @@ impl PremiumView {
         now: DateTime<Utc>,
         limit_ms: u64,
     ) -> Self {
+        let skip_at = skip.as_ref().map(|s| s.at);
         let mut view = PremiumView {
             coin: coin.to_string(),
             korea_venue: pair.korea.into(),
@@ -193,6 +196,10 @@ impl PremiumView {
             let i = p.inputs;
             view.available = true;
             view.stale = age > limit_ms as i64;
+            let recorded_since = skip_at.is_some_and(|at| at >= p.computed_at);
+            if !(view.stale && recorded_since) {
+                view.skip = None;
+            }
             view.rate = Some(p.rate.into());
             view.rate_display = Some(display_rate(p.rate).into());
             view.usdt_rate = p.usdt_rate.map(Dec);
