@@ -417,7 +417,7 @@ impl Tables {
 }
 
 /// Reads every tracked (coin, pair) of the universe in force (one `MGET`, one more for the skip reasons of
-/// the missing ones) and serializes each row once.
+/// the missing and stale ones) and serializes each row once.
 async fn build(
     cache: &Cache,
     markets: &Markets,
@@ -439,10 +439,12 @@ async fn build(
     let started = Instant::now();
     let premiums = io(Service::Redis, cache.premiums(&wanted)).await?;
     let read_us = started.elapsed().as_micros() as u64;
+    let limit = s.freshness.ticker_ms;
+    let now = Utc::now();
     let missing: Vec<(Coin, VenuePair)> = wanted
         .iter()
         .zip(&premiums)
-        .filter(|(_, p)| p.is_none())
+        .filter(|(_, p)| !is_fresh(p.as_ref(), now, limit))
         .map(|(w, _)| w.clone())
         .collect();
     let skips = if missing.is_empty() {
@@ -451,7 +453,6 @@ async fn build(
         io(Service::Redis, cache.skips(&missing)).await?
     };
     let freshness = s.freshness.clone();
-    let now = Utc::now();
     let skips_us = (started.elapsed().as_micros() as u64).saturating_sub(read_us);
     tokio::task::spawn_blocking(move || {
         let serializing = Instant::now();
@@ -489,6 +490,11 @@ async fn build(
     })
 }
 
+/// A premium cached and within the freshness limit: its row needs no skip reason.
+fn is_fresh(p: Option<&Premium>, now: DateTime<Utc>, limit_ms: u64) -> bool {
+    p.is_some_and(|p| (now - p.observed_at).num_milliseconds() <= limit_ms as i64)
+}
+
 fn serialize(
     wanted: Vec<(Coin, VenuePair)>,
     premiums: Vec<Option<Premium>>,
@@ -510,7 +516,7 @@ fn serialize(
         .zip(premiums)
         .enumerate()
         .map(|(i, ((coin, pair), premium))| {
-            let skip = if premium.is_none() {
+            let skip = if !is_fresh(premium.as_ref(), now, freshness.ticker_ms) {
                 skips.next().flatten()
             } else {
                 None

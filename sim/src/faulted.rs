@@ -5,7 +5,8 @@
 //! shuts down, at most an hour), `latency_ms`, `rate_limit_retry_after` (429 + `Retry-After`),
 //! `error_rate` (`status`, default 503), `http_error_body` (the venue's HTTP-200 error body);
 //! then the normal handler runs, with `zero_price` applied to its prices, and `malformed`
-//! truncates its body. A real refused connection is not possible from inside a poem handler, so
+//! truncates its body. Under `freeze` the handler runs once per path and query: its first answer
+//! is kept and replayed, byte for byte, until the freeze is lifted. A real refused connection is not possible from inside a poem handler, so
 //! `outage` is an instant 503.
 
 use std::{sync::Arc, time::Duration};
@@ -16,7 +17,7 @@ use poem::{
 };
 
 use crate::{
-    faults::FaultSpec,
+    faults::{FaultSpec, Snapshot},
     prefix::{ErrorBodies, Prefix},
     reply::json_response,
     state::Sim,
@@ -44,12 +45,46 @@ impl<E: Endpoint> Endpoint for Faulted<E> {
             self.sim.record_fault(self.prefix);
             return Ok(resp);
         }
-        let resp = self.inner.get_response(req).await;
+        let resp = if fault.freeze {
+            self.sim.record_fault(self.prefix);
+            self.frozen(req).await
+        } else {
+            self.inner.get_response(req).await
+        };
         if fault.malformed {
             self.sim.record_fault(self.prefix);
             return Ok(garble(resp).await);
         }
         Ok(resp)
+    }
+}
+
+impl<E: Endpoint> Faulted<E> {
+    /// The answer kept for this path and query since the freeze began (the handler's answer
+    /// now, when none was kept yet).
+    async fn frozen(&self, req: Request) -> Response {
+        let uri = req
+            .original_uri()
+            .path_and_query()
+            .map_or_else(String::new, |pq| pq.as_str().to_string());
+        let snapshot = match self.sim.frozen(self.prefix, &uri) {
+            Some(s) => s,
+            None => {
+                let (parts, body) = self.inner.get_response(req).await.into_parts();
+                let body = body.into_vec().await.unwrap_or_default();
+                let kept = Snapshot {
+                    status: parts.status,
+                    headers: parts.headers,
+                    body,
+                };
+                self.sim.freeze(self.prefix, &uri, kept)
+            }
+        };
+        let mut resp = Response::builder()
+            .status(snapshot.status)
+            .body(snapshot.body);
+        *resp.headers_mut() = snapshot.headers;
+        resp
     }
 }
 

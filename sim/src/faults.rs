@@ -71,8 +71,20 @@ pub(crate) struct FaultSpec {
     pub outage: bool,
     #[serde(default)]
     pub http_error_body: bool,
+    /// The venue keeps serving its last snapshot, timestamps included: the first answer to
+    /// each path and query after the switch is replayed until the freeze is lifted.
+    #[serde(default)]
+    pub freeze: bool,
     #[serde(skip)]
     pub zero: ZeroPrice,
+}
+
+/// One answer kept by a `freeze`: replayed as it was (status, headers, body).
+#[derive(Debug, Clone)]
+pub(crate) struct Snapshot {
+    pub status: StatusCode,
+    pub headers: poem::http::HeaderMap,
+    pub body: Vec<u8>,
 }
 
 impl FaultSpec {

@@ -32,12 +32,12 @@
 //! Prices are seeded random walks around configurable base prices, advanced one step every
 //! [`SimConfig::step`] of wall-clock time (computed lazily when asked), with a configurable
 //! kimchi premium on the Korean venues. Faults (latency, hangs, 5xx, 429 with `Retry-After`,
-//! malformed bodies, zero prices, outages, HTTP-200 error bodies) are switched per prefix through
+//! malformed bodies, zero prices, outages, HTTP-200 error bodies, a frozen snapshot) are switched per prefix through
 //! the control API under `/_sim`:
 //!
 //! | path | method | body / answer |
 //! | --- | --- | --- |
-//! | `/_sim/faults` | POST | `{"venue":"upbit","latency_ms":0,"hang":false,"error_rate":0.0,"status":503,"rate_limit_retry_after":null,"malformed":false,"zero_price":false,"zero_coin":null,"outage":false,"http_error_body":false}`: replaces that prefix's faults; left-out fields are off; `zero_price` is `true` (all coins) or a coin, or give `zero_coin` |
+//! | `/_sim/faults` | POST | `{"venue":"upbit","latency_ms":0,"hang":false,"error_rate":0.0,"status":503,"rate_limit_retry_after":null,"malformed":false,"zero_price":false,"zero_coin":null,"outage":false,"http_error_body":false,"freeze":false}`: replaces that prefix's faults; left-out fields are off; `zero_price` is `true` (all coins) or a coin, or give `zero_coin`; `freeze` keeps serving the prefix's last snapshot, timestamps included (the first answer to each path and query after the switch, replayed byte for byte), until the freeze is lifted by a new POST or a DELETE |
 //! | `/_sim/faults` | GET / DELETE | the list / clears all (`?venue=upbit`: just one) |
 //! | `/_sim/prices` | POST | `{"venue":"upbit","coin":"BTC","price":"129555000"}` or `{"fx":"dunamu","price":"1432.6"}`: pinned until cleared; or a whole book `{"venue":"upbit","coin":"BTC","book":{"bids":[["129550000","0.5"],["129540000","1.2"]],"asks":[["129560000","0.3"]]},"allow_crossed":false}` (`coin` is the venue's base, `1000PEPE`, or the coin, `PEPE`; prices per the venue's quote unit, per multiplier unit on `1000PEPEUSDT`; sizes in the venue's units, OKX contracts; bids strictly descending, asks strictly ascending, all positive, both sides non-empty; crossed only with `"allow_crossed":true`): served exactly on every book path and as the tickers' best bid/ask, the last price is the mid unless a price pin exists |
 //! | `/_sim/prices` | GET / DELETE | the pins (price pins, then book pins `{"venue","coin","book":{"bids","asks"},"allow_crossed"}`) / clears all of them |

@@ -20,7 +20,7 @@ use tokio::sync::watch;
 use crate::{
     book::{Book, Liquidity},
     config::SimConfig,
-    faults::FaultSpec,
+    faults::{FaultSpec, Snapshot},
     hash::{fnv, mix, unit},
     prefix::Prefix,
     price_model::{Params, PriceModel},
@@ -77,6 +77,9 @@ pub(crate) struct Sim {
     /// Who lists what; lock order: `universe`, then `prices`.
     universe: RwLock<ListingSet>,
     faults: RwLock<BTreeMap<Prefix, FaultSpec>>,
+    /// The answers a `freeze` replays, by prefix and path with query; emptied for a prefix
+    /// whenever its faults are set or cleared.
+    frozen: Mutex<BTreeMap<(Prefix, String), Snapshot>>,
     /// Pinned prices: (prefix, coin) for venues, (prefix, "") for FX sources.
     pins: RwLock<BTreeMap<(Prefix, String), Decimal>>,
     /// Pinned books: (venue prefix, coin).
@@ -120,6 +123,7 @@ impl Sim {
             prices: Mutex::new(prices),
             universe: RwLock::new(universe),
             faults: RwLock::default(),
+            frozen: Mutex::default(),
             pins: RwLock::default(),
             book_pins: RwLock::default(),
             majors: cfg.coins.len(),
@@ -422,6 +426,7 @@ impl Sim {
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(prefix, spec);
+        self.thaw(Some(prefix));
     }
 
     pub(crate) fn faults(&self) -> Vec<FaultSpec> {
@@ -441,6 +446,29 @@ impl Sim {
                 f.remove(&p);
             }
             None => f.clear(),
+        }
+        drop(f);
+        self.thaw(prefix);
+    }
+
+    /// The answer a freeze of `prefix` keeps for `uri` (path and query), if one was kept.
+    pub(crate) fn frozen(&self, prefix: Prefix, uri: &str) -> Option<Snapshot> {
+        lock(&self.frozen).get(&(prefix, uri.to_string())).cloned()
+    }
+
+    /// Keeps `snapshot` as the answer to `uri` while `prefix` is frozen; the first one kept wins.
+    pub(crate) fn freeze(&self, prefix: Prefix, uri: &str, snapshot: Snapshot) -> Snapshot {
+        lock(&self.frozen)
+            .entry((prefix, uri.to_string()))
+            .or_insert(snapshot)
+            .clone()
+    }
+
+    fn thaw(&self, prefix: Option<Prefix>) {
+        let mut frozen = lock(&self.frozen);
+        match prefix {
+            Some(p) => frozen.retain(|(q, _), _| *q != p),
+            None => frozen.clear(),
         }
     }
 

@@ -29,7 +29,7 @@ fn b64() -> base64::engine::GeneralPurpose {
 }
 
 /// A fresh `whsec_` secret and its key bytes.
-fn whsec() -> (String, Vec<u8>) {
+pub(crate) fn whsec() -> (String, Vec<u8>) {
     let key: Vec<u8> = ulid::Ulid::generate()
         .to_bytes()
         .iter()
@@ -50,15 +50,15 @@ struct Received {
 }
 
 /// The test's webhook receiver: records every request and answers `status`.
-struct Receiver {
-    url: String,
+pub(crate) struct Receiver {
+    pub(crate) url: String,
     got: Arc<Mutex<Vec<Received>>>,
     status: Arc<AtomicU16>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl Receiver {
-    async fn start() -> Receiver {
+    pub(crate) async fn start() -> Receiver {
         use poem::{EndpointExt, Request, Response, Route, handler, http::StatusCode, web::Data};
         #[derive(Clone)]
         struct St {
@@ -154,7 +154,7 @@ pub(crate) fn sim_cfg() -> sim::SimConfig {
 }
 
 pub(crate) struct Api {
-    base: String,
+    pub(crate) base: String,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     http: reqwest::Client,
 }
@@ -199,7 +199,7 @@ impl Api {
     }
 
     /// `GET /api/v1/alerts/{id}`: the rule with its firings, or None when it does not answer one.
-    async fn rule(&self, id: i64) -> Option<Value> {
+    pub(crate) async fn rule(&self, id: i64) -> Option<Value> {
         let (_, text) = self
             .call(reqwest::Method::GET, &format!("/api/v1/alerts/{id}"), None)
             .await;
@@ -215,7 +215,7 @@ impl Drop for Api {
     }
 }
 
-async fn set_premium(env: &TestEnv, pct: &str) {
+pub(crate) async fn set_premium(env: &TestEnv, pct: &str) {
     env.sim_post("/_sim/config", json!({"premium_pct": pct}))
         .await;
 }

@@ -10,6 +10,7 @@ mod clients;
 mod dashboard;
 mod executable;
 mod faults;
+mod freshness;
 mod gate;
 mod history;
 mod ops;

@@ -30,10 +30,11 @@ use serde::Deserialize;
 
 use crate::{
     BinancePrice, ClientConfig, FetchError, TickerBatch, VenueClient,
+    clock::VenueClock,
     http::{ApiError, Endpoint},
     wire::{
         Quote, RawTop, WireNumber, assemble, attach_books, attach_funding, book_time,
-        depth_per_coin, funding, levels, millis_field, price_field, settle_clock,
+        depth_per_coin, funding, levels, millis_field, price_field,
     },
 };
 
@@ -285,6 +286,7 @@ pub struct BinanceClient {
     /// Funding intervals from `/fapi/v1/fundingInfo`, refreshed by
     /// [`VenueClient::fetch_markets`]; `None` until the first refresh (intervals unknown).
     funding_intervals: Arc<Mutex<Option<HashMap<String, u32>>>>,
+    clock: VenueClock,
 }
 
 impl BinanceClient {
@@ -293,6 +295,7 @@ impl BinanceClient {
             ep: Endpoint::new(VENUE, cfg, api_error),
             price,
             funding_intervals: Arc::new(Mutex::new(None)),
+            clock: VenueClock::default(),
         }
     }
 
@@ -315,16 +318,14 @@ impl BinanceClient {
         for<'a> Quote: TryFrom<&'a R, Error = FetchError>,
     {
         let rows: HashMap<String, &R> = rows.iter().map(|r| (key(r).to_string(), r)).collect();
-        let mut batch = assemble(
+        assemble(
             Venue::Binance,
             listings,
             fetched_at,
             &rows,
             |l| l.instrument.symbol.clone(),
             |_, r| Quote::try_from(*r),
-        );
-        settle_clock(&mut batch);
-        batch
+        )
     }
 
     /// The interval of `symbol`: listed in fundingInfo, else 8 h; `None` before the first
@@ -434,6 +435,7 @@ impl VenueClient for BinanceClient {
                 Self::batch(listings, &rows, at, |r| &r.symbol)
             }
         };
+        self.clock.settle(&mut batch);
         if batch.tickers.is_empty() {
             return Ok(batch);
         }

@@ -37,9 +37,10 @@ use serde::Deserialize;
 
 use crate::{
     BithumbApi, ClientConfig, FetchError, TickerBatch, VenueClient,
+    clock::VenueClock,
     http::{ApiError, Endpoint},
     krw_v1,
-    wire::{Quote, WireNumber, assemble, millis_field, price_field, settle_clock},
+    wire::{Quote, WireNumber, assemble, millis_field, price_field},
 };
 
 pub const BASE_URL: &str = Upstream::Venue(Venue::Bithumb).default_base_url();
@@ -271,6 +272,7 @@ impl LegacyAllKrw {
 pub struct BithumbClient {
     ep: Endpoint,
     api: BithumbApi,
+    clock: VenueClock,
 }
 
 impl BithumbClient {
@@ -278,6 +280,7 @@ impl BithumbClient {
         BithumbClient {
             ep: Endpoint::new(VENUE, cfg, api_error),
             api,
+            clock: VenueClock::default(),
         }
     }
 }
@@ -315,7 +318,7 @@ impl VenueClient for BithumbClient {
                     .into_batch(listings, fetched_at)?
             }
         };
-        settle_clock(&mut batch);
+        self.clock.settle(&mut batch);
         krw_v1::add_books(&self.ep, &mut batch, listings, MAX_MARKETS_PER_REQUEST).await;
         Ok(batch)
     }

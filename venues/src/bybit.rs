@@ -29,10 +29,11 @@ use serde::Deserialize;
 
 use crate::{
     BinancePrice, ClientConfig, FetchError, TickerBatch, VenueClient,
+    clock::VenueClock,
     http::{ApiError, Endpoint},
     wire::{
         Quote, RawTop, WireNumber, assemble, attach_books, attach_funding, book_time,
-        depth_per_coin, funding, levels, millis_field, price_field, settle_clock,
+        depth_per_coin, funding, levels, millis_field, price_field,
     },
 };
 
@@ -260,6 +261,7 @@ fn api_error(body: &[u8]) -> Option<ApiError> {
 pub struct BybitClient {
     ep: Endpoint,
     price: BinancePrice,
+    clock: VenueClock,
 }
 
 impl BybitClient {
@@ -267,6 +269,7 @@ impl BybitClient {
         BybitClient {
             ep: Endpoint::new(VENUE, cfg, api_error).forbidden_is_rate_limit(),
             price,
+            clock: VenueClock::default(),
         }
     }
 }
@@ -303,7 +306,6 @@ impl Tickers {
                 Ok(Quote::new(price, observed_at))
             },
         );
-        settle_clock(&mut batch);
         attach_books(&mut batch, listings, |l| {
             let row = rows.get(&l.instrument.symbol)?;
             Some(row.top().and_then(|t| t.per_coin(l, Decimal::ONE)))
@@ -355,9 +357,12 @@ impl VenueClient for BybitClient {
         }
         let body = self.ep.get(PATH, QUERY).await?;
         let fetched_at = Utc::now();
-        self.ep
+        let mut batch = self
+            .ep
             .parse::<Tickers>(&body)?
-            .into_batch(listings, self.price, fetched_at)
+            .into_batch(listings, self.price, fetched_at)?;
+        self.clock.settle(&mut batch);
+        Ok(batch)
     }
 
     async fn fetch_depth(&self, listing: &Listing, wanted: usize) -> Result<Depth, FetchError> {
@@ -392,7 +397,7 @@ mod tests {
         )];
         let body = include_str!("../tests/fixtures/bybit/ok.json");
         let parse = || serde_json::from_str::<Tickers>(body).unwrap();
-        let mark = parse()
+        let mut mark = parse()
             .into_batch(&coins, BinancePrice::Mark, Utc::now())
             .unwrap();
         let last = parse()
@@ -400,9 +405,11 @@ mod tests {
             .unwrap();
         assert_eq!(mark.tickers[0].price.value(), dec!(16596));
         assert_eq!(last.tickers[0].price.value(), dec!(16597));
-        // The fixture's `time` is years old: beyond the skew limit, receipt time is used.
-        assert_eq!(mark.clock_skew_ms.map(|s| s < 0), Some(true));
-        assert_eq!(mark.tickers[0].observed_at, mark.tickers[0].fetched_at);
+        // The fixture's `time` is years old: seen once, that is old data, not a skewed clock.
+        let venue_time = mark.tickers[0].observed_at;
+        VenueClock::default().settle(&mut mark);
+        assert_eq!(mark.clock_skew_ms, None);
+        assert_eq!(mark.tickers[0].observed_at, venue_time);
     }
 
     #[test]

@@ -12,8 +12,8 @@
 //! and a client type. Venue clients implement [`VenueClient`] and are built by
 //! [`venue_client`]; FX clients implement [`FxClient`] and are built by [`fx_client`]. Shared
 //! pieces: `http` (one `reqwest::Client` builder and the GET path mapping statuses to errors),
-//! `wire` (numbers, timestamps, picking requested listings out of all-symbols responses, the
-//! clock check), `krw_v1` (the Upbit-compatible API Upbit and Bithumb both serve) and
+//! `wire` (numbers, timestamps, picking requested listings out of all-symbols responses),
+//! `clock` (skewed venue clocks told from frozen data), `krw_v1` (the Upbit-compatible API Upbit and Bithumb both serve) and
 //! [`error`].
 //!
 //! # Markets
@@ -80,16 +80,22 @@
 //! `trade_timestamp`), Bithumb legacy `data.date`, Binance the row's `time`, Bybit the
 //! response's `time`, OKX `ts`. `fetched_at` is when we received it.
 //!
-//! Venue clocks are checked per batch: [`TickerBatch::clock_skew_ms`] is the median of
-//! (venue time − receipt time). When its magnitude exceeds [`MAX_CLOCK_SKEW_MS`] (Bithumb's REST
-//! has been seen writing Korean wall time as epoch ms, +9 h) the venue's times are not used for
-//! freshness: every `observed_at` is `fetched_at`, and `last_trade_at` is shifted back by the
-//! skew. Independently, a single venue time more than [`MAX_CLOCK_SKEW_MS`] in the future is
-//! clamped to `fetched_at`, so no ticker looks fresher than it can be.
+//! Venue clocks are checked per batch (`clock`): a clock is skewed when its times advance with
+//! ours at a steady offset, data is stale when its times stop advancing.
+//! [`TickerBatch::clock_skew_ms`] is the median of (venue time − receipt time) over the quotes
+//! whose venue time advanced with our clock since the client's previous fetch (the last
+//! measurement stands while none does; on first sight only a clock ahead of ours is taken as
+//! skew). When its magnitude exceeds [`MAX_CLOCK_SKEW_MS`] (Bithumb's REST has been seen writing
+//! Korean wall time as epoch ms, +9 h) the skew is taken off every `observed_at` and
+//! `last_trade_at`. A quote whose venue time stopped advancing keeps its old time, so it goes
+//! stale after the freshness limit instead of looking as fresh as its receipt. Independently,
+//! a single venue time more than [`MAX_CLOCK_SKEW_MS`] in the future is clamped to
+//! `fetched_at`, so no ticker looks fresher than it can be.
 
 pub mod binance;
 pub mod bithumb;
 pub mod bybit;
+mod clock;
 pub mod error;
 pub mod fx;
 mod http;
@@ -165,8 +171,8 @@ pub struct VenueOptions {
     pub bithumb_api: BithumbApi,
 }
 
-/// How far (either way) a venue's clock may stray from ours before its times are distrusted:
-/// see [`TickerBatch::clock_skew_ms`].
+/// How far (either way) a venue's clock may stray from ours before its skew is taken off its
+/// times: see [`TickerBatch::clock_skew_ms`].
 pub const MAX_CLOCK_SKEW_MS: i64 = 5_000;
 
 /// The result of one poll of one venue: the coins that worked and, per coin, why the others
@@ -176,9 +182,9 @@ pub struct TickerBatch {
     /// One per listing that worked, under the listing's coin, priced per coin.
     pub tickers: Vec<Ticker>,
     pub failures: Vec<(Coin, FetchError)>,
-    /// The median over the batch of (venue time − our receipt time), ms; `None` when no ticker
-    /// came back. Beyond ±[`MAX_CLOCK_SKEW_MS`] the venue's times were replaced (see the crate
-    /// docs).
+    /// The venue's clock minus ours, ms, as measured from quotes advancing with our clock (see
+    /// the crate docs); `None` before a measurement. Beyond ±[`MAX_CLOCK_SKEW_MS`] it was taken
+    /// off the venue's times.
     pub clock_skew_ms: Option<i64>,
 }
 

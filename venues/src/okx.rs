@@ -23,10 +23,11 @@ use serde::Deserialize;
 
 use crate::{
     ClientConfig, FetchError, TickerBatch, VenueClient,
+    clock::VenueClock,
     http::{ApiError, Endpoint},
     wire::{
         Quote, RawTop, WireNumber, assemble, attach_books, attach_funding, book_time,
-        depth_per_coin, funding, levels, millis_field, price_field, settle_clock, size_unit,
+        depth_per_coin, funding, levels, millis_field, price_field, size_unit,
     },
 };
 
@@ -287,12 +288,14 @@ fn api_error(body: &[u8]) -> Option<ApiError> {
 #[derive(Debug, Clone)]
 pub struct OkxClient {
     ep: Endpoint,
+    clock: VenueClock,
 }
 
 impl OkxClient {
     pub fn new(cfg: &ClientConfig) -> Self {
         OkxClient {
             ep: Endpoint::new(VENUE, cfg, api_error),
+            clock: VenueClock::default(),
         }
     }
 }
@@ -334,7 +337,7 @@ impl VenueClient for OkxClient {
             |l| l.instrument.symbol.clone(),
             |_, t| Quote::try_from(t),
         );
-        settle_clock(&mut batch);
+        self.clock.settle(&mut batch);
         attach_books(&mut batch, listings, |l| {
             let row = rows.get(&l.instrument.symbol)?;
             Some(row.top().and_then(|t| t.per_coin(l, size_unit(l))))

@@ -20,7 +20,7 @@ use domain::{Depth, Instrument, Listing, MarketFlag, MarketStatus, Venue, venue:
 use serde::Deserialize;
 
 use crate::{
-    ClientConfig, FetchError, TickerBatch, VenueClient, http::Endpoint, krw_v1, wire::settle_clock,
+    ClientConfig, FetchError, TickerBatch, VenueClient, clock::VenueClock, http::Endpoint, krw_v1,
 };
 
 pub const BASE_URL: &str = Upstream::Venue(Venue::Upbit).default_base_url();
@@ -88,12 +88,14 @@ impl UpbitMarket {
 #[derive(Debug, Clone)]
 pub struct UpbitClient {
     ep: Endpoint,
+    clock: VenueClock,
 }
 
 impl UpbitClient {
     pub fn new(cfg: &ClientConfig) -> Self {
         UpbitClient {
             ep: Endpoint::new(Venue::Upbit.as_str(), cfg, krw_v1::api_error),
+            clock: VenueClock::default(),
         }
     }
 }
@@ -118,7 +120,7 @@ impl VenueClient for UpbitClient {
             return Ok(TickerBatch::default());
         }
         let mut batch = krw_v1::fetch_all(&self.ep, Venue::Upbit, listings).await?;
-        settle_clock(&mut batch);
+        self.clock.settle(&mut batch);
         krw_v1::add_books(&self.ep, &mut batch, listings, usize::MAX).await;
         Ok(batch)
     }

@@ -135,8 +135,8 @@ pub(crate) fn per_coin(venue: &str, listing: &Listing, price: Price) -> Result<P
 /// (`symbol(listing)`, usually `listing.instrument.symbol`). Listings missing from `rows`
 /// become [`FetchError::UnknownSymbol`] and rows that do not convert become their own error,
 /// each in `failures` under the listing's coin, without failing the others. Prices are divided
-/// by the listing's multiplier; times are the venue's, unchecked: run [`settle_clock`] on the
-/// final batch.
+/// by the listing's multiplier; times are the venue's, unchecked: settle them with
+/// [`crate::clock::VenueClock::settle`] on the final batch.
 pub(crate) fn assemble<R>(
     venue: Venue,
     listings: &[Listing],
@@ -352,48 +352,6 @@ pub(crate) fn funding(
     })
 }
 
-/// Checks the venue's clock over a batch whose tickers carry the venue's own times.
-///
-/// Sets `clock_skew_ms` to the median of (`observed_at` − `fetched_at`). When its magnitude
-/// exceeds [`MAX_CLOCK_SKEW_MS`] the venue's times are not used for freshness: every
-/// `observed_at` becomes `fetched_at` and `last_trade_at` is shifted back by the skew.
-/// Otherwise only a single time more than [`MAX_CLOCK_SKEW_MS`] in the future is clamped to
-/// `fetched_at`.
-pub(crate) fn settle_clock(batch: &mut TickerBatch) {
-    let mut skews: Vec<i64> = batch
-        .tickers
-        .iter()
-        .map(|t| (t.observed_at - t.fetched_at).num_milliseconds())
-        .collect();
-    if skews.is_empty() {
-        batch.clock_skew_ms = None;
-        return;
-    }
-    skews.sort_unstable();
-    let skew = skews[skews.len() / 2];
-    batch.clock_skew_ms = Some(skew);
-    let skewed = skew.abs() > MAX_CLOCK_SKEW_MS;
-    if skewed {
-        tracing::debug!(skew_ms = skew, "venue clock is off, using receipt times");
-    }
-    let limit = chrono::Duration::milliseconds(MAX_CLOCK_SKEW_MS);
-    for t in &mut batch.tickers {
-        if skewed {
-            t.observed_at = t.fetched_at;
-            t.last_trade_at = t
-                .last_trade_at
-                .map(|at| at - chrono::Duration::milliseconds(skew));
-        } else if t.observed_at > t.fetched_at + limit {
-            t.observed_at = t.fetched_at;
-        }
-        if let Some(at) = t.last_trade_at
-            && at > t.fetched_at + limit
-        {
-            t.last_trade_at = Some(t.fetched_at);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -436,61 +394,6 @@ mod tests {
     fn missing_prices_are_invalid_not_malformed() {
         let e = price_field("okx", "BTC-USDT-SWAP", "last", None).unwrap_err();
         assert_eq!(e.to_string(), "okx BTC-USDT-SWAP last: missing");
-    }
-
-    fn ticker(fetched_ms: i64, observed_ms: i64, trade_ms: Option<i64>) -> Ticker {
-        let at = |ms| DateTime::from_timestamp_millis(ms).unwrap();
-        Ticker {
-            venue: Venue::Bithumb,
-            coin: domain::Coin::parse("BTC").unwrap(),
-            price: Price::new(dec!(1)).unwrap(),
-            observed_at: at(observed_ms),
-            fetched_at: at(fetched_ms),
-            last_trade_at: trade_ms.map(at),
-            book: None,
-            book_error: None,
-            funding: None,
-        }
-    }
-
-    #[test]
-    fn the_median_skew_decides_and_single_future_times_are_clamped() {
-        const T: i64 = 1_790_000_000_000;
-        let mut batch = TickerBatch {
-            tickers: vec![
-                ticker(T, T - 100, Some(T - 60_000)),
-                ticker(T, T + 3_600_000, Some(T + 3_600_000)),
-                ticker(T, T - 200, None),
-            ],
-            ..TickerBatch::default()
-        };
-        settle_clock(&mut batch);
-        assert_eq!(batch.clock_skew_ms, Some(-100));
-        let t = &batch.tickers;
-        assert_eq!(t[0].observed_at.timestamp_millis(), T - 100);
-        assert_eq!(t[0].last_trade_at.unwrap().timestamp_millis(), T - 60_000);
-        assert_eq!(
-            t[1].observed_at, t[1].fetched_at,
-            "one future time is clamped"
-        );
-        assert_eq!(t[1].last_trade_at, Some(t[1].fetched_at));
-
-        const KST: i64 = 32_400_000;
-        let mut batch = TickerBatch {
-            tickers: vec![ticker(T, T + KST, Some(T + KST - 5_000))],
-            ..TickerBatch::default()
-        };
-        settle_clock(&mut batch);
-        assert_eq!(batch.clock_skew_ms, Some(KST));
-        assert_eq!(batch.tickers[0].observed_at, batch.tickers[0].fetched_at);
-        assert_eq!(
-            batch.tickers[0].last_trade_at.unwrap().timestamp_millis(),
-            T - 5_000
-        );
-
-        let mut empty = TickerBatch::default();
-        settle_clock(&mut empty);
-        assert_eq!(empty.clock_skew_ms, None);
     }
 
     #[test]

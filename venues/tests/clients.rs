@@ -433,32 +433,16 @@ async fn parses_prices_exactly(spec: Spec) {
         .iter()
         .map(|r| (r.coin.as_str(), r.price.to_string(), r.observed_at))
         .collect();
-    let venue_client = matches!(spec.target, Target::Venue(..));
     let want: Vec<_> = spec
         .expected
         .iter()
-        .zip(&outcome.rows)
-        .map(|((coin, price, ms), row)| {
-            let at = if venue_client {
-                row.fetched_at
-            } else {
-                at_ms(*ms)
-            };
-            (*coin, price.to_string(), at)
-        })
+        .map(|(coin, price, ms)| (*coin, price.to_string(), at_ms(*ms)))
         .collect();
     assert_eq!(got, want);
-    if venue_client {
-        // The median of (venue time − receipt time) over the batch: the middle fixture row.
-        let mut skews: Vec<i64> = spec
-            .expected
-            .iter()
-            .zip(&outcome.rows)
-            .map(|((_, _, ms), row)| ms - row.fetched_at.timestamp_millis())
-            .collect();
-        skews.sort_unstable();
-        assert_eq!(outcome.clock_skew_ms, Some(skews[skews.len() / 2]));
-        assert!(skews[0].abs() > venues::MAX_CLOCK_SKEW_MS);
+    if matches!(spec.target, Target::Venue(..)) {
+        // The fixtures' times are years old and seen once: old data, not a skewed clock, so
+        // they stand (the quotes are stale) and no skew is measured.
+        assert_eq!(outcome.clock_skew_ms, None);
     }
     let seen = server.seen.lock().unwrap().clone();
     let want: Vec<String> = std::iter::once(spec.request)

@@ -340,7 +340,8 @@ impl PremiumsApi {
     /// first configured pair). When no premium is cached the answer is 404
     /// `premium_unavailable` with the worker's skip reason; a cached premium with an input older
     /// than its freshness limit (a price `freshness.ticker_ms`, the FX rate its source's
-    /// `freshness.fx_secs`) is answered with `stale: true`, the input named in `stale_inputs`.
+    /// `freshness.fx_secs`) is answered with `stale: true`, the input named in `stale_inputs`
+    /// and, when the worker recorded why since, its skip reason.
     #[oai(
         path = "/api/v1/premiums/:coin",
         method = "get",
@@ -395,7 +396,13 @@ impl PremiumsApi {
         match premium {
             Some(p) => {
                 let usd_krw = p.inputs.usd_krw;
-                let mut view = PremiumView::build(&coin, pair, Some(p), None, now, &s.freshness);
+                let age = (now - p.observed_at).num_milliseconds();
+                let skip = if age > s.freshness.ticker_ms as i64 {
+                    io(Service::Redis, state.cache.skip(&coin, pair)).await?
+                } else {
+                    None
+                };
+                let mut view = PremiumView::build(&coin, pair, Some(p), skip, now, &s.freshness);
                 if let Some(size) = size {
                     view.at_size = Some(at_size_view(&state, &coin, pair, usd_krw, size).await?);
                 }

@@ -120,6 +120,8 @@ pub struct PremiumView {
     pub computed_at: Option<Time>,
     /// `now − observed_at`, milliseconds. Each input's own age is in `inputs`.
     pub age_ms: Option<i64>,
+    /// Why the worker computed no premium: when none is cached, or when the cached one is
+    /// stale and the worker recorded why since (e.g. a frozen venue's `stale` ticker).
     pub skip: Option<SkipView>,
     /// Market flags of either leg (warning, caution, suspended deposits or withdrawals, foreign
     /// market not trading, suspect); empty when none or when no premium is cached.
@@ -184,6 +186,7 @@ impl PremiumView {
         now: DateTime<Utc>,
         freshness: &settings::Freshness,
     ) -> Self {
+        let skip_at = skip.as_ref().map(|s| s.at);
         let mut view = PremiumView {
             coin: coin.to_string(),
             korea_venue: pair.korea.into(),
@@ -232,6 +235,12 @@ impl PremiumView {
                 .map(|i| Named(*i, &p).to_string())
                 .collect();
             view.oldest_input = Some(Named(age.oldest, &p).to_string());
+            // A stale cached premium keeps the worker's skip reason when it was recorded since
+            // (a frozen venue's quote: the worker skipped it, the cache still holds it).
+            let recorded_since = skip_at.is_some_and(|at| at >= p.computed_at);
+            if !(view.stale && recorded_since) {
+                view.skip = None;
+            }
             let i = p.inputs;
             view.rate = Some(p.rate.into());
             view.rate_display = Some(display_rate(p.rate).into());

@@ -273,3 +273,40 @@ async fn bad_control_requests_are_rejected_with_json() {
         assert!(answer["error"].is_string(), "{answer}");
     }
 }
+
+/// `freeze` keeps the venue's last snapshot, timestamps included, while its clock and prices
+/// move on; lifting it serves the moving venue again.
+#[tokio::test]
+async fn a_frozen_venue_replays_its_snapshot_until_thawed() {
+    let sim = TestSim::default().await;
+    let path = "/upbit/v1/ticker?markets=KRW-BTC";
+    let stamp = |r: &Reply| r.json()[0]["timestamp"].as_i64().unwrap();
+    sim.post_ok("/_sim/faults", json!({"venue": "upbit", "freeze": true}))
+        .await;
+    let first = sim.get(path).await;
+    assert_eq!(first.status, 200, "{}", first.text);
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    sim.post_ok("/_sim/advance", json!({"steps": 50})).await;
+    let again = sim.get(path).await;
+    assert_eq!(again.text, first.text, "the same snapshot, byte for byte");
+    let other = sim.get("/upbit/v1/ticker?markets=KRW-ETH").await;
+    assert_eq!(
+        other.json()[0]["market"],
+        "KRW-ETH",
+        "each query has its own snapshot"
+    );
+
+    sim.delete("/_sim/faults?venue=upbit").await;
+    let thawed = sim.get(path).await;
+    assert!(
+        stamp(&thawed) > stamp(&first),
+        "{} then {}",
+        first.text,
+        thawed.text
+    );
+    assert_ne!(
+        thawed.json()[0]["trade_price"],
+        first.json()[0]["trade_price"],
+        "the walk moved on"
+    );
+}
