@@ -43,7 +43,10 @@ pub use market::{
     Override, RefreshFailure, Registry, VenueMarkets, accept_refresh, check_selection, map_foreign,
     map_korean,
 };
-pub use position::{Pnl, Position, PositionError, PositionSide};
+pub use position::{
+    Contract, MAX_ENTRY_DEVIATION, Pnl, Position, PositionError, PositionSide, Units,
+    entry_deviation,
+};
 pub use premium::{Executable, Fees, Premium, PremiumInputs};
 pub use price::{Price, PriceError};
 pub use rate::{PremiumError, display_rate, premium_rate};

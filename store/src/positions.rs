@@ -2,7 +2,7 @@
 //! (`idempotency_keys`): insert (plain or under a key, [`Idempotent`]), read, close.
 
 use chrono::{DateTime, Utc};
-use domain::{Coin, Position, PositionSide, Price, VenuePair};
+use domain::{Coin, Contract, Position, PositionSide, Price, Units, VenuePair};
 use rust_decimal::Decimal;
 use sqlx::Row;
 
@@ -13,8 +13,9 @@ pub const IDEMPOTENCY_TTL_HOURS: i32 = 24;
 
 const INSERT_POSITION: &str =
     "INSERT INTO positions (coin, korea_venue, foreign_venue, korea_qty, korea_entry, foreign_qty,
-                        foreign_entry, leverage, entry_usd_krw, entry_premium, opened_at)
- VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING *";
+                        foreign_entry, leverage, entry_usd_krw, entry_premium, opened_at, units,
+                        foreign_instrument, foreign_price_multiplier, foreign_coins_per_contract)
+ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING *";
 
 /// [`INSERT_POSITION`] with `p`'s values bound, for the pool or a transaction.
 fn insert_position_query(
@@ -32,6 +33,10 @@ fn insert_position_query(
         .bind(p.entry_usd_krw.value())
         .bind(p.entry_premium)
         .bind(p.opened_at)
+        .bind(p.units.as_str())
+        .bind(p.foreign_contract.as_ref().map(|c| c.instrument.as_str()))
+        .bind(p.foreign_contract.as_ref().map(|c| c.price_multiplier))
+        .bind(p.foreign_contract.as_ref().map(|c| c.coins_per_contract))
 }
 
 /// What an insert under an idempotency key did.
@@ -165,6 +170,16 @@ fn position_from_row(r: &sqlx::postgres::PgRow) -> Result<Position, StoreError> 
     )
     .map_err(invalid)?;
     let coin: String = r.try_get("coin")?;
+    let units: String = r.try_get("units")?;
+    let instrument: Option<String> = r.try_get("foreign_instrument")?;
+    let foreign_contract = match instrument {
+        None => None,
+        Some(instrument) => Some(Contract {
+            instrument,
+            price_multiplier: r.try_get("foreign_price_multiplier")?,
+            coins_per_contract: r.try_get("foreign_coins_per_contract")?,
+        }),
+    };
     Ok(Position {
         id: r.try_get("id")?,
         coin: Coin::parse(&coin).map_err(|e| invalid(e.to_string()))?,
@@ -182,5 +197,9 @@ fn position_from_row(r: &sqlx::postgres::PgRow) -> Result<Position, StoreError> 
         entry_premium: r.try_get("entry_premium")?,
         opened_at: r.try_get("opened_at")?,
         closed_at: r.try_get("closed_at")?,
+        units: units
+            .parse::<Units>()
+            .map_err(|e| invalid(format!("units: {e}")))?,
+        foreign_contract,
     })
 }

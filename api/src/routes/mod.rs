@@ -6,6 +6,7 @@ pub mod alerts;
 pub mod jobs;
 pub mod markets;
 pub mod ops;
+pub mod position_entry;
 pub mod positions;
 pub mod premiums;
 pub mod quotes;

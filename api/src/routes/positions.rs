@@ -2,13 +2,10 @@
 
 use std::collections::HashMap;
 
-use cache::{Closed, MarketsNow};
+use cache::Closed;
 use chrono::{DateTime, Utc};
 use domain::selection::pick_fx;
-use domain::{
-    Coin, Decimal, FxRate, Pnl, Position, PositionSide, Price, Region, Ticker, Venue, VenuePair,
-    display_rate,
-};
+use domain::{Coin, Decimal, FxRate, Pnl, Position, Price, Ticker, Venue, display_rate};
 use poem::web::Data;
 use poem_openapi::{
     ApiResponse, Object, OpenApi,
@@ -21,43 +18,28 @@ use crate::{
     auth::AdminAuth,
     deadline::{IO_TIMEOUT, Service, io, timed, unavailable},
     error::{ApiError, ErrorCode},
-    routes::tags::ApiTags,
+    routes::{
+        position_entry::{
+            ContractView, Entry, Market, OpenPositionRequest, PositionUnits, check_against_market,
+            contract_view, validate,
+        },
+        tags::ApiTags,
+    },
     state::AppState,
-    tracked::{markets_now, untracked},
-    wire::{Dec, DecInput, FxSourceName, Time, VenueName},
+    tracked::markets_now,
+    wire::{Dec, FxSourceName, Time, VenueName},
 };
-
-/// A new hedge: long `korea_qty` coins on a Korean spot venue, short `foreign_qty` on a foreign
-/// perpetual. Decimals are strings (`"0.5"`), never JSON numbers.
-#[derive(Debug, Object)]
-#[oai(skip_serializing_if_is_none)]
-pub struct OpenPositionRequest {
-    /// A tracked coin, e.g. `BTC`.
-    pub coin: String,
-    /// bithumb or upbit.
-    pub korea_venue: String,
-    /// Coins bought on the Korean venue (> 0).
-    pub korea_qty: DecInput,
-    /// Korean entry price, KRW (> 0).
-    pub korea_entry: DecInput,
-    /// binance, bybit or okx.
-    pub foreign_venue: String,
-    /// Coins sold short on the foreign venue (> 0).
-    pub foreign_qty: DecInput,
-    /// Foreign entry price, USD(T) (> 0).
-    pub foreign_entry: DecInput,
-    /// Leverage of the short leg, 1 to 125.
-    pub leverage: u32,
-    /// USD/KRW at entry (> 0).
-    pub entry_usd_krw: DecInput,
-}
 
 /// PnL at the current cached prices and the FX in use (ARCHITECTURE.md, "The formulas"), KRW except percentages.
 #[derive(Debug, Object)]
 #[oai(skip_serializing_if_is_none)]
 pub struct PnlView {
     pub korea_now: Dec,
+    /// USD(T) per coin.
     pub foreign_now: Dec,
+    /// `foreign_now` as the instrument quotes it (`× price_multiplier`), when the position's
+    /// instrument is recorded (`foreign_contract`).
+    pub foreign_now_contract: Option<Dec>,
     pub usd_krw_now: Dec,
     pub fx_source: FxSourceName,
     /// `(korea_now − korea_entry) × korea_qty`.
@@ -66,7 +48,7 @@ pub struct PnlView {
     pub foreign_pnl_krw: Dec,
     /// `korea_pnl + foreign_pnl_krw`.
     pub total: Dec,
-    /// `total / (korea_now × korea_qty) × 100`.
+    /// `total / (korea_entry × korea_qty) × 100`: over the entry notional, the capital put in.
     pub total_pct: Dec,
     pub total_pct_display: Dec,
     pub premium_now: Dec,
@@ -85,8 +67,16 @@ pub struct PositionView {
     pub foreign_venue: VenueName,
     pub korea_qty: Dec,
     pub korea_entry: Dec,
+    /// Coins, whatever `units` the position was entered in.
     pub foreign_qty: Dec,
+    /// USD(T) per coin, whatever `units` the position was entered in.
     pub foreign_entry: Dec,
+    /// The units the foreign leg was entered in.
+    pub units: PositionUnits,
+    /// The foreign leg in its instrument's own units (contract count, quoted price), with the
+    /// instrument and multiplier recorded at entry; null for positions opened before
+    /// instruments were recorded.
+    pub foreign_contract: Option<ContractView>,
     pub leverage: u32,
     pub entry_usd_krw: Dec,
     /// Premium at entry, percent, full precision.
@@ -176,6 +166,16 @@ async fn live(state: &AppState, positions: &[Position]) -> Result<Live, String> 
 }
 
 impl Live {
+    /// The market `p`'s entry prices are checked against.
+    fn market(&self, p: &Position) -> Market {
+        let price = |venue: Venue| self.tickers.get(&(venue, p.coin.clone())).map(|t| t.price);
+        Market {
+            korea: price(p.pair.korea),
+            foreign: price(p.pair.foreign),
+            usd_krw: self.fx.as_ref().ok().map(|fx| (fx.usd_krw, fx.source)),
+        }
+    }
+
     fn price(&self, venue: Venue, coin: &Coin) -> Result<Price, String> {
         match self.tickers.get(&(venue, coin.clone())) {
             None => Err(format!("no current {venue} {coin} ticker")),
@@ -228,9 +228,15 @@ impl Live {
         } = p
             .pnl(korea, foreign, fx.usd_krw)
             .map_err(|e| e.to_string())?;
+        let foreign_now_contract = p
+            .foreign_contract
+            .as_ref()
+            .and_then(|c| c.quoted(foreign).ok())
+            .map(Dec::from);
         Ok(PnlView {
             korea_now: korea.into(),
             foreign_now: foreign.into(),
+            foreign_now_contract,
             usd_krw_now: fx.usd_krw.into(),
             fx_source: fx.source.into(),
             korea_pnl: korea_pnl.into(),
@@ -269,6 +275,8 @@ fn position_view(p: Position, live: &Result<Live, String>) -> PositionView {
         korea_entry: p.korea.entry_price.into(),
         foreign_qty: p.foreign.quantity.into(),
         foreign_entry: p.foreign.entry_price.into(),
+        units: p.units.into(),
+        foreign_contract: contract_view(&p),
         leverage: p.leverage,
         entry_usd_krw: p.entry_usd_krw.into(),
         entry_premium: p.entry_premium.into(),
@@ -281,82 +289,6 @@ fn position_view(p: Position, live: &Result<Live, String>) -> PositionView {
         pnl_at_exit,
         pnl_at_exit_unavailable,
     }
-}
-
-/// Parses and validates a new position; every error names its field.
-fn validate(
-    state: &AppState,
-    markets: &MarketsNow,
-    req: &OpenPositionRequest,
-) -> Result<Position, ApiError> {
-    let s = &state.settings;
-    let bad = |field: &str, msg: String| ApiError::bad_request(format!("{field}: {msg}"));
-    let coin = Coin::parse(&req.coin).map_err(|e| bad("coin", e.to_string()))?;
-    let venue = |field: &str, raw: &str, region: Region| -> Result<Venue, ApiError> {
-        let enabled: Vec<&str> = s
-            .venues_in(region)
-            .into_iter()
-            .map(|v| v.as_str())
-            .collect();
-        raw.parse::<Venue>()
-            .ok()
-            .filter(|v| v.region() == region && s.venues.contains(v))
-            .ok_or_else(|| {
-                bad(
-                    field,
-                    format!(
-                        "`{raw}` is not an enabled venue here; expected one of: {}",
-                        enabled.join(", ")
-                    ),
-                )
-            })
-    };
-    let korea = venue("korea_venue", &req.korea_venue, Region::Korea)?;
-    let foreign = venue("foreign_venue", &req.foreign_venue, Region::Foreign)?;
-    let pair = VenuePair::new(korea, foreign).map_err(|e| bad("korea_venue", e))?;
-    if !markets.tracks(&coin, pair) {
-        return Err(bad(
-            "coin",
-            format!(
-                "`{coin}` is not tracked on {pair}: {}",
-                untracked(markets, s, &coin)
-            ),
-        ));
-    }
-    let positive = |field: &str, raw: &DecInput| -> Result<Decimal, ApiError> {
-        let d = raw.parse(field).map_err(ApiError::bad_request)?;
-        if d > Decimal::ZERO {
-            Ok(d)
-        } else {
-            Err(bad(field, format!("must be positive, got {d}")))
-        }
-    };
-    let price = |field: &str, raw: &DecInput| -> Result<Price, ApiError> {
-        Price::new(positive(field, raw)?).map_err(|e| bad(field, e.to_string()))
-    };
-    if !(1..=125).contains(&req.leverage) {
-        return Err(bad(
-            "leverage",
-            format!("must be between 1 and 125, got {}", req.leverage),
-        ));
-    }
-    Position::open(
-        0,
-        coin,
-        pair,
-        PositionSide {
-            quantity: positive("korea_qty", &req.korea_qty)?,
-            entry_price: price("korea_entry", &req.korea_entry)?,
-        },
-        PositionSide {
-            quantity: positive("foreign_qty", &req.foreign_qty)?,
-            entry_price: price("foreign_entry", &req.foreign_entry)?,
-        },
-        req.leverage,
-        price("entry_usd_krw", &req.entry_usd_krw)?,
-        Utc::now(),
-    )
-    .map_err(|e| ApiError::bad_request(e.to_string()))
 }
 
 /// Longest `Idempotency-Key` accepted.
@@ -374,24 +306,6 @@ fn idempotency_key(raw: &str) -> Result<&str, ApiError> {
         )));
     }
     Ok(raw)
-}
-
-/// The request as the idempotency check compares it: the validated fields, decimals
-/// normalized, so `"0.5"` and `"0.50"` are the same request.
-fn canonical_request(p: &Position) -> String {
-    format!(
-        "coin={};korea_venue={};foreign_venue={};korea_qty={};korea_entry={};foreign_qty={};\
-         foreign_entry={};leverage={};entry_usd_krw={}",
-        p.coin,
-        p.pair.korea,
-        p.pair.foreign,
-        p.korea.quantity.normalize(),
-        p.korea.entry_price.value().normalize(),
-        p.foreign.quantity.normalize(),
-        p.foreign.entry_price.value().normalize(),
-        p.leverage,
-        p.entry_usd_krw.value().normalize(),
-    )
 }
 
 fn position_not_found(id: i64) -> ApiError {
@@ -412,7 +326,10 @@ impl PositionsApi {
     /// Open a hedged position (admin)
     ///
     /// Validates every field (400 names the field) and computes the entry premium from the
-    /// entry prices and FX.
+    /// entry prices and FX. The foreign leg is per coin, or with `units` = `contract` in its
+    /// instrument's quote and contract count, converted with the registry's multiplier. An
+    /// entry price (either leg, or `entry_usd_krw`) more than 50 % from the current market is
+    /// refused: 400 naming the field, the price given and the market's.
     ///
     /// With an `Idempotency-Key` header, a repeat of the request (same key, same fields) within
     /// 24 h answers 201 with the position the first one opened instead of opening another, and
@@ -434,21 +351,27 @@ impl PositionsApi {
     ) -> Result<PositionCreated, ApiError> {
         let key = idempotency.0.as_deref().map(idempotency_key).transpose()?;
         let markets = markets_now(&state.markets).await?;
-        let position = validate(&state, &markets, &body.0)?;
+        let Entry {
+            position,
+            canonical,
+        } = validate(&state.settings, &markets, &body.0)?;
+        let live = live(&state, std::slice::from_ref(&position)).await;
+        match &live {
+            Ok(l) => check_against_market(&position, &l.market(&position))?,
+            Err(why) => tracing::warn!(%why, "entry prices accepted without a market check"),
+        }
         let saved = match key {
             None => io(Service::Postgres, state.positions.open(&position)).await?,
             Some(key) => {
-                let request = canonical_request(&position);
                 match io(
                     Service::Postgres,
-                    state.positions.open_idempotent(&position, key, &request),
+                    state.positions.open_idempotent(&position, key, &canonical),
                 )
                 .await?
                 {
                     Idempotent::Created(p) => p,
                     Idempotent::Replayed(p) => {
                         tracing::info!(id = p.id, "position request replayed (Idempotency-Key)");
-                        let live = live(&state, std::slice::from_ref(&p)).await;
                         return Ok(PositionCreated::Created(Json(position_view(p, &live))));
                     }
                     Idempotent::Mismatch => {
@@ -462,7 +385,6 @@ impl PositionsApi {
             }
         };
         tracing::info!(id = saved.id, coin = %saved.coin, pair = %saved.pair, "position opened");
-        let live = live(&state, std::slice::from_ref(&saved)).await;
         Ok(PositionCreated::Created(Json(position_view(saved, &live))))
     }
 

@@ -1,4 +1,4 @@
-use domain::{FxSource, Venue};
+use domain::{CoinSelection, FxSource, Venue};
 use reqwest::Method;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
@@ -53,7 +53,8 @@ async fn position_pnl_follows_the_design_formulas() {
     let korea_pnl = (k_now - k_entry) * q_k;
     let foreign_pnl = (f_entry - f_now) * q_f * fx_now;
     let total = korea_pnl + foreign_pnl;
-    let total_pct = total / (k_now * q_k) * dec!(100);
+    // Over the entry notional.
+    let total_pct = total / (k_entry * q_k) * dec!(100);
     let premium = |k: Decimal, f: Decimal, x: Decimal| (k - f * x) / (f * x) * dec!(100);
     let premium_now = premium(k_now, f_now, fx_now);
     let entry_premium = premium(k_entry, f_entry, dec!(1432.6));
@@ -255,4 +256,245 @@ async fn ten_concurrent_requests_with_one_idempotency_key_open_one_position() {
         .collect();
     assert!(ids.iter().all(|id| *id == ids[0]), "{ids:?}");
     assert_eq!(stored_positions(&app).await, 1);
+}
+
+#[tokio::test]
+async fn total_pct_is_over_the_entry_notional_not_the_current_one() {
+    let app = spawn_app().await;
+    let id = open(&app).await;
+    // The Korean price doubles while the foreign one and the FX hold: the hedge made its
+    // whole entry notional, 100 % of it (50 % of the current notional).
+    app.put_tickers(&[
+        ticker(Venue::Upbit, "BTC", "259110000", 100),
+        ticker(Venue::Binance, "BTC", "89277.1", 100),
+    ])
+    .await;
+    app.put_fx(&fx(FxSource::Dunamu, "1432.6", 1_000)).await;
+    let body = app.get_ok(&format!("/api/v1/positions/{id}")).await;
+    let entry_notional = dec!(129555000) * dec!(0.5);
+    assert_eq!(d(&body["pnl"]["total"]), entry_notional);
+    assert_eq!(d(&body["pnl"]["total_pct"]), dec!(100));
+}
+
+/// An app whose registry lists PEPE as the venues do: on binance `1000PEPEUSDT` (quoted per
+/// 1,000 PEPE, sized in 1,000 PEPE), on okx `PEPE-USDT-SWAP` (quoted per PEPE, contracts of
+/// 10,000,000 PEPE); plain elsewhere.
+async fn app_with_pepe() -> TestApp {
+    let app = spawn_app_with(|s| {
+        if let CoinSelection::List(coins) = &mut s.coins {
+            coins.push(coin("PEPE"));
+        }
+    })
+    .await;
+    let markets = cache::Markets::new(app.conn.clone(), app.keys.clone());
+    let now = markets.current().await.unwrap().expect("a registry");
+    let mut registry = now.registry.clone();
+    let binance = pepe(&mut registry, Venue::Binance);
+    binance.multiplier = dec!(1000);
+    binance.instrument.symbol = "1000PEPEUSDT".into();
+    binance.instrument.base = "1000PEPE".into();
+    let okx = pepe(&mut registry, Venue::Okx);
+    okx.instrument.symbol = "PEPE-USDT-SWAP".into();
+    okx.instrument.contract_value = Some(dec!(10000000));
+    markets.put(&registry, &now.universe).await.unwrap();
+    app
+}
+
+fn pepe(registry: &mut domain::Registry, venue: Venue) -> &mut domain::Listing {
+    let listings = &mut registry.venues.get_mut(&venue).unwrap().listings;
+    listings
+        .iter_mut()
+        .find(|l| l.coin == coin("PEPE"))
+        .unwrap()
+}
+
+/// PEPE's market now, per coin as the worker caches it: 0.0151 KRW on upbit, 0.0000104 USDT
+/// abroad (0.0104 per 1,000 on `1000PEPEUSDT`), USD/KRW 1,432.6.
+async fn pepe_market(app: &TestApp, korea: &str, foreign: &str) {
+    app.put_tickers(&[
+        ticker(Venue::Upbit, "PEPE", korea, 100),
+        ticker(Venue::Binance, "PEPE", foreign, 100),
+        ticker(Venue::Okx, "PEPE", foreign, 100),
+    ])
+    .await;
+    app.put_fx(&fx(FxSource::Dunamu, "1432.6", 1_000)).await;
+}
+
+fn pepe_request(foreign_venue: &str, units: &str, foreign_qty: &str, foreign_entry: &str) -> Value {
+    json!({
+        "coin": "PEPE",
+        "korea_venue": "upbit",
+        "korea_qty": "10000000",
+        "korea_entry": "0.0151",
+        "foreign_venue": foreign_venue,
+        "units": units,
+        "foreign_qty": foreign_qty,
+        "foreign_entry": foreign_entry,
+        "leverage": 2,
+        "entry_usd_krw": "1432.6"
+    })
+}
+
+async fn open_ok(app: &TestApp, body: Value) -> Value {
+    let (status, answer) = app.admin_post("/api/v1/positions", Some(body)).await;
+    assert_eq!(status, 201, "{answer}");
+    app.get_ok(&format!("/api/v1/positions/{}", answer["id"]))
+        .await
+}
+
+#[tokio::test]
+async fn a_position_in_contract_units_of_a_multiplier_instrument_gets_the_same_pnl_as_per_coin() {
+    let app = app_with_pepe().await;
+    pepe_market(&app, "0.0151", "0.0000104").await;
+    // As binance shows it: 10,000 contracts of 1000PEPEUSDT at 0.0104 USDT; and the same
+    // hedge per coin: 10,000,000 PEPE at 0.0000104.
+    let mut by_contract = pepe_request("binance", "contract", "10000", "0.0104");
+    by_contract["foreign_instrument"] = json!("1000PEPEUSDT");
+    let contract_id = open_ok(&app, by_contract).await["id"].clone();
+    let coin_id = open_ok(
+        &app,
+        pepe_request("binance", "coin", "10000000", "0.0000104"),
+    )
+    .await["id"]
+        .clone();
+
+    pepe_market(&app, "0.0149", "0.0000102").await;
+    let by_contract = app
+        .get_ok(&format!("/api/v1/positions/{contract_id}"))
+        .await;
+    let per_coin = app.get_ok(&format!("/api/v1/positions/{coin_id}")).await;
+
+    // (0.0149 − 0.0151) × 10,000,000 KRW long, (0.0000104 − 0.0000102) × 10,000,000 × 1,432.6
+    // KRW short.
+    let korea_pnl = (dec!(0.0149) - dec!(0.0151)) * dec!(10000000);
+    let foreign_pnl = (dec!(0.0000104) - dec!(0.0000102)) * dec!(10000000) * dec!(1432.6);
+    for body in [&by_contract, &per_coin] {
+        let pnl = &body["pnl"];
+        assert_eq!(d(&pnl["korea_pnl"]), korea_pnl, "{body}");
+        assert_eq!(d(&pnl["foreign_pnl_krw"]), foreign_pnl, "{body}");
+        assert_eq!(d(&pnl["total"]), korea_pnl + foreign_pnl, "{body}");
+        assert_eq!(d(&body["foreign_qty"]), dec!(10000000));
+        assert_eq!(d(&body["foreign_entry"]), dec!(0.0000104));
+        // The same leg in the instrument's units.
+        let contract = &body["foreign_contract"];
+        assert_eq!(contract["instrument"], "1000PEPEUSDT");
+        assert_eq!(d(&contract["price_multiplier"]), dec!(1000));
+        assert_eq!(d(&contract["coins_per_contract"]), dec!(1000));
+        assert_eq!(d(&contract["qty"]), dec!(10000));
+        assert_eq!(d(&contract["entry"]), dec!(0.0104));
+        assert_eq!(d(&pnl["foreign_now"]), dec!(0.0000102));
+        assert_eq!(d(&pnl["foreign_now_contract"]), dec!(0.0102));
+    }
+    for field in ["total_pct", "premium_now", "premium_diff"] {
+        assert_eq!(by_contract["pnl"][field], per_coin["pnl"][field], "{field}");
+    }
+    assert_eq!(by_contract["entry_premium"], per_coin["entry_premium"]);
+    assert_eq!(by_contract["units"], "contract");
+    assert_eq!(per_coin["units"], "coin");
+}
+
+#[tokio::test]
+async fn okx_contracts_are_counted_in_contract_value_coins() {
+    let app = app_with_pepe().await;
+    pepe_market(&app, "0.0151", "0.0000104").await;
+    // One OKX contract of PEPE-USDT-SWAP is 10,000,000 PEPE, quoted per PEPE.
+    let body = open_ok(&app, pepe_request("okx", "contract", "1", "0.0000104")).await;
+    assert_eq!(d(&body["foreign_qty"]), dec!(10000000));
+    assert_eq!(d(&body["foreign_entry"]), dec!(0.0000104));
+    assert_eq!(body["foreign_contract"]["instrument"], "PEPE-USDT-SWAP");
+    assert_eq!(d(&body["foreign_contract"]["qty"]), dec!(1));
+    assert_eq!(d(&body["pnl"]["foreign_pnl_krw"]), dec!(0));
+}
+
+#[tokio::test]
+async fn an_entry_price_1000_times_off_the_market_is_refused_naming_the_field_and_both_prices() {
+    let app = app_with_pepe().await;
+    pepe_market(&app, "0.0151", "0.0000104").await;
+    // The 1000PEPEUSDT quote written as a per-coin price.
+    let answer = app
+        .admin_post(
+            "/api/v1/positions",
+            Some(pepe_request("binance", "coin", "10000", "0.0104")),
+        )
+        .await;
+    let msg = assert_error(&answer, 400, "bad_request");
+    for part in [
+        "foreign_entry",
+        "0.0104",
+        "0.0000104",
+        "1000PEPEUSDT",
+        "units",
+    ] {
+        assert!(msg.contains(part), "{part}: {msg}");
+    }
+    // A per-coin price sent as the contract's quote: both prices in the contract's units.
+    let answer = app
+        .admin_post(
+            "/api/v1/positions",
+            Some(pepe_request("binance", "contract", "10000", "0.0000104")),
+        )
+        .await;
+    let msg = assert_error(&answer, 400, "bad_request");
+    for part in ["foreign_entry", "0.0000104", "0.001 times", "0.0104"] {
+        assert!(msg.contains(part), "{part}: {msg}");
+    }
+    // The Korean price and the FX are checked the same way.
+    let mut korea_off = pepe_request("binance", "coin", "10000000", "0.0000104");
+    korea_off["korea_entry"] = json!("15.1");
+    let msg = assert_error(
+        &app.admin_post("/api/v1/positions", Some(korea_off)).await,
+        400,
+        "bad_request",
+    );
+    assert!(
+        msg.contains("korea_entry") && msg.contains("0.0151"),
+        "{msg}"
+    );
+    let mut fx_off = pepe_request("binance", "coin", "10000000", "0.0000104");
+    fx_off["entry_usd_krw"] = json!("14326");
+    let msg = assert_error(
+        &app.admin_post("/api/v1/positions", Some(fx_off)).await,
+        400,
+        "bad_request",
+    );
+    assert!(
+        msg.contains("entry_usd_krw") && msg.contains("1432.6"),
+        "{msg}"
+    );
+    assert_eq!(stored_positions(&app).await, 0);
+    // Within 50 % of the market is a trade, not a unit error.
+    open_ok(
+        &app,
+        pepe_request("binance", "coin", "10000000", "0.0000145"),
+    )
+    .await;
+    assert_eq!(stored_positions(&app).await, 1);
+}
+
+#[tokio::test]
+async fn an_unknown_foreign_instrument_or_units_value_is_refused_naming_the_field() {
+    let app = app_with_pepe().await;
+    for (instrument, names) in [
+        ("BTC", "is BTC, not PEPE"),
+        ("PEPE-USDT-SWAP", "not a binance market"),
+    ] {
+        let mut body = pepe_request("binance", "contract", "10000", "0.0104");
+        body["foreign_instrument"] = json!(instrument);
+        let msg = assert_error(
+            &app.admin_post("/api/v1/positions", Some(body)).await,
+            400,
+            "bad_request",
+        );
+        assert!(msg.contains("foreign_instrument"), "{msg}");
+        assert!(msg.contains(names), "{msg}");
+        assert!(msg.contains("1000PEPEUSDT"), "{msg}");
+    }
+    let mut body = pepe_request("binance", "contracts", "10000", "0.0104");
+    body["units"] = json!("contracts");
+    let answer = app.admin_post("/api/v1/positions", Some(body)).await;
+    let msg = assert_error(&answer, 400, "bad_request");
+    assert!(
+        msg.contains("units") || msg.contains("PositionUnits"),
+        "{msg}"
+    );
 }
