@@ -22,6 +22,8 @@ use anyhow::Context;
 use settings::Settings;
 use tokio::process::{Child, Command};
 
+use crate::banner::say;
+
 pub struct UpArgs {
     pub sim: bool,
     pub workers: usize,
@@ -236,7 +238,10 @@ pub async fn run(
                 let _ = rx.await;
             },
         ));
-        println!("market simulator on http://{addr}");
+        say(
+            settings.log_format,
+            &format!("market simulator on http://{addr}"),
+        );
         (Some(format!("http://{addr}")), Some(tx))
     } else {
         (None, None)
@@ -258,10 +263,14 @@ pub async fn run(
     let announce = {
         let api_addr = settings.api_addr.clone();
         let workers = args.workers;
+        let format = settings.log_format;
         async move {
             if wait_for_api(&api_addr, Duration::from_secs(10)).await {
-                println!(
-                    "premium-spread is up: {workers} worker(s); dashboard at http://{api_addr}/, Swagger UI at http://{api_addr}/docs, premiums at http://{api_addr}/api/v1/premiums (Ctrl-C stops everything)"
+                say(
+                    format,
+                    &format!(
+                        "premium-spread is up: {workers} worker(s); dashboard at http://{api_addr}/, Swagger UI at http://{api_addr}/docs, premiums at http://{api_addr}/api/v1/premiums (Ctrl-C stops everything)"
+                    ),
                 );
             } else {
                 eprintln!(
@@ -282,7 +291,7 @@ pub async fn run(
             _ = announce => None,
         }
     };
-    println!("stopping…");
+    say(settings.log_format, "stopping…");
     let grace = Duration::from_millis(settings.worker.shutdown_timeout_ms + 2_000);
     stop_children(&mut slots, grace).await;
     if let Some(tx) = sim_stop {

@@ -17,6 +17,7 @@ mod processes;
 mod sentinel;
 mod spool;
 mod support;
+mod try_it;
 mod universe;
 mod up;
 
