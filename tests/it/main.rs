@@ -17,6 +17,7 @@ mod pipeline;
 mod processes;
 mod sentinel;
 mod spool;
+mod status_strip;
 mod support;
 mod try_it;
 mod universe;
