@@ -3,6 +3,7 @@
 //! `log_format`, overridden by `LOG_FORMAT`), builds the part asked for and runs it until Ctrl-C
 //! or SIGTERM.
 
+mod banner;
 mod up;
 
 use std::{path::PathBuf, process::ExitCode, sync::Arc};
@@ -191,8 +192,9 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Sim(args) => {
-            init_logging(log_format_from_env());
-            run_sim(args).await
+            let format = log_format_from_env();
+            init_logging(format);
+            run_sim(args, format).await
         }
         Command::Api => {
             let settings = load_settings(cli)?;
@@ -232,15 +234,19 @@ async fn run_api(settings: Arc<Settings>) -> anyhow::Result<()> {
     let addr = listener
         .local_addr()
         .context("cannot read the API's listening address")?;
-    eprintln!(
+    let line = format!(
         "API on http://{addr} (dashboard at http://{addr}/, Swagger UI at http://{addr}/docs)"
     );
+    match settings.log_format {
+        LogFormat::Text => eprintln!("{line}"),
+        LogFormat::Json => banner::say(LogFormat::Json, &line),
+    }
     api::serve(listener, state, shutdown_signal())
         .await
         .context("API server failed")
 }
 
-async fn run_sim(args: &SimArgs) -> anyhow::Result<()> {
+async fn run_sim(args: &SimArgs, format: LogFormat) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(&args.addr)
         .await
         .with_context(|| format!("cannot listen on {}", args.addr))?;
@@ -254,8 +260,11 @@ async fn run_sim(args: &SimArgs) -> anyhow::Result<()> {
         realistic: !args.basic,
         ..Default::default()
     };
-    println!(
-        "market simulator on http://{addr} (point every venue at it with PREMIUM_SIM_URL=http://{addr})"
+    banner::say(
+        format,
+        &format!(
+            "market simulator on http://{addr} (point every venue at it with PREMIUM_SIM_URL=http://{addr})"
+        ),
     );
     sim::serve(listener, cfg, shutdown_signal())
         .await
@@ -265,10 +274,9 @@ async fn run_sim(args: &SimArgs) -> anyhow::Result<()> {
 // Dev-dependencies of the integration tests in tests/, unused by this binary's unit tests.
 #[cfg(test)]
 use {
-    apalis as _, apalis_redis as _, base64 as _, cache as _, chrono as _, domain as _,
-    futures as _, hmac as _, keyspace as _, poem as _, queue as _, redis as _, reqwest as _,
-    serde_json as _, sha2 as _, sqlx as _, store as _, tokio_tungstenite as _, ulid as _,
-    venues as _,
+    apalis as _, apalis_redis as _, cache as _, domain as _, futures as _, hmac as _,
+    keyspace as _, poem as _, queue as _, redis as _, reqwest as _, sha2 as _, sqlx as _,
+    store as _, tokio_tungstenite as _, ulid as _, venues as _,
 };
 
 #[cfg(test)]

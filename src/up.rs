@@ -22,6 +22,8 @@ use anyhow::Context;
 use settings::Settings;
 use tokio::process::{Child, Command};
 
+use crate::banner::say;
+
 pub struct UpArgs {
     pub sim: bool,
     pub workers: usize,
@@ -54,7 +56,7 @@ async fn preflight(settings: &Settings) -> anyhow::Result<()> {
 fn spawn_child(
     role: &str,
     args: &UpArgs,
-    sim_url: Option<&str>,
+    child_env: &[(&'static str, String)],
     name: &str,
 ) -> anyhow::Result<Child> {
     let exe = std::env::current_exe().context("cannot find own executable")?;
@@ -66,9 +68,7 @@ fn spawn_child(
     if let Some(cfg) = &args.config {
         cmd.arg("--config").arg(cfg);
     }
-    if let Some(url) = sim_url {
-        cmd.env("PREMIUM_SIM_URL", url);
-    }
+    cmd.envs(child_env.iter().map(|(k, v)| (k, v)));
     cmd.spawn().with_context(|| format!("cannot start {name}"))
 }
 
@@ -109,7 +109,11 @@ fn backoff(n: usize) -> Duration {
 
 /// Restarts children that exit, with backoff, until one crash-loops (the error) or spawning
 /// fails. Never returns otherwise; `run` drops it when a shutdown signal arrives.
-async fn supervise(slots: &mut [Slot], args: &UpArgs, sim_url: Option<&str>) -> anyhow::Result<()> {
+async fn supervise(
+    slots: &mut [Slot],
+    args: &UpArgs,
+    child_env: &[(&'static str, String)],
+) -> anyhow::Result<()> {
     loop {
         let now = Instant::now();
         for slot in slots.iter_mut() {
@@ -151,7 +155,7 @@ async fn supervise(slots: &mut [Slot], args: &UpArgs, sim_url: Option<&str>) -> 
             } else if slot.restart_at.is_some_and(|t| t <= now) {
                 slot.restart_at = None;
                 slot.restarts += 1;
-                slot.child = Some(spawn_child(slot.role, args, sim_url, &slot.name)?);
+                slot.child = Some(spawn_child(slot.role, args, child_env, &slot.name)?);
                 eprintln!("up: restarted {} (restart #{})", slot.name, slot.restarts);
             }
         }
@@ -184,6 +188,20 @@ async fn stop_children(slots: &mut [Slot], grace: Duration) {
             let _ = child.kill().await;
         }
     }
+}
+
+/// The variable that gives the children `alerts.secret_key`.
+const ALERTS_KEY_ENV: &str = "PREMIUM_ALERTS__SECRET_KEY";
+
+/// A fresh `alerts.secret_key`: base64 of 32 bytes from the kernel's random source.
+fn ephemeral_key() -> anyhow::Result<String> {
+    use base64::Engine;
+    use std::io::Read;
+    let mut key = [0u8; 32];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut key))
+        .context("cannot read random bytes for the ephemeral alerts.secret_key")?;
+    Ok(base64::engine::general_purpose::STANDARD.encode(key))
 }
 
 /// Whether the API answers `/health/live` within `within`.
@@ -236,21 +254,39 @@ pub async fn run(
                 let _ = rx.await;
             },
         ));
-        println!("market simulator on http://{addr}");
+        say(
+            settings.log_format,
+            &format!("market simulator on http://{addr}"),
+        );
         (Some(format!("http://{addr}")), Some(tx))
     } else {
         (None, None)
     };
 
+    let mut child_env: Vec<(&'static str, String)> = Vec::new();
+    if let Some(url) = &sim_url {
+        child_env.push(("PREMIUM_SIM_URL", url.clone()));
+    }
+    if args.sim && settings.alerts.secret_key.is_none() {
+        // The documented webhook example needs a key; a trial run should not need a setup step.
+        // Only with --sim: a real deployment's rules must outlive a restart, so it sets its own.
+        child_env.push((ALERTS_KEY_ENV, ephemeral_key()?));
+        say(
+            settings.log_format,
+            "alerts.secret_key is not set: --sim generated an ephemeral one for this run (webhook \
+             rules created now cannot deliver after `up` stops; set alerts.secret_key to keep them)",
+        );
+    }
+
     let mut slots: Vec<Slot> = Vec::new();
     slots.push(Slot::new(
         "api".into(),
         "api",
-        spawn_child("api", &args, sim_url.as_deref(), "api")?,
+        spawn_child("api", &args, &child_env, "api")?,
     ));
     for i in 1..=args.workers {
         let name = format!("worker #{i}");
-        let child = spawn_child("worker", &args, sim_url.as_deref(), &name)?;
+        let child = spawn_child("worker", &args, &child_env, &name)?;
         slots.push(Slot::new(name, "worker", child));
     }
 
@@ -258,10 +294,14 @@ pub async fn run(
     let announce = {
         let api_addr = settings.api_addr.clone();
         let workers = args.workers;
+        let format = settings.log_format;
         async move {
             if wait_for_api(&api_addr, Duration::from_secs(10)).await {
-                println!(
-                    "premium-spread is up: {workers} worker(s); dashboard at http://{api_addr}/, Swagger UI at http://{api_addr}/docs, premiums at http://{api_addr}/api/v1/premiums (Ctrl-C stops everything)"
+                say(
+                    format,
+                    &format!(
+                        "premium-spread is up: {workers} worker(s); dashboard at http://{api_addr}/, Swagger UI at http://{api_addr}/docs, premiums at http://{api_addr}/api/v1/premiums (Ctrl-C stops everything)"
+                    ),
                 );
             } else {
                 eprintln!(
@@ -274,7 +314,7 @@ pub async fn run(
 
     // Run until a signal, or until a child crash-loops (that is an error).
     let failed = {
-        let watch = supervise(&mut slots, &args, sim_url.as_deref());
+        let watch = supervise(&mut slots, &args, &child_env);
         tokio::select! {
             biased;
             _ = shutdown => None,
@@ -282,7 +322,7 @@ pub async fn run(
             _ = announce => None,
         }
     };
-    println!("stopping…");
+    say(settings.log_format, "stopping…");
     let grace = Duration::from_millis(settings.worker.shutdown_timeout_ms + 2_000);
     stop_children(&mut slots, grace).await;
     if let Some(tx) = sim_stop {
@@ -313,6 +353,17 @@ pub async fn parent_gone() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_ephemeral_alerts_key_is_a_valid_secret_key_and_differs_each_time() {
+        let (a, b) = (ephemeral_key().unwrap(), ephemeral_key().unwrap());
+        assert_ne!(a, b);
+        let alerts = settings::AlertSettings {
+            secret_key: Some(settings::Secret::new(a)),
+            ..Default::default()
+        };
+        assert!(alerts.key().is_some());
+    }
 
     #[test]
     fn restart_delays_double_from_half_a_second_up_to_5_s() {

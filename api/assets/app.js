@@ -339,7 +339,6 @@
 
   // ----- status strip -----
 
-  const JOB_LATE_MS = { 'fetch-ticker': 10000, 'compute-premium': 10000, 'fetch-fx': 1800000, 'refresh-markets': 7200000 };
   async function loadStatus() {
     try {
       const fx = await getJSON('/api/v1/fx');
@@ -360,8 +359,8 @@
       const s = await getJSON('/api/v1/jobs/stats');
       $('workers').textContent = String(s.workers_alive);
       $('jobs').innerHTML = s.kinds.map((k) => {
-        const late = k.last_success_age_ms == null || k.last_success_age_ms > (JOB_LATE_MS[k.kind] || 60000);
-        const cls = k.counts.dead > 0 ? 'bad' : late || k.missed_ticks > 0 ? 'warn' : '';
+        // Amber means late against the kind's own schedule, as the API judges it (`late`).
+        const cls = k.counts.dead > 0 ? 'bad' : k.late || k.missed_ticks > 0 ? 'warn' : '';
         const last = k.last_success_age_ms == null ? t('never') : `${age(k.last_success_age_ms)} ${t('ago')}`;
         return `<span class="job ${cls}" data-kind="${esc(k.kind)}"><b>${esc(t(k.kind))}</b> `
           + `${esc(t('last_ok'))} ${esc(last)} · ${esc(t('missed'))} ${k.missed_ticks} · ${esc(t('dead'))} ${k.counts.dead}</span>`;

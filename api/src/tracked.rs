@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use cache::{Markets, MarketsNow};
-use domain::{Coin, Venue, VenuePair, check_selection};
+use domain::{Coin, CoinSelection, Venue, VenuePair, check_selection};
 use settings::Settings;
 
 use crate::{
@@ -51,50 +51,73 @@ pub(crate) fn tracked_coin(
     ))
 }
 
-/// Why `coin` is not tracked, per configured pair: not listed on a side, listed but not
-/// trading, a known collision, excluded by the settings; or, for a coin no venue lists, the
-/// closest listed names.
+/// Why `coin` is not tracked, per configured pair: tracked there (when asked about another
+/// pair), not listed on a side, listed but not trading, a known collision or another stated
+/// exclusion, a stablecoin, not in the configured list; for a former name (`mapping.aliases`)
+/// the coin it now is; for a coin no venue lists, the closest listed names.
 pub(crate) fn untracked(markets: &MarketsNow, settings: &Settings, coin: &Coin) -> String {
+    let rules = settings.mapping.rules();
+    let now_named = rules.alias(coin.as_str());
+    if now_named != coin.as_str() {
+        return format!(
+            "`{coin}` is another name of `{now_named}` (mapping.aliases): ask for `{now_named}`"
+        );
+    }
     if let Err(why) = check_selection(&markets.registry, std::slice::from_ref(coin)) {
         return why;
     }
     if settings.coins_exclude.contains(coin) {
         return "excluded by coins_exclude".into();
     }
-    let side = |venue: Venue| -> Option<String> {
-        let listing = markets
-            .registry
-            .listings(venue)
-            .iter()
-            .find(|l| &l.coin == coin);
-        match listing {
-            None => Some(format!("not listed on {venue}")),
-            Some(l) if l.excluded.is_some() => Some(format!(
-                "{venue} {}: {}",
-                l.instrument.symbol,
-                l.excluded.as_deref().unwrap_or_default()
-            )),
-            Some(l) if !l.instrument.status.is_trading() => Some(format!(
-                "{venue} {} is {}",
-                l.instrument.symbol,
-                l.instrument.status.as_str()
-            )),
-            Some(_) => None,
-        }
-    };
     let reasons: Vec<String> = settings
         .pairs
         .iter()
-        .map(|p| {
-            let why: Vec<String> = [p.korea, p.foreign].into_iter().filter_map(side).collect();
-            if why.is_empty() {
-                format!("{p}: not in the configured coins list")
-            } else {
-                format!("{p}: {}", why.join(", "))
+        .map(|&p| {
+            if markets.tracks(coin, p) {
+                return format!("{p}: tracked");
             }
+            let why: Vec<String> = [p.korea, p.foreign]
+                .into_iter()
+                .filter_map(|v| side(markets, v, coin))
+                .collect();
+            let why = if !why.is_empty() {
+                why.join(", ")
+            } else if rules.is_stablecoin(coin) {
+                "a stablecoin (the FX leg, never a premium)".into()
+            } else {
+                match &settings.coins {
+                    CoinSelection::List(_) => "not in the configured coins list".into(),
+                    CoinSelection::Auto => "trading on both venues but not in the universe in \
+                        force yet (the next refresh-markets adds it)"
+                        .into(),
+                }
+            };
+            format!("{p}: {why}")
         })
         .collect();
     reasons.join("; ")
+}
+
+/// Why `venue` gives no price for `coin`: not listed, every listing excluded (with the stated
+/// reason), or the listing a premium would use is not trading; `None` when it trades.
+fn side(markets: &MarketsNow, venue: Venue, coin: &Coin) -> Option<String> {
+    let registry = &markets.registry;
+    match registry.listing(venue, coin) {
+        Some(l) if l.instrument.status.is_trading() => None,
+        Some(l) => Some(format!(
+            "{venue} {} is {}",
+            l.instrument.symbol,
+            l.instrument.status.as_str()
+        )),
+        None => match registry.listings(venue).iter().find(|l| &l.coin == coin) {
+            Some(l) => Some(format!(
+                "{venue} {}: {}",
+                l.instrument.symbol,
+                l.excluded.as_deref().unwrap_or("excluded")
+            )),
+            None => Some(format!("not listed on {venue}")),
+        },
+    }
 }
 
 /// An enabled venue, or 404 `unknown_venue` naming the enabled ones.

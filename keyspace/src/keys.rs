@@ -127,6 +127,11 @@ impl Keys {
         format!("{}:counters", self.prefix)
     }
 
+    /// The field of [`counters`](Self::counters) holding when the first replica's cron sources
+    /// started (Unix ms): a kind that never succeeded is late only once a fire time has passed
+    /// since.
+    pub const SCHEDULES_SINCE: &'static str = "schedules_since_ms";
+
     /// The history spool: batches PostgreSQL could not take, oldest first.
     pub fn history_spool(&self) -> String {
         format!("{}:history-spool", self.prefix)

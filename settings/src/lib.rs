@@ -74,7 +74,7 @@ pub use crate::{
     mapping::Mapping,
     retention::Retention,
     retry::{Retries, RetryPolicy},
-    schedule::Schedules,
+    schedule::{Cadence, Schedules},
     secret::{Secret, redact_url},
     urls::URL_KEYS,
     worker::WorkerSettings,

@@ -2,6 +2,7 @@
 //! market simulator. Each test has its own Redis key prefix and its own database.
 
 mod alerts;
+mod answers;
 // The DevTools protocol client is the bench's (`premium-bench dashboard` uses it too).
 #[path = "../../bench/src/cdp.rs"]
 mod cdp;
@@ -18,7 +19,9 @@ mod pipeline;
 mod processes;
 mod sentinel;
 mod spool;
+mod status_strip;
 mod support;
+mod try_it;
 mod universe;
 mod up;
 

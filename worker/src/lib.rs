@@ -27,6 +27,7 @@ use queue::{
     drain::drain_backlog,
     wake,
 };
+use redis::AsyncCommands;
 use store::Store;
 
 use crate::jobs::Ctx;
@@ -96,7 +97,11 @@ async fn markets_at_start(ctx: &Ctx) -> Result<(), WorkerError> {
                 failed = r.failed.len(),
                 "market registry refreshed"
             );
-            if !r.failed.is_empty() {
+            if r.failed.is_empty() {
+                // A registry loaded at start is refresh-markets' success: without it, an hourly
+                // kind would read "never" until the next full hour.
+                record_start_success(ctx, JobKind::RefreshMarkets).await;
+            } else {
                 jobs::refresh_markets::ask_refresh(ctx, "a venue's market list failed at start")
                     .await;
             }
@@ -124,6 +129,36 @@ async fn markets_at_start(ctx: &Ctx) -> Result<(), WorkerError> {
         }
     }
     Ok(())
+}
+
+/// Records `kind`'s last success now (best effort), as the runner does after a job.
+async fn record_start_success(ctx: &Ctx, kind: JobKind) {
+    let now = chrono::Utc::now().timestamp_millis();
+    let r: Result<(), _> = ctx
+        .conn
+        .clone()
+        .hset(ctx.keys.last_success(), kind.as_str(), now)
+        .await;
+    if let Err(e) = r {
+        tracing::warn!(error = %e, %kind, "could not record the start-up success");
+    }
+}
+
+/// Records, once per cluster (the first replica with cron sources to start), since when the
+/// schedules run: a kind that never succeeded is late only once a fire time has passed since.
+async fn record_schedules_since(conn: &RedisConn, settings: &Settings) {
+    if !settings.worker.cron {
+        return;
+    }
+    let keys = keyspace::Keys::new(&settings.redis_prefix);
+    let now = chrono::Utc::now().timestamp_millis();
+    let r: Result<bool, _> = conn
+        .clone()
+        .hset_nx(keys.counters(), keyspace::Keys::SCHEDULES_SINCE, now)
+        .await;
+    if let Err(e) = r {
+        tracing::warn!(error = %e, "could not record since when the schedules run");
+    }
 }
 
 /// A name unique to this process: host, pid and a random suffix.
@@ -170,6 +205,7 @@ pub async fn run_with(
         tracing::warn!(error = %e, "could not sync open positions to Redis");
     }
     markets_at_start(&ctx).await?;
+    record_schedules_since(&conn, &settings).await;
     let pid = process_id();
     tracing::info!(process = %pid, "worker replica starting");
     // Before any apalis worker fetches: a pile-up of due tasks left by stuck or dead workers

@@ -16,7 +16,7 @@ use crate::{
     auth::AdminAuth,
     deadline::{Service, io, timed, unavailable},
     error::{ApiError, ErrorCode},
-    jobs_snapshot::jobs_snapshot,
+    jobs_snapshot::{against_schedule, jobs_snapshot},
     routes::tags::ApiTags,
     state::AppState,
     tracked::enabled_venue,
@@ -135,6 +135,13 @@ pub struct KindStats {
     pub last_success_age_ms: Option<i64>,
     /// Cron ticks never produced (every replica was down or late), since the counters began.
     pub missed_ticks: u64,
+    /// The interval of the kind's schedule (`schedule.*`), e.g. 1000 for every second,
+    /// 3600000 hourly; absent for `deliver-alert`, which runs on demand.
+    pub every_ms: Option<i64>,
+    /// Late against its own schedule: a fire time older than the grace (its interval, 10 s to
+    /// 2 min) has no success at or after it; a kind that never succeeded is late only once such a
+    /// fire time came after the workers' schedules started. Never for `deliver-alert`.
+    pub late: bool,
 }
 
 #[derive(Debug, Object)]
@@ -264,11 +271,15 @@ impl JobsApi {
     )]
     async fn stats(&self, state: Data<&AppState>) -> Result<JobStatsResponse, ApiError> {
         let now = Utc::now();
-        let snap = jobs_snapshot(&state, now.timestamp_millis()).await?;
+        let now_ms = now.timestamp_millis();
+        let snap = jobs_snapshot(&state, now_ms).await?;
+        let since = snap.schedules_since_ms;
         let kinds = snap
             .kinds
             .into_iter()
             .map(|k| {
+                let (every_ms, late) =
+                    against_schedule(&state.settings, k.kind, k.last_success_ms, since, now_ms);
                 let mut counts = StateCounts::default();
                 for (s, n) in k.counts {
                     match s {
@@ -293,6 +304,8 @@ impl JobsApi {
                         .last_success_ms
                         .map(|ms| (now.timestamp_millis() - ms).max(0)),
                     missed_ticks: k.missed_ticks,
+                    every_ms,
+                    late,
                 }
             })
             .collect();

@@ -339,3 +339,58 @@ async fn a_trigger_request_cut_short_leaves_nothing_or_a_job_that_will_run() {
             .unwrap();
     }
 }
+
+#[tokio::test]
+async fn stats_judge_each_kind_late_against_its_own_schedule_not_against_never() {
+    let app = spawn_app().await;
+    let mut conn = app.conn.clone();
+    let since = |age_ms: i64| Utc::now().timestamp_millis() - age_ms;
+    // A fresh start 30 s ago: the per-second kinds and the registry loaded at start succeeded,
+    // the hourly and on-demand kinds have not run yet.
+    let _: () = conn
+        .hset(app.keys.counters(), "schedules_since_ms", since(30_000))
+        .await
+        .unwrap();
+    for kind in ["fetch-ticker", "compute-premium"] {
+        app.set_last_success(kind, 1_000).await;
+    }
+    app.set_last_success("refresh-markets", 25_000).await;
+    let stats = app.get_ok("/api/v1/jobs/stats").await;
+    let kind = |stats: &Value, k: &str| {
+        stats["kinds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["kind"] == k)
+            .unwrap()
+            .clone()
+    };
+    for k in JobKind::ALL {
+        assert_eq!(
+            kind(&stats, k.as_str())["late"],
+            false,
+            "{k} on a fresh start"
+        );
+    }
+    assert_eq!(kind(&stats, "fetch-ticker")["every_ms"], 1_000);
+    assert_eq!(kind(&stats, "maintain-history")["every_ms"], 3_600_000);
+    assert_eq!(kind(&stats, "refresh-markets")["every_ms"], 3_600_000);
+    assert!(kind(&stats, "deliver-alert")["every_ms"].is_null());
+
+    // Hours later: a per-second kind silent for 30 s and an hourly kind that never ran are late;
+    // the on-demand kind is not.
+    let _: () = conn
+        .hset(
+            app.keys.counters(),
+            "schedules_since_ms",
+            since(3 * 3_600_000),
+        )
+        .await
+        .unwrap();
+    app.set_last_success("fetch-ticker", 30_000).await;
+    let stats = app.get_ok("/api/v1/jobs/stats").await;
+    assert_eq!(kind(&stats, "fetch-ticker")["late"], true);
+    assert_eq!(kind(&stats, "compute-premium")["late"], false);
+    assert_eq!(kind(&stats, "maintain-history")["late"], true);
+    assert_eq!(kind(&stats, "deliver-alert")["late"], false);
+}
