@@ -111,11 +111,27 @@ impl Cache {
             .await
     }
 
-    /// Writes current premiums, appends them to the capped history, publishes them, drops the
-    /// skip reasons of the pairs that now have a premium, and then bumps the premium version
-    /// (last in the pipeline, so whoever reads the new version reads these premiums).
+    /// Writes current premiums ([`Cache::put_tick`] without skip reasons).
     pub async fn put_premiums(&self, premiums: &[Premium]) -> Result<(), redis::RedisError> {
-        if premiums.is_empty() {
+        self.put_tick(premiums, &[]).await
+    }
+
+    /// Records why a premium was not computed ([`Cache::put_tick`] with that reason alone).
+    pub async fn put_skip(&self, skip: &SkipReason) -> Result<(), redis::RedisError> {
+        self.put_tick(&[], std::slice::from_ref(skip)).await
+    }
+
+    /// Writes one computation's outcome in one pipeline: the current premiums (appended to the
+    /// capped history, published, their pairs' skip reasons dropped) and why the other pairs
+    /// were skipped, then bumps the premium version once (last, so whoever reads the new
+    /// version reads all of it). One round trip: the outcome is written whole or not at all,
+    /// and no write of a skip reason can fail apart from the premiums.
+    pub async fn put_tick(
+        &self,
+        premiums: &[Premium],
+        skips: &[SkipReason],
+    ) -> Result<(), redis::RedisError> {
+        if premiums.is_empty() && skips.is_empty() {
             return Ok(());
         }
         let mut pipe = redis::pipe();
@@ -137,24 +153,16 @@ impl Cache {
             pipe.del(self.keys.premium_skip(coin, pair)).ignore();
             pipe.publish(self.keys.premium_channel(), &body).ignore();
         }
-        pipe.incr(self.keys.premium_version(), 1).ignore();
-        pipe.exec_async(&mut self.conn.clone()).await
-    }
-
-    /// Records why a premium was not computed, then bumps the premium version (the premium
-    /// table shows skip reasons).
-    pub async fn put_skip(&self, skip: &SkipReason) -> Result<(), redis::RedisError> {
-        redis::pipe()
-            .set_ex(
+        for skip in skips {
+            pipe.set_ex(
                 self.keys.premium_skip(&skip.coin, skip.pair),
                 json(skip),
                 60,
             )
-            .ignore()
-            .incr(self.keys.premium_version(), 1)
-            .ignore()
-            .exec_async(&mut self.conn.clone())
-            .await
+            .ignore();
+        }
+        pipe.incr(self.keys.premium_version(), 1).ignore();
+        pipe.exec_async(&mut self.conn.clone()).await
     }
 
     /// The premium version ([`Keys::premium_version`]): changes after every premium or skip

@@ -10,7 +10,7 @@
 //! | `{p}:premium-history:{coin}:{korea}-{foreign}` | sorted set (score ms) | capped to `cache.history_len` | recent premiums |
 //! | `{p}:premium-skip:{coin}:{korea}-{foreign}` | string (JSON) | 60 s | why the last premium was not computed |
 //! | `{p}:premium-updates` | pub/sub channel | | one message per premium update |
-//! | `{p}:premium-version` | string (integer) | none (one counter) | bumped by every write of premiums or skip reasons, after them; the API rebuilds its premium table when it changes |
+//! | `{p}:premium-version` | string (integer) | none (one counter) | bumped once by every write of premiums and skip reasons (one per computation, in the same pipeline, after them); the API rebuilds its premium table when it changes |
 //! | `{p}:wake:{kind}` | pub/sub channel | | a task of that kind is due now (wakes idle workers) |
 //! | `{p}:job:{id}` | hash | `retention.job_records_secs` after finishing | job record |
 //! | `{p}:jobs:{kind or all}:{state or all}` | sorted set (score created ms) | trimmed by the janitor | job listings |

@@ -2,6 +2,7 @@
 //! market simulator. Each test has its own Redis key prefix and its own database.
 
 mod alerts;
+mod cache;
 // The DevTools protocol client is the bench's (`premium-bench dashboard` uses it too).
 #[path = "../../bench/src/cdp.rs"]
 mod cdp;

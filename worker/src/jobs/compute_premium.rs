@@ -90,7 +90,9 @@ pub async fn run(ctx: &Ctx, job: &Job) -> JobResult {
     };
     let (premiums, skips) = premiums_from(&scope, &tickers, fx.clone(), now);
 
-    ctx.cache.put_premiums(&premiums).await?;
+    // Premiums and skip reasons in one round trip: nothing after it can fail on a cache write
+    // and leave the history unwritten.
+    ctx.cache.put_tick(&premiums, &skips).await?;
     // Alerts right after the cache write: a crossing reaches its receiver as soon as possible.
     let fired = match crate::alerts::evaluate(
         &ctx.alert_rules,
@@ -117,7 +119,6 @@ pub async fn run(ctx: &Ctx, job: &Job) -> JobResult {
             _ => "missing",
         };
         metrics::counter!(m::PREMIUM_SKIPPED_TOTAL, "reason" => label).increment(1);
-        ctx.cache.put_skip(skip).await?;
     }
     for p in &premiums {
         let labels = [
