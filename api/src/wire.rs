@@ -247,8 +247,6 @@ pub enum MarketFlagName {
     DepositSuspended,
     /// Withdrawals of the coin are suspended on the Korean venue.
     WithdrawalSuspended,
-    /// The foreign market is listed but not trading.
-    ForeignNotTrading,
     /// The premium sits implausibly far from its pair's median: probably a mapping error.
     Suspect,
 }
@@ -260,7 +258,6 @@ impl From<MarketFlag> for MarketFlagName {
             MarketFlag::Caution => MarketFlagName::Caution,
             MarketFlag::DepositSuspended => MarketFlagName::DepositSuspended,
             MarketFlag::WithdrawalSuspended => MarketFlagName::WithdrawalSuspended,
-            MarketFlag::ForeignNotTrading => MarketFlagName::ForeignNotTrading,
             MarketFlag::Suspect => MarketFlagName::Suspect,
         }
     }

@@ -25,8 +25,6 @@
 //! | `{p}:rate:{venue}:{second}` | string | 2 s | shared request counter per venue |
 //! | `{p}:tick-fetched:{tick}:{venue}` | string | 10 s | a venue's prices of a tick are cached |
 //! | `{p}:workers` | sorted set (score ms) | pruned | worker processes alive |
-//! | `{p}:positions:open` | hash id → JSON | | open positions (the worker computes PnL only when non-empty) |
-//! | `{p}:position-pnl:{id}` | string (JSON) | `cache.premium_secs` | last PnL of an open position |
 //! | `{p}:markets` | string (JSON) | | the market registry in force: every venue's listings, mapped to coins |
 //! | `{p}:universe` | string (JSON) | | the coins tracked per pair, derived from the registry and the settings |
 //! | `{p}:markets:version` | string (integer) | | bumped with every write of the two above (readers memoize on it) |
@@ -162,14 +160,6 @@ impl Keys {
 
     pub fn workers(&self) -> String {
         format!("{}:workers", self.prefix)
-    }
-
-    pub fn open_positions(&self) -> String {
-        format!("{}:positions:open", self.prefix)
-    }
-
-    pub fn position_pnl(&self, id: i64) -> String {
-        format!("{}:position-pnl:{id}", self.prefix)
     }
 
     pub fn markets(&self) -> String {
