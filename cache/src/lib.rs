@@ -1,9 +1,11 @@
 //! The hot cache in Redis: latest tickers, FX rates, premiums, recent premium history and why a
-//! premium was skipped ([`Cache`]), and the open positions mirrored from PostgreSQL
-//! ([`positions`]), and the market registry in force ([`markets`]). Key names and TTLs are listed in [`keyspace::keys`]. Values are JSON and carry
+//! premium was skipped ([`Cache`]), the market registry in force ([`markets`]), and the
+//! positions ([`positions`], kept in PostgreSQL). Key names and TTLs are listed in
+//! [`keyspace::keys`]. Values are JSON and carry
 //! their observation time and source. What is computed lives in `domain`; this crate only stores
-//! and reads it.
+//! and reads it. How cached values survive a change of their types: [`format`].
 
+pub mod format;
 pub mod markets;
 pub mod positions;
 
@@ -13,6 +15,8 @@ pub use positions::{Closed, Positions, PositionsError};
 use domain::{Coin, FxRate, FxSource, Premium, SkipReason, Ticker, Venue, VenuePair};
 use redis::AsyncCommands;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
+
+use format::{decode, encode, stamp};
 use settings::Settings;
 
 use keyspace::{Keys, RedisConn};
@@ -67,8 +71,12 @@ impl Cache {
         }
         let mut pipe = redis::pipe();
         for t in tickers {
-            pipe.set_ex(self.keys.ticker(t.venue, &t.coin), json(t), self.ticker_ttl)
-                .ignore();
+            pipe.set_ex(
+                self.keys.ticker(t.venue, &t.coin),
+                encode(t),
+                self.ticker_ttl,
+            )
+            .ignore();
         }
         pipe.exec_async(&mut self.conn.clone()).await
     }
@@ -84,7 +92,7 @@ impl Cache {
         }
         let mut pipe = redis::pipe();
         for (coin, d) in depths {
-            pipe.set_ex(self.keys.depth(venue, coin), json(d), self.ticker_ttl)
+            pipe.set_ex(self.keys.depth(venue, coin), encode(d), self.ticker_ttl)
                 .ignore();
         }
         pipe.exec_async(&mut self.conn.clone()).await
@@ -95,7 +103,7 @@ impl Cache {
         venue: Venue,
         coin: &Coin,
     ) -> Result<Option<domain::Depth>, redis::RedisError> {
-        self.get_json(self.keys.depth(venue, coin)).await
+        self.get_json("depth", self.keys.depth(venue, coin)).await
     }
 
     pub async fn put_fx(&self, rate: &FxRate) -> Result<(), redis::RedisError> {
@@ -107,7 +115,7 @@ impl Cache {
             .unwrap_or(900);
         self.conn
             .clone()
-            .set_ex(self.keys.fx(rate.source), json(rate), ttl)
+            .set_ex(self.keys.fx(rate.source), encode(rate), ttl)
             .await
     }
 
@@ -139,8 +147,12 @@ impl Cache {
             let coin = &p.inputs.coin;
             let pair = p.inputs.pair;
             let body = json(p);
-            pipe.set_ex(self.keys.premium(coin, pair), &body, self.premium_ttl)
-                .ignore();
+            pipe.set_ex(
+                self.keys.premium(coin, pair),
+                stamp(&body),
+                self.premium_ttl,
+            )
+            .ignore();
             let hist = self.keys.premium_history(coin, pair);
             let point = HistoryPoint {
                 t: p.observed_at.timestamp_millis(),
@@ -156,7 +168,7 @@ impl Cache {
         for skip in skips {
             pipe.set_ex(
                 self.keys.premium_skip(&skip.coin, skip.pair),
-                json(skip),
+                encode(skip),
                 60,
             )
             .ignore();
@@ -176,7 +188,7 @@ impl Cache {
         venue: Venue,
         coin: &Coin,
     ) -> Result<Option<Ticker>, redis::RedisError> {
-        self.get_json(self.keys.ticker(venue, coin)).await
+        self.get_json("ticker", self.keys.ticker(venue, coin)).await
     }
 
     /// Many tickers in one round trip, in the order asked.
@@ -188,16 +200,16 @@ impl Cache {
             .iter()
             .map(|(v, c)| self.keys.ticker(*v, c))
             .collect();
-        self.mget_json(&keys).await
+        self.mget_json("ticker", &keys).await
     }
 
     pub async fn fx_all(&self) -> Result<Vec<Option<FxRate>>, redis::RedisError> {
         let keys: Vec<String> = FxSource::ALL.iter().map(|s| self.keys.fx(*s)).collect();
-        self.mget_json(&keys).await
+        self.mget_json("fx", &keys).await
     }
 
     pub async fn fx(&self, source: FxSource) -> Result<Option<FxRate>, redis::RedisError> {
-        self.get_json(self.keys.fx(source)).await
+        self.get_json("fx", self.keys.fx(source)).await
     }
 
     pub async fn premium(
@@ -205,7 +217,8 @@ impl Cache {
         coin: &Coin,
         pair: VenuePair,
     ) -> Result<Option<Premium>, redis::RedisError> {
-        self.get_json(self.keys.premium(coin, pair)).await
+        self.get_json("premium", self.keys.premium(coin, pair))
+            .await
     }
 
     pub async fn premiums(
@@ -216,7 +229,7 @@ impl Cache {
             .iter()
             .map(|(c, p)| self.keys.premium(c, *p))
             .collect();
-        self.mget_json(&keys).await
+        self.mget_json("premium", &keys).await
     }
 
     pub async fn skip(
@@ -224,7 +237,8 @@ impl Cache {
         coin: &Coin,
         pair: VenuePair,
     ) -> Result<Option<SkipReason>, redis::RedisError> {
-        self.get_json(self.keys.premium_skip(coin, pair)).await
+        self.get_json("premium-skip", self.keys.premium_skip(coin, pair))
+            .await
     }
 
     /// Many skip reasons in one round trip, in the order asked.
@@ -236,19 +250,23 @@ impl Cache {
             .iter()
             .map(|(c, p)| self.keys.premium_skip(c, *p))
             .collect();
-        self.mget_json(&keys).await
+        self.mget_json("premium-skip", &keys).await
     }
 
+    /// A value of `kind` (the metric's label); one that is present but does not decode is
+    /// counted and logged by [`decode`], and read as absent.
     async fn get_json<T: DeserializeOwned>(
         &self,
+        kind: &'static str,
         key: String,
     ) -> Result<Option<T>, redis::RedisError> {
         let raw: Option<String> = self.conn.clone().get(key).await?;
-        Ok(raw.and_then(|s| serde_json::from_str(&s).ok()))
+        Ok(raw.and_then(|s| decode(kind, &s)))
     }
 
     async fn mget_json<T: DeserializeOwned>(
         &self,
+        kind: &'static str,
         keys: &[String],
     ) -> Result<Vec<Option<T>>, redis::RedisError> {
         if keys.is_empty() {
@@ -260,7 +278,7 @@ impl Cache {
             .await?;
         Ok(raw
             .into_iter()
-            .map(|r| r.and_then(|s| serde_json::from_str(&s).ok()))
+            .map(|r| r.and_then(|s| decode(kind, &s)))
             .collect())
     }
 }

@@ -1,4 +1,6 @@
-//! Every Redis key premium-spread writes, under one prefix (`redis_prefix`, default `ps`).
+//! Every Redis key premium-spread writes, under one prefix (`redis_prefix`, default `ps`). Cached
+//! tickers, depths, FX rates, premiums and skip reasons carry the format that wrote them
+//! (`cache::format`).
 //!
 //! | key | type | TTL | what |
 //! | --- | --- | --- | --- |

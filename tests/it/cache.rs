@@ -5,6 +5,7 @@ use std::time::Duration;
 use chrono::Utc;
 use domain::{Coin, JobKind, JobState, Venue, VenuePair};
 use queue::{Job, PushOutcome};
+use redis::AsyncCommands;
 
 use crate::support::{TestEnv, job_reaches};
 
@@ -79,5 +80,92 @@ async fn one_computation_writes_its_premiums_and_skip_reasons_with_one_version_b
         .unwrap();
     assert_eq!(rows.len(), 1, "the tick's history row is written");
     worker.stop().await;
+    env.cleanup().await;
+}
+
+/// Runs `read` with a Prometheus recorder of its own (other tests of this binary count
+/// elsewhere) and returns what it read and the recorder's text.
+async fn counted<T: Send + 'static>(
+    read: impl std::future::Future<Output = T> + Send + 'static,
+) -> (T, String) {
+    tokio::task::spawn_blocking(move || {
+        let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let out = metrics::with_local_recorder(&recorder, || rt.block_on(read));
+        (out, handle.render())
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cached_value_that_does_not_decode_is_counted_not_silently_missing_and_the_previous_format_still_reads()
+ {
+    let env = TestEnv::new(frozen_sim(), |s| s.worker.cron = false).await;
+    let worker = env.spawn_worker().await;
+    env.wait_for_workers(1).await;
+    run_job(
+        &env,
+        JobKind::FetchTicker,
+        Some(Venue::Upbit),
+        Utc::now().timestamp(),
+    )
+    .await;
+    worker.stop().await;
+    let cache = env.cache();
+    let btc = Coin::parse("BTC").unwrap();
+    let key = env.keys().ticker(Venue::Upbit, &btc);
+    let mut conn = env.conn.clone();
+
+    // This release's value says which format wrote it, and reads back as the simulator's price.
+    let raw: String = conn.get(&key).await.unwrap();
+    assert!(
+        raw.starts_with(&format!("{{\"_v\":{},", cache::format::FORMAT)),
+        "{raw}"
+    );
+    let ticker = cache.ticker(Venue::Upbit, &btc).await.unwrap().unwrap();
+    let truth = env.sim_get("/upbit/v1/ticker?markets=KRW-BTC").await;
+    let truth: rust_decimal::Decimal = truth[0]["trade_price"].to_string().parse().unwrap();
+    assert_eq!(ticker.price.value(), truth);
+
+    // The same value as the previous release wrote it (no `_v`) still reads.
+    let mut previous: serde_json::Value = serde_json::from_str(&raw).unwrap();
+    previous.as_object_mut().unwrap().remove("_v");
+    let _: () = conn.set_ex(&key, previous.to_string(), 60).await.unwrap();
+    assert_eq!(
+        cache.ticker(Venue::Upbit, &btc).await.unwrap(),
+        Some(ticker.clone())
+    );
+    assert_eq!(
+        cache.tickers(&[(Venue::Upbit, btc.clone())]).await.unwrap(),
+        [Some(ticker)]
+    );
+
+    // A value whose type changed under it reads as absent, but is counted, one by one read.
+    let mut broken: serde_json::Value = serde_json::from_str(&raw).unwrap();
+    broken["price"] = serde_json::json!({"was": "a decimal"});
+    let _: () = conn.set_ex(&key, broken.to_string(), 60).await.unwrap();
+    let reader = cache.clone();
+    let coin = btc.clone();
+    let ((one, many), text) = counted(async move {
+        (
+            reader.ticker(Venue::Upbit, &coin).await.unwrap(),
+            reader
+                .tickers(&[(Venue::Upbit, coin.clone())])
+                .await
+                .unwrap(),
+        )
+    })
+    .await;
+    assert_eq!((one, many), (None, vec![None]));
+    assert!(
+        text.lines()
+            .any(|l| l == "premium_cache_decode_errors_total{kind=\"ticker\"} 2"),
+        "{text}"
+    );
     env.cleanup().await;
 }

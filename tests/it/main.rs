@@ -23,5 +23,4 @@ mod up;
 
 // Dependencies of the binary, not of these tests.
 use clap as _;
-use metrics_exporter_prometheus as _;
 use reqwest as _;
