@@ -274,9 +274,10 @@ async fn run_sim(args: &SimArgs, format: LogFormat) -> anyhow::Result<()> {
 // Dev-dependencies of the integration tests in tests/, unused by this binary's unit tests.
 #[cfg(test)]
 use {
-    apalis as _, apalis_redis as _, cache as _, domain as _, futures as _, hmac as _,
-    keyspace as _, poem as _, queue as _, redis as _, reqwest as _, sha2 as _, sqlx as _,
-    store as _, tokio_tungstenite as _, ulid as _, venues as _,
+    apalis as _, apalis_redis as _, base64 as _, cache as _, chrono as _, domain as _,
+    futures as _, hmac as _, keyspace as _, metrics as _, poem as _, queue as _, redis as _,
+    reqwest as _, serde_json as _, sha2 as _, sqlx as _, store as _, tokio_tungstenite as _,
+    ulid as _, venues as _,
 };
 
 #[cfg(test)]

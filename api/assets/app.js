@@ -24,7 +24,7 @@
       ago: 'ago', unavailable: 'unavailable', load_failed: 'Could not load', history_of: 'premium history',
       'fetch-ticker': 'tickers', 'fetch-fx': 'FX', 'compute-premium': 'premiums', 'refresh-markets': 'markets',
       warning: 'warning', caution: 'caution', deposit_suspended: 'deposits off',
-      withdrawal_suspended: 'withdrawals off', foreign_not_trading: 'foreign halted', suspect: 'suspect',
+      withdrawal_suspended: 'withdrawals off', suspect: 'suspect',
       stale: 'stale',
     },
     ko: {
@@ -40,7 +40,7 @@
       ago: '전', unavailable: '미산출', load_failed: '불러오지 못함', history_of: '김프 추이',
       'fetch-ticker': '시세', 'fetch-fx': '환율', 'compute-premium': '김프 계산', 'refresh-markets': '마켓 목록',
       warning: '유의', caution: '주의', deposit_suspended: '입금 중단',
-      withdrawal_suspended: '출금 중단', foreign_not_trading: '해외 거래 중지', suspect: '의심',
+      withdrawal_suspended: '출금 중단', suspect: '의심',
       stale: '지연',
     },
   };

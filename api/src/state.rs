@@ -98,7 +98,7 @@ impl AppState {
                 settings.retention.job_records_secs,
             ),
             enqueuer: Enqueuer::new(conn.clone(), settings.clone()),
-            positions: Positions::new(store.clone(), conn.clone(), keys.clone()),
+            positions: Positions::new(store.clone()),
             markets: Markets::new(conn.clone(), keys.clone()),
             keys,
             store,

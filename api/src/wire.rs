@@ -247,8 +247,6 @@ pub enum MarketFlagName {
     DepositSuspended,
     /// Withdrawals of the coin are suspended on the Korean venue.
     WithdrawalSuspended,
-    /// The foreign market is listed but not trading.
-    ForeignNotTrading,
     /// The premium sits far from its pair's median (`suspect_reason` says how far): a market
     /// event or a mapping error, served all the same.
     Suspect,
@@ -261,7 +259,6 @@ impl From<MarketFlag> for MarketFlagName {
             MarketFlag::Caution => MarketFlagName::Caution,
             MarketFlag::DepositSuspended => MarketFlagName::DepositSuspended,
             MarketFlag::WithdrawalSuspended => MarketFlagName::WithdrawalSuspended,
-            MarketFlag::ForeignNotTrading => MarketFlagName::ForeignNotTrading,
             MarketFlag::Suspect => MarketFlagName::Suspect,
         }
     }

@@ -1,9 +1,11 @@
 //! The hot cache in Redis: latest tickers, FX rates, premiums, recent premium history and why a
-//! premium was skipped ([`Cache`]), and the open positions mirrored from PostgreSQL
-//! ([`positions`]), and the market registry in force ([`markets`]). Key names and TTLs are listed in [`keyspace::keys`]. Values are JSON and carry
+//! premium was skipped ([`Cache`]), the market registry in force ([`markets`]), and the
+//! positions ([`positions`], kept in PostgreSQL). Key names and TTLs are listed in
+//! [`keyspace::keys`]. Values are JSON and carry
 //! their observation time and source. What is computed lives in `domain`; this crate only stores
-//! and reads it.
+//! and reads it. How cached values survive a change of their types: [`format`].
 
+pub mod format;
 pub mod markets;
 pub mod positions;
 
@@ -13,6 +15,8 @@ pub use positions::{Closed, Positions, PositionsError};
 use domain::{Coin, FxRate, FxSource, Premium, SkipReason, Ticker, Venue, VenuePair};
 use redis::AsyncCommands;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
+
+use format::{decode, encode, stamp};
 use settings::Settings;
 
 use keyspace::{Keys, RedisConn};
@@ -65,8 +69,12 @@ impl Cache {
         }
         let mut pipe = redis::pipe();
         for t in tickers {
-            pipe.set_ex(self.keys.ticker(t.venue, &t.coin), json(t), self.ticker_ttl)
-                .ignore();
+            pipe.set_ex(
+                self.keys.ticker(t.venue, &t.coin),
+                encode(t),
+                self.ticker_ttl,
+            )
+            .ignore();
         }
         pipe.exec_async(&mut self.conn.clone()).await
     }
@@ -82,7 +90,7 @@ impl Cache {
         }
         let mut pipe = redis::pipe();
         for (coin, d) in depths {
-            pipe.set_ex(self.keys.depth(venue, coin), json(d), self.ticker_ttl)
+            pipe.set_ex(self.keys.depth(venue, coin), encode(d), self.ticker_ttl)
                 .ignore();
         }
         pipe.exec_async(&mut self.conn.clone()).await
@@ -93,7 +101,7 @@ impl Cache {
         venue: Venue,
         coin: &Coin,
     ) -> Result<Option<domain::Depth>, redis::RedisError> {
-        self.get_json(self.keys.depth(venue, coin)).await
+        self.get_json("depth", self.keys.depth(venue, coin)).await
     }
 
     pub async fn put_fx(&self, rate: &FxRate) -> Result<(), redis::RedisError> {
@@ -108,15 +116,31 @@ impl Cache {
             .max(15 * 60);
         self.conn
             .clone()
-            .set_ex(self.keys.fx(rate.source), json(rate), ttl)
+            .set_ex(self.keys.fx(rate.source), encode(rate), ttl)
             .await
     }
 
-    /// Writes current premiums, appends them to the capped history, publishes them, drops the
-    /// skip reasons of the pairs that now have a premium, and then bumps the premium version
-    /// (last in the pipeline, so whoever reads the new version reads these premiums).
+    /// Writes current premiums ([`Cache::put_tick`] without skip reasons).
     pub async fn put_premiums(&self, premiums: &[Premium]) -> Result<(), redis::RedisError> {
-        if premiums.is_empty() {
+        self.put_tick(premiums, &[]).await
+    }
+
+    /// Records why a premium was not computed ([`Cache::put_tick`] with that reason alone).
+    pub async fn put_skip(&self, skip: &SkipReason) -> Result<(), redis::RedisError> {
+        self.put_tick(&[], std::slice::from_ref(skip)).await
+    }
+
+    /// Writes one computation's outcome in one pipeline: the current premiums (appended to the
+    /// capped history, published, their pairs' skip reasons dropped) and why the other pairs
+    /// were skipped, then bumps the premium version once (last, so whoever reads the new
+    /// version reads all of it). One round trip: the outcome is written whole or not at all,
+    /// and no write of a skip reason can fail apart from the premiums.
+    pub async fn put_tick(
+        &self,
+        premiums: &[Premium],
+        skips: &[SkipReason],
+    ) -> Result<(), redis::RedisError> {
+        if premiums.is_empty() && skips.is_empty() {
             return Ok(());
         }
         let mut pipe = redis::pipe();
@@ -124,8 +148,12 @@ impl Cache {
             let coin = &p.inputs.coin;
             let pair = p.inputs.pair;
             let body = json(p);
-            pipe.set_ex(self.keys.premium(coin, pair), &body, self.premium_ttl)
-                .ignore();
+            pipe.set_ex(
+                self.keys.premium(coin, pair),
+                stamp(&body),
+                self.premium_ttl,
+            )
+            .ignore();
             let hist = self.keys.premium_history(coin, pair);
             let point = HistoryPoint {
                 t: p.observed_at.timestamp_millis(),
@@ -138,24 +166,16 @@ impl Cache {
             pipe.del(self.keys.premium_skip(coin, pair)).ignore();
             pipe.publish(self.keys.premium_channel(), &body).ignore();
         }
-        pipe.incr(self.keys.premium_version(), 1).ignore();
-        pipe.exec_async(&mut self.conn.clone()).await
-    }
-
-    /// Records why a premium was not computed, then bumps the premium version (the premium
-    /// table shows skip reasons).
-    pub async fn put_skip(&self, skip: &SkipReason) -> Result<(), redis::RedisError> {
-        redis::pipe()
-            .set_ex(
+        for skip in skips {
+            pipe.set_ex(
                 self.keys.premium_skip(&skip.coin, skip.pair),
-                json(skip),
+                encode(skip),
                 60,
             )
-            .ignore()
-            .incr(self.keys.premium_version(), 1)
-            .ignore()
-            .exec_async(&mut self.conn.clone())
-            .await
+            .ignore();
+        }
+        pipe.incr(self.keys.premium_version(), 1).ignore();
+        pipe.exec_async(&mut self.conn.clone()).await
     }
 
     /// The premium version ([`Keys::premium_version`]): changes after every premium or skip
@@ -169,7 +189,7 @@ impl Cache {
         venue: Venue,
         coin: &Coin,
     ) -> Result<Option<Ticker>, redis::RedisError> {
-        self.get_json(self.keys.ticker(venue, coin)).await
+        self.get_json("ticker", self.keys.ticker(venue, coin)).await
     }
 
     /// Many tickers in one round trip, in the order asked.
@@ -181,16 +201,16 @@ impl Cache {
             .iter()
             .map(|(v, c)| self.keys.ticker(*v, c))
             .collect();
-        self.mget_json(&keys).await
+        self.mget_json("ticker", &keys).await
     }
 
     pub async fn fx_all(&self) -> Result<Vec<Option<FxRate>>, redis::RedisError> {
         let keys: Vec<String> = FxSource::ALL.iter().map(|s| self.keys.fx(*s)).collect();
-        self.mget_json(&keys).await
+        self.mget_json("fx", &keys).await
     }
 
     pub async fn fx(&self, source: FxSource) -> Result<Option<FxRate>, redis::RedisError> {
-        self.get_json(self.keys.fx(source)).await
+        self.get_json("fx", self.keys.fx(source)).await
     }
 
     pub async fn premium(
@@ -198,7 +218,8 @@ impl Cache {
         coin: &Coin,
         pair: VenuePair,
     ) -> Result<Option<Premium>, redis::RedisError> {
-        self.get_json(self.keys.premium(coin, pair)).await
+        self.get_json("premium", self.keys.premium(coin, pair))
+            .await
     }
 
     pub async fn premiums(
@@ -209,7 +230,7 @@ impl Cache {
             .iter()
             .map(|(c, p)| self.keys.premium(c, *p))
             .collect();
-        self.mget_json(&keys).await
+        self.mget_json("premium", &keys).await
     }
 
     pub async fn skip(
@@ -217,7 +238,8 @@ impl Cache {
         coin: &Coin,
         pair: VenuePair,
     ) -> Result<Option<SkipReason>, redis::RedisError> {
-        self.get_json(self.keys.premium_skip(coin, pair)).await
+        self.get_json("premium-skip", self.keys.premium_skip(coin, pair))
+            .await
     }
 
     /// Many skip reasons in one round trip, in the order asked.
@@ -229,19 +251,23 @@ impl Cache {
             .iter()
             .map(|(c, p)| self.keys.premium_skip(c, *p))
             .collect();
-        self.mget_json(&keys).await
+        self.mget_json("premium-skip", &keys).await
     }
 
+    /// A value of `kind` (the metric's label); one that is present but does not decode is
+    /// counted and logged by [`decode`], and read as absent.
     async fn get_json<T: DeserializeOwned>(
         &self,
+        kind: &'static str,
         key: String,
     ) -> Result<Option<T>, redis::RedisError> {
         let raw: Option<String> = self.conn.clone().get(key).await?;
-        Ok(raw.and_then(|s| serde_json::from_str(&s).ok()))
+        Ok(raw.and_then(|s| decode(kind, &s)))
     }
 
     async fn mget_json<T: DeserializeOwned>(
         &self,
+        kind: &'static str,
         keys: &[String],
     ) -> Result<Vec<Option<T>>, redis::RedisError> {
         if keys.is_empty() {
@@ -253,7 +279,7 @@ impl Cache {
             .await?;
         Ok(raw
             .into_iter()
-            .map(|r| r.and_then(|s| serde_json::from_str(&s).ok()))
+            .map(|r| r.and_then(|s| decode(kind, &s)))
             .collect())
     }
 }

@@ -368,15 +368,14 @@ fn gate(
     kept
 }
 
-/// The instrument a premium's foreign price came from, and the flags of both legs.
+/// The instrument a premium's foreign price came from, and the Korean leg's flags. (A foreign
+/// market that is not trading has no premium: a pair's universe holds only coins trading on
+/// both venues.)
 fn describe(p: &mut Premium, registry: &Registry) {
     let coin = &p.inputs.coin;
     if let Some(f) = registry.listing(p.inputs.pair.foreign, coin) {
         p.inputs.foreign_symbol = Some(f.instrument.symbol.clone());
         p.inputs.foreign_multiplier = Some(f.multiplier);
-        if !f.instrument.status.is_trading() {
-            p.flags.push(MarketFlag::ForeignNotTrading);
-        }
     }
     if let Some(k) = registry.listing(p.inputs.pair.korea, coin) {
         p.flags.extend(k.instrument.flags.iter().copied());
@@ -388,7 +387,7 @@ fn describe(p: &mut Premium, registry: &Registry) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Instrument, MarketStatus};
+    use crate::{Instrument, MarketFlag, MarketStatus};
 
     fn stored_skip(input: &str, reason: &str) -> String {
         format!(

@@ -1,4 +1,6 @@
-//! Every Redis key premium-spread writes, under one prefix (`redis_prefix`, default `ps`).
+//! Every Redis key premium-spread writes, under one prefix (`redis_prefix`, default `ps`). Cached
+//! tickers, depths, FX rates, premiums and skip reasons carry the format that wrote them
+//! (`cache::format`).
 //!
 //! | key | type | TTL | what |
 //! | --- | --- | --- | --- |
@@ -10,7 +12,7 @@
 //! | `{p}:premium-history:{coin}:{korea}-{foreign}` | sorted set (score ms) | capped to `cache.history_len` | recent premiums |
 //! | `{p}:premium-skip:{coin}:{korea}-{foreign}` | string (JSON) | 60 s | why the last premium was not computed |
 //! | `{p}:premium-updates` | pub/sub channel | | one message per premium update |
-//! | `{p}:premium-version` | string (integer) | none (one counter) | bumped by every write of premiums or skip reasons, after them; the API rebuilds its premium table when it changes |
+//! | `{p}:premium-version` | string (integer) | none (one counter) | bumped once by every write of premiums and skip reasons (one per computation, in the same pipeline, after them); the API rebuilds its premium table when it changes |
 //! | `{p}:wake:{kind}` | pub/sub channel | | a task of that kind is due now (wakes idle workers) |
 //! | `{p}:job:{id}` | hash | `retention.job_records_secs` after finishing | job record |
 //! | `{p}:jobs:{kind or all}:{state or all}` | sorted set (score created ms) | trimmed by the janitor | job listings |
@@ -25,8 +27,6 @@
 //! | `{p}:rate:{venue}:{second}` | string | 2 s | shared request counter per venue |
 //! | `{p}:tick-fetched:{tick}:{venue}` | string | 10 s | a venue's prices of a tick are cached |
 //! | `{p}:workers` | sorted set (score ms) | pruned | worker processes alive |
-//! | `{p}:positions:open` | hash id → JSON | | open positions (the worker computes PnL only when non-empty) |
-//! | `{p}:position-pnl:{id}` | string (JSON) | `cache.premium_secs` | last PnL of an open position |
 //! | `{p}:markets` | string (JSON) | | the market registry in force: every venue's listings, mapped to coins |
 //! | `{p}:universe` | string (JSON) | | the coins tracked per pair, derived from the registry and the settings |
 //! | `{p}:markets:version` | string (integer) | | bumped with every write of the two above (readers memoize on it) |
@@ -167,14 +167,6 @@ impl Keys {
 
     pub fn workers(&self) -> String {
         format!("{}:workers", self.prefix)
-    }
-
-    pub fn open_positions(&self) -> String {
-        format!("{}:positions:open", self.prefix)
-    }
-
-    pub fn position_pnl(&self, id: i64) -> String {
-        format!("{}:position-pnl:{id}", self.prefix)
     }
 
     pub fn markets(&self) -> String {

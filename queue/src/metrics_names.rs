@@ -11,6 +11,9 @@ pub const DUPLICATE_PUSHES_TOTAL: &str = "premium_duplicate_pushes_total";
 pub const PREMIUM_RATE: &str = "premium_rate_percent";
 pub const USDT_PREMIUM_RATE: &str = "premium_usdt_rate_percent";
 pub const PREMIUM_SKIPPED_TOTAL: &str = "premium_skipped_total";
+/// Cached values (tickers, FX, premiums, …) that were present but did not decode (label `kind`):
+/// read as absent, so a type change that breaks the cache shows here, not as silent skips.
+pub const CACHE_DECODE_ERRORS_TOTAL: &str = "premium_cache_decode_errors_total";
 pub const FX_RATE: &str = "premium_usd_krw";
 pub const LAST_SUCCESS: &str = "premium_last_success_timestamp_seconds";
 pub const HISTORY_WRITE_FAILURES_TOTAL: &str = "premium_history_write_failures_total";

@@ -12,17 +12,13 @@
 //! `[d(n)/2, d(n)]` while the next lies in `[d(n), 2·d(n)]`, delays never shrink (they only
 //! flatten at `cap`). With `fetch-fx`'s defaults (base 1 s, cap 60 s, 8 attempts) the waits are
 //! about 1, 2, 4, 8, 16, 32, 32–60 s: two minutes in all.
-//! After `max_attempts` attempts the job is dead. Permanent errors are not retried.
+//! After `max_attempts` attempts the job is dead (the runner decides that, and that permanent
+//! errors are not retried).
 
 use std::time::Duration;
 
 use rand::Rng;
 use settings::RetryPolicy;
-
-/// The largest delay after failed attempt `n`: `min(cap, d(n))`.
-pub fn ceiling(policy: &RetryPolicy, attempt: u32) -> Duration {
-    Duration::from_millis(uncapped(policy, attempt).min(policy.cap_ms))
-}
 
 fn uncapped(policy: &RetryPolicy, attempt: u32) -> u64 {
     let exp = attempt.saturating_sub(1).min(32);
@@ -46,11 +42,6 @@ pub fn delay<R: Rng + ?Sized>(
     }
 }
 
-/// Whether attempt `attempt` (just failed) may be followed by another.
-pub fn may_retry(policy: &RetryPolicy, attempt: u32) -> bool {
-    attempt < policy.max_attempts
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -63,12 +54,15 @@ mod tests {
         cap_ms: 60_000,
     };
 
+    /// The largest delay after failed attempt `n`: `min(cap, d(n))`.
+    fn ceiling(policy: &RetryPolicy, attempt: u32) -> Duration {
+        Duration::from_millis(uncapped(policy, attempt).min(policy.cap_ms))
+    }
+
     #[test]
     fn ceilings_double_up_to_the_cap() {
         let secs: Vec<u64> = (1..=8).map(|n| ceiling(&FX, n).as_secs()).collect();
         assert_eq!(secs, [1, 2, 4, 8, 16, 32, 60, 60]);
-        assert!(may_retry(&FX, 7));
-        assert!(!may_retry(&FX, 8));
     }
 
     #[test]

@@ -15,6 +15,8 @@ pub struct PremiumRow {
     pub usdt_rate: Option<Decimal>,
     pub korea_krw: Decimal,
     pub foreign_usd: Decimal,
+    /// KRW-USDT of the row's Korean venue (its tether premium's FX), when known.
+    pub usdt_krw: Option<Decimal>,
     pub usd_krw: Decimal,
 }
 

@@ -424,3 +424,140 @@ async fn rollup_runs_catch_up_minutes_no_run_rolled_from_their_mark() {
     assert_eq!(mark, t("2030-03-01T10:11:00Z").timestamp_millis());
     env.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_korean_venues_history_rows_carry_its_own_usdt_krw() {
+    use domain::{Coin, Venue, VenuePair};
+    let env = TestEnv::new(
+        sim::SimConfig {
+            step: Duration::ZERO,
+            ..Default::default()
+        },
+        |_| {},
+    )
+    .await;
+    // Two Korean venues, two KRW-USDT prices.
+    let pinned = [
+        (Venue::Upbit, Decimal::from(1_400)),
+        (Venue::Bithumb, Decimal::from(1_450)),
+    ];
+    for (venue, price) in pinned {
+        env.sim_post(
+            "/_sim/prices",
+            serde_json::json!({"venue": venue.as_str(), "coin": "USDT", "price": price.to_string()}),
+        )
+        .await;
+    }
+    let worker = env.spawn_worker().await;
+    let store = env.store().await;
+    let btc = Coin::parse("BTC").unwrap();
+    for (venue, price) in pinned {
+        let pair = VenuePair::new(venue, Venue::Binance).unwrap();
+        let rows = crate::support::eventually(
+            Duration::from_secs(20),
+            &format!("BTC premium rows of {pair}"),
+            || async {
+                let rows = store
+                    .premium_rows(
+                        &btc,
+                        pair,
+                        Utc::now() - chrono::Duration::minutes(5),
+                        Utc::now(),
+                    )
+                    .await
+                    .unwrap();
+                (rows.len() >= 2).then_some(rows)
+            },
+        )
+        .await;
+        for row in rows {
+            assert_eq!(row.usdt_krw, Some(price), "{pair} at {}", row.ts);
+        }
+    }
+    worker.stop().await;
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_usdt_krw_migration_keeps_each_ticks_value_on_the_rows_it_belongs_to() {
+    let env = TestEnv::new(sim::SimConfig::default(), |_| {}).await;
+    // The schema before it, with one tick of two Korean venues: the tick's USDT/KRW (1450) was
+    // Upbit's (its row's tether premium says so), Bithumb's (1440) was not stored.
+    let url = &env.database_url;
+    let (base, db) = url.rsplit_once('/').unwrap();
+    let admin = sqlx::PgPool::connect(&format!("{base}/postgres"))
+        .await
+        .unwrap();
+    sqlx::query(&format!("CREATE DATABASE \"{db}\""))
+        .execute(&admin)
+        .await
+        .unwrap();
+    let pool = sqlx::PgPool::connect(url).await.unwrap();
+    let dir = std::env::temp_dir().join(format!("ps-pre-usdt-migrations-{db}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    for f in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations")).unwrap() {
+        let f = f.unwrap().path();
+        let name = f.file_name().unwrap().to_string_lossy().to_string();
+        if name.as_str() < "20261207000002" {
+            std::fs::copy(&f, dir.join(&name)).unwrap();
+        }
+    }
+    let old = sqlx::migrate::Migrator::new(dir.as_path()).await.unwrap();
+    old.run(&pool).await.unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    // usdt_rate = (korea / (foreign × usdt_krw) − 1) × 100 at 8 dp: 1450 for Upbit, 1440 for
+    // Bithumb.
+    sqlx::raw_sql(
+        "SELECT history_ensure_partitions('2026-11-20', '2026-11-20');
+         INSERT INTO coins (id, symbol) VALUES (1, 'BTC');
+         INSERT INTO premium_ticks VALUES
+           ('2026-11-20 10:00:01+00', '2026-11-20 10:00:01.04+00', 1400, 'dunamu', 1450);
+         INSERT INTO premiums (ts, observed_at, coin_id, korea_venue, foreign_venue, rate,
+                               usdt_rate, korea_krw, foreign_usd) VALUES
+           ('2026-11-20 10:00:01+00', '2026-11-20 10:00:00+00', 1, 2, 3, 2.04081633,
+            -1.47783251, 100, 0.07),
+           ('2026-11-20 10:00:01+00', '2026-11-20 10:00:00+00', 1, 1, 3, 2.04081633,
+            -0.79365079, 100, 0.07);",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    // Connecting applies it.
+    let store = env.store().await;
+    let btc = domain::Coin::parse("BTC").unwrap();
+    let usdt_krw = |korea| {
+        let store = store.clone();
+        let btc = btc.clone();
+        async move {
+            let pair = domain::VenuePair::new(korea, domain::Venue::Binance).unwrap();
+            let rows = store
+                .premium_rows(
+                    &btc,
+                    pair,
+                    t("2026-11-20T00:00:00Z"),
+                    t("2026-11-21T00:00:00Z"),
+                )
+                .await
+                .unwrap();
+            assert_eq!(rows.len(), 1, "{pair}");
+            rows[0].usdt_krw
+        }
+    };
+    assert_eq!(
+        usdt_krw(domain::Venue::Upbit).await,
+        Some(Decimal::from(1450))
+    );
+    assert_eq!(usdt_krw(domain::Venue::Bithumb).await, None);
+    // The tick's value itself is kept.
+    assert_eq!(
+        count(
+            &store,
+            "SELECT count(*) FROM premium_ticks WHERE usdt_krw = 1450"
+        )
+        .await,
+        1
+    );
+    admin.close().await;
+    env.cleanup().await;
+}

@@ -3,6 +3,7 @@
 
 mod alerts;
 mod answers;
+mod cache;
 // The DevTools protocol client is the bench's (`premium-bench dashboard` uses it too).
 #[path = "../../bench/src/cdp.rs"]
 mod cdp;
@@ -27,5 +28,4 @@ mod up;
 
 // Dependencies of the binary, not of these tests.
 use clap as _;
-use metrics_exporter_prometheus as _;
 use reqwest as _;

@@ -73,6 +73,7 @@ fn the_alert_rules_pass_promtool() {
         "MissedTicks",
         "AlertDeliveriesFailing",
         "HistorySpoolFilling",
+        "CachedValuesNotDecoding",
     ] {
         assert!(
             rules.contains(&format!("alert: {alert}")),

@@ -201,9 +201,6 @@ pub async fn run_with(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), WorkerError> {
     let ctx = Arc::new(Ctx::new(settings.clone(), conn.clone(), store));
-    if let Err(e) = ctx.positions.sync().await {
-        tracing::warn!(error = %e, "could not sync open positions to Redis");
-    }
     markets_at_start(&ctx).await?;
     record_schedules_since(&conn, &settings).await;
     let pid = process_id();

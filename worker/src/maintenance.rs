@@ -57,9 +57,6 @@ pub async fn run(
             if let Err(e) = janitor::sweep_worker_keys(&conn, &settings).await {
                 tracing::debug!(error = %e, "worker key sweep failed");
             }
-            if let Err(e) = ctx.positions.sync().await {
-                tracing::debug!(error = %e, "open position sync failed");
-            }
         }
         tokio::select! {
             _ = tokio::time::sleep(beat) => {}

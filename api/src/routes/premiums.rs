@@ -208,8 +208,7 @@ impl PremiumsApi {
         /// e.g. `btc,ETH`.
         coin: Query<Option<String>>,
         /// Only rows whose `flags` contain this flag (a comma-separated list: any of them):
-        /// warning, caution, deposit_suspended, withdrawal_suspended, foreign_not_trading,
-        /// suspect.
+        /// warning, caution, deposit_suspended, withdrawal_suspended, suspect.
         flag: Query<Option<String>>,
         /// Only rows with (true) or without (false) a current premium.
         available: Query<Option<bool>>,

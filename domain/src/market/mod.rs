@@ -70,20 +70,17 @@ pub enum MarketFlag {
     DepositSuspended,
     /// Withdrawals of the coin are suspended on the Korean venue.
     WithdrawalSuspended,
-    /// The foreign market is listed but not trading.
-    ForeignNotTrading,
     /// The premium sits far from its pair's median: a market event or a mapping error (two
     /// coins under one ticker); served with the reason (`Premium::suspect`), the trader decides.
     Suspect,
 }
 
 impl MarketFlag {
-    pub const ALL: [MarketFlag; 6] = [
+    pub const ALL: [MarketFlag; 5] = [
         MarketFlag::Warning,
         MarketFlag::Caution,
         MarketFlag::DepositSuspended,
         MarketFlag::WithdrawalSuspended,
-        MarketFlag::ForeignNotTrading,
         MarketFlag::Suspect,
     ];
 
@@ -93,7 +90,6 @@ impl MarketFlag {
             MarketFlag::Caution => "caution",
             MarketFlag::DepositSuspended => "deposit_suspended",
             MarketFlag::WithdrawalSuspended => "withdrawal_suspended",
-            MarketFlag::ForeignNotTrading => "foreign_not_trading",
             MarketFlag::Suspect => "suspect",
         }
     }

@@ -107,8 +107,9 @@ impl Store {
     }
 
     /// [`Store::insert_premiums`] of rows already reduced to their columns (a spooled batch).
-    /// What is the same for every row of a tick (FX rate and source, USDT/KRW, computation
-    /// time) is written once to `premium_ticks`, from the first row; rates are rounded to
+    /// What is the same for every row of a tick (FX rate and source, computation time) is
+    /// written once to `premium_ticks`, from the first row; USDT/KRW, which is each Korean
+    /// venue's own, is written on every row; rates are rounded to
     /// [`RATE_SCALE`](crate::columns::RATE_SCALE) decimal places.
     pub async fn insert_premium_rows(
         &self,
@@ -139,26 +140,28 @@ impl Store {
         let entry = rate(&|p| p.entry_rate);
         let exit = rate(&|p| p.exit_rate);
         let korea_krw: Vec<Decimal> = rows.iter().map(|p| p.korea_krw).collect();
+        let usdt_krw: Vec<Option<Decimal>> = rows.iter().map(|p| p.usdt_krw).collect();
         let foreign_usd: Vec<Decimal> = rows.iter().map(|p| p.foreign_usd).collect();
         let observed: Vec<DateTime<Utc>> = rows.iter().map(|p| p.observed_at).collect();
         let days = span([ts].into_iter());
         self.with_partitions(days, || {
             sqlx::query(
                 "WITH tick AS (
-                    INSERT INTO premium_ticks (ts, computed_at, usd_krw, fx_source, usdt_krw)
-                    VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING)
+                    INSERT INTO premium_ticks (ts, computed_at, usd_krw, fx_source)
+                    VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING)
                  INSERT INTO premiums (ts, observed_at, coin_id, korea_venue, foreign_venue, rate,
-                                       usdt_rate, entry_rate, exit_rate, korea_krw, foreign_usd)
-                 SELECT $1, * FROM UNNEST($6::timestamptz[], $7::int4[], $8::int2[], $9::int2[],
-                                          $10::numeric[], $11::numeric[], $12::numeric[],
-                                          $13::numeric[], $14::numeric[], $15::numeric[])
+                                       usdt_rate, entry_rate, exit_rate, korea_krw, foreign_usd,
+                                       usdt_krw)
+                 SELECT $1, * FROM UNNEST($5::timestamptz[], $6::int4[], $7::int2[], $8::int2[],
+                                          $9::numeric[], $10::numeric[], $11::numeric[],
+                                          $12::numeric[], $13::numeric[], $14::numeric[],
+                                          $15::numeric[])
                  ON CONFLICT DO NOTHING",
             )
             .bind(ts)
             .bind(first.computed_at)
             .bind(first.usd_krw)
             .bind(&first.fx_source)
-            .bind(first.usdt_krw)
             .bind(&observed)
             .bind(&coins)
             .bind(&korea)
@@ -169,6 +172,7 @@ impl Store {
             .bind(&exit)
             .bind(&korea_krw)
             .bind(&foreign_usd)
+            .bind(&usdt_krw)
             .execute(&self.pool)
         })
         .await

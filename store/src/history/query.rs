@@ -353,7 +353,7 @@ impl Store {
         to: DateTime<Utc>,
     ) -> Result<Vec<PremiumRow>, StoreError> {
         let rows = sqlx::query(
-            "SELECT p.ts, p.rate, p.usdt_rate, p.korea_krw, p.foreign_usd, t.usd_krw
+            "SELECT p.ts, p.rate, p.usdt_rate, p.korea_krw, p.foreign_usd, p.usdt_krw, t.usd_krw
                FROM premiums p
                JOIN coins c ON c.id = p.coin_id
                LEFT JOIN premium_ticks t ON t.ts = p.ts
@@ -376,6 +376,7 @@ impl Store {
                     usdt_rate: r.try_get("usdt_rate")?,
                     korea_krw: r.try_get("korea_krw")?,
                     foreign_usd: r.try_get("foreign_usd")?,
+                    usdt_krw: r.try_get("usdt_krw")?,
                     usd_krw: r.try_get::<Option<Decimal>, _>("usd_krw")?.ok_or_else(|| {
                         StoreError::Invalid("premium row without its tick".into())
                     })?,

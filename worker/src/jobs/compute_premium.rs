@@ -1,6 +1,7 @@
 //! `compute-premium(tick)`: waits (briefly) for this tick's prices, reads the cache, computes
 //! every premium with `domain::selection`, and writes them to the cache, evaluates the alert
-//! rules on them (`crate::alerts`), and writes the history and the PnL of open positions.
+//! rules on them (`crate::alerts`), and writes the history. (Positions are valued when read,
+//! by the API.)
 
 use std::{
     collections::{BTreeSet, HashMap},
@@ -13,9 +14,8 @@ use domain::{
     selection::{Scope, pick_fx, premiums_from},
 };
 use queue::{Job, metrics_names as m};
-use redis::AsyncCommands;
 
-use super::context::{Ctx, JobError, JobResult};
+use super::context::{Ctx, JobResult};
 
 /// A tick's premium should use that tick's prices: wait (up to 700 ms into the tick) until every
 /// venue's prices of this tick are in the cache (`{p}:tick-fetched:{tick}:{venue}`) or its
@@ -88,9 +88,11 @@ pub async fn run(ctx: &Ctx, job: &Job) -> JobResult {
         registry: Some(&markets.registry),
         max_deviation_pct: Some(s.mapping.max_deviation_pct),
     };
-    let (premiums, skips) = premiums_from(&scope, &tickers, fx.clone(), now);
+    let (premiums, skips) = premiums_from(&scope, &tickers, fx, now);
 
-    ctx.cache.put_premiums(&premiums).await?;
+    // Premiums and skip reasons in one round trip: nothing after it can fail on a cache write
+    // and leave the history unwritten.
+    ctx.cache.put_tick(&premiums, &skips).await?;
     // Alerts right after the cache write: a crossing reaches its receiver as soon as possible.
     let fired = match crate::alerts::evaluate(
         &ctx.alert_rules,
@@ -118,7 +120,6 @@ pub async fn run(ctx: &Ctx, job: &Job) -> JobResult {
             _ => "missing",
         };
         metrics::counter!(m::PREMIUM_SKIPPED_TOTAL, "reason" => label).increment(1);
-        ctx.cache.put_skip(skip).await?;
     }
     for p in &premiums {
         let labels = [
@@ -134,12 +135,8 @@ pub async fn run(ctx: &Ctx, job: &Job) -> JobResult {
     ctx.spool
         .write(&crate::spool::Batch::premiums(ts, &premiums))
         .await;
-    let pnl = match fx {
-        Ok(fx) => update_pnl(ctx, &tickers, &fx).await?,
-        Err(_) => 0,
-    };
     Ok(format!(
-        "{} premiums, {} skipped, {pnl} positions valued, {fired} alerts fired",
+        "{} premiums, {} skipped, {fired} alerts fired",
         premiums.len(),
         skips.len()
     ))
@@ -174,39 +171,4 @@ async fn recover_fx(ctx: &Ctx, now: chrono::DateTime<Utc>) -> Option<FxRate> {
     }
     tracing::info!(source = %rate.source, "using the stored FX rate until fetch-fx lands");
     Some(rate)
-}
-
-/// Recomputes the PnL of open positions, only when there are any (the original design's
-/// position-aware policy).
-async fn update_pnl(
-    ctx: &Ctx,
-    tickers: &HashMap<(Venue, Coin), Ticker>,
-    fx: &FxRate,
-) -> Result<usize, JobError> {
-    let n: usize = ctx.conn.clone().hlen(ctx.keys.open_positions()).await?;
-    if n == 0 {
-        return Ok(0);
-    }
-    let positions = ctx.positions.open_from_cache().await?;
-    let mut pipe = redis::pipe();
-    let mut valued = 0;
-    for p in &positions {
-        let (Some(k), Some(f)) = (
-            tickers.get(&(p.pair.korea, p.coin.clone())),
-            tickers.get(&(p.pair.foreign, p.coin.clone())),
-        ) else {
-            continue;
-        };
-        if let Ok(pnl) = p.pnl(k.price, f.price, fx.usd_krw) {
-            pipe.set_ex(
-                ctx.keys.position_pnl(p.id),
-                serde_json::to_string(&pnl).expect("pnl serializes"),
-                ctx.settings.cache.premium_secs.max(1),
-            )
-            .ignore();
-            valued += 1;
-        }
-    }
-    pipe.exec_async(&mut ctx.conn.clone()).await?;
-    Ok(valued)
 }

@@ -4,7 +4,7 @@
 
 use std::{collections::HashMap, sync::Arc, time::Duration, time::Instant};
 
-use cache::{Cache, Markets, MarketsError, Positions};
+use cache::{Cache, Markets, MarketsError};
 use domain::{ErrorClass, FailureClass, Venue};
 use keyspace::{Keys, RedisConn};
 use queue::{Enqueuer, Failure, Records, metrics_names as m};
@@ -22,7 +22,6 @@ pub struct Ctx {
     pub keys: Keys,
     pub cache: Cache,
     pub store: Store,
-    pub positions: Positions,
     /// The market registry in force (memoized per process).
     pub markets: Markets,
     pub venues: HashMap<Venue, Arc<dyn VenueClient>>,
@@ -79,7 +78,6 @@ impl Ctx {
             alert_http,
             alert_secrets: settings.alerts.key().map(|k| store::SecretBox::new(&k)),
             cache: Cache::new(conn.clone(), &settings),
-            positions: Positions::new(store.clone(), conn.clone(), keys.clone()),
             markets: Markets::new(conn.clone(), keys.clone()),
             limiter: RateLimiter::new(conn.clone(), keys.clone()),
             records: enqueuer.records().clone(),
