@@ -306,29 +306,7 @@ async fn rollups_equal_the_ohlc_of_the_raw_rows_they_cover_even_rows_replayed_la
 async fn the_partition_migration_moves_old_rows_over_without_loss() {
     let env = TestEnv::new(sim::SimConfig::default(), |_| {}).await;
     // The schema before it: the migrations up to 0003, then rows in the old text columns.
-    let url = &env.database_url;
-    let base = url.rsplit_once('/').unwrap().0;
-    let db = url.rsplit_once('/').unwrap().1;
-    let admin = sqlx::PgPool::connect(&format!("{base}/postgres"))
-        .await
-        .unwrap();
-    sqlx::query(&format!("CREATE DATABASE \"{db}\""))
-        .execute(&admin)
-        .await
-        .unwrap();
-    let pool = sqlx::PgPool::connect(url).await.unwrap();
-    let dir = std::env::temp_dir().join(format!("ps-old-migrations-{db}"));
-    std::fs::create_dir_all(&dir).unwrap();
-    for f in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations")).unwrap() {
-        let f = f.unwrap().path();
-        let name = f.file_name().unwrap().to_string_lossy().to_string();
-        if name.as_str() < "20261130000004" {
-            std::fs::copy(&f, dir.join(&name)).unwrap();
-        }
-    }
-    let old = sqlx::migrate::Migrator::new(dir.as_path()).await.unwrap();
-    old.run(&pool).await.unwrap();
-    std::fs::remove_dir_all(&dir).unwrap();
+    let pool = database_migrated_before(&env.database_url, "20261130000004").await;
     sqlx::raw_sql(
         "INSERT INTO premiums VALUES
            ('BTC','upbit','binance','2026-11-20 10:00:01+00',1.234567891234,0.5,100,70,1400,'dunamu',1450,
@@ -377,7 +355,6 @@ async fn the_partition_migration_moves_old_rows_over_without_loss() {
     );
     let latest = store.latest_fx().await.unwrap();
     assert_eq!(latest.len(), 1);
-    admin.close().await;
     env.cleanup().await;
 }
 
@@ -483,28 +460,7 @@ async fn the_usdt_krw_migration_keeps_each_ticks_value_on_the_rows_it_belongs_to
     let env = TestEnv::new(sim::SimConfig::default(), |_| {}).await;
     // The schema before it, with one tick of two Korean venues: the tick's USDT/KRW (1450) was
     // Upbit's (its row's tether premium says so), Bithumb's (1440) was not stored.
-    let url = &env.database_url;
-    let (base, db) = url.rsplit_once('/').unwrap();
-    let admin = sqlx::PgPool::connect(&format!("{base}/postgres"))
-        .await
-        .unwrap();
-    sqlx::query(&format!("CREATE DATABASE \"{db}\""))
-        .execute(&admin)
-        .await
-        .unwrap();
-    let pool = sqlx::PgPool::connect(url).await.unwrap();
-    let dir = std::env::temp_dir().join(format!("ps-pre-usdt-migrations-{db}"));
-    std::fs::create_dir_all(&dir).unwrap();
-    for f in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations")).unwrap() {
-        let f = f.unwrap().path();
-        let name = f.file_name().unwrap().to_string_lossy().to_string();
-        if name.as_str() < "20261207000002" {
-            std::fs::copy(&f, dir.join(&name)).unwrap();
-        }
-    }
-    let old = sqlx::migrate::Migrator::new(dir.as_path()).await.unwrap();
-    old.run(&pool).await.unwrap();
-    std::fs::remove_dir_all(&dir).unwrap();
+    let pool = database_migrated_before(&env.database_url, "20261207000002").await;
     // usdt_rate = (korea / (foreign × usdt_krw) − 1) × 100 at 8 dp: 1450 for Upbit, 1440 for
     // Bithumb.
     sqlx::raw_sql(
@@ -558,6 +514,33 @@ async fn the_usdt_krw_migration_keeps_each_ticks_value_on_the_rows_it_belongs_to
         .await,
         1
     );
-    admin.close().await;
     env.cleanup().await;
+}
+
+/// Creates the test's database at `url` with only the migrations older than `version` applied:
+/// the schema a release before `version` left behind, for testing a migration on old rows.
+async fn database_migrated_before(url: &str, version: &str) -> sqlx::PgPool {
+    let (base, db) = url.rsplit_once('/').unwrap();
+    let admin = sqlx::PgPool::connect(&format!("{base}/postgres"))
+        .await
+        .unwrap();
+    sqlx::query(&format!("CREATE DATABASE \"{db}\""))
+        .execute(&admin)
+        .await
+        .unwrap();
+    admin.close().await;
+    let pool = sqlx::PgPool::connect(url).await.unwrap();
+    let dir = std::env::temp_dir().join(format!("ps-migrations-before-{version}-{db}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    for f in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations")).unwrap() {
+        let f = f.unwrap().path();
+        let name = f.file_name().unwrap().to_string_lossy().to_string();
+        if name.as_str() < version {
+            std::fs::copy(&f, dir.join(&name)).unwrap();
+        }
+    }
+    let old = sqlx::migrate::Migrator::new(dir.as_path()).await.unwrap();
+    old.run(&pool).await.unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    pool
 }

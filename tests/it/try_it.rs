@@ -3,8 +3,7 @@
 //! `alerts.secret_key` (an ephemeral key, never logged), and only with `--sim`.
 
 use std::{
-    io::Read,
-    process::{Command, Stdio},
+    process::Command,
     time::{Duration, Instant},
 };
 
@@ -13,7 +12,7 @@ use serde_json::Value;
 
 use crate::{
     support::{ChildGuard, DEFAULT_COINS, HEAVY, TestEnv, free_port},
-    up::spawn_up_with_sim_at,
+    up::{spawn_collecting_output, spawn_up_with_sim_at},
 };
 
 const ADMIN: &str = "try-it-admin-3c9e";
@@ -178,8 +177,8 @@ async fn up_without_sim_and_without_a_secret_key_still_refuses_webhook_rules() {
     let base = format!("http://127.0.0.1:{port}");
     // `up` without --sim, its sources pointed at the test's simulator as a deployment's would
     // be at the venues.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_premium-spread"))
-        .args(["up", "--workers", "1"])
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_premium-spread"));
+    cmd.args(["up", "--workers", "1"])
         .env("API_ADDR", format!("127.0.0.1:{port}"))
         .env("REDIS_URL", &env.settings.redis_url)
         .env("DATABASE_URL", &env.database_url)
@@ -190,26 +189,8 @@ async fn up_without_sim_and_without_a_secret_key_still_refuses_webhook_rules() {
         .env("RUST_LOG", "warn")
         .env_remove("PREMIUM_CONFIG")
         .env_remove("LOG_FORMAT")
-        .env_remove("PREMIUM_ALERTS__SECRET_KEY")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let readers = [
-        Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>,
-        Box::new(child.stderr.take().unwrap()),
-    ]
-    .into_iter()
-    .map(|mut r| {
-        std::thread::spawn(move || {
-            let mut s = String::new();
-            let _ = r.read_to_string(&mut s);
-            s
-        })
-    })
-    .collect();
-    let mut up = ChildGuard(child);
+        .env_remove("PREMIUM_ALERTS__SECRET_KEY");
+    let (mut up, readers) = spawn_collecting_output(&mut cmd);
     assert!(
         api_answers(&env.http, &base).await,
         "the API never answered"

@@ -221,8 +221,8 @@ pub(crate) fn spawn_up_with_sim_at(
     workers: usize,
     extra_env: &[(&str, &str)],
 ) -> (ChildGuard, Vec<JoinHandle<String>>) {
-    let mut up = Command::new(env!("CARGO_BIN_EXE_premium-spread"))
-        .args(["up", "--sim", "--sim-addr"])
+    let mut up = Command::new(env!("CARGO_BIN_EXE_premium-spread"));
+    up.args(["up", "--sim", "--sim-addr"])
         .arg(format!("127.0.0.1:{sim_port}"))
         .arg("--workers")
         .arg(workers.to_string())
@@ -235,15 +235,22 @@ pub(crate) fn spawn_up_with_sim_at(
         .env_remove("PREMIUM_CONFIG")
         .env_remove("LOG_FORMAT")
         .env("PREMIUM_COINS", DEFAULT_COINS.join(","))
-        .envs(extra_env.iter().copied())
+        .envs(extra_env.iter().copied());
+    spawn_collecting_output(&mut up)
+}
+
+/// Starts `cmd` with stdout and stderr each read to the end on a thread of its own (the
+/// joined strings are its whole output once it has exited).
+pub(crate) fn spawn_collecting_output(cmd: &mut Command) -> (ChildGuard, Vec<JoinHandle<String>>) {
+    let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let readers = [
-        Box::new(up.stdout.take().unwrap()) as Box<dyn Read + Send>,
-        Box::new(up.stderr.take().unwrap()),
+        Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>,
+        Box::new(child.stderr.take().unwrap()),
     ]
     .into_iter()
     .map(|mut r| {
@@ -254,7 +261,7 @@ pub(crate) fn spawn_up_with_sim_at(
         })
     })
     .collect();
-    (ChildGuard(up), readers)
+    (ChildGuard(child), readers)
 }
 
 /// Waits for `child` to exit, at most `timeout`.
