@@ -40,8 +40,18 @@ fn stale_naming(row: &Value, venue: &str, limit_ms: i64) -> bool {
         && row["skip"]["age_ms"].as_i64().is_some_and(|a| a > limit_ms)
 }
 
+/// Not stale, and its prices (the answer's `age_ms` counts the FX rate too, minutes old by
+/// design) within the ticker limit by their own observation times.
 fn fresh(row: &Value, limit_ms: i64) -> bool {
-    row["stale"] == false && row["age_ms"].as_i64().is_some_and(|a| a <= limit_ms)
+    let observed = |k: &str| {
+        row["inputs"][k]
+            .as_str()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+    };
+    let prices_age_ms = observed("korea_observed_at")
+        .zip(observed("foreign_observed_at"))
+        .map(|(k, f)| (chrono::Utc::now() - k.min(f).to_utc()).num_milliseconds());
+    row["stale"] == false && prices_age_ms.is_some_and(|a| a <= limit_ms)
 }
 
 async fn firings(api: &Api, rule: i64) -> usize {
