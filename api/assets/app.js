@@ -443,9 +443,11 @@
   }
   // The live tail: a stream update of the charted coin and pair closes (or opens) the last bucket.
   function tail(v) {
-    if (!chart.u || !chart.data || !v.rate || !v.observed_at) return;
+    // By the prices' time, as history rows are: the update's own observed_at counts its FX rate.
+    const at = pricesAt(v);
+    if (!chart.u || !chart.data || !v.rate || !at) return;
     const w = IV[chart.iv][0];
-    const b = Math.floor(Date.parse(v.observed_at) / 1000 / w) * w;
+    const b = Math.floor(Date.parse(at) / 1000 / w) * w;
     const d = chart.data;
     const last = d[0].length - 1;
     const vals = [num(v.rate), num(v.usdt_rate), num(v.entry_rate), num(v.exit_rate)];

@@ -145,10 +145,13 @@ async fn a_40_pct_premium_is_served_as_suspect_and_fires_only_rules_allowing_it_
         || async {
             let rows = row(&api, "coin=SOL&pair=upbit-binance").await?;
             let p = rows.into_iter().next()?;
-            p["skip"]["reason"]
-                .as_str()
-                .is_some_and(|r| r.starts_with("unit error:"))
-                .then_some(p)
+            // Until its cache entry expires, the last premium before the pin is still shown,
+            // stale, with this skip reason; refused means it is no longer available.
+            (p["available"] == false
+                && p["skip"]["reason"]
+                    .as_str()
+                    .is_some_and(|r| r.starts_with("unit error:")))
+            .then_some(p)
         },
     )
     .await;
