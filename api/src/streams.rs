@@ -1,6 +1,9 @@
 //! The fan-out behind `GET /api/v1/premiums/stream`: one Redis subscription per API process,
 //! shared by every stream through a bounded broadcast channel.
 //!
+//! The worker publishes one message per computation, the JSON array of its premiums; each is
+//! forwarded as one update (a message of the previous release, one premium, is read too).
+//!
 //! A background task (started by the first stream, stopped by [`Streams::stop`] when the server
 //! shuts down or when the last `AppState` is dropped) subscribes to the
 //! premium channel, parses each message once and sends it to the broadcast channel of
@@ -220,13 +223,13 @@ async fn forward(pubsub: redis::aio::PubSub, tx: &broadcast::Sender<Arc<Premium>
                 let Some(msg) = msg else {
                     return "connection closed".into();
                 };
-                let premium = msg
-                    .get_payload::<String>()
-                    .ok()
-                    .and_then(|s| serde_json::from_str::<Premium>(&s).ok());
-                match premium {
+                match msg.get_payload::<String>().ok().and_then(|s| parse(&s)) {
                     // No receiver (no stream open) is not an error.
-                    Some(p) => drop(tx.send(Arc::new(p))),
+                    Some(premiums) => {
+                        for p in premiums {
+                            drop(tx.send(Arc::new(p)));
+                        }
+                    }
                     None => tracing::debug!("ignored a premium update that does not parse"),
                 }
             }
@@ -238,5 +241,17 @@ async fn forward(pubsub: redis::aio::PubSub, tx: &broadcast::Sender<Arc<Premium>
                 }
             }
         }
+    }
+}
+
+/// A message of the premium channel: one computation's premiums (a JSON array), or one premium
+/// (what the previous release published, one message per premium, during a rolling deploy).
+fn parse(payload: &str) -> Option<Vec<Premium>> {
+    if payload.trim_start().starts_with('[') {
+        serde_json::from_str(payload).ok()
+    } else {
+        serde_json::from_str::<Premium>(payload)
+            .ok()
+            .map(|p| vec![p])
     }
 }

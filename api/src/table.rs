@@ -3,12 +3,11 @@
 //!
 //! # Change detection
 //!
-//! Every write of current premiums or skip reasons (`cache::Cache::put_premiums`, `put_skip`)
-//! ends its Redis pipeline with `INCR {p}:premium-version`. Redis runs one connection's
-//! commands in order, so whoever reads a new version reads the data written before it.
+//! Every write of current premiums or skip reasons (`cache::Cache::put_tick`) ends its Redis
+//! pipeline with `INCR {p}:premium-version`. Redis runs one connection's commands in order, so whoever reads a new version reads the data written before it.
 //!
-//! Each request does one `GET` of that small key (a round trip far cheaper than an `MGET` of
-//! every premium key and a serialization of the whole table). The process's
+//! Each request does one `GET` of that small key (a round trip far cheaper than an `HMGET` of
+//! every pair's premiums and a serialization of the whole table). The process's
 //! [`Snapshot`] is used as it is when it was built from the same version **and** its version
 //! was read less than [`MAX_AGE`] (one tick, 1 s) ago. Otherwise the request rebuilds it (one
 //! rebuild at a time) and answers from the new one, so a client that wrote premiums and then
@@ -416,7 +415,8 @@ impl Tables {
     }
 }
 
-/// Reads every tracked (coin, pair) of the universe in force (one `MGET`, one more for the skip reasons of
+/// Reads every tracked (coin, pair) of the universe in force (one `HMGET` per pair in one round
+/// trip, one more for the skip reasons of
 /// the missing and stale ones) and serializes each row once.
 async fn build(
     cache: &Cache,
@@ -469,7 +469,7 @@ async fn build(
                 let _ = full.br.set(compress(&full.identity, Encoding::Br));
             }
         }
-        // Where a rebuild's time goes (`RUST_LOG=api::table=debug`): the MGET and parsing run
+        // Where a rebuild's time goes (`RUST_LOG=api::table=debug`): the HMGETs and parsing run
         // on an async thread, serializing and precompressing on the blocking pool.
         tracing::debug!(
             rows,

@@ -11,6 +11,12 @@
 //! [`decode`] must then read the previous format too until no replica writes it (values live
 //! seconds, FX rates minutes).
 //!
+//! Fields of the per-venue and per-pair hashes (tickers, premiums, skip reasons) carry one more
+//! field, `"_w"`: when the writer wrote them (Unix ms, its clock). A hash holds a field per coin
+//! and its TTL is renewed by every write, so a field no longer written (a coin the venue stopped
+//! answering for, a premium now skipped) would outlive the per-key TTL it replaces: [`decode_fresh`]
+//! reads a field older than that TTL as absent, which is what the expired key used to be.
+//!
 //! A value that is present but does not decode is read as absent (the caller treats it as a
 //! missing input), but never silently: it is counted
 //! (`premium_cache_decode_errors_total{kind}`) and logged, at most once per [`LOG_EVERY_MS`]
@@ -47,6 +53,47 @@ pub fn stamp(body: &str) -> String {
         ","
     };
     format!("{{\"_v\":{FORMAT}{sep}{fields}")
+}
+
+/// The value's JSON with `"_v":FORMAT,"_w":written_ms` first (a field of a hash, see the module
+/// doc).
+pub fn encode_written<T: Serialize>(value: &T, written_ms: i64) -> String {
+    stamp_written(
+        &serde_json::to_string(value).expect("cache values serialize"),
+        written_ms,
+    )
+}
+
+/// `body` (a JSON object, as serialized) with `"_v":FORMAT,"_w":written_ms` first.
+pub fn stamp_written(body: &str, written_ms: i64) -> String {
+    let stamped = stamp(body);
+    let rest = &stamped[format!("{{\"_v\":{FORMAT}").len()..];
+    format!("{{\"_v\":{FORMAT},\"_w\":{written_ms}{rest}")
+}
+
+/// A hash field of `kind`: `None` when it was written more than `ttl_ms` before `now_ms` (what
+/// the per-key TTL used to expire), otherwise as [`decode`]. A field without `_w` is judged by
+/// its decoding alone.
+pub fn decode_fresh<T: DeserializeOwned>(
+    kind: &'static str,
+    raw: &str,
+    now_ms: i64,
+    ttl_ms: i64,
+) -> Option<T> {
+    if written_at(raw).is_some_and(|w| now_ms - w > ttl_ms) {
+        return None;
+    }
+    decode(kind, raw)
+}
+
+/// `_w` of a value this release wrote: read from the prefix it is written in, so an expired
+/// field costs no parse.
+fn written_at(raw: &str) -> Option<i64> {
+    let rest = raw.strip_prefix("{\"_v\":")?;
+    let rest = &rest[rest.find(',')? + 1..];
+    let rest = rest.strip_prefix("\"_w\":")?;
+    let end = rest.find([',', '}'])?;
+    rest[..end].parse().ok()
 }
 
 /// A cached value of `kind` (the metric's label), or `None`, counted and logged, when it does not
@@ -136,6 +183,26 @@ mod tests {
         assert_eq!(
             decode::<Now>("test", r#"{"_v":2,"price":"1.5","later":true}"#).map(|n| n.price),
             Some("1.5".into())
+        );
+    }
+
+    #[test]
+    fn hash_fields_carry_their_write_time_and_expire_by_it() {
+        let v = Now {
+            price: "1.5".into(),
+            added: None,
+        };
+        let raw = encode_written(&v, 1_000);
+        assert_eq!(raw, r#"{"_v":1,"_w":1000,"price":"1.5","added":null}"#);
+        assert_eq!(written_at(&raw), Some(1_000));
+        assert_eq!(decode_fresh::<Now>("test", &raw, 6_000, 5_000), Some(v));
+        assert_eq!(decode_fresh::<Now>("test", &raw, 6_001, 5_000), None);
+        assert_eq!(stamp_written("{}", 7), r#"{"_v":1,"_w":7}"#);
+        // Without `_w` (a plain stamped value): judged by decoding alone.
+        assert_eq!(written_at(&encode(&Empty {})), None);
+        assert_eq!(
+            decode_fresh::<Now>("test", r#"{"_v":1,"price":"2"}"#, i64::MAX, 0).map(|n| n.price),
+            Some("2".into())
         );
     }
 

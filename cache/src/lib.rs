@@ -8,15 +8,19 @@
 pub mod format;
 pub mod markets;
 pub mod positions;
+mod ticks;
 
 pub use markets::{Markets, MarketsError, MarketsNow};
 pub use positions::{Closed, Positions, PositionsError};
 
 use domain::{Coin, FxRate, FxSource, Premium, SkipReason, Ticker, Venue, VenuePair};
+use std::collections::BTreeMap;
+
+use chrono::Utc;
 use redis::AsyncCommands;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
-use format::{decode, encode, stamp};
+use format::{decode, decode_fresh, encode, encode_written, stamp_written};
 use settings::Settings;
 
 use keyspace::{Keys, RedisConn};
@@ -63,18 +67,24 @@ impl Cache {
         self.conn.clone()
     }
 
+    /// One fetch's tickers: one `HSET` per venue (a field per coin) and the hash's TTL renewed.
     pub async fn put_tickers(&self, tickers: &[Ticker]) -> Result<(), redis::RedisError> {
         if tickers.is_empty() {
             return Ok(());
         }
-        let mut pipe = redis::pipe();
+        let now = Utc::now().timestamp_millis();
+        let mut by_venue: BTreeMap<Venue, Vec<(String, String)>> = BTreeMap::new();
         for t in tickers {
-            pipe.set_ex(
-                self.keys.ticker(t.venue, &t.coin),
-                encode(t),
-                self.ticker_ttl,
-            )
-            .ignore();
+            by_venue
+                .entry(t.venue)
+                .or_default()
+                .push((t.coin.to_string(), encode_written(t, now)));
+        }
+        let mut pipe = redis::pipe();
+        for (venue, fields) in by_venue {
+            let key = self.keys.tickers(venue);
+            pipe.hset_multiple(&key, &fields).ignore();
+            pipe.expire(&key, self.ticker_ttl as i64).ignore();
         }
         pipe.exec_async(&mut self.conn.clone()).await
     }
@@ -130,11 +140,12 @@ impl Cache {
         self.put_tick(&[], std::slice::from_ref(skip)).await
     }
 
-    /// Writes one computation's outcome in one pipeline: the current premiums (appended to the
-    /// capped history, published, their pairs' skip reasons dropped) and why the other pairs
-    /// were skipped, then bumps the premium version once (last, so whoever reads the new
-    /// version reads all of it). One round trip: the outcome is written whole or not at all,
-    /// and no write of a skip reason can fail apart from the premiums.
+    /// Writes one computation's outcome in one pipeline, a few commands per pair whatever the
+    /// number of coins: per pair, its premiums in one `HSET` (TTL renewed), their coins' skip
+    /// reasons dropped in one `HDEL`, one entry of the capped recent history (`XADD`), its skip
+    /// reasons in one `HSET`; then one `PUBLISH` of every premium (a JSON array) and the premium
+    /// version bumped once (last, so whoever reads the new version reads all of it). One round
+    /// trip: the outcome is written whole or not at all.
     pub async fn put_tick(
         &self,
         premiums: &[Premium],
@@ -143,34 +154,55 @@ impl Cache {
         if premiums.is_empty() && skips.is_empty() {
             return Ok(());
         }
-        let mut pipe = redis::pipe();
+        let now = Utc::now().timestamp_millis();
+        let mut by_pair: BTreeMap<VenuePair, PairWrite> = BTreeMap::new();
+        let mut bodies = Vec::with_capacity(premiums.len());
         for p in premiums {
-            let coin = &p.inputs.coin;
-            let pair = p.inputs.pair;
+            let coin = p.inputs.coin.to_string();
             let body = json(p);
-            pipe.set_ex(
-                self.keys.premium(coin, pair),
-                stamp(&body),
-                self.premium_ttl,
-            )
-            .ignore();
-            let hist = self.keys.premium_history(coin, pair);
+            let w = by_pair.entry(p.inputs.pair).or_default();
+            w.premiums.push((coin.clone(), stamp_written(&body, now)));
             let point = HistoryPoint {
                 t: p.observed_at.timestamp_millis(),
                 rate: p.rate,
                 usdt_rate: p.usdt_rate,
             };
-            pipe.zadd(&hist, json(&point), point.t).ignore();
-            pipe.zremrangebyrank(&hist, 0, -(self.history_len as isize) - 1)
-                .ignore();
-            pipe.del(self.keys.premium_skip(coin, pair)).ignore();
-            pipe.publish(self.keys.premium_channel(), &body).ignore();
+            w.history.push((coin, json(&point)));
+            bodies.push(body);
         }
         for skip in skips {
-            pipe.set_ex(
-                self.keys.premium_skip(&skip.coin, skip.pair),
-                encode(skip),
-                60,
+            by_pair
+                .entry(skip.pair)
+                .or_default()
+                .skips
+                .push((skip.coin.to_string(), encode_written(skip, now)));
+        }
+        let mut pipe = redis::pipe();
+        for (pair, w) in &by_pair {
+            if !w.premiums.is_empty() {
+                let key = self.keys.premiums(*pair);
+                pipe.hset_multiple(&key, &w.premiums).ignore();
+                pipe.expire(&key, self.premium_ttl as i64).ignore();
+                let coins: Vec<&String> = w.premiums.iter().map(|(c, _)| c).collect();
+                pipe.hdel(self.keys.premium_skips(*pair), coins).ignore();
+                pipe.cmd("XADD")
+                    .arg(self.keys.premium_history(*pair))
+                    .arg("MAXLEN")
+                    .arg(self.history_len)
+                    .arg("*")
+                    .arg(&w.history)
+                    .ignore();
+            }
+            if !w.skips.is_empty() {
+                let key = self.keys.premium_skips(*pair);
+                pipe.hset_multiple(&key, &w.skips).ignore();
+                pipe.expire(&key, SKIP_SECS).ignore();
+            }
+        }
+        if !bodies.is_empty() {
+            pipe.publish(
+                self.keys.premium_channel(),
+                format!("[{}]", bodies.join(",")),
             )
             .ignore();
         }
@@ -184,24 +216,32 @@ impl Cache {
         self.conn.clone().get(self.keys.premium_version()).await
     }
 
+    /// One `HGET`.
     pub async fn ticker(
         &self,
         venue: Venue,
         coin: &Coin,
     ) -> Result<Option<Ticker>, redis::RedisError> {
-        self.get_json("ticker", self.keys.ticker(venue, coin)).await
+        let mut one = self
+            .hash_fields(
+                "ticker",
+                self.ticker_ttl,
+                vec![(self.keys.tickers(venue), coin.to_string())],
+            )
+            .await?;
+        Ok(one.pop().flatten())
     }
 
-    /// Many tickers in one round trip, in the order asked.
+    /// Many tickers in one round trip (one `HMGET` per venue), in the order asked.
     pub async fn tickers(
         &self,
         wanted: &[(Venue, Coin)],
     ) -> Result<Vec<Option<Ticker>>, redis::RedisError> {
-        let keys: Vec<String> = wanted
+        let fields = wanted
             .iter()
-            .map(|(v, c)| self.keys.ticker(*v, c))
+            .map(|(v, c)| (self.keys.tickers(*v), c.to_string()))
             .collect();
-        self.mget_json("ticker", &keys).await
+        self.hash_fields("ticker", self.ticker_ttl, fields).await
     }
 
     pub async fn fx_all(&self) -> Result<Vec<Option<FxRate>>, redis::RedisError> {
@@ -213,45 +253,97 @@ impl Cache {
         self.get_json("fx", self.keys.fx(source)).await
     }
 
+    /// One `HGET`.
     pub async fn premium(
         &self,
         coin: &Coin,
         pair: VenuePair,
     ) -> Result<Option<Premium>, redis::RedisError> {
-        self.get_json("premium", self.keys.premium(coin, pair))
-            .await
+        let mut one = self
+            .hash_fields(
+                "premium",
+                self.premium_ttl,
+                vec![(self.keys.premiums(pair), coin.to_string())],
+            )
+            .await?;
+        Ok(one.pop().flatten())
     }
 
+    /// Many premiums in one round trip (one `HMGET` per pair), in the order asked.
     pub async fn premiums(
         &self,
         wanted: &[(Coin, VenuePair)],
     ) -> Result<Vec<Option<Premium>>, redis::RedisError> {
-        let keys: Vec<String> = wanted
+        let fields = wanted
             .iter()
-            .map(|(c, p)| self.keys.premium(c, *p))
+            .map(|(c, p)| (self.keys.premiums(*p), c.to_string()))
             .collect();
-        self.mget_json("premium", &keys).await
+        self.hash_fields("premium", self.premium_ttl, fields).await
     }
 
+    /// One `HGET`.
     pub async fn skip(
         &self,
         coin: &Coin,
         pair: VenuePair,
     ) -> Result<Option<SkipReason>, redis::RedisError> {
-        self.get_json("premium-skip", self.keys.premium_skip(coin, pair))
-            .await
+        let mut one = self.skips(&[(coin.clone(), pair)]).await?;
+        Ok(one.pop().flatten())
     }
 
-    /// Many skip reasons in one round trip, in the order asked.
+    /// Many skip reasons in one round trip (one `HMGET` per pair), in the order asked.
     pub async fn skips(
         &self,
         wanted: &[(Coin, VenuePair)],
     ) -> Result<Vec<Option<SkipReason>>, redis::RedisError> {
-        let keys: Vec<String> = wanted
+        let fields = wanted
             .iter()
-            .map(|(c, p)| self.keys.premium_skip(c, *p))
+            .map(|(c, p)| (self.keys.premium_skips(*p), c.to_string()))
             .collect();
-        self.mget_json("premium-skip", &keys).await
+        self.hash_fields("premium-skip", SKIP_SECS as u64, fields)
+            .await
+    }
+
+    /// Hash fields `(key, field)` in the order asked, in one round trip: one `HGET` for one
+    /// field, else one `HMGET` per hash. A field written more than `ttl_secs` ago reads as
+    /// absent ([`decode_fresh`]); one that does not decode is counted and logged.
+    async fn hash_fields<T: DeserializeOwned>(
+        &self,
+        kind: &'static str,
+        ttl_secs: u64,
+        wanted: Vec<(String, String)>,
+    ) -> Result<Vec<Option<T>>, redis::RedisError> {
+        let raw: Vec<Option<String>> = match wanted.as_slice() {
+            [] => return Ok(vec![]),
+            [(key, field)] => vec![self.conn.clone().hget(key, field).await?],
+            _ => {
+                let mut groups: BTreeMap<&str, Vec<(usize, &str)>> = BTreeMap::new();
+                for (i, (key, field)) in wanted.iter().enumerate() {
+                    groups.entry(key).or_default().push((i, field));
+                }
+                let mut pipe = redis::pipe();
+                for (key, fields) in &groups {
+                    pipe.cmd("HMGET")
+                        .arg(*key)
+                        .arg(fields.iter().map(|(_, f)| *f).collect::<Vec<_>>());
+                }
+                let answers: Vec<Vec<Option<String>>> =
+                    pipe.query_async(&mut self.conn.clone()).await?;
+                let mut raw = vec![None; wanted.len()];
+                for ((_, fields), values) in groups.iter().zip(answers) {
+                    for ((i, _), v) in fields.iter().zip(values) {
+                        raw[*i] = v;
+                    }
+                }
+                raw
+            }
+        };
+        let now = Utc::now().timestamp_millis();
+        let ttl_ms = ttl_secs as i64 * 1000;
+        Ok(raw
+            .into_iter()
+            .map(|r| r.and_then(|s| decode_fresh(kind, &s, now, ttl_ms)))
+            .collect())
     }
 
     /// A value of `kind` (the metric's label); one that is present but does not decode is
@@ -282,6 +374,17 @@ impl Cache {
             .map(|r| r.and_then(|s| decode(kind, &s)))
             .collect())
     }
+}
+
+/// How long a skip reason is kept (it says why the premium is missing, so it outlives it).
+const SKIP_SECS: i64 = 60;
+
+/// What one computation writes for one pair.
+#[derive(Default)]
+struct PairWrite {
+    premiums: Vec<(String, String)>,
+    history: Vec<(String, String)>,
+    skips: Vec<(String, String)>,
 }
 
 fn json<T: Serialize>(v: &T) -> String {

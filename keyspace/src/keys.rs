@@ -5,13 +5,13 @@
 //! | key | type | TTL | what |
 //! | --- | --- | --- | --- |
 //! | `{p}:q:{kind}:*` | apalis-redis | janitor | one queue per job kind (`JobKind::ALL`, seven) |
-//! | `{p}:ticker:{venue}:{coin}` | string (JSON) | `cache.ticker_secs` (5 s) | latest ticker |
+//! | `{p}:tickers:{venue}` | hash coin → JSON | `cache.ticker_secs` (5 s) on the hash, and per field by its write time (`_w`) | latest ticker of every coin of the venue, all of one fetch written in one `HSET` |
 //! | `{p}:depth:{venue}:{coin}` | string (JSON) | `cache.ticker_secs` (5 s) | order book levels of a `depth.coins` coin, per coin |
 //! | `{p}:fx:{source}` | string (JSON) | the source's freshness limit | latest USD/KRW of a source |
-//! | `{p}:premium:{coin}:{korea}-{foreign}` | string (JSON) | `cache.premium_secs` (5 s) | current premium |
-//! | `{p}:premium-history:{coin}:{korea}-{foreign}` | sorted set (score ms) | capped to `cache.history_len` | recent premiums |
-//! | `{p}:premium-skip:{coin}:{korea}-{foreign}` | string (JSON) | 60 s | why the last premium was not computed |
-//! | `{p}:premium-updates` | pub/sub channel | | one message per premium update |
+//! | `{p}:premiums:{korea}-{foreign}` | hash coin → JSON | `cache.premium_secs` (5 s) on the hash, and per field by its write time (`_w`) | current premium of every coin of the pair, one `HSET` per computation |
+//! | `{p}:premium-skips:{korea}-{foreign}` | hash coin → JSON | 60 s on the hash, and per field by its write time (`_w`) | why the coin's last premium was not computed; a coin's field is dropped (one `HDEL` per pair) when its premium is written |
+//! | `{p}:premium-history:{korea}-{foreign}` | stream, one entry per computation (fields coin → `{t, rate, usdt_rate}`) | capped to `cache.history_len` entries | recent premiums of the pair |
+//! | `{p}:premium-updates` | pub/sub channel | | one message per computation: a JSON array of its premiums |
 //! | `{p}:premium-version` | string (integer) | none (one counter) | bumped once by every write of premiums and skip reasons (one per computation, in the same pipeline, after them); the API rebuilds its premium table when it changes |
 //! | `{p}:wake:{kind}` | pub/sub channel | | a task of that kind is due now (wakes idle workers) |
 //! | `{p}:job:{id}` | hash | `retention.job_records_secs` after finishing | job record |
@@ -25,7 +25,8 @@
 //! | `{p}:history:rolled-until` | string (unix ms) | | the end of the last range `rollup-history` rolled (its catch-up mark) |
 //! | `{p}:cron-last:{kind}` | string | | last tick produced per kind (missed-tick accounting) |
 //! | `{p}:rate:{venue}:{second}` | string | 2 s | shared request counter per venue |
-//! | `{p}:tick-fetched:{tick}:{venue}` | string | 10 s | a venue's prices of a tick are cached |
+//! | `{p}:tick-fetched:{tick}` | set of venues | 10 s | the venues whose `fetch-ticker` of the tick finished (prices cached, or failed) |
+//! | `{p}:tick-ready:{tick}` | list | 10 s | pushed by the `fetch-ticker` that completes the tick's set; `compute-premium` waits on it with `BLPOP` |
 //! | `{p}:workers` | sorted set (score ms) | pruned | worker processes alive |
 //! | `{p}:markets` | string (JSON) | | the market registry in force: every venue's listings, mapped to coins |
 //! | `{p}:universe` | string (JSON) | | the coins tracked per pair, derived from the registry and the settings |
@@ -62,8 +63,9 @@ impl Keys {
         format!("{}:q:{kind}", self.prefix)
     }
 
-    pub fn ticker(&self, venue: Venue, coin: &Coin) -> String {
-        format!("{}:ticker:{venue}:{coin}", self.prefix)
+    /// Hash of the venue's latest tickers, field per coin.
+    pub fn tickers(&self, venue: Venue) -> String {
+        format!("{}:tickers:{venue}", self.prefix)
     }
 
     pub fn depth(&self, venue: Venue, coin: &Coin) -> String {
@@ -74,16 +76,19 @@ impl Keys {
         format!("{}:fx:{source}", self.prefix)
     }
 
-    pub fn premium(&self, coin: &Coin, pair: VenuePair) -> String {
-        format!("{}:premium:{coin}:{pair}", self.prefix)
+    /// Hash of the pair's current premiums, field per coin.
+    pub fn premiums(&self, pair: VenuePair) -> String {
+        format!("{}:premiums:{pair}", self.prefix)
     }
 
-    pub fn premium_history(&self, coin: &Coin, pair: VenuePair) -> String {
-        format!("{}:premium-history:{coin}:{pair}", self.prefix)
+    /// Stream of the pair's recent premiums, one entry per computation.
+    pub fn premium_history(&self, pair: VenuePair) -> String {
+        format!("{}:premium-history:{pair}", self.prefix)
     }
 
-    pub fn premium_skip(&self, coin: &Coin, pair: VenuePair) -> String {
-        format!("{}:premium-skip:{coin}:{pair}", self.prefix)
+    /// Hash of why the pair's premiums were not computed, field per coin.
+    pub fn premium_skips(&self, pair: VenuePair) -> String {
+        format!("{}:premium-skips:{pair}", self.prefix)
     }
 
     /// Pub/sub channel a push of a due task of `kind` is announced on, so idle workers fetch
@@ -156,9 +161,14 @@ impl Keys {
         format!("{}:cron-last:{kind}", self.prefix)
     }
 
-    /// Set (10 s) when a venue's prices of a tick are in the cache.
-    pub fn tick_fetched(&self, tick: i64, venue: Venue) -> String {
-        format!("{}:tick-fetched:{tick}:{venue}", self.prefix)
+    /// Set (10 s) of the venues whose fetch of a tick finished.
+    pub fn tick_fetched(&self, tick: i64) -> String {
+        format!("{}:tick-fetched:{tick}", self.prefix)
+    }
+
+    /// List (10 s) pushed once every venue of a tick is fetched; `compute-premium` blocks on it.
+    pub fn tick_ready(&self, tick: i64) -> String {
+        format!("{}:tick-ready:{tick}", self.prefix)
     }
 
     pub fn rate(&self, venue: Venue, second: i64) -> String {

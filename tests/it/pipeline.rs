@@ -438,11 +438,12 @@ async fn redis_stays_bounded_after_a_thousand_ticks() {
             .unwrap();
         bytes += n.unwrap_or(0);
     }
-    let history: u64 = conn
-        .zcard(env.keys().premium_history(
-            &Coin::parse("BTC").unwrap(),
-            VenuePair::new(Venue::Upbit, Venue::Binance).unwrap(),
-        ))
+    let history: u64 = redis::cmd("XLEN")
+        .arg(
+            env.keys()
+                .premium_history(VenuePair::new(Venue::Upbit, Venue::Binance).unwrap()),
+        )
+        .query_async(&mut conn)
         .await
         .unwrap();
     assert_eq!(history, 100, "the recent history is capped");

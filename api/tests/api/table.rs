@@ -346,11 +346,11 @@ async fn a_premium_that_expires_without_a_new_version_is_gone_within_a_tick() {
     );
     assert_eq!(rows(&v).len(), 1);
 
-    // What a TTL does when the worker stops: the key goes, the version stays.
+    // What the hash's TTL does when the worker stops: the premiums go, the version stays.
     let _: () = app
         .conn
         .clone()
-        .del(app.keys.premium(&p.inputs.coin, p.inputs.pair))
+        .del(app.keys.premiums(p.inputs.pair))
         .await
         .unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;

@@ -18,42 +18,46 @@ use queue::{Job, metrics_names as m};
 use super::context::{Ctx, JobResult};
 
 /// A tick's premium should use that tick's prices: wait (up to 700 ms into the tick) until every
-/// venue's prices of this tick are in the cache (`{p}:tick-fetched:{tick}:{venue}`) or its
-/// `fetch-ticker` job has given up, so a premium is tens of ms old when written instead of a
-/// whole cadence.
-async fn wait_for_tick_fetches(ctx: &Ctx, tick: i64) -> Result<(), redis::RedisError> {
+/// venue's `fetch-ticker` of this tick has finished (prices cached, or failed), so a premium is
+/// tens of ms old when written instead of a whole cadence. The last fetch of the tick pushes a
+/// signal this blocks on (`cache::Cache::wait_for_tick`), on a connection of the process's own
+/// for that: no polling.
+async fn wait_for_tick_fetches(ctx: &Ctx, tick: i64) -> Result<bool, redis::RedisError> {
     let deadline_ms = tick * 1000 + 700;
-    let venues = &ctx.settings.venues;
-    let mut conn = ctx.conn.clone();
-    while Utc::now().timestamp_millis() < deadline_ms {
-        let mut pipe = redis::pipe();
-        for v in venues {
-            pipe.exists(ctx.keys.tick_fetched(tick, *v));
-            pipe.hget(
-                ctx.keys
-                    .job(&Job::for_tick(JobKind::FetchTicker, Some(*v), tick).id),
-                "state",
-            );
-        }
-        let answers: Vec<redis::Value> = pipe.query_async(&mut conn).await?;
-        let ready = answers.chunks(2).all(|pair| {
-            let cached = matches!(pair[0], redis::Value::Int(1));
-            let gave_up =
-                matches!(&pair[1], redis::Value::BulkString(b) if b == b"failed" || b == b"dead");
-            cached || gave_up
-        });
-        if ready {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
+    let left = |now: i64| Duration::from_millis((deadline_ms - now).max(0) as u64);
+    let first = left(Utc::now().timestamp_millis());
+    if first.is_zero() {
+        return Ok(false);
     }
-    Ok(())
+    // One waiting connection per process; a computation that overlaps another waits its turn
+    // within its own deadline.
+    let Ok(mut waiter) = tokio::time::timeout(first, ctx.tick_waiter.lock()).await else {
+        return Ok(false);
+    };
+    if waiter.is_none() {
+        let target = keyspace::RedisTarget::from_settings(&ctx.settings);
+        *waiter = Some(keyspace::connect(&target, TICK_WAITER_TIMEOUT).await?);
+    }
+    let conn = waiter.as_mut().expect("connected above");
+    let wait = left(Utc::now().timestamp_millis());
+    let result = ctx.cache.wait_for_tick(conn, tick, wait).await;
+    if result.is_err() {
+        // Re-made next time rather than trusting a connection that failed mid-wait.
+        *waiter = None;
+    }
+    result
 }
+
+/// Response timeout of the waiting connection: longer than any wait (700 ms).
+const TICK_WAITER_TIMEOUT: Duration = Duration::from_secs(2);
 
 pub async fn run(ctx: &Ctx, job: &Job) -> JobResult {
     let s = &ctx.settings;
-    if !job.manual && job.attempt == 1 {
-        wait_for_tick_fetches(ctx, job.tick).await?;
+    if !job.manual
+        && job.attempt == 1
+        && let Err(e) = wait_for_tick_fetches(ctx, job.tick).await
+    {
+        tracing::warn!(tick = job.tick, error = %e, "could not wait for the tick's prices; computing with what is cached");
     }
     let Some(markets) = ctx.markets.current().await? else {
         return Ok("no market registry yet: nothing to compute".into());

@@ -38,6 +38,9 @@ pub struct Ctx {
     pub alert_http: reqwest::Client,
     /// Opens webhook secrets (`alerts.secret_key`).
     pub alert_secrets: Option<store::SecretBox>,
+    /// The connection `compute-premium` blocks on while the tick's prices arrive (made on first
+    /// use; a blocked connection cannot carry anyone else's commands).
+    pub tick_waiter: tokio::sync::Mutex<Option<RedisConn>>,
 }
 
 impl Ctx {
@@ -77,6 +80,7 @@ impl Ctx {
             alert_rules: crate::alerts::Rules::new(store.clone(), keys.clone()),
             alert_http,
             alert_secrets: settings.alerts.key().map(|k| store::SecretBox::new(&k)),
+            tick_waiter: tokio::sync::Mutex::new(None),
             cache: Cache::new(conn.clone(), &settings),
             markets: Markets::new(conn.clone(), keys.clone()),
             limiter: RateLimiter::new(conn.clone(), keys.clone()),

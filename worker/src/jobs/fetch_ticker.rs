@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 
 use domain::ErrorClass;
 use queue::{Job, metrics_names as m};
-use redis::AsyncCommands;
 
 use super::{
     context::{Ctx, JobError, JobResult, observe_fetch},
@@ -19,6 +18,32 @@ use super::{
 };
 
 pub async fn run(ctx: &Ctx, job: &Job) -> JobResult {
+    let mut signalled = false;
+    let result = fetch(ctx, job, &mut signalled).await;
+    if !signalled
+        && !job.manual
+        && let Some(venue) = job.venue
+        && let Err(e) = signal_fetched(ctx, job.tick, venue).await
+    {
+        tracing::debug!(%venue, error = %e, "could not tell compute-premium this fetch failed");
+    }
+    result
+}
+
+/// Tells this tick's `compute-premium` that this venue is done with the tick: its prices are in
+/// the cache, or it failed (the premiums are then computed without it, rather than waiting
+/// for a retry until the deadline).
+async fn signal_fetched(
+    ctx: &Ctx,
+    tick: i64,
+    venue: domain::Venue,
+) -> Result<bool, redis::RedisError> {
+    ctx.cache
+        .tick_fetched(tick, venue, ctx.settings.venues.len())
+        .await
+}
+
+async fn fetch(ctx: &Ctx, job: &Job, signalled: &mut bool) -> JobResult {
     let venue = job
         .venue
         .ok_or_else(|| JobError::Permanent("fetch-ticker job without a venue".into()))?;
@@ -80,13 +105,10 @@ pub async fn run(ctx: &Ctx, job: &Job) -> JobResult {
     }
     ctx.cache.put_tickers(&batch.tickers).await?;
     if !job.manual {
-        // Tells this tick's compute-premium that the prices are in the cache (before the
-        // PostgreSQL insert, which may be slow and must not delay the premium).
-        let _: () = ctx
-            .conn
-            .clone()
-            .set_ex(ctx.keys.tick_fetched(job.tick, venue), 1, 10)
-            .await?;
+        // Before the books and the PostgreSQL insert, which may be slow and must not delay the
+        // premium.
+        signal_fetched(ctx, job.tick, venue).await?;
+        *signalled = true;
     }
     fetch_depths(ctx, venue, &listings).await;
     ctx.spool
