@@ -4,6 +4,13 @@
 //! [`keyspace::keys`]. Values are JSON and carry
 //! their observation time and source. What is computed lives in `domain`; this crate only stores
 //! and reads it. How cached values survive a change of their types: [`format`].
+//!
+//! Tickers, premiums and skip reasons are written a venue's or a pair's at a time: a hash per
+//! venue (`{p}:tickers:{venue}`) or pair (`{p}:premiums:{pair}`, `{p}:premium-skips:{pair}`),
+//! field per coin, so a tick costs a few commands per venue and per pair whatever the number of
+//! coins (ADR 0028). Each field carries its write time; one written longer ago than the TTL it
+//! replaces reads as absent ([`format::decode_fresh`]). [`Cache::tick_fetched`] and
+//! [`Cache::wait_for_tick`] hand a tick's prices from its fetches to its computation.
 
 pub mod format;
 pub mod markets;
