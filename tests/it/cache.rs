@@ -491,3 +491,54 @@ async fn a_fetch_that_fails_still_ends_its_ticks_wait() {
     worker.stop().await;
     env.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_coin_a_venue_stops_answering_for_is_unavailable_within_the_ttl_while_its_pair_lives_on()
+{
+    let env = TestEnv::new(frozen_sim(), |_| {}).await;
+    let worker = env.spawn_worker().await;
+    let cache = env.cache();
+    let pair = upbit_binance();
+    for c in ["BTC", "ETH"] {
+        crate::support::eventually(Duration::from_secs(20), "a premium", || async {
+            cache.premium(&coin(c), pair).await.unwrap()
+        })
+        .await;
+    }
+    // Upbit now answers BTC at zero (rejected): BTC's ticker and premium are no longer written,
+    // every other coin's still are, so both hashes stay alive.
+    env.sim_post(
+        "/_sim/faults",
+        serde_json::json!({"venue": "upbit", "zero_price": "BTC"}),
+    )
+    .await;
+    crate::support::eventually(
+        Duration::from_secs(15),
+        "BTC's premium and upbit ticker to be gone",
+        || async {
+            let p = cache.premium(&coin("BTC"), pair).await.unwrap();
+            let t = cache.ticker(Venue::Upbit, &coin("BTC")).await.unwrap();
+            (p.is_none() && t.is_none()).then_some(())
+        },
+    )
+    .await;
+    let mut conn = env.conn.clone();
+    let keys = env.keys();
+    let stored: (bool, bool) = redis::pipe()
+        .hexists(keys.premiums(pair), "BTC")
+        .hexists(keys.tickers(Venue::Upbit), "BTC")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(
+        stored,
+        (true, true),
+        "expired by their write time, not by a TTL"
+    );
+    assert!(cache.premium(&coin("ETH"), pair).await.unwrap().is_some());
+    assert!(cache.skip(&coin("BTC"), pair).await.unwrap().is_some());
+    env.sim_post("/_sim/faults", serde_json::json!({"venue": "upbit"}))
+        .await;
+    worker.stop().await;
+    env.cleanup().await;
+}
