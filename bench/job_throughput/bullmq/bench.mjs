@@ -71,16 +71,14 @@ if (process.argv[2] === 'worker') {
     return s;
   };
   // What Redis did (see bench/src/jobq/mod.rs `redis_stats`, the same reading on the runner's
-  // side): CPU seconds, commands (script-internal ones included), scripts, socket reads that
-  // carried requests (round trips).
+  // side): CPU seconds, commands (script-internal ones included), scripts.
   const redisStats = async () => {
-    const info = await redis.call('INFO', 'cpu', 'stats', 'commandstats');
-    const st = { cpu: 0, cmds: 0, scripts: 0, reads: 0 };
+    const info = await redis.call('INFO', 'cpu', 'commandstats');
+    const st = { cpu: 0, cmds: 0, scripts: 0 };
     for (const l of info.split('\n')) {
       const [k, v] = l.trim().split(':');
       if (!v) continue;
       if (k === 'used_cpu_sys' || k === 'used_cpu_user') st.cpu += Number(v);
-      else if (k === 'total_reads_processed') st.reads = Number(v);
       else if (k.startsWith('cmdstat_')) {
         const calls = Number((v.split(',').find((f) => f.startsWith('calls=')) || 'calls=0').slice(6));
         st.cmds += calls;
@@ -92,7 +90,6 @@ if (process.argv[2] === 'worker') {
   const perJob = (a, b, n) => ({
     redis_cmds_per_job: (b.cmds - a.cmds) / n,
     redis_scripts_per_job: (b.scripts - a.scripts) / n,
-    redis_round_trips_per_job: (b.reads - a.reads) / n,
     redis_cpu_us_per_job: ((b.cpu - a.cpu) * 1e6) / n,
   });
   const self = fileURLToPath(import.meta.url);

@@ -224,23 +224,21 @@ pub(crate) async fn redis_cpu(conn: &mut RedisConn) -> f64 {
         .sum()
 }
 
-/// What Redis did, from `INFO cpu stats commandstats`: CPU seconds, commands run (every
-/// `cmdstat_*` call, the commands scripts run inside included), scripts run (EVAL, EVALSHA,
-/// FCALL) and socket reads that carried requests (`total_reads_processed`: a round trip, a
-/// pipeline counting once). Deltas over a run, divided by its jobs, are the per-job cost the
-/// bench prints beside BullMQ's; on a Redis of its own, nothing else is counted.
+/// What Redis did, from `INFO cpu commandstats`: CPU seconds, commands run (every `cmdstat_*`
+/// call, the commands scripts run inside included) and scripts run (EVAL, EVALSHA, FCALL).
+/// Deltas over a run, divided by its jobs, are the per-job cost the bench prints beside
+/// BullMQ's; on a Redis of its own, nothing else is counted. Round trips (commands sent by
+/// clients, scripts' own excluded) need MONITOR: `bench/job_throughput/round_trips.sh`.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct RedisStats {
     pub cpu_s: f64,
     pub commands: f64,
     pub scripts: f64,
-    pub reads: f64,
 }
 
 pub(crate) async fn redis_stats(conn: &mut RedisConn) -> RedisStats {
     let info: String = redis::cmd("INFO")
         .arg("cpu")
-        .arg("stats")
         .arg("commandstats")
         .query_async(conn)
         .await
@@ -252,7 +250,6 @@ pub(crate) async fn redis_stats(conn: &mut RedisConn) -> RedisStats {
         };
         match k {
             "used_cpu_sys" | "used_cpu_user" => st.cpu_s += v.parse().unwrap_or(0.0),
-            "total_reads_processed" => st.reads = v.parse().unwrap_or(0.0),
             _ if k.starts_with("cmdstat_") => {
                 let calls: f64 = v
                     .split(',')
@@ -276,7 +273,6 @@ pub(crate) fn per_job(before: RedisStats, after: RedisStats, jobs: u64) -> serde
     serde_json::json!({
         "redis_cmds_per_job": (after.commands - before.commands) / n,
         "redis_scripts_per_job": (after.scripts - before.scripts) / n,
-        "redis_round_trips_per_job": (after.reads - before.reads) / n,
         "redis_cpu_us_per_job": (after.cpu_s - before.cpu_s) * 1e6 / n,
     })
 }
