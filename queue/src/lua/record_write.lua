@@ -16,40 +16,52 @@ local function write_record(key, counters, a)
   local fence = a[7]
   local kind, created = a[8], a[9]
   local i = 10
-  local old = redis.call('HGET', key, 'state')
+  -- One read and one write of the hash per call: each redis.call costs Redis CPU per job.
+  local h = redis.call('HMGET', key, 'state', 'run', 'kind', 'created_ms', 'runs')
+  local old = h[1] or nil
+  local set = {}
   if fence ~= '' then
     local mode, token = string.sub(fence, 1, 1), string.sub(fence, 3)
     local refused
     if mode == 'c' then
       refused = old and terminal_states[old] or false
     else
-      refused = redis.call('HGET', key, 'run') ~= token
+      refused = h[2] ~= token
     end
     if refused then
       redis.call('HINCRBY', counters, 'fenced_writes', 1)
       return '!fenced'
     end
-    redis.call('HSET', key, 'run', token)
+    set[#set + 1] = 'run'; set[#set + 1] = token
   end
   if old then
-    kind = redis.call('HGET', key, 'kind')
-    created = redis.call('HGET', key, 'created_ms')
+    kind, created = h[3], h[4]
     while a[i] ~= '--' do i = i + 2 end
   else
-    while a[i] ~= '--' do redis.call('HSET', key, a[i], a[i + 1]); i = i + 2 end
-    redis.call('HSET', key, 'id', id, 'kind', kind, 'created_ms', created)
+    while a[i] ~= '--' do set[#set + 1] = a[i]; set[#set + 1] = a[i + 1]; i = i + 2 end
+    for _, v in ipairs({'id', id, 'kind', kind, 'created_ms', created}) do set[#set + 1] = v end
     index_move(p, kind, id, created, nil, 'all')
   end
   i = i + 1
   local from = nil
   if old and old ~= new then from = old end
   index_move(p, kind, id, created, from, new)
-  redis.call('HSET', key, 'state', new, 'updated_ms', now)
+  for _, v in ipairs({'state', new, 'updated_ms', now}) do set[#set + 1] = v end
+  local del = {}
   while i <= #a do
-    if a[i + 1] == '\0' then redis.call('HDEL', key, a[i]) else redis.call('HSET', key, a[i], a[i + 1]) end
+    if a[i + 1] == '\0' then
+      del[#del + 1] = a[i]
+    else
+      set[#set + 1] = a[i]; set[#set + 1] = a[i + 1]
+    end
     i = i + 2
   end
-  if count_run == '1' then redis.call('HINCRBY', key, 'runs', 1) end
+  if count_run == '1' then
+    -- A field set above for a new record (runs = 0) is overridden by this later pair.
+    set[#set + 1] = 'runs'; set[#set + 1] = (tonumber(old and h[5]) or 0) + 1
+  end
+  redis.call('HSET', key, unpack(set))
+  if #del > 0 then redis.call('HDEL', key, unpack(del)) end
   if ttl > 0 and terminal_states[new] then
     redis.call('EXPIRE', key, ttl)
   else
