@@ -4,6 +4,10 @@
 # recovery intact; pickup p99 ≤ 5 ms), plus a kill -9 crash-recovery check of the apalis
 # configurations measured (lock_tasks on and off).
 #
+# The per-job Redis cost (round trips, commands, scripts, CPU) is read from INFO, so point
+# REDIS_URL at a Redis of its own (`redis-server --port <p> --save "" --appendonly no`) for
+# figures nobody else's commands pollute.
+#
 # Env: REDIS_URL, JOBS (20000), APALIS_CONFIGS (processes:concurrency:batch:lock,...),
 # BULL_CONFIGS (processes:concurrency,...), LAT_SECS (10), SKIP_BUILD=1.
 set -euo pipefail
@@ -52,6 +56,8 @@ machine_line
 echo "load average at the start of the run: $LOAD_START"
 echo "apalis 1.0 (apalis-redis 1.0.0) vs BullMQ $(node -p "require('$BULL_DIR/node_modules/bullmq/package.json').version") (Node $(node --version)); Redis CPU = used_cpu_user+sys delta over the drain"
 "$PB" jobs-report "$APALIS_OUT" "$RUNNER_OUT" "$BULL_OUT"
+echo
+node "$(dirname "$0")/cost.mjs" "$RUNNER_OUT" "$BULL_OUT"
 [[ $apalis_rc == 0 ]] || echo "apalis-suite exited $apalis_rc (see $OUT/apalis.log)"
 [[ $runner_rc == 0 ]] || echo "runner-suite exited $runner_rc (see $OUT/runner.log)"
 [[ $bull_rc == 0 ]] || echo "BullMQ script exited $bull_rc (see $OUT/bullmq.log)"

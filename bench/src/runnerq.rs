@@ -286,6 +286,7 @@ async fn drain_run(
         let rcpu0 = crate::jobq::redis_cpu(conn).await;
         let now = Utc::now();
         let jobs: Vec<Job> = (0..n).map(|_| Job::manual(KIND, None, now)).collect();
+        let stats0 = crate::jobq::redis_stats(conn).await;
         let t0 = Instant::now();
         let pushes = futures::stream::iter(jobs.iter().map(|j| enq.push(j)))
             .buffer_unordered(a.push_concurrency.max(1))
@@ -308,6 +309,7 @@ async fn drain_run(
         let secs = t0.elapsed().as_secs_f64();
         let wcpu1: f64 = pids.iter().filter_map(|p| crate::jobq::proc_cpu(*p)).sum();
         let rcpu1 = crate::jobq::redis_cpu(conn).await;
+        let stats1 = crate::jobq::redis_stats(conn).await;
         // What the runner left: records per state, gc entries, last success.
         let counts = enq
             .records()
@@ -324,7 +326,7 @@ async fn drain_run(
             .hget(keys.last_success(), KIND.as_str())
             .await
             .unwrap_or(None);
-        Ok::<_, String>(json!({
+        let mut row = json!({
             "system": "runner", "kind": "runner_drain",
             "processes": processes, "concurrency": s.worker.concurrency,
             "batch": s.worker.concurrency, "lock_tasks": false,
@@ -335,7 +337,13 @@ async fn drain_run(
             "enqueue_per_s": n as f64 / push_secs,
             "redis_cpu_s": rcpu1 - rcpu0,
             "workers_cpu_s": if wcpu1 > 0.0 { Some(wcpu1 - wcpu0) } else { None },
-        }))
+        });
+        if let (Some(row), serde_json::Value::Object(cost)) =
+            (row.as_object_mut(), crate::jobq::per_job(stats0, stats1, n))
+        {
+            row.extend(cost);
+        }
+        Ok::<_, String>(row)
     }
     .await;
     crate::jobq::stop_children(&mut children).await;

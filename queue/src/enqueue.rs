@@ -1,15 +1,18 @@
 //! Pushing jobs into the apalis-redis queues.
 //!
-//! apalis drops a push whose task id exists (`HSETNX <q>:data`) and says nothing; we call
-//! `apalis_redis::queries::push_tasks` directly because it returns `(enqueued, scheduled)`, so
-//! `(0, 0)` tells us the push was a duplicate. Only a new push creates a job record.
+//! A push is one script (`lua/push_jobs.lua`): it writes each task exactly as apalis-redis'
+//! own push does (`lua/push_task.lua`: `HSETNX <q>:data` is the dedup, then the meta hash and
+//! the schedule entry; `tests/apalis_contract.rs` compares the two and has an apalis worker run
+//! what it pushed), creates the job's record only when the task is new, and publishes the wake
+//! of the kind's workers when the task is due now; it says which tasks were new. A cron tick
+//! pushes all of its jobs in one call ([`Enqueuer::push_all`]). Why the project writes its own
+//! scripts over apalis-redis' layout rather than calling its push: docs/adr/0026.
 //!
 //! # Cancel safety of triggers and retries
 //!
 //! A manual trigger is two Redis steps (the [`CLAIM_TRIGGER`] script claims the trigger key
-//! and records the job as queued, then apalis' own push script stores and queues the task) and a
-//! retry is three (read, move the record, push). apalis' push script is internal to
-//! apalis-redis, so the steps cannot be fused into one script without copying it. Instead:
+//! and records the job as queued, then the push script stores and queues the task) and a
+//! retry is three (read, move the record, push); they are not fused (yet). Instead:
 //!
 //! - [`Enqueuer::trigger`] and [`Enqueuer::retry`] run their steps in a `tokio::spawn`ed task
 //!   that the caller only awaits. A request that times out or is dropped (client gone, API
@@ -24,8 +27,7 @@
 
 use std::{sync::LazyLock, time::Duration};
 
-use apalis::prelude::{TaskBuilder, TaskId};
-use apalis_redis::{Config, RedisTask, queries::push_tasks};
+use apalis_redis::Config;
 use chrono::{DateTime, Utc};
 use domain::{FailureClass, JobKind, JobState, Venue};
 use redis::Script;
@@ -133,6 +135,17 @@ static CLAIM_TRIGGER: LazyLock<Script> = LazyLock::new(|| {
     ))
 });
 
+/// Pushes tasks with their records and wakes in one round trip (`lua/push_jobs.lua`, which
+/// documents its keys and arguments; the task is written as apalis-redis' own push writes it,
+/// see `lua/push_task.lua`).
+static PUSH_JOBS: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(concat!(
+        include_str!("lua/index.lua"),
+        include_str!("lua/push_task.lua"),
+        include_str!("lua/push_jobs.lua"),
+    ))
+});
+
 /// Pushes jobs and triggers; cheap to clone.
 #[derive(Clone)]
 pub struct Enqueuer {
@@ -175,17 +188,23 @@ impl Enqueuer {
         self.conn.clone()
     }
 
-    fn task(job: &Job, run_at: Option<DateTime<Utc>>) -> Result<RedisTask, QueueError> {
-        let mut b = TaskBuilder::new(serde_json::to_vec(job)?)
-            .task_id(TaskId::from_string(job.task_id()))
-            .max_attempts(1);
-        if let Some(at) = run_at {
-            b = b.run_at_timestamp(ceil_secs(at));
-        }
-        Ok(b.build())
+    /// The arguments with which a script writes the apalis task of `job` (this attempt) as
+    /// `lua/push_task.lua` does: task id, payload, run time in unix seconds (`run_at` rounded up,
+    /// never before now, as apalis' own push), apalis max_attempts (1: apalis never retries,
+    /// the runner decides).
+    pub(crate) fn task_args(
+        job: &Job,
+        run_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<(String, Vec<u8>, u64, u32), QueueError> {
+        let at = run_at
+            .map_or(0, ceil_secs)
+            .max(now.timestamp().max(0) as u64);
+        Ok((job.task_id(), serde_json::to_vec(job)?, at, 1))
     }
 
-    /// Pushes the apalis task of `job` (this attempt). A duplicate task id is reported, not
+    /// Pushes the apalis task of `job` (this attempt) without touching its record (a trigger's
+    /// or a re-run's, whose record its caller wrote). A duplicate task id is reported, not
     /// pushed again. `run_at` is rounded up to whole seconds (apalis schedules in seconds), so a
     /// job never runs before it.
     pub async fn push_task(
@@ -193,33 +212,71 @@ impl Enqueuer {
         job: &Job,
         run_at: Option<DateTime<Utc>>,
     ) -> Result<PushOutcome, QueueError> {
-        let cfg = queue_config(&self.settings, job.kind);
-        let task = Self::task(job, run_at)?;
-        let (enqueued, scheduled) = push_tasks(&mut self.conn.clone(), &cfg, &[task]).await?;
-        if enqueued + scheduled == 0 {
-            return Ok(PushOutcome::Duplicate);
-        }
-        if run_at.is_none_or(|at| at <= Utc::now()) {
-            // Idle workers poll every few ms; this wakes them now (see [`crate::wake`]).
-            let _: Result<(), _> = redis::cmd("PUBLISH")
-                .arg(self.keys.wake_channel(job.kind))
-                .arg(1)
-                .query_async(&mut self.conn.clone())
-                .await;
-        }
-        Ok(PushOutcome::New)
+        let out = self.push_jobs(&[(job, run_at, false)]).await?;
+        Ok(out[0])
     }
 
-    /// Pushes a first attempt and records it as queued when it is new.
+    /// Pushes a first attempt and records it as queued when it is new: one round trip.
     pub async fn push(&self, job: &Job) -> Result<PushOutcome, QueueError> {
-        let outcome = self.push_task(job, None).await?;
-        if outcome == PushOutcome::New {
-            let max = max_attempts(&self.settings, job);
-            self.records
-                .create(job, max, Utc::now().timestamp_millis())
-                .await?;
+        let out = self.push_jobs(&[(job, None, true)]).await?;
+        Ok(out[0])
+    }
+
+    /// [`Enqueuer::push`] of several jobs (of any kinds) in one round trip, as a cron tick
+    /// pushes its jobs; one outcome per job, in order.
+    pub async fn push_all(&self, jobs: &[Job]) -> Result<Vec<PushOutcome>, QueueError> {
+        let jobs: Vec<_> = jobs.iter().map(|j| (j, None, true)).collect();
+        self.push_jobs(&jobs).await
+    }
+
+    /// One run of [`PUSH_JOBS`]: each job's task (due at its time), its record when `record`
+    /// is set and the task is new, and the wake of its kind's workers when it is due now.
+    async fn push_jobs(
+        &self,
+        jobs: &[(&Job, Option<DateTime<Utc>>, bool)],
+    ) -> Result<Vec<PushOutcome>, QueueError> {
+        if jobs.is_empty() {
+            return Ok(Vec::new());
         }
-        Ok(outcome)
+        let now = Utc::now();
+        let mut inv = PUSH_JOBS.prepare_invoke();
+        inv.arg(self.keys.prefix())
+            .arg(now.timestamp_millis())
+            .arg(now.timestamp());
+        for (job, run_at, record) in jobs {
+            let cfg = queue_config(&self.settings, job.kind);
+            let (tid, payload, at, apalis_max) = Self::task_args(job, *run_at, now)?;
+            inv.key(cfg.job_data_hash())
+                .key(format!("{}:{tid}", cfg.job_meta_hash()))
+                .key(cfg.scheduled_jobs_set())
+                .key(self.keys.job(&job.id));
+            inv.arg(tid)
+                .arg(payload)
+                .arg(at)
+                .arg(apalis_max)
+                .arg(if *record { "1" } else { "0" })
+                .arg(&job.id)
+                .arg(job.kind.as_str())
+                .arg(job.tick)
+                .arg(job.venue.map(|v| v.to_string()).unwrap_or_default())
+                .arg(if job.manual { "1" } else { "0" })
+                .arg(job.attempt)
+                .arg(max_attempts(&self.settings, job));
+        }
+        for (job, _, _) in jobs {
+            inv.arg(self.keys.wake_channel(job.kind));
+        }
+        let pushed: Vec<i64> = inv.invoke_async(&mut self.conn.clone()).await?;
+        Ok(pushed
+            .into_iter()
+            .map(|n| {
+                if n == 1 {
+                    PushOutcome::New
+                } else {
+                    PushOutcome::Duplicate
+                }
+            })
+            .collect())
     }
 
     /// Manual trigger of a kind (the ops use case: re-run FX now). A second trigger while the

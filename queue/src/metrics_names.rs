@@ -27,6 +27,8 @@ pub const HISTORY_SPOOL_ENTRIES: &str = "premium_history_spool_entries";
 pub const RATE_LIMIT_WAITS_TOTAL: &str = "premium_rate_limit_waits_total";
 /// Writes of a job run that was no longer the current one (refused by the record's fence).
 pub const FENCED_WRITES_TOTAL: &str = "premium_fenced_writes_total";
+/// Runs whose claim Redis kept failing, which went on without a fence (runner.rs says why).
+pub const UNFENCED_RUNS_TOTAL: &str = "premium_unfenced_runs_total";
 /// Job records moved to `abandoned` by the janitor.
 pub const JOBS_ABANDONED_TOTAL: &str = "premium_jobs_abandoned_total";
 /// A venue's clock minus ours (median over its last ticker batch), milliseconds.

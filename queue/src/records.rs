@@ -103,6 +103,7 @@ static CREATE_RECORD: LazyLock<Script> = LazyLock::new(|| {
 static TRANSITION_RECORD: LazyLock<Script> = LazyLock::new(|| {
     Script::new(concat!(
         include_str!("lua/index.lua"),
+        include_str!("lua/record_write.lua"),
         include_str!("lua/transition_record.lua"),
     ))
 });
@@ -231,6 +232,28 @@ impl Records {
     ) -> Result<Transitioned, redis::RedisError> {
         let mut inv = TRANSITION_RECORD.key(self.keys.job(&job.id));
         inv.key(self.keys.counters());
+        self.transition_args(&mut inv, job, max_attempts, state, now_ms, &update, fence);
+        let old: String = inv.invoke_async(&mut self.conn.clone()).await?;
+        if old == "!fenced" {
+            return Ok(Transitioned::Fenced);
+        }
+        Ok(Transitioned::Applied(old.parse().ok()))
+    }
+
+    /// Appends the arguments of one record write, laid out as `lua/record_write.lua` reads
+    /// them, to a script invocation (the transition script's, or the finish script's after its
+    /// own arguments).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn transition_args(
+        &self,
+        inv: &mut redis::ScriptInvocation<'_>,
+        job: &Job,
+        max_attempts: u32,
+        state: JobState,
+        now_ms: i64,
+        update: &Update<'_>,
+        fence: Fence<'_>,
+    ) {
         inv.arg(self.keys.prefix())
             .arg(&job.id)
             .arg(state.as_str())
@@ -280,11 +303,6 @@ impl Records {
         if let Some(s) = update.summary {
             set("summary", s.to_string());
         }
-        let old: String = inv.invoke_async(&mut self.conn.clone()).await?;
-        if old == "!fenced" {
-            return Ok(Transitioned::Fenced);
-        }
-        Ok(Transitioned::Applied(old.parse().ok()))
     }
 
     pub async fn get(&self, id: &str) -> Result<Option<JobRecord>, redis::RedisError> {

@@ -12,16 +12,23 @@
 //!   attempt is pushed to Redis as the task `<id>~<n>` scheduled at that time, so it survives the
 //!   death of this worker, and the record says `scheduled` with the next run time.
 //!
-//! Every finished apalis task id is handed to the janitor, which deletes apalis' copy after the
-//! retention window.
+//! A run costs Redis two round trips of its own: the claim (which also records `running`) and
+//! the end (`lua/finish_job.lua`: the terminal or `scheduled` record, the last success, the
+//! successor of a durable retry and the filing of the delivered task in the janitor's gc set,
+//! one script). The task filed is the one apalis delivered (`<id>`, or `<id>~n` for a durable
+//! retry's successor), not the attempt an in-place retry reached: apalis holds only that one,
+//! and the janitor deletes its copy after the retention window.
 //!
 //! Fencing: each call of [`run`] (one delivery of a task) draws a run token and claims the record
 //! with it ([`Fence::Claim`]: refused once the job has ended); every later write of that run (its
-//! state changes, and the successor push, which happens only after the `scheduled` write was
-//! accepted) requires the token to still be the record's ([`Fence::Own`]). A worker that was
-//! stopped (SIGSTOP, a long GC-like stall) past its heartbeat window has its task re-run by
-//! another worker, which takes the token; when the stopped one resumes, its writes are refused
-//! and counted (`{p}:counters` `fenced_writes`, metric `premium_fenced_writes_total`).
+//! state changes, and the successor push, which the finish script makes only when the
+//! `scheduled` write is accepted) requires the token to still be the record's ([`Fence::Own`]).
+//! A worker that was stopped (SIGSTOP, a long GC-like stall) past its heartbeat window has its
+//! task re-run by another worker, which takes the token; when the stopped one resumes, its
+//! writes are refused and counted (`{p}:counters` `fenced_writes`, metric
+//! `premium_fenced_writes_total`). A claim that Redis fails is tried again twice after a short
+//! pause; if it still fails the run goes on unfenced (logged, `premium_unfenced_runs_total`),
+//! since its fenced writes would all be refused for want of the token.
 //!
 //! Layout: this file holds the decisions ([`run`] and the record writes of a run);
 //! `runner/effects.rs` is everything a run reads or changes outside its own memory (records,
@@ -44,11 +51,13 @@ use crate::{
 
 pub(crate) mod effects;
 #[cfg(test)]
+mod failing_redis_tests;
+#[cfg(test)]
 mod fake;
 #[cfg(test)]
 mod tests;
 
-use effects::Effects;
+use effects::{Effects, End};
 
 /// Why an attempt failed, with what the retry decision needs. Handlers turn their own errors
 /// into this; the runner adds timeouts and panics.
@@ -80,16 +89,25 @@ pub async fn run<H: Handler>(q: &Enqueuer, handler: &H, job: Job, worker: &str) 
     run_in(q, handler, job, worker).await;
 }
 
+/// How often a run tries to claim its record before it goes on unfenced, and the pauses
+/// between the tries: a Redis blip (a failover, a dropped connection) should not cost the run
+/// its fence, and a Redis that stays down should not hold the job.
+const CLAIM_BACKOFF: [Duration; 2] = [Duration::from_millis(50), Duration::from_millis(250)];
+
 /// [`run`] in the world `env`: the same decisions whether `env` is Redis or a test's fake.
 pub(crate) async fn run_in<E: Effects, H: Handler>(env: &E, handler: &H, job: Job, worker: &str) {
     let s = env.settings();
     let max = max_attempts(s, &job);
     let policy = policy(s, job.kind);
     let token = ulid::Ulid::generate().to_string();
+    // The task apalis delivered: an in-place retry runs later attempts in this same delivery,
+    // and it is this task, not theirs, that apalis keeps and the janitor must collect.
+    let delivered = job.clone();
     let mut w = Writer {
         env,
         fence: Fence::Claim(&token),
         max,
+        delivered: &delivered,
     };
     let mut job = job;
     loop {
@@ -103,14 +121,19 @@ pub(crate) async fn run_in<E: Effects, H: Handler>(env: &E, handler: &H, job: Jo
             next_run_ms: Some(None),
             ..Default::default()
         };
-        if !w
-            .record(&job, JobState::Running, update.clone(), "start")
-            .await
-        {
-            env.collect_later(&job).await;
+        let started_ok = if matches!(w.fence, Fence::Claim(_)) {
+            w.claim(&job, update.clone()).await
+        } else {
+            w.record(&job, JobState::Running, update.clone(), "start")
+                .await
+        };
+        if !started_ok {
+            env.collect_later(&delivered).await;
             return;
         }
-        w.fence = Fence::Own(&token);
+        if matches!(w.fence, Fence::Claim(_)) {
+            w.fence = Fence::Own(&token);
+        }
         update.count_run = false;
         update.started_ms = None;
         update.next_run_ms = None;
@@ -202,20 +225,23 @@ pub(crate) async fn run_in<E: Effects, H: Handler>(env: &E, handler: &H, job: Jo
             continue;
         }
         // apalis schedules in whole seconds, rounded up: that is when it will run. The record
-        // says so first, fenced: a run that is no longer current pushes no successor.
+        // says so and the successor is pushed in one script, fenced: a run that is no longer
+        // current pushes no successor, and no crash can fall between the two.
         let at_ms = crate::enqueue::ceil_secs(run_at) as i64 * 1000;
         update.next_run_ms = Some(Some(at_ms));
-        if !w.record(&job, JobState::Scheduled, update, "retry").await {
-            env.collect_later(&job).await;
-            return;
-        }
-        match env.push_successor(&next, Some(run_at)).await {
-            Ok(_) => {
-                env.collect_later(&job).await;
+        let end = End {
+            delivered: &delivered,
+            success: false,
+            successor: Some((&next, run_at)),
+        };
+        match w.end(&job, JobState::Scheduled, update, end).await {
+            Ok(Transitioned::Applied(_)) => {
                 tracing::info!(job = %job.id, attempt = job.attempt, ?delay, error = %msg, "retry scheduled");
             }
+            Ok(Transitioned::Fenced) => fenced(&job, "retry"),
             Err(e) => {
-                // Redis refused the successor: the job cannot continue; say so.
+                // Redis refused the script (nothing of it was written): the job cannot
+                // continue; say so.
                 let msg = format!("{msg}; the retry could not be queued: {e}");
                 w.finish(&job, JobState::Dead, Some((&msg, class)), None)
                     .await;
@@ -225,11 +251,13 @@ pub(crate) async fn run_in<E: Effects, H: Handler>(env: &E, handler: &H, job: Jo
     }
 }
 
-/// What every record write of one run shares: its world, the run's fence and its attempt cap.
+/// What every record write of one run shares: its world, the run's fence, its attempt cap and
+/// the task apalis delivered to it.
 struct Writer<'a, E> {
     env: &'a E,
     fence: Fence<'a>,
     max: u32,
+    delivered: &'a Job,
 }
 
 impl<E> Clone for Writer<'_, E> {
@@ -240,7 +268,7 @@ impl<E> Clone for Writer<'_, E> {
 
 impl<E> Copy for Writer<'_, E> {}
 
-impl<E: Effects> Writer<'_, E> {
+impl<'a, E: Effects> Writer<'a, E> {
     /// Moves the job's record to `state`; false when the fence refused it (this run is no
     /// longer the job's current one). A Redis error is logged and counts as written: the run
     /// goes on, since a record that could not be written is no reason to stop the job.
@@ -269,7 +297,65 @@ impl<E: Effects> Writer<'_, E> {
         }
     }
 
-    /// Records the end of the job (and its last success), then hands its task to the janitor.
+    /// Claims the record for this run and records it `running` (one write); false when the
+    /// fence refused it (the job has ended). A Redis error is retried after [`CLAIM_BACKOFF`];
+    /// when every try failed the run goes on without a fence (`self.fence` becomes
+    /// [`Fence::None`]) and says so: with the claim unwritten, a fenced write would be refused
+    /// for want of the token and the run would end `abandoned`, or its retry never be pushed.
+    async fn claim(&mut self, job: &Job, update: Update<'_>) -> bool {
+        let mut pauses = CLAIM_BACKOFF.iter();
+        loop {
+            let now_ms = self.env.now().timestamp_millis();
+            let r = self
+                .env
+                .write_record(
+                    job,
+                    self.max,
+                    JobState::Running,
+                    now_ms,
+                    update.clone(),
+                    self.fence,
+                )
+                .await;
+            match r {
+                Ok(Transitioned::Applied(_)) => return true,
+                Ok(Transitioned::Fenced) => {
+                    fenced(job, "start");
+                    return false;
+                }
+                Err(e) => match pauses.next() {
+                    Some(pause) => {
+                        tracing::warn!(job = %job.id, error = %e, ?pause, "could not claim the job's record; trying again");
+                        self.env.sleep(*pause).await;
+                    }
+                    None => {
+                        tracing::error!(job = %job.id, error = %e, "could not claim the job's record; running it unfenced");
+                        metrics::counter!(m::UNFENCED_RUNS_TOTAL, "kind" => job.kind.as_str())
+                            .increment(1);
+                        self.fence = Fence::None;
+                        return true;
+                    }
+                },
+            }
+        }
+    }
+
+    /// The last write of the run (see [`Effects::finish`]).
+    async fn end(
+        self,
+        job: &Job,
+        state: JobState,
+        update: Update<'_>,
+        end: End<'_>,
+    ) -> Result<Transitioned, crate::QueueError> {
+        let now_ms = self.env.now().timestamp_millis();
+        self.env
+            .finish(job, self.max, state, now_ms, update, self.fence, end)
+            .await
+    }
+
+    /// Records the end of the job, with its last success, and files the delivered task for
+    /// collection: one write. When Redis fails it, the task is still handed to the janitor.
     async fn finish(
         self,
         job: &Job,
@@ -287,12 +373,24 @@ impl<E: Effects> Writer<'_, E> {
             summary,
             ..Default::default()
         };
-        if self.record(job, state, update, "finish").await && state == JobState::Done {
-            metrics::gauge!(m::LAST_SUCCESS, "kind" => job.kind.as_str())
-                .set(now.timestamp() as f64);
-            self.env.record_last_success(job.kind, now).await;
+        let end = End {
+            delivered: self.delivered,
+            success: state == JobState::Done,
+            successor: None,
+        };
+        match self.end(job, state, update, end).await {
+            Ok(Transitioned::Applied(_)) => {
+                if state == JobState::Done {
+                    metrics::gauge!(m::LAST_SUCCESS, "kind" => job.kind.as_str())
+                        .set(now.timestamp() as f64);
+                }
+            }
+            Ok(Transitioned::Fenced) => fenced(job, "finish"),
+            Err(e) => {
+                tracing::warn!(job = %job.id, %state, error = %e, "could not record the end of the job");
+                self.env.collect_later(self.delivered).await;
+            }
         }
-        self.env.collect_later(job).await;
     }
 }
 

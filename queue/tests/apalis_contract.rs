@@ -7,7 +7,9 @@
 //!
 //! - pushes land in `<q>:scheduled` (ZSET) scored in whole unix seconds, the payload in `<q>:data`
 //!   (HASH, id → payload), the status in `<q>:meta:<id>` (HASH) field `status`; a second push of
-//!   an id is a no-op that `push_tasks` reports as `(0, 0)`;
+//!   an id is a no-op that `push_tasks` reports as `(0, 0)`; the project's own push script
+//!   (`queue/src/lua/push_task.lua`) writes the same data and meta as apalis' push, and an
+//!   apalis worker fetches and runs the tasks it pushed (every push in these tests is it);
 //! - the drain moves due ids from `<q>:scheduled` to `<q>:active` (LIST) comparing scores with
 //!   `now` in seconds, and a worker then works them from there;
 //! - a registered worker is a member of `<q>:workers` (ZSET, `Config::workers_set()`), its
@@ -177,6 +179,27 @@ async fn a_push_lands_in_the_scheduled_zset_scored_in_whole_seconds_with_its_pay
     assert_eq!(counts, (0, 0));
     let n: usize = conn.zcard(cfg.scheduled_jobs_set()).await.unwrap();
     assert_eq!(n, 1);
+
+    // The project's push script writes a task exactly as apalis' own push does (the same
+    // task, configured as the project configures it, pushed by apalis under another id).
+    let twin = job(JobKind::FetchFx, "contract-push-apalis");
+    let task = TaskBuilder::new(serde_json::to_vec(&twin).unwrap())
+        .task_id(TaskId::from_string(twin.task_id()))
+        .max_attempts(1)
+        .build();
+    assert_eq!(
+        push_tasks(&mut conn.clone(), &cfg, &[task]).await.unwrap(),
+        (0, 1)
+    );
+    let ours: std::collections::HashMap<String, String> = conn.hgetall(&meta_key).await.unwrap();
+    let theirs: std::collections::HashMap<String, String> = conn
+        .hgetall(format!("{}:meta:{}", cfg.queue, twin.id))
+        .await
+        .unwrap();
+    assert_eq!(ours, theirs, "the meta hash of a pushed task");
+    let twin_data: Vec<u8> = conn.hget(cfg.job_data_hash(), &twin.id).await.unwrap();
+    assert_eq!(data.unwrap(), serde_json::to_vec(&j).unwrap());
+    assert_eq!(twin_data, serde_json::to_vec(&twin).unwrap());
 }
 
 #[tokio::test]
@@ -235,9 +258,13 @@ async fn a_worker_leaves_the_keys_and_statuses_the_janitor_relies_on() {
         job(kind, "contract-abort"),
         job(kind, "contract-hold"),
     );
-    for j in [&ok, &abort, &hold] {
-        assert_eq!(enqueuer.push_task(j, None).await.unwrap(), PushOutcome::New);
-    }
+    // Pushed by the project's script (with records), not by apalis: the worker below must
+    // fetch and run them all the same.
+    let pushed = enqueuer
+        .push_all(&[ok.clone(), abort.clone(), hold.clone()])
+        .await
+        .unwrap();
+    assert_eq!(pushed, [PushOutcome::New; 3]);
 
     let name = format!("contract-worker-{}", ulid::Ulid::generate());
     let storage = RedisStorage::<Job, RedisConn>::new(conn.clone()).with_config(cfg.clone());

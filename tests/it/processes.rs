@@ -496,8 +496,11 @@ async fn a_failing_fetch_fx_backs_off_survives_a_kill_between_attempts_and_dies_
         dead.last_error
     );
 
-    // Delays: after failed attempt n the wait lies in [base·2^(n−1)/2, base·2^(n−1)] (capped),
-    // rounded up to whole seconds by the queue; they grow from attempt to attempt.
+    // Delays: after failed attempt n the planned wait lies in [base·2^(n−1)/2, base·2^(n−1)]
+    // (capped; retry::delay, equal jitter), rounded up to whole seconds by the queue. Each wait
+    // is judged against its own bounds, not against its neighbours: with equal jitter a wait
+    // may be shorter than the one before (both capped, or the earlier one lengthened by the
+    // kill and restart), so "waits grow" is not a property of the schedule.
     let mut waits = Vec::new();
     for (n, (failed_at, next_at)) in &failures {
         let d = 2_000i64 << (n - 1);
@@ -505,7 +508,7 @@ async fn a_failing_fetch_fx_backs_off_survives_a_kill_between_attempts_and_dies_
         let planned = next_at - failed_at;
         assert!(
             planned >= lo && planned <= hi + 1_000,
-            "attempt {n}: planned wait {planned} ms not in [{lo}, {hi}]"
+            "attempt {n}: planned wait {planned} ms not in [{lo}, {hi} + 1 s rounding]"
         );
         let started = starts[&(n + 1)];
         assert!(
@@ -514,13 +517,18 @@ async fn a_failing_fetch_fx_backs_off_survives_a_kill_between_attempts_and_dies_
             n + 1,
             next_at - started
         );
-        waits.push(started - failed_at);
+        // Pickup allowance past the planned time: a poll, and after the kill (attempt 2's
+        // wait) the start of the replacement worker process.
+        let allowance = if *n == 2 { 15_000 } else { 5_000 };
+        let wait = started - failed_at;
+        assert!(
+            wait >= lo && wait <= hi + 1_000 + allowance,
+            "attempt {}: waited {wait} ms, planned [{lo}, {hi}] + 1 s rounding + {allowance} ms pickup",
+            n + 1
+        );
+        waits.push(wait);
     }
     assert_eq!(waits.len(), 3, "{failures:?}");
-    assert!(
-        waits.windows(2).all(|w| w[1] >= w[0] - 1_000),
-        "waits grow: {waits:?}"
-    );
     eprintln!("waits between attempts: {waits:?} ms");
     if let Some(mut b) = b {
         terminate(&mut b);

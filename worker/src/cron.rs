@@ -116,20 +116,25 @@ pub async fn produce(
             }
             _ => {}
         }
-        let mut pushed = false;
-        for job in jobs_for_tick(&settings, kind, tick) {
-            match enqueuer.push(&job).await {
-                Ok(PushOutcome::New) => pushed = true,
-                Ok(PushOutcome::Duplicate) => {
-                    pushed = true;
+        // All of the tick's jobs in one round trip (tasks, records and the wake).
+        let jobs = jobs_for_tick(&settings, kind, tick);
+        let pushed = match enqueuer.push_all(&jobs).await {
+            Ok(outcomes) => {
+                let duplicates = outcomes
+                    .iter()
+                    .filter(|o| **o == PushOutcome::Duplicate)
+                    .count();
+                if duplicates > 0 {
                     metrics::counter!(m::DUPLICATE_PUSHES_TOTAL, "kind" => kind.as_str())
-                        .increment(1);
+                        .increment(duplicates as u64);
                 }
-                Err(e) => {
-                    tracing::warn!(job = %job.id, error = %e, "could not enqueue tick job");
-                }
+                true
             }
-        }
+            Err(e) => {
+                tracing::warn!(%kind, tick, jobs = jobs.len(), error = %e, "could not enqueue the tick's jobs");
+                false
+            }
+        };
         // Redis came back between the accounting and the push (a Sentinel failover, a
         // restart): the tick got its job, so it must not be counted as missed later.
         if pushed

@@ -70,6 +70,28 @@ if (process.argv[2] === 'worker') {
     }
     return s;
   };
+  // What Redis did (see bench/src/jobq/mod.rs `redis_stats`, the same reading on the runner's
+  // side): CPU seconds, commands (script-internal ones included), scripts.
+  const redisStats = async () => {
+    const info = await redis.call('INFO', 'cpu', 'commandstats');
+    const st = { cpu: 0, cmds: 0, scripts: 0 };
+    for (const l of info.split('\n')) {
+      const [k, v] = l.trim().split(':');
+      if (!v) continue;
+      if (k === 'used_cpu_sys' || k === 'used_cpu_user') st.cpu += Number(v);
+      else if (k.startsWith('cmdstat_')) {
+        const calls = Number((v.split(',').find((f) => f.startsWith('calls=')) || 'calls=0').slice(6));
+        st.cmds += calls;
+        if (k === 'cmdstat_eval' || k === 'cmdstat_evalsha' || k === 'cmdstat_fcall') st.scripts += calls;
+      }
+    }
+    return st;
+  };
+  const perJob = (a, b, n) => ({
+    redis_cmds_per_job: (b.cmds - a.cmds) / n,
+    redis_scripts_per_job: (b.scripts - a.scripts) / n,
+    redis_cpu_us_per_job: ((b.cpu - a.cpu) * 1e6) / n,
+  });
   const self = fileURLToPath(import.meta.url);
   const withTimeout = (p, ms, what) =>
     Promise.race([p, sleep(ms).then(() => { throw new Error(`timeout: ${what}`); })]);
@@ -82,6 +104,9 @@ if (process.argv[2] === 'worker') {
     const children = [];
     try {
       await queue.pause();
+      // Per-job cost from the first push to the last completion, as on the runner's side
+      // (whose drain includes its pushes); the throughput is timed from the resume.
+      const stats0 = await redisStats();
       const p0 = performance.now();
       for (let i = 0; i < JOBS; i += 1000) {
         const batch = [];
@@ -107,10 +132,12 @@ if (process.argv[2] === 'worker') {
       }
       const secs = (performance.now() - t0) / 1000;
       const cpu1 = await redisCpu();
+      const stats1 = await redisStats();
       emit({
         system: 'bullmq', kind: 'drain', processes: procs, concurrency: conc, batch: null,
         lock_tasks: null, jobs: JOBS, done, complete: done >= JOBS, secs,
         jobs_per_s: done / secs, enqueue_per_s: JOBS / pushSecs, redis_cpu_s: cpu1 - cpu0,
+        ...perJob(stats0, stats1, JOBS),
       });
     } catch (e) {
       console.error(`bullmq drain ${procs}:${conc} failed: ${e}`);

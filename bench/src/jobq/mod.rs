@@ -224,6 +224,59 @@ pub(crate) async fn redis_cpu(conn: &mut RedisConn) -> f64 {
         .sum()
 }
 
+/// What Redis did, from `INFO cpu commandstats`: CPU seconds, commands run (every `cmdstat_*`
+/// call, the commands scripts run inside included) and scripts run (EVAL, EVALSHA, FCALL).
+/// Deltas over a run, divided by its jobs, are the per-job cost the bench prints beside
+/// BullMQ's; on a Redis of its own, nothing else is counted. Round trips (commands sent by
+/// clients, scripts' own excluded) need MONITOR: `bench/job_throughput/round_trips.sh`.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct RedisStats {
+    pub cpu_s: f64,
+    pub commands: f64,
+    pub scripts: f64,
+}
+
+pub(crate) async fn redis_stats(conn: &mut RedisConn) -> RedisStats {
+    let info: String = redis::cmd("INFO")
+        .arg("cpu")
+        .arg("commandstats")
+        .query_async(conn)
+        .await
+        .unwrap_or_default();
+    let mut st = RedisStats::default();
+    for l in info.lines() {
+        let Some((k, v)) = l.trim().split_once(':') else {
+            continue;
+        };
+        match k {
+            "used_cpu_sys" | "used_cpu_user" => st.cpu_s += v.parse().unwrap_or(0.0),
+            _ if k.starts_with("cmdstat_") => {
+                let calls: f64 = v
+                    .split(',')
+                    .find_map(|f| f.strip_prefix("calls="))
+                    .and_then(|c| c.parse().ok())
+                    .unwrap_or(0.0);
+                st.commands += calls;
+                if matches!(k, "cmdstat_eval" | "cmdstat_evalsha" | "cmdstat_fcall") {
+                    st.scripts += calls;
+                }
+            }
+            _ => {}
+        }
+    }
+    st
+}
+
+/// The per-job figures of a run of `jobs` jobs between two [`redis_stats`] readings.
+pub(crate) fn per_job(before: RedisStats, after: RedisStats, jobs: u64) -> serde_json::Value {
+    let n = jobs.max(1) as f64;
+    serde_json::json!({
+        "redis_cmds_per_job": (after.commands - before.commands) / n,
+        "redis_scripts_per_job": (after.scripts - before.scripts) / n,
+        "redis_cpu_us_per_job": (after.cpu_s - before.cpu_s) * 1e6 / n,
+    })
+}
+
 /// CPU seconds (utime + stime) of a live process, from /proc.
 pub(crate) fn proc_cpu(pid: u32) -> Option<f64> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;

@@ -1,7 +1,8 @@
 //! An in-memory world for the runner's unit tests: a [`Fake`] implementation of [`Effects`] that
-//! logs every record write, successor push, janitor hand-off, last success and sleep, reads a
-//! clock the test sets, and can be told to refuse (fence) or fail a given record write or the
-//! successor push; a [`Scripted`] handler that plays a list of outcomes; and builders of the
+//! logs every record write (the run's last one included, with what it also did: successor push,
+//! janitor hand-off, last success, all or nothing as the finish script), every other janitor
+//! hand-off and every sleep, reads a clock the test sets, and can be told to refuse (fence) or
+//! fail a given record write or every finish that pushes a successor; a [`Scripted`] handler that plays a list of outcomes; and builders of the
 //! record writes a test expects ([`started`], [`scheduled`], [`ended`]). The run's metric
 //! counters are captured too (a thread-local recorder), since the fenced writes are counted
 //! there.
@@ -24,9 +25,13 @@ use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, Share
 use redis::ErrorKind;
 use settings::Settings;
 
-use super::{Failure, Handler, effects::Effects, run_in};
+use super::{
+    Failure, Handler,
+    effects::{Effects, End},
+    run_in,
+};
 use crate::{
-    Job, PushOutcome, QueueError,
+    Job, QueueError,
     records::{Fence, Transitioned, Update},
 };
 
@@ -139,7 +144,7 @@ impl Fake {
         self
     }
 
-    /// Every successor push fails with a Redis error.
+    /// Every finish that pushes a successor fails with a Redis error (nothing of it written).
     pub(super) fn refuse_push(mut self) -> Self {
         self.refuse_push = true;
         self
@@ -151,6 +156,63 @@ impl Fake {
             ErrorKind::Io,
             "connection refused",
         )))
+    }
+
+    /// The error a failed record write answers.
+    fn write_error() -> redis::RedisError {
+        redis::RedisError::from((ErrorKind::Io, "broken pipe"))
+    }
+
+    /// Logs one record write and decides the answer: the configured one for its number, or
+    /// `Failed` when `fail` is set. Returns it with the state of the last applied write.
+    #[allow(clippy::too_many_arguments)]
+    fn log_write(
+        &self,
+        log: &mut Log,
+        job: &Job,
+        max_attempts: u32,
+        state: JobState,
+        now_ms: i64,
+        update: &Update<'_>,
+        fence: Fence<'_>,
+        fail: bool,
+    ) -> (Answer, Option<JobState>) {
+        let n = log.writes.len() + 1;
+        let answer = if self.fence_writes.contains(&n) {
+            Answer::Fenced
+        } else if fail || self.fail_writes.contains(&n) {
+            Answer::Failed
+        } else {
+            Answer::Applied
+        };
+        let previous = log
+            .writes
+            .iter()
+            .rev()
+            .find(|w| w.answer == Answer::Applied)
+            .map(|w| w.state);
+        log.writes.push(Write {
+            state,
+            guard: match fence {
+                Fence::None => Guard::None,
+                Fence::Claim(t) => Guard::Claim(t.to_string()),
+                Fence::Own(t) => Guard::Own(t.to_string()),
+            },
+            answer,
+            job_attempt: job.attempt,
+            max_attempts,
+            now_ms,
+            attempts: update.attempts,
+            started_ms: update.started_ms,
+            finished_ms: update.finished_ms,
+            next_run_ms: update.next_run_ms,
+            last_error: update.last_error.map(str::to_string),
+            error_class: update.error_class,
+            worker: update.worker.map(str::to_string),
+            summary: update.summary.map(str::to_string),
+            count_run: update.count_run,
+        });
+        (answer, previous)
     }
 
     /// Runs `job` through the runner in this world, capturing its metric counters.
@@ -214,69 +276,71 @@ impl Effects for Fake {
         fence: Fence<'_>,
     ) -> Result<Transitioned, redis::RedisError> {
         let mut log = self.log.lock().unwrap();
-        let n = log.writes.len() + 1;
-        let answer = if self.fence_writes.contains(&n) {
-            Answer::Fenced
-        } else if self.fail_writes.contains(&n) {
-            Answer::Failed
-        } else {
-            Answer::Applied
-        };
-        let previous = log
-            .writes
-            .iter()
-            .rev()
-            .find(|w| w.answer == Answer::Applied)
-            .map(|w| w.state);
-        log.writes.push(Write {
-            state,
-            guard: match fence {
-                Fence::None => Guard::None,
-                Fence::Claim(t) => Guard::Claim(t.to_string()),
-                Fence::Own(t) => Guard::Own(t.to_string()),
-            },
-            answer,
-            job_attempt: job.attempt,
+        let (answer, previous) = self.log_write(
+            &mut log,
+            job,
             max_attempts,
+            state,
             now_ms,
-            attempts: update.attempts,
-            started_ms: update.started_ms,
-            finished_ms: update.finished_ms,
-            next_run_ms: update.next_run_ms,
-            last_error: update.last_error.map(str::to_string),
-            error_class: update.error_class,
-            worker: update.worker.map(str::to_string),
-            summary: update.summary.map(str::to_string),
-            count_run: update.count_run,
-        });
+            &update,
+            fence,
+            false,
+        );
         match answer {
             Answer::Applied => Ok(Transitioned::Applied(previous)),
             Answer::Fenced => Ok(Transitioned::Fenced),
-            Answer::Failed => Err(redis::RedisError::from((ErrorKind::Io, "broken pipe"))),
+            Answer::Failed => Err(Self::write_error()),
         }
     }
 
-    async fn push_successor(
+    async fn finish(
         &self,
         job: &Job,
-        run_at: Option<DateTime<Utc>>,
-    ) -> Result<PushOutcome, QueueError> {
-        if self.refuse_push {
-            return Err(Self::push_error());
+        max_attempts: u32,
+        state: JobState,
+        now_ms: i64,
+        update: Update<'_>,
+        fence: Fence<'_>,
+        end: End<'_>,
+    ) -> Result<Transitioned, QueueError> {
+        let mut log = self.log.lock().unwrap();
+        let refuse = self.refuse_push && end.successor.is_some();
+        let (answer, previous) = self.log_write(
+            &mut log,
+            job,
+            max_attempts,
+            state,
+            now_ms,
+            &update,
+            fence,
+            refuse,
+        );
+        if answer == Answer::Failed {
+            return Err(if refuse {
+                Self::push_error()
+            } else {
+                QueueError::Redis(Self::write_error())
+            });
         }
-        self.log.lock().unwrap().pushes.push(Push {
-            job: job.clone(),
-            run_at,
-        });
-        Ok(PushOutcome::New)
+        log.collected.push(end.delivered.task_id());
+        if answer == Answer::Fenced {
+            return Ok(Transitioned::Fenced);
+        }
+        if end.success {
+            let at = *self.clock.lock().unwrap();
+            log.last_success.push((job.kind, at));
+        }
+        if let Some((next, run_at)) = end.successor {
+            log.pushes.push(Push {
+                job: next.clone(),
+                run_at: Some(run_at),
+            });
+        }
+        Ok(Transitioned::Applied(previous))
     }
 
     async fn collect_later(&self, job: &Job) {
         self.log.lock().unwrap().collected.push(job.task_id());
-    }
-
-    async fn record_last_success(&self, kind: JobKind, at: DateTime<Utc>) {
-        self.log.lock().unwrap().last_success.push((kind, at));
     }
 
     /// Returns at once, with the clock moved on by `d`.
