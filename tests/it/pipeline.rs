@@ -608,15 +608,27 @@ async fn ticks_missed_while_no_replica_runs_are_counted_once() {
     env.cleanup().await;
 }
 
-/// The first step of a trigger alone: the record says queued, but no task was pushed (a crash
-/// or a cancelled request between the steps).
-async fn claim_without_push(enq: &queue::Enqueuer) -> queue::Triggered {
-    enq.trigger_claim_only_for_tests(JobKind::FetchFx, None)
+/// What a trigger of a version before the one-script trigger left when it stopped between its
+/// steps (a crash during a rolling deploy): the trigger key claimed and the job recorded as
+/// queued, but no task pushed. This version writes all of it in one script, so the state is
+/// written here as the older version's first step wrote it.
+async fn legacy_claim_without_push(env: &TestEnv) -> String {
+    let job = Job::manual(JobKind::FetchFx, None, Utc::now());
+    env.records()
+        .create(&job, 3, Utc::now().timestamp_millis())
         .await
-        .unwrap()
+        .unwrap();
+    let _: () = env
+        .conn
+        .clone()
+        .set_ex(env.keys().trigger(JobKind::FetchFx), &job.id, 600)
+        .await
+        .unwrap();
+    job.id
 }
 
-/// Waits until a queued record without its task can no longer be a push in flight.
+/// Waits until a queued record without its task can no longer be an older version's push in
+/// flight.
 async fn past_orphan_grace() {
     tokio::time::sleep(Duration::from_millis(
         queue::enqueue::ORPHAN_GRACE_MS as u64 + 200,
@@ -625,24 +637,22 @@ async fn past_orphan_grace() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_trigger_stopped_between_its_steps_does_not_block_the_next_one() {
+async fn an_older_versions_trigger_stopped_between_its_steps_does_not_block_the_next_one() {
     let env = TestEnv::new(frozen_sim(), |s| s.worker.cron = false).await;
     let enq = env.enqueuer();
-    // The claim step alone: the record says queued, but no task was pushed (a crash or a
-    // cancelled request between the steps).
-    let dead = claim_without_push(&enq).await;
-    assert!(!dead.conflict);
-    // Within the grace period it could still be a push in flight: it is the running trigger.
+    let dead = legacy_claim_without_push(&env).await;
+    // Within the grace period it could still be the older replica's push in flight: it is the
+    // running trigger.
     let early = enq.trigger(JobKind::FetchFx, None).await.unwrap();
-    assert_eq!(early.id, dead.id);
+    assert_eq!(early.id, dead);
     assert!(early.conflict);
     past_orphan_grace().await;
     let next = enq.trigger(JobKind::FetchFx, None).await.unwrap();
     assert!(!next.conflict, "the dead trigger must not block: {next:?}");
-    assert_ne!(next.id, dead.id);
+    assert_ne!(next.id, dead);
     let worker = env.spawn_worker().await;
     job_reaches(&env, &next.id, JobState::Done, Duration::from_secs(10)).await;
-    let old = env.records().get(&dead.id).await.unwrap().unwrap();
+    let old = env.records().get(&dead).await.unwrap().unwrap();
     assert_eq!(old.state, JobState::Failed);
     assert_eq!(old.error_class.as_deref(), Some("queue"));
     assert!(
@@ -713,21 +723,21 @@ async fn a_dropped_trigger_still_leaves_a_job_that_completes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_queued_job_left_without_its_task_can_be_retried() {
+async fn a_queued_job_an_older_version_left_without_its_task_can_be_retried() {
     let env = TestEnv::new(frozen_sim(), |s| s.worker.cron = false).await;
     let enq = env.enqueuer();
-    let dead = claim_without_push(&enq).await;
-    // Too young to tell from a push in flight.
+    let dead = legacy_claim_without_push(&env).await;
+    // Too young to tell from an older replica's push in flight.
     assert!(matches!(
-        enq.retry(&dead.id).await,
+        enq.retry(&dead).await,
         Err(queue::QueueError::NotRetryable { .. })
     ));
     past_orphan_grace().await;
-    let rec = enq.retry(&dead.id).await.unwrap();
+    let rec = enq.retry(&dead).await.unwrap();
     assert_eq!(rec.state, JobState::Queued);
     assert_eq!(rec.attempts, 2);
     let worker = env.spawn_worker().await;
-    job_reaches(&env, &dead.id, JobState::Done, Duration::from_secs(10)).await;
+    job_reaches(&env, &dead, JobState::Done, Duration::from_secs(10)).await;
     worker.stop().await;
     env.cleanup().await;
 }
