@@ -8,28 +8,34 @@
 //! pushes all of its jobs in one call ([`Enqueuer::push_all`]). Why the project writes its own
 //! scripts over apalis-redis' layout rather than calling its push: docs/adr/0026.
 //!
-//! # Cancel safety of triggers and retries
+//! # Triggers and re-runs: one script each
 //!
-//! A manual trigger is two Redis steps (the [`CLAIM_TRIGGER`] script claims the trigger key
-//! and records the job as queued, then the push script stores and queues the task) and a
-//! retry is three (read, move the record, push); they are not fused (yet). Instead:
+//! A manual trigger is one script ([`CLAIM_TRIGGER`], `lua/claim_trigger.lua`): it claims the
+//! trigger key (or answers with the job holding it, writing nothing), records the job as queued,
+//! writes its apalis task and publishes the wake. A re-run ([`Enqueuer::retry`]) reads the record
+//! to build the next attempt's payload, then one script ([`RERUN_JOB`], `lua/rerun_job.lua`)
+//! checks the record is still failed or dead at the attempt read, moves it to queued with the
+//! new series of attempts, writes the task `<id>~<n>` and publishes the wake. No state exists
+//! in which a record says queued and its task was never written, so nothing has to guess
+//! whether a push is still in flight.
 //!
-//! - [`Enqueuer::trigger`] and [`Enqueuer::retry`] run their steps in a `tokio::spawn`ed task
-//!   that the caller only awaits. A request that times out or is dropped (client gone, API
-//!   timeout) stops waiting but does not stop the steps: they finish, and leave a queued job.
-//! - What is left is a crash (or a Redis failure whose clean-up also failed) between the steps:
-//!   a `queued` record with no apalis task. The trigger script treats such a record as dead once
-//!   it is [`ORPHAN_GRACE_MS`] old and its task id has no entry in the queue's `<q>:data` hash:
-//!   it marks it `failed` (class `queue`, with a message saying why) and queues the new job, so
-//!   a later trigger never answers `conflict: true` with an id that will never run. A retry
-//!   likewise accepts such a record. The grace period keeps a trigger whose push is still in
-//!   flight from being declared dead by a concurrent one.
+//! Both still run in a `tokio::spawn`ed task that the caller only awaits, so a request that
+//! times out or is dropped (client gone, API timeout) after it started still takes effect, as
+//! before; what it leaves is always whole.
+//!
+//! Legacy orphans: versions before these scripts (docs/adr/0026) wrote the record and the task
+//! in separate round trips, and a crash between them left a `queued` record without a task. Such
+//! a record, written by an older replica during a rolling deploy, is still recognised: once it
+//! is [`ORPHAN_GRACE_MS`] old and its task id has no entry in the queue's `<q>:data` hash, a
+//! trigger marks it `failed` (class `queue`, with a message saying why) instead of answering
+//! `conflict: true` with an id that will never run, and a re-run accepts it. The grace period
+//! keeps an older replica's push still in flight from being declared dead.
 
 use std::{sync::LazyLock, time::Duration};
 
 use apalis_redis::Config;
 use chrono::{DateTime, Utc};
-use domain::{FailureClass, JobKind, JobState, Venue};
+use domain::{JobKind, JobState, Venue};
 use redis::Script;
 use settings::{RetryPolicy, Settings};
 
@@ -37,7 +43,7 @@ use keyspace::{Keys, RedisConn};
 
 use crate::{
     Job,
-    records::{JobRecord, Records, Update},
+    records::{Fence, JobRecord, Records, Update},
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -57,13 +63,12 @@ pub enum QueueError {
 }
 
 /// How old a `queued` record without an apalis task must be before a trigger or retry treats it
-/// as left behind by a crash between steps (see the module doc). The steps normally take a
-/// few milliseconds.
+/// as left behind by an older version's crash between its steps (see the module doc). Those
+/// steps normally took a few milliseconds.
 pub const ORPHAN_GRACE_MS: i64 = 2_000;
 
 /// What the record of a job whose task was never pushed says.
-const ORPHAN_ERROR: &str =
-    "never queued: its task is missing (the trigger or retry stopped between its steps)";
+const ORPHAN_ERROR: &str = "never queued: its task is missing (an older version's trigger or retry stopped between its steps)";
 
 /// The apalis-redis configuration of a kind's queue, shared by the worker (which consumes it)
 /// and every process that pushes into it. The queue name is always set explicitly: apalis would
@@ -122,16 +127,29 @@ pub struct Triggered {
     pub conflict: bool,
 }
 
-/// Claims a manual trigger of a kind atomically: returns the id of a queued, scheduled or
-/// running job of the same trigger key, or records the new job as queued and returns ''. A
-/// queued job whose apalis task is missing and that was last updated at or before the orphan
-/// cut-off is marked failed first (see the module doc) and does not block the trigger. Keys and
-/// arguments are documented in `lua/claim_trigger.lua`.
+/// A manual trigger in one round trip: returns the id of a queued, scheduled or running job of
+/// the same trigger key, or records the new job as queued, writes its task, wakes the kind's
+/// workers and returns ''. A legacy orphan holding the key is marked failed first (see the
+/// module doc). Keys and arguments are documented in `lua/claim_trigger.lua`.
 static CLAIM_TRIGGER: LazyLock<Script> = LazyLock::new(|| {
     Script::new(concat!(
         include_str!("lua/index.lua"),
         include_str!("lua/task_id.lua"),
+        include_str!("lua/push_task.lua"),
         include_str!("lua/claim_trigger.lua"),
+    ))
+});
+
+/// A re-run in one round trip: checks the record, moves it to queued with the new series of
+/// attempts, writes the task of the next attempt and wakes the kind's workers
+/// (`lua/rerun_job.lua`, which documents its keys, arguments and answers).
+static RERUN_JOB: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(concat!(
+        include_str!("lua/index.lua"),
+        include_str!("lua/task_id.lua"),
+        include_str!("lua/record_write.lua"),
+        include_str!("lua/push_task.lua"),
+        include_str!("lua/rerun_job.lua"),
     ))
 });
 
@@ -203,10 +221,10 @@ impl Enqueuer {
         Ok((job.task_id(), serde_json::to_vec(job)?, at, 1))
     }
 
-    /// Pushes the apalis task of `job` (this attempt) without touching its record (a trigger's
-    /// or a re-run's, whose record its caller wrote). A duplicate task id is reported, not
-    /// pushed again. `run_at` is rounded up to whole seconds (apalis schedules in seconds), so a
-    /// job never runs before it.
+    /// Pushes the apalis task of `job` (this attempt) without touching its record (tests and
+    /// tools that write the record themselves). A duplicate task id is reported, not pushed
+    /// again. `run_at` is rounded up to whole seconds (apalis schedules in seconds), so a job
+    /// never runs before it.
     pub async fn push_task(
         &self,
         job: &Job,
@@ -282,36 +300,23 @@ impl Enqueuer {
     /// Manual trigger of a kind (the ops use case: re-run FX now). A second trigger while the
     /// first is queued, scheduled or running returns the first id with `conflict: true`.
     ///
-    /// Cancel-safe: the steps run in a spawned task (see the module doc), so dropping this
-    /// future leaves either nothing or a queued job.
+    /// One script (see the module doc), run in a spawned task so that dropping this future
+    /// after it started still leaves the queued job.
     pub async fn trigger(
         &self,
         kind: JobKind,
         venue: Option<Venue>,
     ) -> Result<Triggered, QueueError> {
         let this = self.clone();
-        tokio::spawn(async move { this.trigger_steps(kind, venue, true).await })
+        tokio::spawn(async move { this.trigger_script(kind, venue).await })
             .await
             .map_err(|e| QueueError::Task(e.to_string()))?
     }
 
-    /// Fault injection for tests: runs only the first step of a trigger (the claim that records
-    /// the job as queued) and stops, as a crash between the steps would. Nothing in the
-    /// services calls it.
-    #[doc(hidden)]
-    pub async fn trigger_claim_only_for_tests(
+    async fn trigger_script(
         &self,
         kind: JobKind,
         venue: Option<Venue>,
-    ) -> Result<Triggered, QueueError> {
-        self.trigger_steps(kind, venue, false).await
-    }
-
-    async fn trigger_steps(
-        &self,
-        kind: JobKind,
-        venue: Option<Venue>,
-        push: bool,
     ) -> Result<Triggered, QueueError> {
         let now = Utc::now();
         let job = Job::manual(kind, venue, now);
@@ -320,10 +325,14 @@ impl Enqueuer {
             Some(v) => format!("{}:{v}", self.keys.trigger(kind)),
             None => self.keys.trigger(kind),
         };
+        let cfg = queue_config(&self.settings, kind);
+        let (tid, payload, at, apalis_max) = Self::task_args(&job, None, now)?;
         let now_ms = now.timestamp_millis();
         let mut inv = CLAIM_TRIGGER.key(trigger_key);
         inv.key(self.keys.job(&job.id))
-            .key(queue_config(&self.settings, kind).job_data_hash())
+            .key(cfg.job_data_hash())
+            .key(format!("{}:{tid}", cfg.job_meta_hash()))
+            .key(cfg.scheduled_jobs_set())
             .arg(self.keys.prefix())
             .arg(&job.id)
             .arg(kind.as_str())
@@ -331,7 +340,11 @@ impl Enqueuer {
             .arg(600)
             .arg(now_ms - ORPHAN_GRACE_MS)
             .arg(self.settings.retention.job_records_secs)
-            .arg(ORPHAN_ERROR);
+            .arg(ORPHAN_ERROR)
+            .arg(payload)
+            .arg(at)
+            .arg(apalis_max)
+            .arg(self.keys.wake_channel(kind));
         for (k, v) in [
             ("id", job.id.clone()),
             ("kind", kind.as_str().to_string()),
@@ -354,72 +367,46 @@ impl Enqueuer {
                 conflict: true,
             });
         }
-        if push && let Err(e) = self.push_task(&job, None).await {
-            let msg = format!("could not be queued: {e}");
-            let _ = self
-                .records
-                .transition(
-                    &job,
-                    max,
-                    JobState::Failed,
-                    Utc::now().timestamp_millis(),
-                    Update {
-                        last_error: Some(&msg),
-                        error_class: Some(FailureClass::Queue),
-                        ..Default::default()
-                    },
-                )
-                .await;
-            return Err(e);
-        }
         Ok(Triggered {
             id: job.id,
             conflict: false,
         })
     }
 
-    /// Re-runs a failed or dead job as one more series of attempts under the same id. A queued
-    /// job whose task is missing (left by a crash between steps, see the module doc) is
-    /// retried too.
+    /// Re-runs a failed or dead job as one more series of attempts under the same id (a legacy
+    /// orphan too, see the module doc). Returns the record as the re-run wrote it.
     ///
-    /// Cancel-safe: the steps run in a spawned task that the caller only awaits.
+    /// One read and one script (see the module doc), run in a spawned task that the caller only
+    /// awaits.
     pub async fn retry(&self, id: &str) -> Result<JobRecord, QueueError> {
         let this = self.clone();
         let id = id.to_string();
-        tokio::spawn(async move { this.retry_steps(&id).await })
+        tokio::spawn(async move { this.rerun(&id).await })
             .await
             .map_err(|e| QueueError::Task(e.to_string()))?
     }
 
-    /// True when `rec` is queued but its apalis task does not exist and it is older than the
-    /// grace period: a trigger or retry stopped between its steps.
-    async fn is_orphan(&self, rec: &JobRecord) -> Result<bool, QueueError> {
-        if rec.state != JobState::Queued
-            || rec.updated_ms > Utc::now().timestamp_millis() - ORPHAN_GRACE_MS
-        {
-            return Ok(false);
+    async fn rerun(&self, id: &str) -> Result<JobRecord, QueueError> {
+        // A concurrent re-run between the read and the script moves the attempt on: read again
+        // (the script then answers that the record is queued, as a second click deserves).
+        for _ in 0..3 {
+            let rec = self
+                .records
+                .get(id)
+                .await?
+                .ok_or_else(|| QueueError::NotFound(id.to_string()))?;
+            if let Some(done) = self.rerun_script(rec).await? {
+                return Ok(done);
+            }
         }
-        let cfg = queue_config(&self.settings, rec.kind);
-        let exists: bool = redis::cmd("HEXISTS")
-            .arg(cfg.job_data_hash())
-            .arg(crate::payload::task_id(&rec.id, rec.attempts))
-            .query_async(&mut self.conn.clone())
-            .await?;
-        Ok(!exists)
+        Err(QueueError::Task(format!(
+            "job `{id}` kept changing under its re-run"
+        )))
     }
 
-    async fn retry_steps(&self, id: &str) -> Result<JobRecord, QueueError> {
-        let rec = self
-            .records
-            .get(id)
-            .await?
-            .ok_or_else(|| QueueError::NotFound(id.to_string()))?;
-        if !matches!(rec.state, JobState::Failed | JobState::Dead) && !self.is_orphan(&rec).await? {
-            return Err(QueueError::NotRetryable {
-                id: id.to_string(),
-                state: rec.state,
-            });
-        }
+    /// One run of [`RERUN_JOB`] for the record `rec` as read; `None` when the record's attempt
+    /// moved since that read.
+    async fn rerun_script(&self, rec: JobRecord) -> Result<Option<JobRecord>, QueueError> {
         let attempt = rec.attempts + 1;
         let job = Job {
             id: rec.id.clone(),
@@ -430,28 +417,56 @@ impl Enqueuer {
             manual: true,
             max_attempts: rec.attempts + policy(&self.settings, rec.kind).max_attempts,
         };
-        let now_ms = Utc::now().timestamp_millis();
-        // One script: the record shows the new state, attempt and max_attempts of the new
-        // series together.
-        self.records
-            .transition(
-                &job,
-                job.max_attempts,
-                JobState::Queued,
-                now_ms,
-                Update {
-                    attempts: Some(attempt),
-                    max_attempts: Some(job.max_attempts),
-                    next_run_ms: Some(None),
-                    ..Default::default()
-                },
-            )
-            .await?;
-        self.push_task(&job, None).await?;
-        self.records
-            .get(id)
-            .await?
-            .ok_or_else(|| QueueError::NotFound(id.to_string()))
+        let now = Utc::now();
+        let now_ms = now.timestamp_millis();
+        let cfg = queue_config(&self.settings, rec.kind);
+        let (tid, payload, at, apalis_max) = Self::task_args(&job, None, now)?;
+        let mut inv = RERUN_JOB.key(self.keys.job(&rec.id));
+        inv.key(self.keys.counters())
+            .key(cfg.job_data_hash())
+            .key(format!("{}:{tid}", cfg.job_meta_hash()))
+            .key(cfg.scheduled_jobs_set())
+            .arg(rec.attempts)
+            .arg(now_ms - ORPHAN_GRACE_MS)
+            .arg(tid)
+            .arg(payload)
+            .arg(at)
+            .arg(apalis_max)
+            .arg(self.keys.wake_channel(rec.kind));
+        self.records.transition_args(
+            &mut inv,
+            &job,
+            job.max_attempts,
+            JobState::Queued,
+            now_ms,
+            &Update {
+                attempts: Some(attempt),
+                max_attempts: Some(job.max_attempts),
+                next_run_ms: Some(None),
+                ..Default::default()
+            },
+            Fence::None,
+        );
+        let answer: String = inv.invoke_async(&mut self.conn.clone()).await?;
+        match answer.as_str() {
+            // The fields the script wrote, on the record it checked.
+            "!ok" => Ok(Some(JobRecord {
+                state: JobState::Queued,
+                attempts: attempt,
+                max_attempts: job.max_attempts,
+                next_run_ms: None,
+                updated_ms: now_ms,
+                ..rec
+            })),
+            "!moved" => Ok(None),
+            "" => Err(QueueError::NotFound(rec.id)),
+            state => Err(QueueError::NotRetryable {
+                id: rec.id,
+                state: state.parse().map_err(|_| {
+                    QueueError::Task(format!("unexpected answer of the re-run script: {state}"))
+                })?,
+            }),
+        }
     }
 
     /// Queue depth of a kind: due or scheduled tasks plus tasks waiting in the active list.

@@ -22,6 +22,7 @@ mod sentinel;
 mod spool;
 mod status_strip;
 mod support;
+mod triggers;
 mod try_it;
 mod universe;
 mod up;

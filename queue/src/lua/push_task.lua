@@ -1,4 +1,5 @@
--- Helper prepended to the scripts that push an apalis task (push_jobs.lua, finish_job.lua).
+-- Helper prepended to the scripts that push an apalis task (push_jobs.lua, finish_job.lua,
+-- claim_trigger.lua, rerun_job.lua).
 --
 -- Writes one task the way apalis-redis 1.0's own push (`lua/batch_push.lua` in its crate) does
 -- with events off and no idempotency key, which is how `queue::queue_config` configures every

@@ -1,5 +1,5 @@
 -- Helper prepended to the scripts that move a job record to a state (transition_record.lua,
--- finish_job.lua); needs index.lua.
+-- finish_job.lua, rerun_job.lua); needs index.lua.
 --
 -- `write_record(key, counters, a)` applies one state change to the record `key`; `a` is the
 -- list of its arguments, laid out as transition_record.lua's ARGV (prefix, id, new state, now,
