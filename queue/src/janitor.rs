@@ -75,9 +75,11 @@ pub async fn repair_queues(
 
 /// Moves non-terminal records whose run is gone to `abandoned`: untouched (neither updated nor
 /// due to run) for the bound, and with no task of theirs still pending in the queue (task data
-/// present and not finished by apalis). Index entries of records that no longer exist are
-/// dropped. At most `limit` candidates per state are looked at, oldest first
-/// (`lua/abandon_stale.lua`).
+/// present and not finished by apalis; for a `scheduled` record that includes the retry's own
+/// task, `<id>~<attempts+1>`). Index entries of records that no longer exist are dropped. Each
+/// pass looks at `limit` candidates per state after the ones the previous pass looked at
+/// (a cursor per state in [`cursor_key`], wrapping around), so long-lived records at the head of
+/// an index cannot stall the scan (`lua/abandon_stale.lua`).
 static ABANDON_STALE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(concat!(
         include_str!("lua/index.lua"),
@@ -85,6 +87,11 @@ static ABANDON_STALE: LazyLock<Script> = LazyLock::new(|| {
         include_str!("lua/abandon_stale.lua"),
     ))
 });
+
+/// Where the abandon scan resumes, per state (`score|id` of the last candidate looked at).
+pub fn cursor_key(keys: &Keys) -> String {
+    format!("{}:abandon-cursor", keys.prefix())
+}
 
 /// Runs [`ABANDON_STALE`] (at most `limit` candidates per state); returns how many were
 /// abandoned.
@@ -96,6 +103,7 @@ pub async fn abandon_stale(
 ) -> Result<usize, redis::RedisError> {
     let keys = Keys::new(&settings.redis_prefix);
     let mut inv = ABANDON_STALE.key(keys.counters());
+    inv.key(cursor_key(&keys));
     inv.arg(keys.prefix())
         .arg(now_ms)
         .arg(settings.retention.abandon_after_secs * 1000)
