@@ -12,7 +12,10 @@ use crate::{
 pub struct WorkerSettings {
     /// Jobs run at once per queue in one replica.
     pub concurrency: usize,
-    /// Idle poll interval of a queue, milliseconds.
+    /// Idle poll interval of a queue, milliseconds: a safety net. Pickup relies on the
+    /// wake-on-push (`queue::wake`); the poll finds what nobody announces (a durable retry
+    /// coming due, a task re-queued from a dead worker, a lost wake subscription), so those
+    /// wait up to one interval. Each poll is one fetch script per job kind.
     pub poll_interval_ms: u64,
     /// Heartbeat of a worker, milliseconds; a worker silent for
     /// `heartbeat_ms × missed_heartbeats` is dead and its in-flight jobs are re-queued.
@@ -36,7 +39,7 @@ impl Default for WorkerSettings {
     fn default() -> Self {
         WorkerSettings {
             concurrency: 8,
-            poll_interval_ms: 10,
+            poll_interval_ms: 1_000,
             heartbeat_ms: 1_000,
             missed_heartbeats: 3,
             job_timeout_ms: 10_000,

@@ -30,6 +30,8 @@ async fn a_durable_retry_due_while_every_worker_was_stopped_runs_when_they_come_
         s.retry.fetch_fx.max_attempts = 3;
         s.retry.fetch_fx.base_ms = 2_000;
         s.retry.fetch_fx.cap_ms = 2_000;
+        // The default poll, not the tests' fast one: nothing announces a retry coming due.
+        s.worker.poll_interval_ms = settings::WorkerSettings::default().poll_interval_ms;
     })
     .await;
     env.sim_post(
