@@ -136,8 +136,21 @@ pub struct Swept {
     pub abandoned: usize,
 }
 
-/// Deletes apalis task data whose time has come (up to `chunk` tasks) and trims record indexes.
+/// Deletes apalis task data whose time has come (up to `chunk` tasks) and trims record indexes
+/// ([`sweep_tasks`] and [`trim_indexes`] in one call).
 pub async fn sweep(
+    conn: &RedisConn,
+    settings: &Settings,
+    chunk: usize,
+) -> Result<Swept, redis::RedisError> {
+    let mut swept = sweep_tasks(conn, settings, chunk).await?;
+    swept.index_entries = trim_indexes(conn, settings).await?;
+    Ok(swept)
+}
+
+/// Deletes apalis task data whose time has come (up to `chunk` tasks), moves records whose run
+/// is gone to `abandoned` and forgets worker processes that stopped beating.
+pub async fn sweep_tasks(
     conn: &RedisConn,
     settings: &Settings,
     chunk: usize,
@@ -157,8 +170,25 @@ pub async fn sweep(
     swept.tasks = deleted;
     swept.postponed = postponed;
 
-    // Finished records expire by TTL; drop their index entries past the same window.
-    let cutoff = now - settings.retention.job_records_secs as i64 * 1000;
+    swept.abandoned = abandon_stale(&conn, settings, now, 100).await?;
+
+    // Worker processes that stopped beating a minute ago.
+    let _: () = conn
+        .zrembyscore(keys.workers(), "-inf", now - 60_000)
+        .await?;
+    Ok(swept)
+}
+
+/// Drops index entries of finished records past the retention window (the records themselves
+/// expire by TTL): one `ZREMRANGEBYSCORE` per (kind, terminal state) index, so the replicas run
+/// it once a minute, not per tick. Returns the entries removed.
+pub async fn trim_indexes(
+    conn: &RedisConn,
+    settings: &Settings,
+) -> Result<usize, redis::RedisError> {
+    let keys = Keys::new(&settings.redis_prefix);
+    let mut conn = conn.clone();
+    let cutoff = Utc::now().timestamp_millis() - settings.retention.job_records_secs as i64 * 1000;
     let mut pipe = redis::pipe();
     let kinds: Vec<Option<JobKind>> = std::iter::once(None)
         .chain(JobKind::ALL.into_iter().map(Some))
@@ -177,15 +207,7 @@ pub async fn sweep(
         }
     }
     let removed: Vec<usize> = pipe.query_async(&mut conn).await?;
-    swept.index_entries = removed.iter().sum();
-
-    swept.abandoned = abandon_stale(&conn, settings, now, 100).await?;
-
-    // Worker processes that stopped beating a minute ago.
-    let _: () = conn
-        .zrembyscore(keys.workers(), "-inf", now - 60_000)
-        .await?;
-    Ok(swept)
+    Ok(removed.iter().sum())
 }
 
 /// Deletes apalis' per-worker metadata hashes of workers that are no longer registered. Uses
