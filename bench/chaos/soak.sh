@@ -9,8 +9,10 @@
 #   PASS: ticks=… expected=… once=… recovered=… lost=… late=… duplicated=… fenced=… kills=…
 # once = done after one run, recovered = done after a re-run (runs > 1), lost = no done record
 # (late tick jobs, dropped on purpose after worker.max_tick_lag_secs, are counted apart),
-# duplicated = compute-premium ticks whose history holds more than one result, fenced = writes
-# of runs no longer current refused by the fence.
+# duplicated = tick jobs whose body completed more than once for one attempt, counted from the
+# execution ledger the replicas append to (worker.execution_ledger, on here), plus compute-premium
+# ticks whose history does not match the done record; fenced = writes of runs no longer current
+# refused by the fence.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export SOAK_SECS="${SOAK_SECS:-600}" SOAK_KILL_SECS="${SOAK_KILL_SECS:-60}" \

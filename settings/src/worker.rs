@@ -33,6 +33,10 @@ pub struct WorkerSettings {
     /// Where this replica serves its own Prometheus metrics (fetch latency and errors per
     /// venue, jobs per kind and state); none by default.
     pub metrics_addr: Option<String>,
+    /// Append every completed execution of a job body to the execution ledger
+    /// (`{p}:executions`, a stream capped near 100,000 entries): one `XADD` per execution, so
+    /// off in production and on in the soak, whose duplicate detector reads it.
+    pub execution_ledger: bool,
 }
 
 impl Default for WorkerSettings {
@@ -47,6 +51,7 @@ impl Default for WorkerSettings {
             max_tick_lag_secs: 30,
             cron: true,
             metrics_addr: None,
+            execution_ledger: false,
         }
     }
 }

@@ -31,9 +31,9 @@ struct Ledger {
     late: Vec<String>,
     /// No job, or a job that never finished (and was not dropped as late).
     lost: Vec<String>,
-    /// compute-premium ticks whose history shows more than one result: premium rows written by
-    /// more than one run (distinct `computed_at`), or a row count other than the done record's
-    /// summary says.
+    /// Tick jobs whose body completed more than once for one attempt (the execution ledger,
+    /// `worker.execution_ledger`), and compute-premium ticks whose history does not match the
+    /// done record's summary.
     duplicated: Vec<String>,
     /// Writes of runs that were no longer current, refused by the fence (`{p}:counters`
     /// `fenced_writes`): finishes that would have been a second one.
@@ -50,7 +50,7 @@ struct Ledger {
 impl Ledger {
     fn print(&self, title: &str) {
         eprintln!(
-            "{title}: {} ticks, {} jobs expected: {} ran once, {} recovered after a kill, {} lost, {} dropped as late, {} ticks with two results, {} fenced writes; {} kills ({} mid-job); {} worker processes shared the work",
+            "{title}: {} ticks, {} jobs expected: {} ran once, {} recovered after a kill, {} lost, {} dropped as late, {} executed twice, {} fenced writes; {} kills ({} mid-job); {} worker processes shared the work",
             self.ticks,
             self.expected,
             self.once,
@@ -225,6 +225,60 @@ async fn premium_history_mismatches(
     out
 }
 
+/// A worker process with these settings and the execution ledger on.
+pub(crate) fn ledger_replica(env: &TestEnv) -> std::process::Child {
+    crate::reliability::worker_process_with(env, &[("PREMIUM_WORKER__EXECUTION_LEDGER", "true")])
+}
+
+/// The execution ledger (`worker.execution_ledger`): for each (job id, attempt), the processes
+/// whose run of the body completed, in order.
+pub(crate) async fn executions(env: &TestEnv) -> BTreeMap<(String, u32), Vec<String>> {
+    let key = worker::jobs::ledger_key(&env.keys());
+    // XRANGE: [[entry id, [field, value, …]], …]
+    let entries: Vec<(String, Vec<String>)> = redis::cmd("XRANGE")
+        .arg(&key)
+        .arg("-")
+        .arg("+")
+        .query_async(&mut env.conn.clone())
+        .await
+        .expect("the execution ledger");
+    let mut out: BTreeMap<(String, u32), Vec<String>> = BTreeMap::new();
+    for (_, fields) in entries {
+        let field = |k: &str| {
+            fields
+                .chunks(2)
+                .find(|kv| kv[0] == k)
+                .and_then(|kv| kv.get(1).cloned())
+                .unwrap_or_default()
+        };
+        let attempt = field("attempt").parse().unwrap_or(0);
+        out.entry((field("job"), attempt))
+            .or_default()
+            .push(format!("pid {} ok {}", field("pid"), field("ok")));
+    }
+    out
+}
+
+/// Jobs among `ids` whose body completed more than once for one attempt: a second execution a
+/// kill does not explain (a killed run never completes, so it is not in the ledger).
+pub(crate) fn executed_twice(
+    executions: &BTreeMap<(String, u32), Vec<String>>,
+    ids: &[String],
+) -> Vec<String> {
+    let ids: std::collections::BTreeSet<&str> = ids.iter().map(String::as_str).collect();
+    executions
+        .iter()
+        .filter(|((job, _), runs)| runs.len() > 1 && ids.contains(job.as_str()))
+        .map(|((job, attempt), runs)| {
+            format!(
+                "{job}: attempt {attempt} executed {} times ({})",
+                runs.len(),
+                runs.join(", ")
+            )
+        })
+        .collect()
+}
+
 /// Runs three replicas with cron as `soak` says, then checks every (kind, tick) of the window.
 async fn run_soak(soak: Soak) -> Ledger {
     let Soak {
@@ -247,7 +301,7 @@ async fn run_soak(soak: Soak) -> Ledger {
             .await;
         }
     }
-    let mut replicas: Vec<_> = (0..3).map(|_| env.spawn_worker_process()).collect();
+    let mut replicas: Vec<_> = (0..3).map(|_| ledger_replica(&env)).collect();
     // Let all three start (connect, migrate), then observe.
     env.wait_for_workers(3).await;
     let first = Utc::now().timestamp() + 1;
@@ -264,7 +318,7 @@ async fn run_soak(soak: Soak) -> Ledger {
             let r = &mut replicas[victim];
             let _ = r.kill();
             let _ = r.wait();
-            replicas[victim] = env.spawn_worker_process();
+            replicas[victim] = ledger_replica(&env);
             kills += 1;
             kills_mid_job += usize::from(mid_job);
         }
@@ -302,6 +356,7 @@ async fn run_soak(soak: Soak) -> Ledger {
         duplicated: premium_history_mismatches(&env, &records, first, last).await,
         ..Default::default()
     };
+    let mut all_expected = Vec::new();
     for tick in first..=last {
         let mut expected: Vec<String> = Venue::ALL
             .iter()
@@ -311,6 +366,7 @@ async fn run_soak(soak: Soak) -> Ledger {
         if tick % 5 == 0 {
             expected.push(format!("fetch-fx:{tick}"));
         }
+        all_expected.extend(expected.iter().cloned());
         for id in expected {
             ledger.expected += 1;
             match records.get(&id) {
@@ -332,6 +388,9 @@ async fn run_soak(soak: Soak) -> Ledger {
             }
         }
     }
+    ledger
+        .duplicated
+        .extend(executed_twice(&executions(&env).await, &all_expected));
     let processes: std::collections::BTreeSet<String> = records
         .values()
         .filter_map(|r| worker_process(r.kind, r.worker.as_deref()?))
@@ -348,6 +407,11 @@ async fn three_replicas_with_cron_run_every_tick_exactly_once() {
     assert!(ledger.ticks >= 28, "{ledger:?}");
     assert!(ledger.lost.is_empty(), "lost: {:?}", ledger.lost);
     assert_eq!(ledger.died, 0, "a replica exited on its own: {ledger:?}");
+    assert!(
+        ledger.duplicated.is_empty(),
+        "executed twice: {:?}",
+        ledger.duplicated
+    );
     assert_eq!(
         ledger.once, ledger.expected,
         "every job ran exactly once: {ledger:?}"

@@ -10,7 +10,7 @@ use queue::{Job, PushOutcome};
 use redis::AsyncCommands;
 use serde_json::json;
 
-use crate::support::{TestEnv, job_reaches};
+use crate::support::{ChildGuard, TestEnv, job_reaches, signal};
 
 fn frozen_sim() -> sim::SimConfig {
     sim::SimConfig {
@@ -116,5 +116,200 @@ async fn the_abandon_scan_reaches_a_record_behind_more_long_lived_ones_than_it_r
         let rec = records.get(id).await.unwrap().unwrap();
         assert_eq!(rec.state, JobState::Queued, "{rec:?}");
     }
+    env.cleanup().await;
+}
+
+/// A deliver-alert job of rule `rule` whose firing is in Redis, as the alert evaluation leaves
+/// it (`{p}:alert-firings:{rule}`).
+async fn a_telegram_firing(env: &TestEnv, rule: i64) -> Job {
+    let id = format!("deliver-alert:{rule}:BTC:1");
+    let firing = domain::Firing {
+        rule_id: rule,
+        coin: domain::Coin::parse("BTC").unwrap(),
+        pair: domain::VenuePair::new(domain::Venue::Upbit, domain::Venue::Binance).unwrap(),
+        metric: domain::Metric::Rate,
+        op: domain::Op::Above,
+        value: "3.0".parse().unwrap(),
+        threshold: "2.5".parse().unwrap(),
+        korea_krw: "140000000".parse().unwrap(),
+        foreign_usd: "100000".parse().unwrap(),
+        usd_krw: "1359".parse().unwrap(),
+        fx_source: FxSource::Dunamu,
+        usdt_krw: None,
+        at: Utc::now(),
+        tick: Utc::now().timestamp(),
+        suspect: None,
+    };
+    let _: () = env
+        .conn
+        .clone()
+        .hset(
+            env.keys().alert_firings(rule),
+            &id,
+            serde_json::to_string(&firing).unwrap(),
+        )
+        .await
+        .unwrap();
+    worker::alerts::delivery_job(&id, firing.tick)
+}
+
+/// `premium-spread worker` as a child process with these settings and `extra` variables.
+pub(crate) fn worker_process_with(env: &TestEnv, extra: &[(&str, &str)]) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_premium-spread"))
+        .arg("worker")
+        .envs(env.env())
+        .envs(extra.iter().copied())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .expect("worker process starts")
+}
+
+/// A worker process with these settings, and a Telegram send deadline longer than the test
+/// keeps it stopped (so the send it resumes is answered, not timed out).
+fn worker_process(env: &TestEnv) -> ChildGuard {
+    ChildGuard(worker_process_with(
+        env,
+        &[("PREMIUM_ALERTS__TIMEOUT_MS", "20000")],
+    ))
+}
+
+async fn telegram_messages(env: &TestEnv) -> usize {
+    env.sim_get("/_sim/telegram/messages").await["messages"]
+        .as_array()
+        .map_or(0, |m| m.len())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_telegram_send_re_run_after_a_false_orphan_goes_out_once() {
+    let env = TestEnv::new(frozen_sim(), |s| {
+        crate::alerts::alert_settings(s);
+        s.alerts.telegram_bot_token = Some(settings::Secret::new(sim::telegram::DEFAULT_TOKEN));
+        s.worker.cron = false;
+        // The stopped run's attempt must not time out when it resumes.
+        s.worker.job_timeout_ms = 60_000;
+        s.retry.deliver_alert = settings::RetryPolicy {
+            max_attempts: 5,
+            base_ms: 1_000,
+            cap_ms: 2_000,
+        };
+    })
+    .await;
+    let api = crate::alerts::Api::start(&env).await;
+    // Telegram takes 4 s to answer: the send is in progress when worker A is stopped.
+    env.sim_post("/_sim/telegram", json!({"latency_ms": 4_000}))
+        .await;
+    let a = worker_process(&env);
+    env.wait_for_workers(1).await;
+    // A rule is accepted once a worker has put the market registry in force.
+    let rule = crate::support::eventually(Duration::from_secs(30), "the rule", || async {
+        let (status, text) = api
+            .call(
+                reqwest::Method::POST,
+                "/api/v1/alerts",
+                Some(json!({
+                    "coin": "BTC", "pair": "upbit-binance", "metric": "rate", "op": "above",
+                    "threshold": "2.5", "cooldown": 1,
+                    "target": {"telegram": {"chat_id": "-100777"}}
+                })),
+            )
+            .await;
+        (status == 201).then(|| {
+            serde_json::from_str::<serde_json::Value>(&text).unwrap()["id"]
+                .as_i64()
+                .unwrap()
+        })
+    })
+    .await;
+    let job = a_telegram_firing(&env, rule).await;
+    assert_eq!(env.enqueuer().push(&job).await.unwrap(), PushOutcome::New);
+    let running = job_reaches(&env, &job.id, JobState::Running, Duration::from_secs(10)).await;
+    // Stop A while Telegram holds its request.
+    crate::support::eventually(Duration::from_secs(10), "A's send in progress", || async {
+        let m = env.sim_get("/_sim/telegram/messages").await;
+        (m["in_flight"].as_u64() == Some(1)).then_some(())
+    })
+    .await;
+    signal(&a, "STOP");
+
+    // A is silent past the heartbeat window: B re-runs the delivery.
+    let b = worker_process(&env);
+    crate::support::eventually(Duration::from_secs(20), "the re-run on B", || async {
+        let r = env.records().get(&job.id).await.unwrap()?;
+        (r.runs >= 2).then_some(())
+    })
+    .await;
+    // Telegram accepts A's message meanwhile (its answer waits in A's socket).
+    crate::support::eventually(Duration::from_secs(20), "A's message", || async {
+        (telegram_messages(&env).await >= 1).then_some(())
+    })
+    .await;
+    signal(&a, "CONT");
+
+    let done = job_reaches(&env, &job.id, JobState::Done, Duration::from_secs(60)).await;
+    assert_ne!(done.worker, running.worker, "{done:?}");
+    // Anything still in flight lands within Telegram's 4 s.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(
+        telegram_messages(&env).await,
+        1,
+        "one message for one delivery: {}",
+        env.sim_get("/_sim/telegram/messages").await
+    );
+    drop((a, b, api));
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_soak_detector_catches_a_job_body_run_twice_for_one_attempt() {
+    let env = TestEnv::new(frozen_sim(), |s| {
+        s.worker.cron = false;
+        s.fx_sources = vec![FxSource::Dunamu];
+        s.http.timeout_ms = 20_000;
+        // The stopped run is not cut short when it resumes: its body completes a second time.
+        s.worker.job_timeout_ms = 60_000;
+    })
+    .await;
+    env.sim_post(
+        "/_sim/faults",
+        json!({"venue": "dunamu", "latency_ms": 4_000}),
+    )
+    .await;
+    let a = ChildGuard(crate::processes::ledger_replica(&env));
+    env.wait_for_workers(1).await;
+    let t = env
+        .enqueuer()
+        .trigger(JobKind::FetchFx, None)
+        .await
+        .unwrap();
+    let first = job_reaches(&env, &t.id, JobState::Running, Duration::from_secs(10)).await;
+    // A stalls mid-fetch past the heartbeat window; B runs the same attempt again.
+    signal(&a, "STOP");
+    let b = ChildGuard(crate::processes::ledger_replica(&env));
+    let done = job_reaches(&env, &t.id, JobState::Done, Duration::from_secs(30)).await;
+    assert_ne!(done.worker, first.worker);
+    assert_eq!(done.attempts, 1, "{done:?}");
+    let once = crate::processes::executed_twice(
+        &crate::processes::executions(&env).await,
+        std::slice::from_ref(&t.id),
+    );
+    assert!(once.is_empty(), "one execution so far: {once:?}");
+    // A resumes and its fetch completes: the body ran twice for attempt 1, which the record
+    // (fenced, it keeps B's run) does not show and the ledger does.
+    signal(&a, "CONT");
+    let twice = crate::support::eventually(Duration::from_secs(20), "A's execution", || async {
+        let d = crate::processes::executed_twice(
+            &crate::processes::executions(&env).await,
+            std::slice::from_ref(&t.id),
+        );
+        (!d.is_empty()).then_some(d)
+    })
+    .await;
+    assert_eq!(twice.len(), 1, "{twice:?}");
+    assert!(twice[0].contains("attempt 1 executed 2 times"), "{twice:?}");
+    let rec = env.records().get(&t.id).await.unwrap().unwrap();
+    assert_eq!(rec.state, JobState::Done);
+    drop((a, b));
     env.cleanup().await;
 }
