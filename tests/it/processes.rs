@@ -225,60 +225,6 @@ async fn premium_history_mismatches(
     out
 }
 
-/// A worker process with these settings and the execution ledger on.
-pub(crate) fn ledger_replica(env: &TestEnv) -> std::process::Child {
-    crate::reliability::worker_process_with(env, &[("PREMIUM_WORKER__EXECUTION_LEDGER", "true")])
-}
-
-/// The execution ledger (`worker.execution_ledger`): for each (job id, attempt), the processes
-/// whose run of the body completed, in order.
-pub(crate) async fn executions(env: &TestEnv) -> BTreeMap<(String, u32), Vec<String>> {
-    let key = worker::jobs::ledger_key(&env.keys());
-    // XRANGE: [[entry id, [field, value, …]], …]
-    let entries: Vec<(String, Vec<String>)> = redis::cmd("XRANGE")
-        .arg(&key)
-        .arg("-")
-        .arg("+")
-        .query_async(&mut env.conn.clone())
-        .await
-        .expect("the execution ledger");
-    let mut out: BTreeMap<(String, u32), Vec<String>> = BTreeMap::new();
-    for (_, fields) in entries {
-        let field = |k: &str| {
-            fields
-                .chunks(2)
-                .find(|kv| kv[0] == k)
-                .and_then(|kv| kv.get(1).cloned())
-                .unwrap_or_default()
-        };
-        let attempt = field("attempt").parse().unwrap_or(0);
-        out.entry((field("job"), attempt))
-            .or_default()
-            .push(format!("pid {} ok {}", field("pid"), field("ok")));
-    }
-    out
-}
-
-/// Jobs among `ids` whose body completed more than once for one attempt: a second execution a
-/// kill does not explain (a killed run never completes, so it is not in the ledger).
-pub(crate) fn executed_twice(
-    executions: &BTreeMap<(String, u32), Vec<String>>,
-    ids: &[String],
-) -> Vec<String> {
-    let ids: std::collections::BTreeSet<&str> = ids.iter().map(String::as_str).collect();
-    executions
-        .iter()
-        .filter(|((job, _), runs)| runs.len() > 1 && ids.contains(job.as_str()))
-        .map(|((job, attempt), runs)| {
-            format!(
-                "{job}: attempt {attempt} executed {} times ({})",
-                runs.len(),
-                runs.join(", ")
-            )
-        })
-        .collect()
-}
-
 /// Runs three replicas with cron as `soak` says, then checks every (kind, tick) of the window.
 async fn run_soak(soak: Soak) -> Ledger {
     let Soak {
@@ -301,7 +247,9 @@ async fn run_soak(soak: Soak) -> Ledger {
             .await;
         }
     }
-    let mut replicas: Vec<_> = (0..3).map(|_| ledger_replica(&env)).collect();
+    let mut replicas: Vec<_> = (0..3)
+        .map(|_| crate::reliability::ledger_replica(&env))
+        .collect();
     // Let all three start (connect, migrate), then observe.
     env.wait_for_workers(3).await;
     let first = Utc::now().timestamp() + 1;
@@ -318,7 +266,7 @@ async fn run_soak(soak: Soak) -> Ledger {
             let r = &mut replicas[victim];
             let _ = r.kill();
             let _ = r.wait();
-            replicas[victim] = ledger_replica(&env);
+            replicas[victim] = crate::reliability::ledger_replica(&env);
             kills += 1;
             kills_mid_job += usize::from(mid_job);
         }
@@ -388,9 +336,10 @@ async fn run_soak(soak: Soak) -> Ledger {
             }
         }
     }
-    ledger
-        .duplicated
-        .extend(executed_twice(&executions(&env).await, &all_expected));
+    ledger.duplicated.extend(crate::reliability::executed_twice(
+        &crate::reliability::executions(&env).await,
+        &all_expected,
+    ));
     let processes: std::collections::BTreeSet<String> = records
         .values()
         .filter_map(|r| worker_process(r.kind, r.worker.as_deref()?))

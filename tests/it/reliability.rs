@@ -1,8 +1,8 @@
 //! Queue reliability (issue 22): nothing dropped, nothing run twice. The abandon scan against
 //! durable retries and long-lived chains; the Telegram send of a delivery re-run after a false
-//! orphan; the soak's execution ledger.
+//! orphan; the execution ledger the soak's duplicate detector reads.
 
-use std::time::Duration;
+use std::{collections::BTreeMap, time::Duration};
 
 use chrono::Utc;
 use domain::{FxSource, JobKind, JobState};
@@ -117,6 +117,60 @@ async fn the_abandon_scan_reaches_a_record_behind_more_long_lived_ones_than_it_r
         assert_eq!(rec.state, JobState::Queued, "{rec:?}");
     }
     env.cleanup().await;
+}
+
+/// A worker process with these settings and the execution ledger on.
+pub(crate) fn ledger_replica(env: &TestEnv) -> std::process::Child {
+    worker_process_with(env, &[("PREMIUM_WORKER__EXECUTION_LEDGER", "true")])
+}
+
+/// The execution ledger (`worker.execution_ledger`): for each (job id, attempt), the processes
+/// whose run of the body completed, in order.
+pub(crate) async fn executions(env: &TestEnv) -> BTreeMap<(String, u32), Vec<String>> {
+    let key = worker::jobs::ledger_key(&env.keys());
+    // XRANGE: [[entry id, [field, value, …]], …]
+    let entries: Vec<(String, Vec<String>)> = redis::cmd("XRANGE")
+        .arg(&key)
+        .arg("-")
+        .arg("+")
+        .query_async(&mut env.conn.clone())
+        .await
+        .expect("the execution ledger");
+    let mut out: BTreeMap<(String, u32), Vec<String>> = BTreeMap::new();
+    for (_, fields) in entries {
+        let field = |k: &str| {
+            fields
+                .chunks(2)
+                .find(|kv| kv[0] == k)
+                .and_then(|kv| kv.get(1).cloned())
+                .unwrap_or_default()
+        };
+        let attempt = field("attempt").parse().unwrap_or(0);
+        out.entry((field("job"), attempt))
+            .or_default()
+            .push(format!("pid {} ok {}", field("pid"), field("ok")));
+    }
+    out
+}
+
+/// Jobs among `ids` whose body completed more than once for one attempt: a second execution a
+/// kill does not explain (a killed run never completes, so it is not in the ledger).
+pub(crate) fn executed_twice(
+    executions: &BTreeMap<(String, u32), Vec<String>>,
+    ids: &[String],
+) -> Vec<String> {
+    let ids: std::collections::BTreeSet<&str> = ids.iter().map(String::as_str).collect();
+    executions
+        .iter()
+        .filter(|((job, _), runs)| runs.len() > 1 && ids.contains(job.as_str()))
+        .map(|((job, attempt), runs)| {
+            format!(
+                "{job}: attempt {attempt} executed {} times ({})",
+                runs.len(),
+                runs.join(", ")
+            )
+        })
+        .collect()
 }
 
 /// A deliver-alert job of rule `rule` whose firing is in Redis, as the alert evaluation leaves
@@ -276,7 +330,7 @@ async fn the_soak_detector_catches_a_job_body_run_twice_for_one_attempt() {
         json!({"venue": "dunamu", "latency_ms": 4_000}),
     )
     .await;
-    let a = ChildGuard(crate::processes::ledger_replica(&env));
+    let a = ChildGuard(ledger_replica(&env));
     env.wait_for_workers(1).await;
     let t = env
         .enqueuer()
@@ -286,23 +340,17 @@ async fn the_soak_detector_catches_a_job_body_run_twice_for_one_attempt() {
     let first = job_reaches(&env, &t.id, JobState::Running, Duration::from_secs(10)).await;
     // A stalls mid-fetch past the heartbeat window; B runs the same attempt again.
     signal(&a, "STOP");
-    let b = ChildGuard(crate::processes::ledger_replica(&env));
+    let b = ChildGuard(ledger_replica(&env));
     let done = job_reaches(&env, &t.id, JobState::Done, Duration::from_secs(30)).await;
     assert_ne!(done.worker, first.worker);
     assert_eq!(done.attempts, 1, "{done:?}");
-    let once = crate::processes::executed_twice(
-        &crate::processes::executions(&env).await,
-        std::slice::from_ref(&t.id),
-    );
+    let once = executed_twice(&executions(&env).await, std::slice::from_ref(&t.id));
     assert!(once.is_empty(), "one execution so far: {once:?}");
     // A resumes and its fetch completes: the body ran twice for attempt 1, which the record
     // (fenced, it keeps B's run) does not show and the ledger does.
     signal(&a, "CONT");
     let twice = crate::support::eventually(Duration::from_secs(20), "A's execution", || async {
-        let d = crate::processes::executed_twice(
-            &crate::processes::executions(&env).await,
-            std::slice::from_ref(&t.id),
-        );
+        let d = executed_twice(&executions(&env).await, std::slice::from_ref(&t.id));
         (!d.is_empty()).then_some(d)
     })
     .await;
