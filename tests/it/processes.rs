@@ -35,6 +35,9 @@ struct Ledger {
     /// `worker.execution_ledger`), and compute-premium ticks whose history does not match the
     /// done record's summary.
     duplicated: Vec<String>,
+    /// Tick jobs whose body completed twice for one attempt because the first process to
+    /// complete it was killed before its finish was written (explained, like `recovered`).
+    redone: Vec<String>,
     /// Writes of runs that were no longer current, refused by the fence (`{p}:counters`
     /// `fenced_writes`): finishes that would have been a second one.
     fenced: u64,
@@ -50,7 +53,7 @@ struct Ledger {
 impl Ledger {
     fn print(&self, title: &str) {
         eprintln!(
-            "{title}: {} ticks, {} jobs expected: {} ran once, {} recovered after a kill, {} lost, {} dropped as late, {} executed twice, {} fenced writes; {} kills ({} mid-job); {} worker processes shared the work",
+            "{title}: {} ticks, {} jobs expected: {} ran once, {} recovered after a kill, {} lost, {} dropped as late, {} executed twice ({} more redone after a kill), {} fenced writes; {} kills ({} mid-job); {} worker processes shared the work",
             self.ticks,
             self.expected,
             self.once,
@@ -58,6 +61,7 @@ impl Ledger {
             self.lost.len(),
             self.late.len(),
             self.duplicated.len(),
+            self.redone.len(),
             self.fenced,
             self.kills,
             self.kills_mid_job,
@@ -69,7 +73,7 @@ impl Ledger {
     fn verdict(&self) -> String {
         let ok = self.lost.is_empty() && self.duplicated.is_empty() && self.died == 0;
         format!(
-            "{}: ticks={} expected={} once={} recovered={} lost={} late={} duplicated={} fenced={} kills={}",
+            "{}: ticks={} expected={} once={} recovered={} lost={} late={} duplicated={} redone={} fenced={} kills={}",
             if ok { "PASS" } else { "FAIL" },
             self.ticks,
             self.expected,
@@ -78,6 +82,7 @@ impl Ledger {
             self.lost.len(),
             self.late.len(),
             self.duplicated.len(),
+            self.redone.len(),
             self.fenced,
             self.kills
         )
@@ -256,6 +261,7 @@ async fn run_soak(soak: Soak) -> Ledger {
     let end = std::time::Instant::now() + duration;
     let mut kills = 0;
     let mut kills_mid_job = 0;
+    let mut killed = std::collections::BTreeSet::new();
     while std::time::Instant::now() < end {
         let step = kill_every
             .unwrap_or(duration)
@@ -264,6 +270,7 @@ async fn run_soak(soak: Soak) -> Ledger {
         if kill_every.is_some() && std::time::Instant::now() < end {
             let (victim, mid_job) = pick_victim(&env, &replicas, kills).await;
             let r = &mut replicas[victim];
+            killed.insert(r.id());
             let _ = r.kill();
             let _ = r.wait();
             replicas[victim] = crate::reliability::ledger_replica(&env);
@@ -336,10 +343,13 @@ async fn run_soak(soak: Soak) -> Ledger {
             }
         }
     }
-    ledger.duplicated.extend(crate::reliability::executed_twice(
+    let (twice, redone) = crate::reliability::executed_twice(
         &crate::reliability::executions(&env).await,
         &all_expected,
-    ));
+        &killed,
+    );
+    ledger.duplicated.extend(twice);
+    ledger.redone = redone;
     let processes: std::collections::BTreeSet<String> = records
         .values()
         .filter_map(|r| worker_process(r.kind, r.worker.as_deref()?))
@@ -397,6 +407,7 @@ async fn soak_three_replicas_with_kills_lose_nothing() {
         .iter()
         .chain(&ledger.lost)
         .chain(&ledger.duplicated)
+        .chain(&ledger.redone)
     {
         eprintln!("soak: {why}");
     }
