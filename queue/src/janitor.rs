@@ -75,9 +75,11 @@ pub async fn repair_queues(
 
 /// Moves non-terminal records whose run is gone to `abandoned`: untouched (neither updated nor
 /// due to run) for the bound, and with no task of theirs still pending in the queue (task data
-/// present and not finished by apalis). Index entries of records that no longer exist are
-/// dropped. At most `limit` candidates per state are looked at, oldest first
-/// (`lua/abandon_stale.lua`).
+/// present and not finished by apalis; for a `scheduled` record that includes the retry's own
+/// task, `<id>~<attempts+1>`). Index entries of records that no longer exist are dropped. Each
+/// pass looks at `limit` candidates per state after the ones the previous pass looked at
+/// (a cursor per state in [`cursor_key`], wrapping around), so long-lived records at the head of
+/// an index cannot stall the scan (`lua/abandon_stale.lua`).
 static ABANDON_STALE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(concat!(
         include_str!("lua/index.lua"),
@@ -85,6 +87,11 @@ static ABANDON_STALE: LazyLock<Script> = LazyLock::new(|| {
         include_str!("lua/abandon_stale.lua"),
     ))
 });
+
+/// Where the abandon scan resumes, per state (`score|id` of the last candidate looked at).
+pub fn cursor_key(keys: &Keys) -> String {
+    format!("{}:abandon-cursor", keys.prefix())
+}
 
 /// Runs [`ABANDON_STALE`] (at most `limit` candidates per state); returns how many were
 /// abandoned.
@@ -96,6 +103,7 @@ pub async fn abandon_stale(
 ) -> Result<usize, redis::RedisError> {
     let keys = Keys::new(&settings.redis_prefix);
     let mut inv = ABANDON_STALE.key(keys.counters());
+    inv.key(cursor_key(&keys));
     inv.arg(keys.prefix())
         .arg(now_ms)
         .arg(settings.retention.abandon_after_secs * 1000)
@@ -128,8 +136,21 @@ pub struct Swept {
     pub abandoned: usize,
 }
 
-/// Deletes apalis task data whose time has come (up to `chunk` tasks) and trims record indexes.
+/// Deletes apalis task data whose time has come (up to `chunk` tasks) and trims record indexes
+/// ([`sweep_tasks`] and [`trim_indexes`] in one call).
 pub async fn sweep(
+    conn: &RedisConn,
+    settings: &Settings,
+    chunk: usize,
+) -> Result<Swept, redis::RedisError> {
+    let mut swept = sweep_tasks(conn, settings, chunk).await?;
+    swept.index_entries = trim_indexes(conn, settings).await?;
+    Ok(swept)
+}
+
+/// Deletes apalis task data whose time has come (up to `chunk` tasks), moves records whose run
+/// is gone to `abandoned` and forgets worker processes that stopped beating.
+pub async fn sweep_tasks(
     conn: &RedisConn,
     settings: &Settings,
     chunk: usize,
@@ -149,8 +170,25 @@ pub async fn sweep(
     swept.tasks = deleted;
     swept.postponed = postponed;
 
-    // Finished records expire by TTL; drop their index entries past the same window.
-    let cutoff = now - settings.retention.job_records_secs as i64 * 1000;
+    swept.abandoned = abandon_stale(&conn, settings, now, 100).await?;
+
+    // Worker processes that stopped beating a minute ago.
+    let _: () = conn
+        .zrembyscore(keys.workers(), "-inf", now - 60_000)
+        .await?;
+    Ok(swept)
+}
+
+/// Drops index entries of finished records past the retention window (the records themselves
+/// expire by TTL): one `ZREMRANGEBYSCORE` per (kind, terminal state) index, so the replicas run
+/// it once a minute, not per tick. Returns the entries removed.
+pub async fn trim_indexes(
+    conn: &RedisConn,
+    settings: &Settings,
+) -> Result<usize, redis::RedisError> {
+    let keys = Keys::new(&settings.redis_prefix);
+    let mut conn = conn.clone();
+    let cutoff = Utc::now().timestamp_millis() - settings.retention.job_records_secs as i64 * 1000;
     let mut pipe = redis::pipe();
     let kinds: Vec<Option<JobKind>> = std::iter::once(None)
         .chain(JobKind::ALL.into_iter().map(Some))
@@ -169,15 +207,7 @@ pub async fn sweep(
         }
     }
     let removed: Vec<usize> = pipe.query_async(&mut conn).await?;
-    swept.index_entries = removed.iter().sum();
-
-    swept.abandoned = abandon_stale(&conn, settings, now, 100).await?;
-
-    // Worker processes that stopped beating a minute ago.
-    let _: () = conn
-        .zrembyscore(keys.workers(), "-inf", now - 60_000)
-        .await?;
-    Ok(swept)
+    Ok(removed.iter().sum())
 }
 
 /// Deletes apalis' per-worker metadata hashes of workers that are no longer registered. Uses

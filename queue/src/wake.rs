@@ -6,8 +6,8 @@
 //! (ARCHITECTURE.md, "Why not apalis' own …"). So every push of a task that is due now is
 //! followed by a `PUBLISH {p}:wake:{kind}` (see [`crate::enqueue::Enqueuer::push_task`]); one
 //! subscriber per process turns those messages into a `watch` signal per kind, and each worker's
-//! poll strategy wakes on it (and still on its poll interval, which covers retries coming due,
-//! orphans re-queued and a lost subscription).
+//! poll strategy wakes on it (and still on its poll interval, `worker.poll_interval_ms`, 1 s, a
+//! safety net for retries coming due, orphans re-queued and a lost subscription).
 
 use std::{
     future::Future,
@@ -55,7 +55,12 @@ impl Wakers {
             .find(|(k, _)| *k == kind)
             .map(|(_, tx)| tx.subscribe())
             .expect("a channel per kind");
-        WakeOnSignal { rx, pending: None }
+        WakeOnSignal {
+            rx,
+            pending: None,
+            owed: 0,
+            later: None,
+        }
     }
 }
 
@@ -66,15 +71,41 @@ impl Default for Wakers {
 }
 
 type Changed = Pin<Box<dyn Future<Output = ()> + Send + Sync>>;
+type Later = Pin<Box<tokio::time::Sleep>>;
+
+/// Polls of the worker after a wake-up that wake it once more (see [`WakeOnSignal`]).
+const OWED_POLLS: u8 = 2;
+/// A last wake-up this long after the signal, for a fetch that outlived the owed polls.
+const FOLLOW_UP: Duration = Duration::from_millis(50);
 
 /// Ready whenever the kind's wake-up counter changes.
+///
+/// A wake-up only makes the worker poll its backend, and apalis starts a fetch on a poll only
+/// when none is in flight (`apalis_core::backend::persistence`): a signal that lands while a
+/// fetch which began before the push is still running is spent on that fetch, which comes back
+/// empty, and the task would wait for the poll interval (1 s). So after a signal the strategy
+/// wakes the worker again on its next [`OWED_POLLS`] polls and once more [`FOLLOW_UP`] later:
+/// a fetch begun after the push always follows, at the price of one or two extra fetches per
+/// signal.
 pub struct WakeOnSignal {
     rx: watch::Receiver<u64>,
     pending: Option<Changed>,
+    owed: u8,
+    later: Option<Later>,
 }
 
 impl PollStrategy for WakeOnSignal {
     fn poll_drive(&mut self, cx: &mut Context<'_>, _: &PollSnapshot) -> Poll<Option<()>> {
+        if self.owed > 0 {
+            self.owed -= 1;
+            cx.waker().wake_by_ref();
+        }
+        if let Some(later) = self.later.as_mut()
+            && later.as_mut().poll(cx).is_ready()
+        {
+            self.later = None;
+            return Poll::Ready(Some(()));
+        }
         let fut = self.pending.get_or_insert_with(|| {
             let mut rx = self.rx.clone();
             Box::pin(async move {
@@ -88,6 +119,11 @@ impl PollStrategy for WakeOnSignal {
             Poll::Ready(()) => {
                 self.rx.mark_unchanged();
                 self.pending = None;
+                self.owed = OWED_POLLS;
+                let mut later = Box::pin(tokio::time::sleep(FOLLOW_UP));
+                // Registers this task's waker with the timer.
+                let _ = later.as_mut().poll(cx);
+                self.later = Some(later);
                 Poll::Ready(Some(()))
             }
             Poll::Pending => Poll::Pending,

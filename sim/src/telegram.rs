@@ -41,6 +41,11 @@ struct State {
     retry_after: u64,
     /// Calls refused for a bad token (visible to tests).
     unauthorized: u32,
+    /// How long each call takes before it is answered (and its message accepted): a send in
+    /// progress, for tests that stop a worker mid-send.
+    latency_ms: u64,
+    /// Calls received and not answered yet (visible to tests: a send in progress).
+    in_flight: u32,
 }
 
 /// The fake Bot API's state, shared by its routes and the control routes.
@@ -62,6 +67,8 @@ impl Default for Bot {
             fail_count: 0,
             retry_after: 1,
             unauthorized: 0,
+            latency_ms: 0,
+            in_flight: 0,
         })))
     }
 }
@@ -75,8 +82,21 @@ fn telegram_error(status: StatusCode, description: &str, extra: Option<Value>) -
 }
 
 #[handler]
-fn send_message(bot: Data<&Bot>, Path(path_bot): Path<String>, body: Json<Value>) -> Response {
+async fn send_message(
+    bot: Data<&Bot>,
+    Path(path_bot): Path<String>,
+    body: Json<Value>,
+) -> Response {
+    let latency = {
+        let mut st = bot.state();
+        st.in_flight += 1;
+        st.latency_ms
+    };
+    if latency > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(latency)).await;
+    }
     let mut st = bot.state();
+    st.in_flight -= 1;
     if path_bot.strip_prefix("bot") != Some(st.valid_token.as_str()) {
         st.unauthorized += 1;
         return telegram_error(StatusCode::UNAUTHORIZED, "Unauthorized", None);
@@ -147,6 +167,7 @@ struct Control {
     fail_status: Option<u16>,
     fail_count: Option<u32>,
     retry_after: Option<u64>,
+    latency_ms: Option<u64>,
 }
 
 #[handler]
@@ -159,7 +180,7 @@ fn messages(bot: Data<&Bot>) -> Response {
         .collect();
     json_response(
         StatusCode::OK,
-        &json!({"messages": list, "unauthorized": st.unauthorized}),
+        &json!({"messages": list, "unauthorized": st.unauthorized, "in_flight": st.in_flight}),
     )
 }
 
@@ -196,9 +217,12 @@ fn control(bot: Data<&Bot>, body: Json<Value>) -> Response {
     if let Some(r) = c.retry_after {
         st.retry_after = r;
     }
+    if let Some(l) = c.latency_ms {
+        st.latency_ms = l;
+    }
     json_response(
         StatusCode::OK,
-        &json!({"fail_status": st.fail_status, "fail_count": st.fail_count, "retry_after": st.retry_after}),
+        &json!({"fail_status": st.fail_status, "fail_count": st.fail_count, "retry_after": st.retry_after, "latency_ms": st.latency_ms}),
     )
 }
 

@@ -18,6 +18,7 @@ mod history;
 mod ops;
 mod pipeline;
 mod processes;
+mod reliability;
 mod sentinel;
 mod spool;
 mod status_strip;

@@ -31,10 +31,13 @@ struct Ledger {
     late: Vec<String>,
     /// No job, or a job that never finished (and was not dropped as late).
     lost: Vec<String>,
-    /// compute-premium ticks whose history shows more than one result: premium rows written by
-    /// more than one run (distinct `computed_at`), or a row count other than the done record's
-    /// summary says.
+    /// Tick jobs whose body completed more than once for one attempt (the execution ledger,
+    /// `worker.execution_ledger`), and compute-premium ticks whose history does not match the
+    /// done record's summary.
     duplicated: Vec<String>,
+    /// Tick jobs whose body completed twice for one attempt because the first process to
+    /// complete it was killed before its finish was written (explained, like `recovered`).
+    redone: Vec<String>,
     /// Writes of runs that were no longer current, refused by the fence (`{p}:counters`
     /// `fenced_writes`): finishes that would have been a second one.
     fenced: u64,
@@ -50,7 +53,7 @@ struct Ledger {
 impl Ledger {
     fn print(&self, title: &str) {
         eprintln!(
-            "{title}: {} ticks, {} jobs expected: {} ran once, {} recovered after a kill, {} lost, {} dropped as late, {} ticks with two results, {} fenced writes; {} kills ({} mid-job); {} worker processes shared the work",
+            "{title}: {} ticks, {} jobs expected: {} ran once, {} recovered after a kill, {} lost, {} dropped as late, {} executed twice ({} more redone after a kill), {} fenced writes; {} kills ({} mid-job); {} worker processes shared the work",
             self.ticks,
             self.expected,
             self.once,
@@ -58,6 +61,7 @@ impl Ledger {
             self.lost.len(),
             self.late.len(),
             self.duplicated.len(),
+            self.redone.len(),
             self.fenced,
             self.kills,
             self.kills_mid_job,
@@ -69,7 +73,7 @@ impl Ledger {
     fn verdict(&self) -> String {
         let ok = self.lost.is_empty() && self.duplicated.is_empty() && self.died == 0;
         format!(
-            "{}: ticks={} expected={} once={} recovered={} lost={} late={} duplicated={} fenced={} kills={}",
+            "{}: ticks={} expected={} once={} recovered={} lost={} late={} duplicated={} redone={} fenced={} kills={}",
             if ok { "PASS" } else { "FAIL" },
             self.ticks,
             self.expected,
@@ -78,6 +82,7 @@ impl Ledger {
             self.lost.len(),
             self.late.len(),
             self.duplicated.len(),
+            self.redone.len(),
             self.fenced,
             self.kills
         )
@@ -247,13 +252,16 @@ async fn run_soak(soak: Soak) -> Ledger {
             .await;
         }
     }
-    let mut replicas: Vec<_> = (0..3).map(|_| env.spawn_worker_process()).collect();
+    let mut replicas: Vec<_> = (0..3)
+        .map(|_| crate::reliability::ledger_replica(&env))
+        .collect();
     // Let all three start (connect, migrate), then observe.
     env.wait_for_workers(3).await;
     let first = Utc::now().timestamp() + 1;
     let end = std::time::Instant::now() + duration;
     let mut kills = 0;
     let mut kills_mid_job = 0;
+    let mut killed = std::collections::BTreeSet::new();
     while std::time::Instant::now() < end {
         let step = kill_every
             .unwrap_or(duration)
@@ -262,9 +270,10 @@ async fn run_soak(soak: Soak) -> Ledger {
         if kill_every.is_some() && std::time::Instant::now() < end {
             let (victim, mid_job) = pick_victim(&env, &replicas, kills).await;
             let r = &mut replicas[victim];
+            killed.insert(r.id());
             let _ = r.kill();
             let _ = r.wait();
-            replicas[victim] = env.spawn_worker_process();
+            replicas[victim] = crate::reliability::ledger_replica(&env);
             kills += 1;
             kills_mid_job += usize::from(mid_job);
         }
@@ -302,6 +311,7 @@ async fn run_soak(soak: Soak) -> Ledger {
         duplicated: premium_history_mismatches(&env, &records, first, last).await,
         ..Default::default()
     };
+    let mut all_expected = Vec::new();
     for tick in first..=last {
         let mut expected: Vec<String> = Venue::ALL
             .iter()
@@ -311,6 +321,7 @@ async fn run_soak(soak: Soak) -> Ledger {
         if tick % 5 == 0 {
             expected.push(format!("fetch-fx:{tick}"));
         }
+        all_expected.extend(expected.iter().cloned());
         for id in expected {
             ledger.expected += 1;
             match records.get(&id) {
@@ -332,6 +343,13 @@ async fn run_soak(soak: Soak) -> Ledger {
             }
         }
     }
+    let (twice, redone) = crate::reliability::executed_twice(
+        &crate::reliability::executions(&env).await,
+        &all_expected,
+        &killed,
+    );
+    ledger.duplicated.extend(twice);
+    ledger.redone = redone;
     let processes: std::collections::BTreeSet<String> = records
         .values()
         .filter_map(|r| worker_process(r.kind, r.worker.as_deref()?))
@@ -348,6 +366,11 @@ async fn three_replicas_with_cron_run_every_tick_exactly_once() {
     assert!(ledger.ticks >= 28, "{ledger:?}");
     assert!(ledger.lost.is_empty(), "lost: {:?}", ledger.lost);
     assert_eq!(ledger.died, 0, "a replica exited on its own: {ledger:?}");
+    assert!(
+        ledger.duplicated.is_empty(),
+        "executed twice: {:?}",
+        ledger.duplicated
+    );
     assert_eq!(
         ledger.once, ledger.expected,
         "every job ran exactly once: {ledger:?}"
@@ -384,6 +407,7 @@ async fn soak_three_replicas_with_kills_lose_nothing() {
         .iter()
         .chain(&ledger.lost)
         .chain(&ledger.duplicated)
+        .chain(&ledger.redone)
     {
         eprintln!("soak: {why}");
     }

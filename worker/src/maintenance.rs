@@ -14,6 +14,10 @@ use redis::AsyncCommands;
 use settings::Settings;
 use tokio::sync::watch;
 
+/// How often a replica repairs the queues, collects finished tasks, scans for abandoned records
+/// and reads the queue depths.
+const SWEEP_EVERY: Duration = Duration::from_secs(5);
+
 pub async fn run(
     settings: Arc<Settings>,
     conn: RedisConn,
@@ -23,8 +27,13 @@ pub async fn run(
 ) {
     let keys = Keys::new(&settings.redis_prefix);
     let beat = Duration::from_millis(settings.worker.heartbeat_ms);
+    // An idle replica's Redis load is mostly this loop and apalis' own heartbeat and fetch per
+    // kind (bench/idle_commands.sh), so each step runs as rarely as what it guards allows: the
+    // drain on every beat (a pile-up must be cut before apalis' fetch meets it), the repair,
+    // collection and abandon scan every few seconds, the index trim and the worker-key sweep
+    // once a minute (retention is minutes).
     let mut last_sweep = std::time::Instant::now() - Duration::from_secs(3600);
-    let mut last_minute = std::time::Instant::now();
+    let mut last_minute = std::time::Instant::now() - Duration::from_secs(3600);
     let mut conn_m = conn.clone();
     loop {
         let now_ms = Utc::now().timestamp_millis();
@@ -34,12 +43,12 @@ pub async fn run(
             Err(e) => tracing::debug!(error = %e, "backlog drain failed"),
             _ => {}
         }
-        if last_sweep.elapsed() >= Duration::from_secs(2) {
+        if last_sweep.elapsed() >= SWEEP_EVERY {
             last_sweep = std::time::Instant::now();
             if let Err(e) = janitor::repair_queues(&conn, &settings).await {
                 tracing::debug!(error = %e, "queue repair failed");
             }
-            match janitor::sweep(&conn, &settings, 2_000).await {
+            match janitor::sweep_tasks(&conn, &settings, 2_000).await {
                 Ok(s) => tracing::debug!(?s, "janitor pass"),
                 Err(e) => tracing::debug!(error = %e, "janitor pass failed"),
             }
@@ -54,6 +63,10 @@ pub async fn run(
         }
         if last_minute.elapsed() >= Duration::from_secs(60) {
             last_minute = std::time::Instant::now();
+            match janitor::trim_indexes(&conn, &settings).await {
+                Ok(n) => tracing::debug!(removed = n, "record indexes trimmed"),
+                Err(e) => tracing::debug!(error = %e, "index trim failed"),
+            }
             if let Err(e) = janitor::sweep_worker_keys(&conn, &settings).await {
                 tracing::debug!(error = %e, "worker key sweep failed");
             }

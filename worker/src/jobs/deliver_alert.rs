@@ -12,22 +12,94 @@
 //!   floor); 410 Gone disables the rule; any other 4xx is permanent. Each attempt's outcome is
 //!   written to `alert_firings` (best effort) and counted in `premium_alert_deliveries_total`.
 //!
+//! - **Once per delivery**: the record's fence guards the record, not the message, so a run
+//!   re-started elsewhere after a false orphan (its worker stalled past the heartbeat window,
+//!   then resumed) would send it a second time. Before sending, a run claims the delivery's send
+//!   key `{p}:alert-send:{job id}` with a lease longer than a send plus the orphan window
+//!   (`lua/claim_alert_send.lua`); after a send it marks the key `sent` (24 h), after a refusal
+//!   it releases its lease (`lua/settle_alert_send.lua`); after a timeout (perhaps delivered)
+//!   the lease runs out on its own. A run that finds `sent` ends done without sending; one that
+//!   finds another run's live lease is retried when the lease runs out.
+//!
 //! Every attempt has the `alerts.timeout_ms` deadline (5 s); error messages never carry a URL
 //! (a webhook URL or the Bot API path may hold a secret).
 
-use std::time::Duration;
+use std::{sync::LazyLock, time::Duration};
 
 use base64::Engine;
 use chrono::Utc;
 use domain::{ErrorClass, Firing};
 use hmac::{Hmac, Mac};
 use queue::{Job, metrics_names as m};
+use redis::Script;
 use serde_json::json;
 use sha2::Sha256;
 use store::{AlertTarget, FiringRow};
 
 use super::context::{Ctx, JobError, JobResult};
 use crate::alerts::parse_job_id;
+
+/// Claims a delivery's send for one run (`lua/claim_alert_send.lua`).
+static CLAIM_SEND: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("../lua/claim_alert_send.lua")));
+
+/// Marks a delivery sent, or releases the run's claim (`lua/settle_alert_send.lua`).
+static SETTLE_SEND: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("../lua/settle_alert_send.lua")));
+
+/// How long a delivery is remembered as sent: far longer than any re-run of its job can come
+/// (the janitor deletes a finished task after `retention.job_records_secs`).
+const SENT_KEEP: Duration = Duration::from_secs(24 * 3600);
+
+/// The key that says whether delivery `job_id` was sent, or which run is sending it.
+pub fn send_key(ctx: &Ctx, job_id: &str) -> String {
+    format!("{}:alert-send:{job_id}", ctx.keys.prefix())
+}
+
+/// A run's claim lasts longer than its send can (`alerts.timeout_ms`) plus twice the window
+/// after which a silent worker's task is re-run elsewhere, so a stalled run that resumes and
+/// finishes its send still holds it.
+fn send_lease(ctx: &Ctx) -> Duration {
+    let w = &ctx.settings.worker;
+    let orphan_ms = w.heartbeat_ms * u64::from(w.missed_heartbeats);
+    Duration::from_millis(ctx.settings.alerts.timeout_ms + 2 * orphan_ms + 1_000)
+}
+
+/// What the send key said when this run asked for it.
+enum Claim {
+    Claimed,
+    AlreadySent,
+    /// Another run is sending it; its lease runs out after this.
+    Leased(Duration),
+}
+
+async fn claim_send(ctx: &Ctx, job: &Job, token: &str) -> Result<Claim, redis::RedisError> {
+    let (what, left_ms): (String, u64) = CLAIM_SEND
+        .key(send_key(ctx, &job.id))
+        .arg(token)
+        .arg(send_lease(ctx).as_millis() as u64)
+        .invoke_async(&mut ctx.conn.clone())
+        .await?;
+    Ok(match what.as_str() {
+        "sent" => Claim::AlreadySent,
+        "leased" => Claim::Leased(Duration::from_millis(left_ms)),
+        _ => Claim::Claimed,
+    })
+}
+
+/// Marks the delivery sent, or releases this run's claim on it.
+async fn settle_send(ctx: &Ctx, job: &Job, token: &str, sent: bool) {
+    let r: Result<i64, _> = SETTLE_SEND
+        .key(send_key(ctx, &job.id))
+        .arg(token)
+        .arg(if sent { "sent" } else { "failed" })
+        .arg(SENT_KEEP.as_millis() as u64)
+        .invoke_async(&mut ctx.conn.clone())
+        .await;
+    if let Err(e) = r {
+        tracing::warn!(job = %job.id, sent, error = %e, "could not settle the alert's send claim");
+    }
+}
 
 /// Why one delivery attempt failed.
 #[derive(Debug)]
@@ -38,6 +110,9 @@ struct Undelivered {
     retry_after: Option<Duration>,
     /// 410 Gone: the receiver wants no more of this rule.
     gone: bool,
+    /// The request may have reached the receiver (a timeout, a connection lost mid-request):
+    /// the run's send claim is kept until its lease runs out instead of released.
+    maybe_sent: bool,
 }
 
 impl Undelivered {
@@ -48,6 +123,7 @@ impl Undelivered {
             retryable: false,
             retry_after: None,
             gone: false,
+            maybe_sent: false,
         }
     }
 }
@@ -93,6 +169,7 @@ fn transport(what: &str, e: reqwest::Error) -> Undelivered {
         ErrorClass::Connect
     };
     Undelivered {
+        maybe_sent: !e.is_connect(),
         message: format!("{what}: {}", e.without_url()),
         class,
         retryable: true,
@@ -127,6 +204,7 @@ fn by_status(
         retryable,
         retry_after: ra,
         gone: code == 410,
+        maybe_sent: false,
     }
 }
 
@@ -272,6 +350,27 @@ pub async fn run(ctx: &Ctx, job: &Job) -> JobResult {
     let lang = rule.language.unwrap_or(ctx.settings.alerts.language);
     let public_url = ctx.settings.public_url.as_deref();
     let text = firing.text(lang, public_url);
+    let token = ulid::Ulid::generate().to_string();
+    match claim_send(ctx, job, &token).await? {
+        Claim::Claimed => {}
+        Claim::AlreadySent => {
+            tracing::info!(job = %job.id, attempt = job.attempt, "alert already sent by an earlier run; not sending again");
+            return Ok(format!(
+                "alert {rule_id} {coin} already sent by an earlier run"
+            ));
+        }
+        Claim::Leased(left) => {
+            return Err(JobError::Delivery {
+                message: format!(
+                    "another run is sending this alert (its claim runs out in {} ms); retried then",
+                    left.as_millis()
+                ),
+                class: ErrorClass::Timeout,
+                retryable: true,
+                retry_after: Some(left.max(Duration::from_secs(1))),
+            });
+        }
+    }
     let (target, sent) = match &rule.target {
         AlertTarget::Webhook { url, secret } => {
             let body = json!({
@@ -304,6 +403,13 @@ pub async fn run(ctx: &Ctx, job: &Job) -> JobResult {
         }
         AlertTarget::Telegram { chat_id } => ("telegram", send_telegram(ctx, chat_id, &text).await),
     };
+    match &sent {
+        Ok(()) => settle_send(ctx, job, &token, true).await,
+        Err(e) if !e.maybe_sent => settle_send(ctx, job, &token, false).await,
+        // Perhaps delivered: a retry waits for the claim to run out rather than risk a second
+        // message at once (at least once, not twice in a row).
+        Err(_) => {}
+    }
     let last_attempt = job.attempt >= queue::enqueue::max_attempts(&ctx.settings, job);
     let outcome = outcome_label(sent.as_ref().err(), last_attempt);
     metrics::counter!(m::ALERT_DELIVERIES_TOTAL, "target" => target, "outcome" => outcome)
