@@ -11,8 +11,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    Coin, Decimal, FxRate, FxSource, MarketFlag, Premium, PremiumInputs, Registry, Ticker, Venue,
-    VenuePair,
+    Coin, Decimal, FxRate, FxSource, MarketFlag, Premium, PremiumInputs, PriceSource, Registry,
+    Ticker, Venue, VenuePair,
 };
 
 /// Which input of a premium was unusable. Stored in its serde form (`{"ticker":{"venue":"upbit",
@@ -57,6 +57,9 @@ pub enum SkipCause {
     /// The sanity gate found a price unit or multiplier error (a power of ten off its pair's
     /// median): never served as a premium. The text says which power and why.
     UnitError(String),
+    /// The Korean last trade is older than the freshness limit and no book gives a mid to price
+    /// the coin by ([`crate::OldTrade`]); the text says how old and why there is no book.
+    OldTrade(String),
 }
 
 impl fmt::Display for SkipCause {
@@ -67,7 +70,7 @@ impl fmt::Display for SkipCause {
             SkipCause::NoFreshRate(why) => write!(f, "no fresh rate: {why}"),
             SkipCause::Invalid(why) => f.write_str(why),
             SkipCause::Suspect(why) => write!(f, "suspect: {why}"),
-            SkipCause::UnitError(why) => f.write_str(why),
+            SkipCause::UnitError(why) | SkipCause::OldTrade(why) => f.write_str(why),
         }
     }
 }
@@ -273,10 +276,26 @@ pub fn premiums_from(
                     continue;
                 }
             };
+            // A quote can be current while its last trade is minutes old (an illiquid coin):
+            // such a price is priced from the book, or not served.
+            let (korea_krw, source) = match k.premium_price(now, limit) {
+                Ok(priced) => priced,
+                Err(old) => {
+                    let input = SkipInput::Ticker {
+                        venue: pair.korea,
+                        coin: coin.clone(),
+                    };
+                    let cause = SkipCause::OldTrade(old.to_string());
+                    skips.push(skip((input, cause, Some(old.age_ms)), Some(limit)));
+                    continue;
+                }
+            };
             let inputs = PremiumInputs {
                 coin: coin.clone(),
                 pair: *pair,
-                korea_krw: k.price,
+                korea_krw,
+                korea_price_source: source,
+                korea_trade_krw: (source == PriceSource::BookMid).then_some(k.price),
                 korea_observed_at: k.observed_at,
                 foreign_usd: f.price,
                 foreign_observed_at: f.observed_at,

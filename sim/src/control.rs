@@ -39,6 +39,7 @@ pub(crate) fn routes() -> Route {
         .at("/health", get(health).head(health))
         .at("/universe", get(universe))
         .at("/listings", post(change_listing))
+        .at("/illiquid", post(set_illiquid))
 }
 
 fn bad_request(msg: impl Into<String>) -> Response {
@@ -400,4 +401,35 @@ fn reset_stats(sim: Data<&Arc<Sim>>) -> Response {
 #[handler]
 fn health() -> Response {
     ok(&json!({"status": "ok"}))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IlliquidBody {
+    coin: String,
+    trade_lag_ms: i64,
+}
+
+/// Makes a Korean-listed coin illiquid (its last trade `trade_lag_ms` old on every Korean
+/// venue; its quote stays current) or, with 0, liquid again.
+#[handler]
+fn set_illiquid(sim: Data<&Arc<Sim>>, body: Vec<u8>) -> Response {
+    let b: IlliquidBody = match parse(&body) {
+        Ok(b) => b,
+        Err(e) => return bad_request(e),
+    };
+    if b.trade_lag_ms < 0 {
+        return bad_request(format!(
+            "trade_lag_ms must not be negative, got {}",
+            b.trade_lag_ms
+        ));
+    }
+    let coin = b.coin.trim().to_ascii_uppercase();
+    let listed = [Venue::Upbit, Venue::Bithumb]
+        .into_iter()
+        .any(|v| sim.universe().listings(v).iter().any(|l| l.coin == coin));
+    if !listed {
+        return bad_request(format!("no Korean venue lists `{coin}`"));
+    }
+    ok(&json!({"illiquid": sim.set_trade_lag(&coin, b.trade_lag_ms)}))
 }

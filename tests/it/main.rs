@@ -15,6 +15,7 @@ mod faults;
 mod freshness;
 mod gate;
 mod history;
+mod illiquid;
 mod ops;
 mod pipeline;
 mod processes;
