@@ -77,7 +77,7 @@
 //! [best bid, best ask], bid < ask, both on the tick grid; spreads ~0.1–2 bp for the configured
 //! majors (and KRW-USDT), 1.5–8 bp for the realistic universe's next ~55 most popular coins,
 //! 8–60 bp for the long tail, 80–400 bp for the universe's `illiquid`
-//! Korean coins, which also have only 3–12 live levels a side; otherwise 30 levels a side with
+//! Korean coins, centred on the price (a premium prices them from the mid), which also have only 3–12 live levels a side; otherwise 30 levels a side with
 //! sizes growing away from the top. Multiplier listings quote per multiplier unit; OKX sizes are
 //! whole contracts (`ctVal` coins). Korean books sometimes hold a dust level (< 0.00005), which
 //! Bithumb, printing sizes with 4 decimals, shows as size 0. The tickers' best bid/ask (Binance
