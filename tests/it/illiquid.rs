@@ -202,6 +202,15 @@ async fn an_illiquid_coin_is_priced_from_its_book_mid_and_refused_without_a_book
         (!r["firings"].as_array()?.is_empty()).then_some(())
     })
     .await;
+    let hook = eventually(Duration::from_secs(30), "the webhook", || async {
+        receiver.bodies().into_iter().next()
+    })
+    .await;
+    let data = &hook["data"];
+    assert_eq!(data["inputs"]["korea_price_source"], "book_mid", "{hook}");
+    assert_eq!(d(&data["inputs"]["korea_krw"]), mid, "{hook}");
+    let text = data["text"].as_str().unwrap_or_default();
+    assert!(text.contains("KRW (book mid)"), "{hook}");
 
     // Upbit's XRP book empties: no premium on a five-minute-old trade.
     env.sim_post(
