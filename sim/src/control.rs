@@ -250,6 +250,8 @@ struct ConfigBody {
     usdt_premium_pct: Option<Decimal>,
     noise_pct: Option<Decimal>,
     bithumb_clock_skew_ms: Option<i64>,
+    /// `"YYYY-MM-DD"` pins the Frankfurter date; `"calendar"` returns to the last publication's.
+    frankfurter_date: Option<String>,
 }
 
 fn config_json(sim: &Sim) -> Value {
@@ -260,6 +262,7 @@ fn config_json(sim: &Sim) -> Value {
         "usdt_premium_pct": p.usdt_premium_pct,
         "noise_pct": p.noise_pct,
         "bithumb_clock_skew_ms": p.bithumb_clock_skew_ms,
+        "frankfurter_date": p.frankfurter_date.map_or("calendar".to_string(), |d| d.to_string()),
         "usd_krw": sim.usd_krw,
         "extra_coins": sim.extra_coins,
         "step_ms": sim.step.as_millis() as u64,
@@ -279,6 +282,14 @@ fn set_config(sim: Data<&Arc<Sim>>, body: Vec<u8>) -> Response {
         Err(e) => return bad_request(e),
     };
     let old = sim.params();
+    let frankfurter_date = match change.frankfurter_date.as_deref() {
+        None => old.frankfurter_date,
+        Some("calendar") => None,
+        Some(d) => match d.parse() {
+            Ok(d) => Some(d),
+            Err(_) => return bad_request("frankfurter_date must be YYYY-MM-DD or \"calendar\""),
+        },
+    };
     let new = Params {
         premium_pct: change.premium_pct.unwrap_or(old.premium_pct),
         usdt_premium_pct: change.usdt_premium_pct.unwrap_or(old.usdt_premium_pct),
@@ -286,6 +297,7 @@ fn set_config(sim: Data<&Arc<Sim>>, body: Vec<u8>) -> Response {
         bithumb_clock_skew_ms: change
             .bithumb_clock_skew_ms
             .unwrap_or(old.bithumb_clock_skew_ms),
+        frankfurter_date,
     };
     let hundred = Decimal::ONE_HUNDRED;
     if new.premium_pct.abs() >= hundred || new.usdt_premium_pct.abs() >= hundred {

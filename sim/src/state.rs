@@ -119,6 +119,7 @@ impl Sim {
                 usdt_premium_pct: cfg.usdt_premium_pct,
                 noise_pct: cfg.noise_pct,
                 bithumb_clock_skew_ms: 0,
+                frankfurter_date: None,
             }),
             prices: Mutex::new(prices),
             universe: RwLock::new(universe),

@@ -10,6 +10,7 @@ mod cdp;
 mod chaos;
 mod clients;
 mod dashboard;
+mod ecb;
 mod executable;
 mod faults;
 mod freshness;
