@@ -264,6 +264,26 @@ impl From<MarketFlag> for MarketFlagName {
     }
 }
 
+/// Which price a premium's `korea_krw` is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "snake_case")]
+pub enum PriceSourceName {
+    /// The last trade, within the price freshness limit (or the venue gives no trade time).
+    LastTrade,
+    /// The middle of the best bid and ask: the last trade is older than the price freshness
+    /// limit (an illiquid coin), so it no longer says what the coin is worth.
+    BookMid,
+}
+
+impl From<domain::PriceSource> for PriceSourceName {
+    fn from(s: domain::PriceSource) -> Self {
+        match s {
+            domain::PriceSource::LastTrade => PriceSourceName::LastTrade,
+            domain::PriceSource::BookMid => PriceSourceName::BookMid,
+        }
+    }
+}
+
 /// A USD/KRW source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
 #[oai(rename_all = "lowercase")]

@@ -80,6 +80,8 @@ pub async fn run(a: Args) -> Result<(), String> {
                         coin: coin.clone(),
                         pair: *pair,
                         korea_krw: price(korea)?,
+                        korea_price_source: domain::PriceSource::LastTrade,
+                        korea_trade_krw: None,
                         korea_observed_at: at,
                         foreign_usd: price(foreign)?,
                         foreign_observed_at: at,

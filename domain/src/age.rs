@@ -125,6 +125,8 @@ mod tests {
                 coin: Coin::parse("BTC").unwrap(),
                 pair: "upbit-binance".parse::<VenuePair>().unwrap(),
                 korea_krw: Price::parse("140000000").unwrap(),
+                korea_price_source: crate::PriceSource::LastTrade,
+                korea_trade_krw: None,
                 korea_observed_at: at(prices),
                 foreign_usd: Price::parse("100000").unwrap(),
                 foreign_observed_at: at(prices),

@@ -240,6 +240,9 @@ pub struct Firing {
     pub value: Decimal,
     pub threshold: Decimal,
     pub korea_krw: Decimal,
+    /// Which price `korea_krw` is (the book mid for an illiquid coin's old last trade).
+    #[serde(default)]
+    pub korea_price_source: crate::PriceSource,
     pub foreign_usd: Decimal,
     pub usd_krw: Decimal,
     pub fx_source: FxSource,
@@ -266,6 +269,7 @@ impl Firing {
             value,
             threshold: rule.threshold,
             korea_krw: p.inputs.korea_krw.value(),
+            korea_price_source: p.inputs.korea_price_source,
             foreign_usd: p.inputs.foreign_usd.value(),
             usd_krw: p.inputs.usd_krw.value(),
             fx_source: p.inputs.fx_source,
@@ -291,6 +295,8 @@ impl Firing {
         let fx = self.fx_source.as_str();
         let value = display_rate(self.value);
         let threshold = self.threshold.normalize();
+        // An illiquid coin's Korean price is its book mid, and the message says so.
+        let mid = self.korea_price_source == crate::PriceSource::BookMid;
         let (k, f, usd) = (
             self.korea_krw.normalize(),
             self.foreign_usd.normalize(),
@@ -304,7 +310,8 @@ impl Firing {
                 };
                 format!(
                     "{coin} {metric} {dir} {threshold} %: now {value} % ({pair})\n\
-                     Korea {k} KRW · foreign {f} USD · USD/KRW {usd} ({fx})\n{at}",
+                     Korea {k} KRW{src} · foreign {f} USD · USD/KRW {usd} ({fx})\n{at}",
+                    src = if mid { " (book mid)" } else { "" },
                     coin = self.coin,
                     metric = self.metric,
                     pair = self.pair,
@@ -325,7 +332,8 @@ impl Firing {
                 let kst = FixedOffset::east_opt(9 * 3600).expect("KST offset");
                 format!(
                     "{coin} {metric} {threshold} % {dir}: 현재 {value} % ({pair})\n\
-                     국내 {k} KRW · 해외 {f} USD · 환율 {usd} ({fx})\n{at}",
+                     국내 {k} KRW{src} · 해외 {f} USD · 환율 {usd} ({fx})\n{at}",
+                    src = if mid { " (호가 중간값)" } else { "" },
                     coin = self.coin,
                     pair = self.pair,
                     at = self.at.with_timezone(&kst).format("%Y-%m-%d %H:%M:%S KST"),
@@ -397,6 +405,7 @@ mod tests {
             value: dec!(3.1234),
             threshold: dec!(3.0),
             korea_krw: dec!(129555000),
+            korea_price_source: crate::PriceSource::LastTrade,
             foreign_usd: dec!(89277.1),
             usd_krw: dec!(1432.6),
             fx_source: FxSource::Dunamu,
@@ -420,7 +429,21 @@ mod tests {
         );
         assert!(ko.contains("2026-11-30 18:00:00 KST"));
         assert!(!ko.contains("http"));
-        assert!(!en.contains("suspect"));
+        assert!(!en.contains("suspect") && !en.contains("mid"));
+        let mid = Firing {
+            korea_price_source: crate::PriceSource::BookMid,
+            ..f.clone()
+        };
+        let en_mid = mid.text(Language::En, None);
+        assert!(
+            en_mid.contains("Korea 129555000 KRW (book mid) · foreign"),
+            "{en_mid}"
+        );
+        let ko_mid = mid.text(Language::Ko, None);
+        assert!(
+            ko_mid.contains("국내 129555000 KRW (호가 중간값) · 해외"),
+            "{ko_mid}"
+        );
         let why = "premium 51.00 % is 49.50 points from the upbit-binance median 1.50 (limit 20)";
         let f = Firing {
             suspect: Some(why.into()),

@@ -51,7 +51,7 @@ pub use premium::{Executable, Fees, Premium, PremiumInputs};
 pub use price::{Price, PriceError};
 pub use rate::{PremiumError, display_rate, premium_rate};
 pub use selection::{SkipCause, SkipInput, SkipReason};
-pub use ticker::Ticker;
+pub use ticker::{OldTrade, PriceSource, Ticker};
 pub use venue::{Region, Venue, VenueError, VenuePair};
 
 /// Re-exported so downstream crates name one `Decimal`.

@@ -6,7 +6,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    BookTop, Coin, Funding, FxSource, Price, VenuePair,
+    BookTop, Coin, Funding, FxSource, Price, PriceSource, VenuePair,
     rate::{PremiumError, premium_rate},
 };
 
@@ -15,7 +15,15 @@ use crate::{
 pub struct PremiumInputs {
     pub coin: Coin,
     pub pair: VenuePair,
+    /// The Korean price the premium uses: the last trade, or the book mid when that trade is
+    /// older than the freshness limit (`korea_price_source`).
     pub korea_krw: Price,
+    /// Which price `korea_krw` is. Values cached before this field existed were last trades.
+    #[serde(default)]
+    pub korea_price_source: PriceSource,
+    /// The last trade's price when the book mid replaced it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub korea_trade_krw: Option<Price>,
     pub korea_observed_at: DateTime<Utc>,
     pub foreign_usd: Price,
     pub foreign_observed_at: DateTime<Utc>,

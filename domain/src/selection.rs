@@ -11,8 +11,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    Coin, Decimal, FxRate, FxSource, MarketFlag, Premium, PremiumInputs, Registry, Ticker, Venue,
-    VenuePair,
+    Coin, Decimal, FxRate, FxSource, MarketFlag, Premium, PremiumInputs, PriceSource, Registry,
+    Ticker, Venue, VenuePair,
 };
 
 /// Which input of a premium was unusable. Stored in its serde form (`{"ticker":{"venue":"upbit",
@@ -57,6 +57,13 @@ pub enum SkipCause {
     /// The sanity gate found a price unit or multiplier error (a power of ten off its pair's
     /// median): never served as a premium. The text says which power and why.
     UnitError(String),
+    /// The Korean last trade is older than the freshness limit and no book gives a mid to price
+    /// the coin by ([`crate::OldTrade`]); the text says how old and why there is no book.
+    OldTrade(String),
+    /// The cross-venue identity check ([`crate::market::identity`]): this venue's price of the
+    /// coin is far from what the other venues of its side agree on, so it is quoting another
+    /// coin. The text names the coin, the odd venue and the agreeing ones.
+    IdentityError(String),
 }
 
 impl fmt::Display for SkipCause {
@@ -67,7 +74,9 @@ impl fmt::Display for SkipCause {
             SkipCause::NoFreshRate(why) => write!(f, "no fresh rate: {why}"),
             SkipCause::Invalid(why) => f.write_str(why),
             SkipCause::Suspect(why) => write!(f, "suspect: {why}"),
-            SkipCause::UnitError(why) => f.write_str(why),
+            SkipCause::UnitError(why)
+            | SkipCause::OldTrade(why)
+            | SkipCause::IdentityError(why) => f.write_str(why),
         }
     }
 }
@@ -273,10 +282,26 @@ pub fn premiums_from(
                     continue;
                 }
             };
+            // A quote can be current while its last trade is minutes old (an illiquid coin):
+            // such a price is priced from the book, or not served.
+            let (korea_krw, source) = match k.premium_price(now, limit) {
+                Ok(priced) => priced,
+                Err(old) => {
+                    let input = SkipInput::Ticker {
+                        venue: pair.korea,
+                        coin: coin.clone(),
+                    };
+                    let cause = SkipCause::OldTrade(old.to_string());
+                    skips.push(skip((input, cause, Some(old.age_ms)), Some(limit)));
+                    continue;
+                }
+            };
             let inputs = PremiumInputs {
                 coin: coin.clone(),
                 pair: *pair,
-                korea_krw: k.price,
+                korea_krw,
+                korea_price_source: source,
+                korea_trade_krw: (source == PriceSource::BookMid).then_some(k.price),
                 korea_observed_at: k.observed_at,
                 foreign_usd: f.price,
                 foreign_observed_at: f.observed_at,
@@ -328,8 +353,9 @@ pub fn premiums_from(
     (premiums, skips)
 }
 
-/// The sanity gate ([`crate::market::sanity`]): a unit error becomes a skip, a suspect premium
-/// is kept with the `suspect` flag and the reason.
+/// The sanity gate ([`crate::market::sanity`], [`crate::market::identity`]): a unit error or a
+/// venue quoting another coin than its side's majority becomes a skip, a suspect premium is kept
+/// with the `suspect` flag and the reason.
 fn gate(
     premiums: Vec<Premium>,
     limit: Decimal,
@@ -340,30 +366,52 @@ fn gate(
     let rates: Vec<(VenuePair, Decimal)> =
         premiums.iter().map(|p| (p.inputs.pair, p.rate)).collect();
     let verdicts = crate::market::judge(&rates, limit);
+    let prices: Vec<(Coin, Venue, Decimal)> = premiums
+        .iter()
+        .flat_map(|p| {
+            let i = &p.inputs;
+            [
+                (i.coin.clone(), i.pair.korea, i.korea_krw.value()),
+                (i.coin.clone(), i.pair.foreign, i.foreign_usd.value()),
+            ]
+        })
+        .collect();
+    let odd = crate::market::odd_venues(&prices, limit);
     let mut kept = Vec::with_capacity(premiums.len());
     for (mut p, verdict) in premiums.into_iter().zip(verdicts) {
-        match verdict {
-            Verdict::Normal => kept.push(p),
-            Verdict::Suspect(why) => {
+        let coin = p.inputs.coin.clone();
+        let identity = [p.inputs.pair.korea, p.inputs.pair.foreign]
+            .into_iter()
+            .find_map(|v| odd.get(&(coin.clone(), v)).map(|why| (v, why.clone())));
+        let refused = match (verdict, identity) {
+            (Verdict::UnitError(why), _) => (p.inputs.pair.foreign, SkipCause::UnitError(why)),
+            (_, Some((venue, why))) => (venue, SkipCause::IdentityError(why)),
+            (Verdict::Normal, None) => {
+                kept.push(p);
+                continue;
+            }
+            (Verdict::Suspect(why), None) => {
                 p.flags.push(MarketFlag::Suspect);
                 p.flags.sort();
                 p.flags.dedup();
                 p.suspect = Some(why);
                 kept.push(p);
+                continue;
             }
-            Verdict::UnitError(why) => skips.push(SkipReason {
-                input: SkipInput::Ticker {
-                    venue: p.inputs.pair.foreign,
-                    coin: p.inputs.coin.clone(),
-                },
-                coin: p.inputs.coin,
-                pair: p.inputs.pair,
-                reason: SkipCause::UnitError(why),
-                age_ms: None,
-                limit_ms: None,
-                at: now,
-            }),
-        }
+        };
+        let (venue, reason) = refused;
+        skips.push(SkipReason {
+            input: SkipInput::Ticker {
+                venue,
+                coin: coin.clone(),
+            },
+            coin,
+            pair: p.inputs.pair,
+            reason,
+            age_ms: None,
+            limit_ms: None,
+            at: now,
+        });
     }
     kept
 }

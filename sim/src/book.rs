@@ -5,8 +5,8 @@
 //! A synthetic book always brackets the last price: `best bid ≤ last ≤ best ask`, `bid < ask`,
 //! both on the quote's tick grid. The spread depends on the liquidity class: majors ~0.1–2 bp
 //! (at least one tick), the realistic universe's next most popular coins 1.5–8 bp, the long
-//! tail 8–60 bp, illiquid Korean coins 80–400 bp with only a few
-//! live levels per side. Sizes grow away from the top. Each side draws from its own generator,
+//! tail 8–60 bp, illiquid Korean coins 80–400 bp, centred on the price (within a tick), with
+//! only a few live levels per side. Sizes grow away from the top. Each side draws from its own generator,
 //! so asking for fewer levels gives a prefix of the full book (tickers show the same top).
 
 use rand::{Rng, SeedableRng, rngs::SmallRng};
@@ -131,8 +131,15 @@ pub(crate) fn synth(spec: &Spec, levels: usize) -> Book {
     let price_f = spec.price.to_f64().unwrap_or(1.0);
     let tick_f = tick.to_f64().unwrap_or(1.0);
     let spread = ((price_f * bp / 1e4 / tick_f).round() as i64).clamp(1, 1 << 40);
-    // Where the last trade sits inside the spread; the bid stays at one tick or more.
-    let k = rng.random_range(0..=spread).min(price_ticks - 1).max(0);
+    // Where the last trade sits inside the spread; the bid stays at one tick or more. An
+    // illiquid coin's book is centred on its price: its last trade is old, so premiums are
+    // priced from the book's mid, which must stay the simulated price (the truth).
+    let drawn = rng.random_range(0..=spread);
+    let k = match spec.liquidity {
+        Liquidity::Illiquid => spread / 2,
+        _ => drawn,
+    };
+    let k = k.min(price_ticks - 1).max(0);
     let bid = spec.price - tick * Decimal::from(k);
     let ask = bid + tick * Decimal::from(spread);
     let live = |rng: &mut SmallRng| match spec.liquidity {
@@ -314,6 +321,9 @@ mod tests {
                     assert_eq!(b.asks.len(), LEVELS);
                 } else {
                     assert!(b.bids.len() < LEVELS);
+                    // Centred: the mid is the price within a tick.
+                    let off = (b.mid().unwrap() - s.price).abs();
+                    assert!(off <= Decimal::new(1, s.dp), "{key}: mid off by {off}");
                 }
                 assert_eq!(synth(&s, 5), b.truncated(5), "prefix of the full book");
             }

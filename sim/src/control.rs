@@ -39,6 +39,7 @@ pub(crate) fn routes() -> Route {
         .at("/health", get(health).head(health))
         .at("/universe", get(universe))
         .at("/listings", post(change_listing))
+        .at("/illiquid", post(set_illiquid))
 }
 
 fn bad_request(msg: impl Into<String>) -> Response {
@@ -249,6 +250,8 @@ struct ConfigBody {
     usdt_premium_pct: Option<Decimal>,
     noise_pct: Option<Decimal>,
     bithumb_clock_skew_ms: Option<i64>,
+    /// `"YYYY-MM-DD"` pins the Frankfurter date; `"calendar"` returns to the last publication's.
+    frankfurter_date: Option<String>,
 }
 
 fn config_json(sim: &Sim) -> Value {
@@ -259,6 +262,7 @@ fn config_json(sim: &Sim) -> Value {
         "usdt_premium_pct": p.usdt_premium_pct,
         "noise_pct": p.noise_pct,
         "bithumb_clock_skew_ms": p.bithumb_clock_skew_ms,
+        "frankfurter_date": p.frankfurter_date.map_or("calendar".to_string(), |d| d.to_string()),
         "usd_krw": sim.usd_krw,
         "extra_coins": sim.extra_coins,
         "step_ms": sim.step.as_millis() as u64,
@@ -278,6 +282,14 @@ fn set_config(sim: Data<&Arc<Sim>>, body: Vec<u8>) -> Response {
         Err(e) => return bad_request(e),
     };
     let old = sim.params();
+    let frankfurter_date = match change.frankfurter_date.as_deref() {
+        None => old.frankfurter_date,
+        Some("calendar") => None,
+        Some(d) => match d.parse() {
+            Ok(d) => Some(d),
+            Err(_) => return bad_request("frankfurter_date must be YYYY-MM-DD or \"calendar\""),
+        },
+    };
     let new = Params {
         premium_pct: change.premium_pct.unwrap_or(old.premium_pct),
         usdt_premium_pct: change.usdt_premium_pct.unwrap_or(old.usdt_premium_pct),
@@ -285,6 +297,7 @@ fn set_config(sim: Data<&Arc<Sim>>, body: Vec<u8>) -> Response {
         bithumb_clock_skew_ms: change
             .bithumb_clock_skew_ms
             .unwrap_or(old.bithumb_clock_skew_ms),
+        frankfurter_date,
     };
     let hundred = Decimal::ONE_HUNDRED;
     if new.premium_pct.abs() >= hundred || new.usdt_premium_pct.abs() >= hundred {
@@ -400,4 +413,35 @@ fn reset_stats(sim: Data<&Arc<Sim>>) -> Response {
 #[handler]
 fn health() -> Response {
     ok(&json!({"status": "ok"}))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IlliquidBody {
+    coin: String,
+    trade_lag_ms: i64,
+}
+
+/// Makes a Korean-listed coin illiquid (its last trade `trade_lag_ms` old on every Korean
+/// venue; its quote stays current) or, with 0, liquid again.
+#[handler]
+fn set_illiquid(sim: Data<&Arc<Sim>>, body: Vec<u8>) -> Response {
+    let b: IlliquidBody = match parse(&body) {
+        Ok(b) => b,
+        Err(e) => return bad_request(e),
+    };
+    if b.trade_lag_ms < 0 {
+        return bad_request(format!(
+            "trade_lag_ms must not be negative, got {}",
+            b.trade_lag_ms
+        ));
+    }
+    let coin = b.coin.trim().to_ascii_uppercase();
+    let listed = [Venue::Upbit, Venue::Bithumb]
+        .into_iter()
+        .any(|v| sim.universe().listings(v).iter().any(|l| l.coin == coin));
+    if !listed {
+        return bad_request(format!("no Korean venue lists `{coin}`"));
+    }
+    ok(&json!({"illiquid": sim.set_trade_lag(&coin, b.trade_lag_ms)}))
 }

@@ -75,8 +75,15 @@ pub(crate) struct FaultSpec {
     /// each path and query after the switch is replayed until the freeze is lifted.
     #[serde(default)]
     pub freeze: bool,
+    /// `true` (every coin) or a coin: the venue's book of it is empty (both sides), on every
+    /// book path and in the tickers' best bid/ask; the price stays.
+    #[serde(default)]
+    pub empty_book: ZeroPriceField,
     #[serde(skip)]
     pub zero: ZeroPrice,
+    /// `empty_book`, resolved.
+    #[serde(skip)]
+    pub no_book: ZeroPrice,
 }
 
 /// One answer kept by a `freeze`: replayed as it was (status, headers, body).
@@ -114,6 +121,11 @@ impl FaultSpec {
             (ZeroPriceField::Flag(true), None) => ZeroPrice::All,
             (ZeroPriceField::Flag(false), None) => ZeroPrice::None,
         };
+        self.no_book = match &self.empty_book {
+            ZeroPriceField::Coin(c) => ZeroPrice::Coin(c.to_ascii_uppercase()),
+            ZeroPriceField::Flag(true) => ZeroPrice::All,
+            ZeroPriceField::Flag(false) => ZeroPrice::None,
+        };
         Ok((prefix, self))
     }
 }
@@ -148,6 +160,15 @@ mod tests {
         for (json, want) in cases {
             assert_eq!(spec(json.clone()).unwrap().1.zero, want, "{json}");
         }
+    }
+
+    #[test]
+    fn empty_book_accepts_a_flag_or_a_coin() {
+        let one = spec(serde_json::json!({"venue": "upbit", "empty_book": "xrp"})).unwrap();
+        assert_eq!(one.1.no_book, ZeroPrice::Coin("XRP".into()));
+        assert_eq!(one.1.zero, ZeroPrice::None, "the price stays");
+        let all = spec(serde_json::json!({"venue": "upbit", "empty_book": true})).unwrap();
+        assert_eq!(all.1.no_book, ZeroPrice::All);
     }
 
     #[test]

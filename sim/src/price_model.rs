@@ -62,6 +62,8 @@ pub(crate) struct Params {
     /// Added to Bithumb's REST ticker `timestamp`/`trade_timestamp` (the real one has been seen
     /// +9 h: KST wall time written as epoch); `trade_date`/`trade_time` stay true UTC.
     pub bithumb_clock_skew_ms: i64,
+    /// The date the simulated Frankfurter answers instead of the last ECB publication's.
+    pub frankfurter_date: Option<chrono::NaiveDate>,
 }
 
 #[derive(Debug)]
@@ -310,6 +312,7 @@ mod tests {
             usdt_premium_pct: cfg.usdt_premium_pct,
             noise_pct: cfg.noise_pct,
             bithumb_clock_skew_ms: 0,
+            frankfurter_date: None,
         }
     }
 

@@ -119,6 +119,7 @@ impl Sim {
                 usdt_premium_pct: cfg.usdt_premium_pct,
                 noise_pct: cfg.noise_pct,
                 bithumb_clock_skew_ms: 0,
+                frankfurter_date: None,
             }),
             prices: Mutex::new(prices),
             universe: RwLock::new(universe),
@@ -174,7 +175,10 @@ impl Sim {
             .book_pins
             .read()
             .unwrap_or_else(PoisonError::into_inner);
-        let zero = self.fault(prefix).map(|f| f.zero);
+        let (zero, no_book) = self
+            .fault(prefix)
+            .map(|f| (Some(f.zero), f.no_book))
+            .unwrap_or_default();
         let korea = venue.region() == Region::Korea;
         let universe = self.universe();
         let by_native: std::collections::HashMap<&str, &Listing> = universe
@@ -270,7 +274,11 @@ impl Sim {
             } else {
                 continue;
             };
-            quotes.push(self.adjust(quote, prefix, &pins, &book_pins, zero.as_ref()));
+            let mut quote = self.adjust(quote, prefix, &pins, &book_pins, zero.as_ref());
+            if no_book.applies_to(&quote.symbol) {
+                quote.pinned_book = Some(Arc::new(crate::book::Book::default()));
+            }
+            quotes.push(quote);
         }
         Board {
             quotes,
@@ -288,6 +296,21 @@ impl Sim {
     /// The listings of `venue`, as they are now.
     pub(crate) fn listings(&self, venue: Venue) -> Vec<Listing> {
         self.universe().listings(venue).to_vec()
+    }
+
+    /// `POST /_sim/illiquid`: the Korean venues' last trade of `coin` lags `lag_ms` behind
+    /// their snapshot time (0: it trades now); the truth's `illiquid` follows. Answers the lags.
+    pub(crate) fn set_trade_lag(&self, coin: &str, lag_ms: i64) -> BTreeMap<String, i64> {
+        let mut u = self
+            .universe
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        if lag_ms > 0 {
+            u.illiquid.insert(coin.to_string(), lag_ms);
+        } else {
+            u.illiquid.remove(coin);
+        }
+        u.illiquid.clone()
     }
 
     /// `POST /_sim/listings`: lists or delists `coin` on `venue`. A coin no venue knows becomes

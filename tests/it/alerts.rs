@@ -115,6 +115,14 @@ impl Receiver {
         }
     }
 
+    /// The JSON bodies received so far.
+    pub(crate) fn bodies(&self) -> Vec<Value> {
+        self.got()
+            .iter()
+            .filter_map(|r| serde_json::from_slice(&r.body).ok())
+            .collect()
+    }
+
     fn got(&self) -> Vec<Received> {
         self.got.lock().unwrap().clone()
     }

@@ -1,6 +1,7 @@
 //! The sanity gate end to end against the simulator: a real extreme premium is served flagged
 //! `suspect` with its reason (found by `?flag=suspect`) and fires the alert rules that allow
-//! suspect premiums only; a price pinned a thousand times off is still refused as a unit error.
+//! suspect premiums only; a price pinned a thousand times off is still refused as a unit error;
+//! one foreign venue pinned three times off the two others is refused as an identity error.
 
 use std::time::Duration;
 
@@ -177,6 +178,76 @@ async fn a_40_pct_premium_is_served_as_suspect_and_fires_only_rules_allowing_it_
         .await;
     let v: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(v["firings"], json!([]), "{v}");
+
+    worker.stop().await;
+    drop(api);
+    env.cleanup().await;
+}
+
+/// ETH's price the test pins on Binance and OKX (the simulator's own base), and three times it on
+/// Bybit: not a power of ten, so only the cross-venue check can tell it is another coin.
+const ETH_USD: &str = "3000";
+const ETH_ODD_USD: &str = "9000";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_foreign_venue_three_times_off_the_two_others_is_refused_as_an_identity_error_and_they_still_serve()
+ {
+    let env = TestEnv::new(sim_cfg(), |_| {}).await;
+    let api = Api::start(&env).await;
+    let worker = env.spawn_worker().await;
+    env.wait_for_workers(1).await;
+    for (venue, price) in [
+        ("binance", ETH_USD),
+        ("okx", ETH_USD),
+        ("bybit", ETH_ODD_USD),
+    ] {
+        env.sim_post(
+            "/_sim/prices",
+            json!({"venue": venue, "coin": "ETH", "price": price}),
+        )
+        .await;
+    }
+
+    // The odd venue's pair is refused, with a reason naming the coin, it and the agreeing ones.
+    let refused = eventually(
+        Duration::from_secs(30),
+        "upbit-bybit ETH refused as an identity error",
+        || async {
+            let p = row(&api, "coin=ETH&pair=upbit-bybit")
+                .await?
+                .into_iter()
+                .next()?;
+            (p["available"] == false
+                && p["skip"]["reason"]
+                    .as_str()
+                    .is_some_and(|r| r.starts_with("identity error:")))
+            .then_some(p)
+        },
+    )
+    .await;
+    let why = refused["skip"]["reason"].as_str().unwrap();
+    assert!(
+        why.starts_with("identity error: bybit ETH at 9000 USDT is 200.00 % from the 3000 USDT that binance, okx agree on"),
+        "{why}"
+    );
+    assert!(refused.get("rate").is_none(), "{refused}");
+
+    // The agreeing venues' pairs still serve ETH, on the pinned price.
+    for pair in ["upbit-binance", "bithumb-binance", "upbit-okx"] {
+        let p = eventually(Duration::from_secs(30), pair, || async {
+            let p = row(&api, &format!("coin=ETH&pair={pair}"))
+                .await?
+                .into_iter()
+                .next()?;
+            (p["available"] == true && p["inputs"]["foreign_usd"] == ETH_USD).then_some(p)
+        })
+        .await;
+        assert!(p.get("skip").is_none_or(|s| s.is_null()), "{pair}: {p}");
+    }
+    // A tick later the odd pair is still refused: it is not a passing state.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let p = row(&api, "coin=ETH&pair=upbit-bybit").await.unwrap();
+    assert_eq!(p[0]["available"], false, "{}", p[0]);
 
     worker.stop().await;
     drop(api);

@@ -2,7 +2,7 @@
 //! default settings (`coins = "auto"`, the realistic universe) serves a premium for every
 //! (coin, pair) the truth has and for nothing else, priced per coin (multipliers divided out),
 //! the collision never paired, the renamed coin under its new name, flags carried, illiquid
-//! coins served; and a listing change appears after a `refresh-markets` trigger.
+//! coins served from their books; and a listing change appears after a `refresh-markets` trigger.
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -269,8 +269,8 @@ async fn up_sim_serves_every_true_pairing_per_coin_and_follows_listing_changes()
         flagged_seen > 0,
         "flagged coins are served with their flags"
     );
-    // Illiquid coins (last trade minutes old, quote current) have premiums, and show both
-    // times.
+    // Illiquid coins (last trade minutes old, quote current) have premiums, priced from their
+    // books, and show both times.
     for coin in truth["illiquid"].as_array().unwrap() {
         let coin = coin.as_str().unwrap();
         for (pair, coins) in &want {
@@ -297,6 +297,14 @@ async fn up_sim_serves_every_true_pairing_per_coin_and_follows_listing_changes()
             assert!(
                 lag > chrono::Duration::seconds(30),
                 "{coin}: last trade only {lag} before the quote"
+            );
+            // So old a trade does not price the premium: the book mid does, and says so.
+            assert_eq!(p["inputs"]["korea_price_source"], "book_mid", "{coin}: {p}");
+            assert!(
+                p["inputs"]["korea_last_trade_age_ms"]
+                    .as_i64()
+                    .is_some_and(|a| a > 30_000),
+                "{coin}: {p}"
             );
         }
     }

@@ -5,7 +5,8 @@
 //!
 //! Times: a ticker's `timestamp` is the snapshot time, the quote's `observed_at`;
 //! `trade_timestamp` is the last trade (`last_trade_at`), which may be minutes old on an
-//! illiquid coin whose quote is current.
+//! illiquid coin whose quote is current: premiums then price the coin from its book
+//! (`domain::Ticker::premium_price`), which is why the book is fetched with every ticker.
 
 use std::collections::HashMap;
 

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use domain::{Decimal, Instrument, Listing, MarketFlag, MarketStatus, Venue};
+use domain::{BookTop, Decimal, Instrument, Listing, MarketFlag, MarketStatus, PriceSource, Venue};
 use rust_decimal_macros::dec;
 use serde_json::{Value, json};
 use venues::{BithumbApi, ErrorClass, MAX_CLOCK_SKEW_MS, VenueOptions, plain_listing};
@@ -771,7 +771,7 @@ async fn a_single_future_time_is_clamped_to_the_receipt_time() {
 }
 
 #[tokio::test]
-async fn upbit_quote_time_is_the_snapshot_not_the_last_trade() {
+async fn upbit_quote_time_is_the_snapshot_and_an_old_last_trade_gives_way_to_the_book() {
     let snapshot = ms(Utc::now());
     let traded = snapshot - 5 * 60_000;
     let body = json!([
@@ -780,7 +780,23 @@ async fn upbit_quote_time_is_the_snapshot_not_the_last_trade() {
         {"market":"KRW-QUIET","trade_price":12.5,"trade_timestamp":traded,"timestamp":snapshot},
     ])
     .to_string();
-    let server = serve(move |_| (200, body.clone())).await;
+    // QUIET's book is one-sided (its bid slot is padding), BTC's is whole.
+    let book = json!([
+        {"market":"KRW-QUIET","timestamp":snapshot,"orderbook_units":[
+            {"ask_price":13.0,"bid_price":0,"ask_size":10.0,"bid_size":0}]},
+        {"market":"KRW-BTC","timestamp":snapshot,"orderbook_units":[
+            {"ask_price":162877000.0,"bid_price":162875000.0,"ask_size":0.1,"bid_size":0.2}]},
+    ])
+    .to_string();
+    let server = serve(move |path| {
+        let answer = if path.starts_with("/v1/orderbook") {
+            &book
+        } else {
+            &body
+        };
+        (200, answer.clone())
+    })
+    .await;
     let listings: Vec<Listing> = ["QUIET", "BTC", "NOPE"]
         .iter()
         .map(|c| plain_listing(Venue::Upbit, &coin(c)))
@@ -801,6 +817,22 @@ async fn upbit_quote_time_is_the_snapshot_not_the_last_trade() {
     assert_eq!(ms(quiet.observed_at), snapshot, "the quote is current");
     assert_eq!(quiet.last_trade_at.map(ms), Some(traded), "5 minutes old");
     assert_eq!(batch.tickers[1].coin.as_str(), "BTC");
+    // The price a premium may use: BTC's recent trade; not QUIET's old one, and QUIET has no
+    // book to stand in, so the refusal says why.
+    let now = Utc::now();
+    let (price, source) = batch.tickers[1].premium_price(now, 5_000).unwrap();
+    assert_eq!(
+        (price.value(), source),
+        (Decimal::from(162_876_000), PriceSource::LastTrade)
+    );
+    let refused = quiet.premium_price(now, 5_000).unwrap_err();
+    assert!(refused.age_ms >= 300_000, "{refused}");
+    assert_eq!(refused.book, "bid side is empty");
+    // With QUIET's book whole, its mid prices it.
+    let mut priced = quiet.clone();
+    priced.book = Some(BookTop::new(dec!(12), dec!(1), dec!(13), dec!(1)).unwrap());
+    let (mid, source) = priced.premium_price(now, 5_000).unwrap();
+    assert_eq!((mid.value(), source), (dec!(12.5), PriceSource::BookMid));
     let [(failed, err)] = &batch.failures[..] else {
         panic!("one failure expected: {:?}", batch.failures)
     };

@@ -34,6 +34,8 @@ use crate::{
 #[derive(Debug, Object)]
 #[oai(skip_serializing_if_is_none)]
 pub struct PnlView {
+    /// KRW per coin: the price premiums use (the last trade, or the book mid when that trade is
+    /// older than `freshness.ticker_ms`).
     pub korea_now: Dec,
     /// USD(T) per coin.
     pub foreign_now: Dec,
@@ -183,7 +185,11 @@ impl Live {
                 "{venue} {coin} ticker is stale ({} ms)",
                 t.age_ms(self.now)
             )),
-            Some(t) => Ok(t.price),
+            // The price premiums use: an illiquid coin's old last trade gives way to its mid.
+            Some(t) => t
+                .premium_price(self.now, self.limit_ms)
+                .map(|(price, _)| price)
+                .map_err(|e| format!("{venue} {coin} ticker: {e}")),
         }
     }
 

@@ -35,6 +35,11 @@ pub struct TickerView {
     pub age_ms: i64,
     /// Older than `freshness.ticker_ms`: not used for premiums.
     pub stale: bool,
+    /// When the coin last traded on the venue, where the venue says so (Korean venues).
+    pub last_trade_at: Option<Time>,
+    /// `now − last_trade_at`, milliseconds. Past `freshness.ticker_ms`, premiums use the book
+    /// mid instead of `price`.
+    pub last_trade_age_ms: Option<i64>,
 }
 
 impl TickerView {
@@ -49,6 +54,8 @@ impl TickerView {
             fetched_at: t.fetched_at.into(),
             age_ms,
             stale: age_ms > limit_ms as i64,
+            last_trade_at: t.last_trade_at.map(Time::from),
+            last_trade_age_ms: t.last_trade_age_ms(now),
         }
     }
 }

@@ -11,7 +11,7 @@ use domain::{
 };
 use poem_openapi::Object;
 
-use crate::wire::{Dec, FxSourceName, MarketFlagName, Time, VenueName};
+use crate::wire::{Dec, FxSourceName, MarketFlagName, PriceSourceName, Time, VenueName};
 
 /// Why the worker did not compute a premium (a missing or stale input).
 #[derive(Debug, Clone, Object)]
@@ -19,10 +19,11 @@ use crate::wire::{Dec, FxSourceName, MarketFlagName, Time, VenueName};
 pub struct SkipView {
     /// Which input, e.g. `upbit BTC ticker` or `usd/krw`.
     pub input: String,
-    /// `missing`, `stale`, why no FX rate was usable, or `unit error: …` (the sanity gate found
-    /// a price a power of ten off its pair's median).
+    /// `missing`, `stale`, why no FX rate was usable, `unit error: …` (the sanity gate found
+    /// a price a power of ten off its pair's median), or `last trade N ms old and no book to
+    /// price it: …` (an illiquid Korean coin whose book is missing or one-sided).
     pub reason: String,
-    /// Age of a stale input, milliseconds.
+    /// Age of a stale input (of the last trade, for an old trade), milliseconds.
     pub age_ms: Option<i64>,
     /// Its freshness limit, milliseconds.
     pub limit_ms: Option<i64>,
@@ -46,8 +47,13 @@ impl From<SkipReason> for SkipView {
 #[derive(Debug, Clone, Object)]
 #[oai(skip_serializing_if_is_none)]
 pub struct InputsView {
-    /// Korean venue's price, KRW.
+    /// Korean venue's price, KRW: its last trade, or the middle of its best bid and ask when
+    /// that trade is older than `freshness.ticker_ms` (`korea_price_source`).
     pub korea_krw: Dec,
+    /// `last_trade` or `book_mid`: which price `korea_krw` is.
+    pub korea_price_source: PriceSourceName,
+    /// With `book_mid`: the old last trade's price the mid replaced, KRW.
+    pub korea_trade_krw: Option<Dec>,
     pub korea_observed_at: Time,
     /// Foreign venue's price, USD(T).
     pub foreign_usd: Dec,
@@ -75,9 +81,13 @@ pub struct InputsView {
     /// Coins per quoted unit of that instrument (1000 for `1000PEPEUSDT`); `foreign_usd` is
     /// already per coin.
     pub foreign_multiplier: Option<Dec>,
-    /// When the coin last traded on the Korean venue. Freshness is judged on the quote time
-    /// (`korea_observed_at`), so an illiquid coin with a current quote still has a premium.
+    /// When the coin last traded on the Korean venue, where the venue says so. The quote's
+    /// freshness is judged on `korea_observed_at`; a trade older than `freshness.ticker_ms`
+    /// makes the premium use the book mid (`korea_price_source`), or, without a book, no
+    /// premium is computed (`skip`).
     pub korea_last_trade_at: Option<Time>,
+    /// `now − korea_last_trade_at`, milliseconds.
+    pub korea_last_trade_age_ms: Option<i64>,
     /// Best bid and ask of the Korean market, KRW per coin.
     pub korea_bid: Option<Dec>,
     pub korea_ask: Option<Dec>,
@@ -270,6 +280,8 @@ impl PremiumView {
             }
             view.inputs = Some(InputsView {
                 korea_krw: i.korea_krw.into(),
+                korea_price_source: i.korea_price_source.into(),
+                korea_trade_krw: i.korea_trade_krw.map(Dec::from),
                 korea_observed_at: i.korea_observed_at.into(),
                 foreign_usd: i.foreign_usd.into(),
                 foreign_observed_at: i.foreign_observed_at.into(),
@@ -286,6 +298,9 @@ impl PremiumView {
                 foreign_symbol: i.foreign_symbol.clone(),
                 foreign_multiplier: i.foreign_multiplier.map(|m| m.normalize().into()),
                 korea_last_trade_at: i.korea_last_trade_at.map(Time::from),
+                korea_last_trade_age_ms: i
+                    .korea_last_trade_at
+                    .map(|at| (now - at).num_milliseconds().max(0)),
                 korea_bid: i.korea_book.map(|b| b.bid.into()),
                 korea_ask: i.korea_book.map(|b| b.ask.into()),
                 foreign_bid: i.foreign_book.map(|b| b.bid.into()),

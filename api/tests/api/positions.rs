@@ -498,3 +498,35 @@ async fn an_unknown_foreign_instrument_or_units_value_is_refused_naming_the_fiel
         "{msg}"
     );
 }
+
+/// An illiquid Korean coin's minutes-old last trade values a position no more than it prices a
+/// premium: the book mid does, and without a book the PnL is unavailable with the reason.
+#[tokio::test]
+async fn an_old_korean_trade_values_a_position_at_the_book_mid() {
+    let app = spawn_app().await;
+    let id = open(&app).await;
+    let mut korea = ticker(Venue::Upbit, "BTC", "120000000", 100);
+    korea.last_trade_at = Some(chrono::Utc::now() - chrono::Duration::minutes(5));
+    korea.book =
+        Some(domain::BookTop::new(dec!(129990000), dec!(1), dec!(130010000), dec!(1)).unwrap());
+    app.put_tickers(&[korea.clone(), ticker(Venue::Binance, "BTC", "89000", 100)])
+        .await;
+    app.put_fx(&fx(FxSource::Dunamu, "1440", 1_000)).await;
+    let body = app.get_ok(&format!("/api/v1/positions/{id}")).await;
+    assert_eq!(d(&body["pnl"]["korea_now"]), dec!(130000000), "{body}");
+    assert_eq!(
+        d(&body["pnl"]["korea_pnl"]),
+        (dec!(130000000) - dec!(129555000)) * dec!(0.5)
+    );
+
+    korea.book = None;
+    korea.book_error = Some("bid side is empty".into());
+    app.put_tickers(&[korea, ticker(Venue::Binance, "BTC", "89000", 100)])
+        .await;
+    let body = app.get_ok(&format!("/api/v1/positions/{id}")).await;
+    let why = body["pnl_unavailable"].as_str().unwrap_or_default();
+    assert!(
+        why.contains("upbit BTC ticker: last trade") && why.ends_with("bid side is empty"),
+        "{body}"
+    );
+}

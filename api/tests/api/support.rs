@@ -305,6 +305,8 @@ pub fn premium(
             coin: coin(c),
             pair,
             korea_krw: price(korea_krw),
+            korea_price_source: domain::PriceSource::LastTrade,
+            korea_trade_krw: None,
             korea_observed_at: at,
             foreign_usd: price(foreign_usd),
             foreign_observed_at: at,

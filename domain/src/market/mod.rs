@@ -8,12 +8,15 @@
 //!
 //! Submodules: [`mapping`] (instruments to listings under [`MappingRules`]), [`universe`]
 //! (which coins a pair computes and a fetch requests, [`CoinSelection`], refusing a glitched
-//! refresh), [`sanity`] (refusing unit errors, flagging premiums far from their pair's median).
+//! refresh), [`sanity`] (refusing unit errors, flagging premiums far from their pair's median),
+//! [`identity`] (refusing a venue whose price of a coin is far from what its other venues agree on).
 
+pub mod identity;
 pub mod mapping;
 pub mod sanity;
 pub mod universe;
 
+pub use identity::odd_venues;
 pub use mapping::{Collision, MappingRules, Override, map_foreign, map_korean};
 pub use sanity::{Verdict, judge};
 pub use universe::{CoinSelection, accept_refresh, check_selection};

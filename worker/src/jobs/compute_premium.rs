@@ -121,6 +121,8 @@ pub async fn run(ctx: &Ctx, job: &Job) -> JobResult {
             SkipCause::Stale => "stale",
             SkipCause::Suspect(_) => "suspect",
             SkipCause::UnitError(_) => "unit_error",
+            SkipCause::IdentityError(_) => "identity_error",
+            SkipCause::OldTrade(_) => "old_trade",
             _ => "missing",
         };
         metrics::counter!(m::PREMIUM_SKIPPED_TOTAL, "reason" => label).increment(1);

@@ -386,6 +386,7 @@ pub async fn run(ctx: &Ctx, job: &Job) -> JobResult {
                     "threshold": firing.threshold,
                     "inputs": {
                         "korea_krw": firing.korea_krw,
+                        "korea_price_source": firing.korea_price_source,
                         "foreign_usd": firing.foreign_usd,
                         "usd_krw": firing.usd_krw,
                         "fx_source": firing.fx_source,
