@@ -203,6 +203,8 @@ fn premium(c: &str) -> domain::Premium {
             coin: coin(c),
             pair: upbit_binance(),
             korea_krw: price("130000000"),
+            korea_price_source: domain::PriceSource::LastTrade,
+            korea_trade_krw: None,
             korea_observed_at: now,
             foreign_usd: price("89000"),
             foreign_observed_at: now,

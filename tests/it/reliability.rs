@@ -219,6 +219,7 @@ async fn a_telegram_firing(env: &TestEnv, rule: i64) -> Job {
         at: Utc::now(),
         tick: Utc::now().timestamp(),
         suspect: None,
+        korea_price_source: domain::PriceSource::LastTrade,
     };
     let _: () = env
         .conn
