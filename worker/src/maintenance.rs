@@ -30,10 +30,13 @@ pub async fn run(
     // An idle replica's Redis load is mostly this loop and apalis' own heartbeat and fetch per
     // kind (bench/idle_commands.sh), so each step runs as rarely as what it guards allows: the
     // drain on every beat (a pile-up must be cut before apalis' fetch meets it), the repair,
-    // collection and abandon scan every few seconds, the index trim and the worker-key sweep
-    // once a minute (retention is minutes).
+    // collection and abandon scan every few seconds, the index trim and the worker-key sweep as
+    // often as the records' retention (once a minute in production, where it is ≥ 60 s).
     let mut last_sweep = std::time::Instant::now() - Duration::from_secs(3600);
     let mut last_minute = std::time::Instant::now() - Duration::from_secs(3600);
+    // The index trim follows the records' retention (a minute at most): what the indexes hold
+    // past it is bounded by the job rate times that window.
+    let trim_every = Duration::from_secs(settings.retention.job_records_secs.clamp(5, 60));
     let mut conn_m = conn.clone();
     loop {
         let now_ms = Utc::now().timestamp_millis();
@@ -61,7 +64,7 @@ pub async fn run(
                 }
             }
         }
-        if last_minute.elapsed() >= Duration::from_secs(60) {
+        if last_minute.elapsed() >= trim_every {
             last_minute = std::time::Instant::now();
             match janitor::trim_indexes(&conn, &settings).await {
                 Ok(n) => tracing::debug!(removed = n, "record indexes trimmed"),
