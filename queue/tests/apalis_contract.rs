@@ -51,55 +51,11 @@ use serde as _;
 use thiserror as _;
 use tracing as _;
 
-const REDIS_URL: &str = "redis://127.0.0.1:6379/";
-const QUEUES_LIST: &str = "core:apalis:queues:list";
+mod common;
+use common::QUEUES_LIST;
 
-/// Deletes every key of the test's prefix and its queues' registrations, even when the test
-/// panics.
-struct Cleanup {
-    settings: Arc<Settings>,
-}
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        let Ok(client) = redis::Client::open(REDIS_URL) else {
-            return;
-        };
-        let Ok(mut c) = client.get_connection() else {
-            return;
-        };
-        let pattern = format!("{}:*", self.settings.redis_prefix);
-        let keys: Vec<String> = match redis::cmd("KEYS").arg(&pattern).query(&mut c) {
-            Ok(k) => k,
-            Err(_) => return,
-        };
-        for chunk in keys.chunks(500) {
-            let _: Result<(), _> = redis::cmd("DEL").arg(chunk).query(&mut c);
-        }
-        for kind in JobKind::ALL {
-            let workers = queue_config(&self.settings, kind).workers_set();
-            let _: Result<(), _> = redis::cmd("ZREM")
-                .arg(QUEUES_LIST)
-                .arg(workers)
-                .query(&mut c);
-        }
-    }
-}
-
-async fn setup(name: &str) -> (Arc<Settings>, RedisConn, Enqueuer, Cleanup) {
-    let settings = Arc::new(Settings {
-        redis_url: REDIS_URL.into(),
-        redis_prefix: format!("contract-{name}-{}", ulid::Ulid::generate()),
-        ..Settings::default()
-    });
-    let cleanup = Cleanup {
-        settings: settings.clone(),
-    };
-    let conn = keyspace::connect_redis(REDIS_URL, Duration::from_secs(5))
-        .await
-        .expect("Redis on 127.0.0.1:6379");
-    let enqueuer = Enqueuer::new(conn.clone(), settings.clone());
-    (settings, conn, enqueuer, cleanup)
+async fn setup(name: &str) -> (Arc<Settings>, RedisConn, Enqueuer, common::Cleanup) {
+    common::setup("contract", name, |_| {}).await
 }
 
 fn job(kind: JobKind, id: &str) -> Job {

@@ -33,55 +33,15 @@ use serde_json as _;
 use thiserror as _;
 use tracing as _;
 
-const REDIS_URL: &str = "redis://127.0.0.1:6379/";
-const QUEUES_LIST: &str = "core:apalis:queues:list";
+mod common;
+use common::REDIS_URL;
 
-/// Deletes every key of the test's prefix and its queues' registrations, even on a panic.
-struct Cleanup {
-    settings: Arc<Settings>,
-}
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        let Ok(client) = redis::Client::open(REDIS_URL) else {
-            return;
-        };
-        let Ok(mut c) = client.get_connection() else {
-            return;
-        };
-        let pattern = format!("{}:*", self.settings.redis_prefix);
-        let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(&pattern)
-            .query(&mut c)
-            .unwrap_or_default();
-        for chunk in keys.chunks(500) {
-            let _: Result<(), _> = redis::cmd("DEL").arg(chunk).query(&mut c);
-        }
-        for kind in JobKind::ALL {
-            let workers = queue_config(&self.settings, kind).workers_set();
-            let _: Result<(), _> = redis::cmd("ZREM")
-                .arg(QUEUES_LIST)
-                .arg(workers)
-                .query(&mut c);
-        }
-    }
-}
-
-async fn setup(name: &str, tune: impl FnOnce(&mut Settings)) -> (RedisConn, Enqueuer, Cleanup) {
-    let mut s = Settings {
-        redis_url: REDIS_URL.into(),
-        redis_prefix: format!("runner-{name}-{}", ulid::Ulid::generate()),
-        ..Settings::default()
-    };
-    tune(&mut s);
-    let settings = Arc::new(s);
-    let cleanup = Cleanup {
-        settings: settings.clone(),
-    };
-    let conn = keyspace::connect_redis(REDIS_URL, Duration::from_secs(5))
-        .await
-        .expect("Redis on 127.0.0.1:6379");
-    (conn.clone(), Enqueuer::new(conn, settings), cleanup)
+async fn setup(
+    name: &str,
+    tune: impl FnOnce(&mut Settings),
+) -> (RedisConn, Enqueuer, common::Cleanup) {
+    let (_, conn, enqueuer, cleanup) = common::setup("runner", name, tune).await;
+    (conn, enqueuer, cleanup)
 }
 
 async fn wait_until<F, Fut>(what: &str, mut f: F)

@@ -4,7 +4,7 @@
 //!
 //! Each test uses its own key prefix and removes its keys when it ends, pass or fail.
 
-use std::{collections::BTreeMap, sync::Arc, time::Duration};
+use std::{collections::BTreeMap, time::Duration};
 
 use chrono::Utc;
 use domain::{JobKind, JobState};
@@ -14,7 +14,6 @@ use queue::{
     Enqueuer, Job, PushOutcome, QueueError, enqueue::policy, queue_config, records::Update,
 };
 use redis::AsyncCommands;
-use settings::Settings;
 use tokio::{
     io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines},
     net::TcpStream,
@@ -33,45 +32,14 @@ use thiserror as _;
 use tracing as _;
 
 const REDIS_ADDR: &str = "127.0.0.1:6379";
-const REDIS_URL: &str = "redis://127.0.0.1:6379/";
 const WAIT: Duration = Duration::from_secs(10);
 
-/// Deletes every key of the test's prefix, even on a panic.
-struct Cleanup {
-    prefix: String,
-}
+mod common;
+use common::REDIS_URL;
 
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        let Ok(client) = redis::Client::open(REDIS_URL) else {
-            return;
-        };
-        let Ok(mut c) = client.get_connection() else {
-            return;
-        };
-        let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(format!("{}:*", self.prefix))
-            .query(&mut c)
-            .unwrap_or_default();
-        for chunk in keys.chunks(500) {
-            let _: Result<(), _> = redis::cmd("DEL").arg(chunk).query(&mut c);
-        }
-    }
-}
-
-async fn setup(name: &str) -> (RedisConn, Enqueuer, Cleanup) {
-    let settings = Arc::new(Settings {
-        redis_url: REDIS_URL.into(),
-        redis_prefix: format!("trig-{name}-{}", ulid::Ulid::generate()),
-        ..Settings::default()
-    });
-    let cleanup = Cleanup {
-        prefix: settings.redis_prefix.clone(),
-    };
-    let conn = keyspace::connect_redis(REDIS_URL, Duration::from_secs(5))
-        .await
-        .expect("Redis on 127.0.0.1:6379");
-    (conn.clone(), Enqueuer::new(conn, settings), cleanup)
+async fn setup(name: &str) -> (RedisConn, Enqueuer, common::Cleanup) {
+    let (_, conn, enqueuer, cleanup) = common::setup("trig", name, |_| {}).await;
+    (conn, enqueuer, cleanup)
 }
 
 /// The commands clients send that name the test's prefix, as MONITOR shows them (the commands
