@@ -10,8 +10,14 @@ use crate::{
     support::{TestEnv, eventually},
 };
 
-/// The row of `coin` on `korea`-binance in `GET /api/v1/premiums`.
-async fn row(env: &TestEnv, api: &Api, coin: &str, korea: &str) -> Value {
+/// The row of `coin` on `korea`-binance in `GET /api/v1/premiums`, or (`Err`) the whole answer
+/// when it has no such row.
+pub(crate) async fn premium_row(
+    env: &TestEnv,
+    api: &Api,
+    coin: &str,
+    korea: &str,
+) -> Result<Value, Value> {
     let body: Value = env
         .http
         .get(format!("{}/api/v1/premiums", api.base))
@@ -23,11 +29,20 @@ async fn row(env: &TestEnv, api: &Api, coin: &str, korea: &str) -> Value {
         .unwrap();
     body["premiums"]
         .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["coin"] == coin && r["korea_venue"] == korea && r["foreign_venue"] == "binance")
+        .and_then(|rows| {
+            rows.iter().find(|r| {
+                r["coin"] == coin && r["korea_venue"] == korea && r["foreign_venue"] == "binance"
+            })
+        })
         .cloned()
-        .unwrap_or_else(|| panic!("no {coin} {korea}-binance row in {body}"))
+        .ok_or(body)
+}
+
+/// The row of `coin` on `korea`-binance in `GET /api/v1/premiums`.
+async fn row(env: &TestEnv, api: &Api, coin: &str, korea: &str) -> Value {
+    premium_row(env, api, coin, korea)
+        .await
+        .unwrap_or_else(|body| panic!("no {coin} {korea}-binance row in {body}"))
 }
 
 /// Stale, with a skip reason naming the frozen venue's ticker and its age over the limit.

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use crate::{
     alerts::{Api, Receiver, alert_settings, set_premium, sim_cfg, whsec},
+    freshness::premium_row,
     support::{TestEnv, eventually},
 };
 
@@ -24,28 +25,10 @@ fn d(v: &Value) -> Decimal {
 
 /// The row of `coin` on `korea`-binance in `GET /api/v1/premiums`, or the answer without it.
 async fn premium(env: &TestEnv, api: &Api, coin: &str, korea: &str) -> Value {
-    let body: Value = env
-        .http
-        .get(format!("{}/api/v1/premiums", api.base))
-        .send()
+    // Before the first registry there is no row: the answer (an error) stands in.
+    premium_row(env, api, coin, korea)
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    body["premiums"]
-        .as_array()
-        .and_then(|rows| {
-            rows.iter()
-                .find(|r| {
-                    r["coin"] == coin
-                        && r["korea_venue"] == korea
-                        && r["foreign_venue"] == "binance"
-                })
-                .cloned()
-        })
-        // Before the first registry there is no row: the answer (an error) stands in.
-        .unwrap_or(body)
+        .unwrap_or_else(|body| body)
 }
 
 fn rate(k: Decimal, f: Decimal, fx: Decimal) -> Decimal {
